@@ -1,0 +1,93 @@
+//! JWT claims and CONNECT_ERROR payloads of PROTOCOL.md §2.
+
+use serde::{Deserialize, Serialize};
+
+/// What a connection may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Read only.
+    Viewer,
+    /// May mutate.
+    Operator,
+    /// May mutate and delete.
+    Admin,
+    /// A signage player, only on `/device`.
+    Device,
+}
+
+impl Role {
+    /// Whether this role may send `mutate`.
+    pub fn may_mutate(self) -> bool {
+        matches!(self, Role::Operator | Role::Admin)
+    }
+}
+
+/// JWT claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// User id, or device id on `/device`.
+    pub sub: String,
+    /// The only org this connection can read or write.
+    pub org: String,
+    /// Role.
+    pub role: Role,
+    /// Expiry, seconds since the epoch.
+    pub exp: u64,
+}
+
+/// Why a CONNECT was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthErrorCode {
+    /// No token in the auth payload.
+    TokenMissing,
+    /// Bad signature, bad claims, or unparseable.
+    TokenInvalid,
+    /// `exp` is in the past.
+    TokenExpired,
+    /// Role not allowed on this namespace, or unknown namespace.
+    WrongNamespace,
+}
+
+impl AuthErrorCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenMissing => "token_missing",
+            Self::TokenInvalid => "token_invalid",
+            Self::TokenExpired => "token_expired",
+            Self::WrongNamespace => "wrong_namespace",
+        }
+    }
+}
+
+/// `data` of a CONNECT_ERROR.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectErrorData {
+    /// Why.
+    pub code: AuthErrorCode,
+}
+
+/// The CONNECT_ERROR payload: `{"message": "unauthorized", "data": {"code"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectErrorPayload {
+    /// Always `unauthorized`.
+    pub message: String,
+    /// The reason code.
+    pub data: ConnectErrorData,
+}
+
+impl ConnectErrorPayload {
+    /// The refusal for `code`.
+    pub fn unauthorized(code: AuthErrorCode) -> Self {
+        Self { message: "unauthorized".into(), data: ConnectErrorData { code } }
+    }
+}
+
+/// The CONNECT auth payload: `{"token": "<JWT>"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthPayload {
+    /// The JWT.
+    pub token: String,
+}
