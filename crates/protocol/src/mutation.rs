@@ -207,15 +207,14 @@ impl MutationOp {
             },
             "content.update" => {
                 a.only(&["name", "uri", "duration_s"])?;
-                let op = Self::ContentUpdate {
-                    name: a.opt(|a| a.name("name"), "name")?,
-                    uri: a.opt(|a| a.uri("uri"), "uri")?,
-                    duration_s: a.opt(|a| a.duration("duration_s"), "duration_s")?,
-                };
-                if obj.is_empty() {
+                let name = a.opt(|a| a.name("name"), "name")?;
+                let uri = a.opt(|a| a.uri("uri"), "uri")?;
+                let duration_s = a.opt(|a| a.duration("duration_s"), "duration_s")?;
+                // A null field counts as left out (§8), so `{"name": null}` is empty too.
+                if name.is_none() && uri.is_none() && duration_s.is_none() {
                     return Err(ArgError::new("args", "an update needs at least one field"));
                 }
-                op
+                Self::ContentUpdate { name, uri, duration_s }
             }
             "content.delete" => Self::ContentDelete,
             "schedule.create" => Self::ScheduleCreate(ScheduleFields::parse(&a)?),

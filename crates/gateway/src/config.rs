@@ -1,0 +1,163 @@
+//! Gateway configuration: RON file (`config/gateway.ron`), flags override it.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+/// Health limits that make a device `degraded` (PROTOCOL.md §8).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthLimits {
+    /// Degraded above this temperature.
+    pub temp_c_max: f32,
+    /// Degraded below this free disk percentage.
+    pub disk_free_pct_min: f32,
+    /// Degraded when CPU stays above this…
+    pub cpu_pct_max: f32,
+    /// …on every heartbeat for this long.
+    pub cpu_window_s: u64,
+}
+
+impl Default for HealthLimits {
+    fn default() -> Self {
+        Self { temp_c_max: 80.0, disk_free_pct_min: 5.0, cpu_pct_max: 95.0, cpu_window_s: 60 }
+    }
+}
+
+/// Everything the gateway can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct GatewayConfig {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the store lives.
+    pub data_dir: PathBuf,
+    /// Expected player heartbeat period; offline after 3 of them.
+    pub heartbeat_s: f64,
+    /// Engine.IO ping period.
+    pub ping_interval_ms: u64,
+    /// Engine.IO pong deadline.
+    pub ping_timeout_ms: u64,
+    /// Largest accepted frame.
+    pub max_payload: u64,
+    /// Per-socket outgoing queue, packets; a `/wall` consumer that fills it is disconnected.
+    pub socket_buffer: usize,
+    /// Log entries kept per org for replay (at least).
+    pub history_entries: u64,
+    /// Seconds of log kept per org for replay (at least).
+    pub history_secs: u64,
+    /// How often status, telemetry and metrics are evaluated.
+    pub tick_ms: u64,
+    /// Metrics sliding window.
+    pub metrics_window_s: u32,
+    /// Entities per snapshot page.
+    pub snapshot_page: usize,
+    /// Health limits.
+    pub limits: HealthLimits,
+    /// Most concurrent Engine.IO sessions.
+    pub max_connections: usize,
+    /// Token bucket refill, events per second per connection.
+    pub rate_per_s: f64,
+    /// Token bucket size.
+    pub rate_burst: f64,
+}
+
+impl Default for GatewayConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:7700".into(),
+            data_dir: PathBuf::from("vizora-data"),
+            heartbeat_s: 5.0,
+            ping_interval_ms: 10_000,
+            ping_timeout_ms: 5_000,
+            max_payload: 1 << 20,
+            socket_buffer: 4096,
+            history_entries: 100_000,
+            history_secs: 3600,
+            tick_ms: 250,
+            metrics_window_s: 60,
+            snapshot_page: 500,
+            limits: HealthLimits::default(),
+            max_connections: 100_000,
+            rate_per_s: 1000.0,
+            rate_burst: 2000.0,
+        }
+    }
+}
+
+/// A config file that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// Unreadable file.
+    #[error("{path}: {source}")]
+    Io {
+        /// File.
+        path: String,
+        /// Cause.
+        source: std::io::Error,
+    },
+    /// RON syntax or schema error, with position.
+    #[error("{path}:{line}:{col}: {message}")]
+    Parse {
+        /// File.
+        path: String,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        col: usize,
+        /// What is wrong (unknown keys are named).
+        message: String,
+    },
+    /// A value out of range.
+    #[error("{path}: {field}: {message}")]
+    Invalid {
+        /// File.
+        path: String,
+        /// Field.
+        field: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl GatewayConfig {
+    /// Reads and validates a RON file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let p = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
+        let cfg: GatewayConfig = ron::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: p.clone(),
+            line: e.span.start.line,
+            col: e.span.start.col,
+            message: e.code.to_string(),
+        })?;
+        cfg.validate().map_err(|(field, message)| ConfigError::Invalid { path: p, field, message })?;
+        Ok(cfg)
+    }
+
+    /// Checks ranges.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        if !(self.heartbeat_s > 0.0) {
+            return Err(("heartbeat_s", "must be > 0".into()));
+        }
+        if self.ping_interval_ms == 0 || self.ping_timeout_ms == 0 {
+            return Err(("ping_interval_ms", "ping interval and timeout must be > 0".into()));
+        }
+        if self.tick_ms == 0 {
+            return Err(("tick_ms", "must be > 0".into()));
+        }
+        if self.snapshot_page == 0 {
+            return Err(("snapshot_page", "must be > 0".into()));
+        }
+        if self.socket_buffer < 16 {
+            return Err(("socket_buffer", "must be ≥ 16".into()));
+        }
+        Ok(())
+    }
+
+    /// Heartbeat period.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs_f64(self.heartbeat_s)
+    }
+}

@@ -1,0 +1,631 @@
+//! The sequencer: one thread that owns every org's state, assigns `seq`,
+//! writes batches to the store, and only then fans them out. Socket handlers
+//! talk to it through a bounded channel and never wait for it; it answers
+//! straight onto the sockets (emits are non-blocking `try_send`s).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use engineioxide::socket::{DisconnectReason, Sid};
+use engineioxide::{Socket, Str};
+use vizora_protocol::codec::{encode_ack, encode_event};
+use vizora_protocol::device::{Heartbeat, Playback};
+use vizora_protocol::{
+    Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Entity, EntityKind, Event,
+    LogEntry, NS_WALL, Position, ScheduleExecuted, Severity, SnapshotPage, SubscribeAck,
+    SubscribeMode, now_ms,
+};
+
+use crate::config::GatewayConfig;
+use crate::metrics::{Counters, MetricsWindow};
+use crate::socket::ConnData;
+use crate::status::{Liveness, alert_kind, derive};
+use crate::store::{OrgBatch, Store, StoredOrg};
+
+/// A connected Engine.IO socket.
+pub type Sock = Arc<Socket<ConnData>>;
+
+/// Work for the sequencer.
+pub enum Cmd {
+    /// A player passed auth on `/device`.
+    DeviceConnected {
+        /// Org.
+        org: String,
+        /// Device id (token `sub`).
+        device_id: String,
+        /// Its socket.
+        sock: Sock,
+    },
+    /// A player's `/device` session ended.
+    DeviceGone {
+        /// Org.
+        org: String,
+        /// Device id.
+        device_id: String,
+        /// The socket that ended (a newer one may have replaced it).
+        sid: Sid,
+    },
+    /// `heartbeat`.
+    Heartbeat {
+        /// Org.
+        org: String,
+        /// Device id.
+        device_id: String,
+        /// Payload.
+        hb: Heartbeat,
+    },
+    /// `playback`.
+    Playback {
+        /// Org.
+        org: String,
+        /// Payload.
+        pb: Playback,
+    },
+    /// `schedule.executed` from a player (device id already checked).
+    ScheduleExecuted {
+        /// Org.
+        org: String,
+        /// Payload.
+        ev: ScheduleExecuted,
+    },
+    /// `subscribe` on `/wall`.
+    Subscribe {
+        /// Org.
+        org: String,
+        /// Subscriber.
+        sock: Sock,
+        /// Ack id to answer.
+        ack: u64,
+        /// Resume point.
+        since: Option<Position>,
+    },
+    /// A `/wall` session ended.
+    Unsubscribe {
+        /// Org.
+        org: String,
+        /// Socket id.
+        sid: Sid,
+    },
+    /// Flush, close every socket, stop.
+    Shutdown,
+}
+
+/// Sends work to the sequencer.
+#[derive(Clone, Debug)]
+pub struct EngineHandle {
+    tx: Sender<Cmd>,
+}
+
+impl EngineHandle {
+    /// Queues a command; `false` when the queue is full or the engine stopped.
+    pub fn send(&self, cmd: Cmd) -> bool {
+        match self.tx.try_send(cmd) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => {
+                tracing::warn!("engine queue full; dropping command");
+                false
+            }
+            Err(TrySendError::Disconnected(_)) => false,
+        }
+    }
+}
+
+struct DeviceRt {
+    dev: Device,
+    live: Liveness,
+    sock: Option<Sock>,
+}
+
+struct Sub {
+    sid: Sid,
+    sock: Sock,
+}
+
+struct Org {
+    id: String,
+    epoch: String,
+    head: u64,
+    devices: BTreeMap<String, DeviceRt>,
+    others: BTreeMap<EntityKind, BTreeMap<String, Entity>>,
+    alerts: BTreeMap<String, Alert>,
+    open_alerts: HashMap<(String, &'static str), String>,
+    subs: Vec<Sub>,
+    batch: OrgBatch,
+    persist_org: bool,
+    telemetry_dirty: BTreeSet<String>,
+    window: MetricsWindow,
+}
+
+impl Org {
+    fn new(id: &str, window_s: u32) -> Self {
+        Org {
+            id: id.to_owned(),
+            epoch: ulid::Ulid::generate().to_string(),
+            head: 0,
+            devices: BTreeMap::new(),
+            others: BTreeMap::new(),
+            alerts: BTreeMap::new(),
+            open_alerts: HashMap::new(),
+            subs: Vec::new(),
+            batch: OrgBatch::default(),
+            persist_org: true,
+            telemetry_dirty: BTreeSet::new(),
+            window: MetricsWindow::new(window_s),
+        }
+    }
+
+    fn from_store(s: StoredOrg, window_s: u32) -> Self {
+        let mut org = Org::new(&s.org, window_s);
+        org.epoch = s.epoch;
+        org.head = s.head;
+        org.persist_org = false;
+        for (kind, json) in s.entities {
+            match Entity::from_json(kind, &json) {
+                Ok(Entity::Device(dev)) => {
+                    let live = Liveness { last_seen_ms: dev.last_seen_ms, cpu_high_since_ms: None };
+                    org.devices.insert(dev.id.clone(), DeviceRt { dev, live, sock: None });
+                }
+                Ok(Entity::Alert(a)) => {
+                    if a.state != AlertState::Resolved {
+                        if let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
+                            org.open_alerts.insert((dev.clone(), kind), a.id.clone());
+                        }
+                    }
+                    org.alerts.insert(a.id.clone(), a);
+                }
+                Ok(e) => {
+                    org.others.entry(kind).or_default().insert(e.id().to_owned(), e);
+                }
+                Err(e) => tracing::error!(org = %org.id, cause = %e, "unreadable stored entity skipped"),
+            }
+        }
+        org
+    }
+
+    /// Appends a log entry to the pending batch.
+    fn append(&mut self, ts_ms: u64, event: Event) {
+        self.head += 1;
+        let entry = LogEntry { seq: self.head, ts_ms, event };
+        let json = serde_json::to_string(&entry).unwrap_or_default();
+        self.batch.entries.push((entry.seq, ts_ms, json));
+    }
+
+    fn put_entity<T: serde::Serialize>(&mut self, kind: EntityKind, id: &str, e: &T) {
+        let json = serde_json::to_string(e).unwrap_or_default();
+        self.batch.entities.push((kind, id.to_owned(), Some(json)));
+    }
+
+    fn has_pending(&self) -> bool {
+        self.persist_org || !self.batch.entries.is_empty() || !self.batch.entities.is_empty()
+    }
+}
+
+fn static_kind(kind: &str) -> Option<&'static str> {
+    ["device_offline", "device_degraded"].into_iter().find(|k| *k == kind)
+}
+
+struct Engine {
+    cfg: Arc<GatewayConfig>,
+    store: Store,
+    orgs: HashMap<String, Org>,
+    counters: Arc<Counters>,
+    hb_ms: u64,
+}
+
+/// Starts the sequencer thread over an opened store.
+pub fn spawn(
+    cfg: Arc<GatewayConfig>,
+    store: Store,
+    counters: Arc<Counters>,
+) -> Result<(EngineHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
+    let stored = store.load()?;
+    let window_s = cfg.metrics_window_s;
+    let orgs = stored.into_iter().map(|s| (s.org.clone(), Org::from_store(s, window_s))).collect();
+    let (tx, rx) = crossbeam_channel::bounded(1 << 16);
+    let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
+    let mut engine = Engine { cfg, store, orgs, counters, hb_ms };
+    let join = std::thread::Builder::new()
+        .name("vizora-engine".into())
+        .spawn(move || engine.run(rx))
+        .map_err(|e| crate::store::StoreError::Dir { path: "engine thread".into(), source: e })?;
+    Ok((EngineHandle { tx }, join))
+}
+
+impl Engine {
+    fn run(&mut self, rx: Receiver<Cmd>) {
+        let tick = Duration::from_millis(self.cfg.tick_ms);
+        let mut next_tick = Instant::now() + tick;
+        let mut next_second = Instant::now() + Duration::from_secs(1);
+        let mut next_prune = Instant::now() + Duration::from_secs(60);
+        loop {
+            let timeout = next_tick.saturating_duration_since(Instant::now());
+            let first = match rx.recv_timeout(timeout) {
+                Ok(cmd) => Some(cmd),
+                Err(RecvTimeoutError::Timeout) => None,
+                Err(RecvTimeoutError::Disconnected) => Some(Cmd::Shutdown),
+            };
+            // Group commit: drain what is queued, then one transaction.
+            let mut batch: Vec<Cmd> = first.into_iter().collect();
+            batch.extend(rx.try_iter().take(8192));
+            for cmd in batch {
+                if matches!(cmd, Cmd::Shutdown) {
+                    self.flush();
+                    self.close_all();
+                    return;
+                }
+                self.handle(cmd);
+            }
+            let now = Instant::now();
+            if now >= next_tick {
+                self.tick_status();
+                next_tick = now + tick;
+            }
+            if now >= next_second {
+                self.tick_streams();
+                next_second = now + Duration::from_secs(1);
+            }
+            self.flush();
+            if now >= next_prune {
+                self.prune();
+                next_prune = now + Duration::from_secs(60);
+            }
+        }
+    }
+
+    fn org(&mut self, id: &str) -> &mut Org {
+        let window_s = self.cfg.metrics_window_s;
+        self.orgs.entry(id.to_owned()).or_insert_with(|| Org::new(id, window_s))
+    }
+
+    fn handle(&mut self, cmd: Cmd) {
+        match cmd {
+            Cmd::DeviceConnected { org, device_id, sock } => self.device_connected(&org, &device_id, sock),
+            Cmd::DeviceGone { org, device_id, sid } => {
+                if let Some(rt) = self.org(&org).devices.get_mut(&device_id) {
+                    if rt.sock.as_ref().is_some_and(|s| s.id == sid) {
+                        rt.sock = None;
+                    }
+                }
+            }
+            Cmd::Heartbeat { org, device_id, hb } => self.heartbeat(&org, &device_id, hb),
+            Cmd::Playback { org, pb } => {
+                self.org(&org).window.record(now_ms(), &pb.content_id, pb.ok);
+            }
+            Cmd::ScheduleExecuted { org, ev } => {
+                let ts = now_ms();
+                self.org(&org).append(ts, Event::ScheduleExecuted(ev));
+            }
+            Cmd::Subscribe { org, sock, ack, since } => self.subscribe(&org, sock, ack, since),
+            Cmd::Unsubscribe { org, sid } => {
+                if let Some(o) = self.orgs.get_mut(&org) {
+                    o.subs.retain(|s| s.sid != sid);
+                }
+            }
+            Cmd::Shutdown => {}
+        }
+    }
+
+    fn device_connected(&mut self, org_id: &str, device_id: &str, sock: Sock) {
+        let now = now_ms();
+        let org = self.org(org_id);
+        if !org.devices.contains_key(device_id) {
+            let dev = Device {
+                id: device_id.to_owned(),
+                org: org_id.to_owned(),
+                rev: 1,
+                name: device_id.to_owned(),
+                tags: Vec::new(),
+                playlist_id: None,
+                status: DeviceStatus::Unknown,
+                last_seen_ms: now,
+                health: None,
+                playing: None,
+            };
+            org.put_entity(EntityKind::Device, device_id, &dev);
+            org.append(now, Event::DeviceUpserted(dev.clone()));
+            org.devices.insert(device_id.to_owned(), DeviceRt { dev, live: Liveness::default(), sock: None });
+        }
+        let Some(rt) = org.devices.get_mut(device_id) else { return };
+        // A second connection of the same device replaces the first.
+        if let Some(old) = rt.sock.replace(sock.clone()) {
+            if old.id != sock.id {
+                old.close(DisconnectReason::TransportClose);
+            }
+        }
+        rt.live.last_seen_ms = now;
+        rt.dev.last_seen_ms = now;
+        self.reevaluate(org_id, device_id, now);
+    }
+
+    fn heartbeat(&mut self, org_id: &str, device_id: &str, hb: Heartbeat) {
+        let now = now_ms();
+        let limits = self.cfg.limits.clone();
+        let org = self.org(org_id);
+        let Some(rt) = org.devices.get_mut(device_id) else { return };
+        rt.live.heartbeat(now, &hb.health, &limits);
+        rt.dev.last_seen_ms = now;
+        rt.dev.health = Some(hb.health);
+        rt.dev.playing = hb.playing;
+        org.telemetry_dirty.insert(device_id.to_owned());
+        self.reevaluate(org_id, device_id, now);
+    }
+
+    /// Derives the device's status and logs a change with its alerts.
+    fn reevaluate(&mut self, org_id: &str, device_id: &str, now: u64) {
+        let (hb_ms, limits) = (self.hb_ms, self.cfg.limits.clone());
+        let counters = self.counters.clone();
+        let org = self.org(org_id);
+        let Some(rt) = org.devices.get_mut(device_id) else { return };
+        let new = derive(now, &rt.live, rt.dev.health.as_ref(), hb_ms, &limits);
+        if new == rt.dev.status {
+            return;
+        }
+        let old = rt.dev.status;
+        rt.dev.status = new;
+        rt.dev.rev += 1;
+        let data = DeviceStatusData { id: device_id.to_owned(), rev: rt.dev.rev, status: new, last_seen_ms: rt.dev.last_seen_ms };
+        let dev = rt.dev.clone();
+        org.put_entity(EntityKind::Device, device_id, &dev);
+        org.append(now, Event::DeviceStatus(data));
+        counters.status_changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(kind) = alert_kind(old) {
+            resolve_alert(org, device_id, kind, now);
+        }
+        if let Some(kind) = alert_kind(new) {
+            raise_alert(org, &dev, kind, now);
+        }
+    }
+
+    fn tick_status(&mut self) {
+        let now = now_ms();
+        let mut changes = Vec::new();
+        for (org_id, org) in &self.orgs {
+            for (id, rt) in &org.devices {
+                if matches!(rt.dev.status, DeviceStatus::Online | DeviceStatus::Degraded)
+                    && derive(now, &rt.live, rt.dev.health.as_ref(), self.hb_ms, &self.cfg.limits) != rt.dev.status
+                {
+                    changes.push((org_id.clone(), id.clone()));
+                }
+            }
+        }
+        for (org, id) in changes {
+            self.reevaluate(&org, &id, now);
+        }
+    }
+
+    /// Telemetry and metrics, about once a second, to orgs with subscribers.
+    fn tick_streams(&mut self) {
+        let now = now_ms();
+        for org in self.orgs.values_mut() {
+            if org.subs.is_empty() {
+                org.telemetry_dirty.clear();
+                continue;
+            }
+            if !org.telemetry_dirty.is_empty() {
+                let devices = std::mem::take(&mut org.telemetry_dirty)
+                    .into_iter()
+                    .filter_map(|id| {
+                        let d = &org.devices.get(&id)?.dev;
+                        Some(vizora_protocol::TelemetryDevice { id, health: d.health?, playing: d.playing.clone() })
+                    })
+                    .collect();
+                let t = vizora_protocol::Telemetry { ts_ms: now, devices };
+                let text: Str = encode_event(NS_WALL, None, "telemetry", &t).into();
+                // Lossy: a consumer still writing simply misses this one.
+                for s in &org.subs {
+                    s.sock.emit_volatile(text.clone());
+                }
+            }
+            let (mut online, mut degraded, mut offline) = (0, 0, 0);
+            for rt in org.devices.values() {
+                match rt.dev.status {
+                    DeviceStatus::Online => online += 1,
+                    DeviceStatus::Degraded => degraded += 1,
+                    DeviceStatus::Offline => offline += 1,
+                    DeviceStatus::Unknown => {}
+                }
+            }
+            let m = org.window.metrics(now, online, degraded, offline);
+            let text: Str = encode_event(NS_WALL, None, "metrics", &m).into();
+            for s in &org.subs {
+                s.sock.emit_volatile(text.clone());
+            }
+        }
+    }
+
+    fn subscribe(&mut self, org_id: &str, sock: Sock, ack: u64, since: Option<Position>) {
+        // Pending entries must be durable and sent before the new subscriber
+        // is placed, or it could miss or double them.
+        self.flush();
+        let page = self.cfg.snapshot_page;
+        let oldest = self.store.oldest_seq(org_id).ok().flatten();
+        let org = self.org(org_id);
+        let replay_from = since.filter(|p| {
+            p.epoch == org.epoch && p.seq <= org.head && (p.seq == org.head || oldest.is_some_and(|o| p.seq + 1 >= o))
+        });
+        let mode = if replay_from.is_some() { SubscribeMode::Replay } else { SubscribeMode::Snapshot };
+        let reply = SubscribeAck { mode, epoch: org.epoch.clone(), head_seq: org.head };
+        let (epoch, head) = (org.epoch.clone(), org.head);
+        if sock.emit(encode_ack(NS_WALL, ack, &[reply])).is_err() {
+            return;
+        }
+        let ok = match replay_from {
+            Some(p) => self.send_replay(org_id, &sock, &epoch, p.seq, head),
+            None => send_snapshot(self.org(org_id), &sock, page),
+        };
+        let counter = if mode == SubscribeMode::Replay { &self.counters.replays } else { &self.counters.snapshots };
+        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if ok {
+            let org = self.org(org_id);
+            org.subs.retain(|s| s.sid != sock.id);
+            org.subs.push(Sub { sid: sock.id, sock });
+        } else {
+            sock.close(DisconnectReason::TransportError);
+        }
+    }
+
+    fn send_replay(&mut self, org: &str, sock: &Sock, epoch: &str, mut after: u64, head: u64) -> bool {
+        while after < head {
+            let rows = match self.store.read_log(org, after, 1000) {
+                Ok(rows) if !rows.is_empty() => rows,
+                Ok(_) => return true,
+                Err(e) => {
+                    tracing::error!(org, cause = %e, "replay read failed");
+                    return false;
+                }
+            };
+            after = rows.last().map(|r| r.0).unwrap_or(head);
+            let items: Vec<&str> = rows.iter().filter(|r| r.0 <= head).map(|r| r.1.as_str()).collect();
+            if sock.emit(events_packet(epoch, &items)).is_err() {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Writes every pending batch in one transaction, then fans out.
+    fn flush(&mut self) {
+        let pending: Vec<&Org> = self.orgs.values().filter(|o| o.has_pending()).collect();
+        if pending.is_empty() {
+            return;
+        }
+        let batches: Vec<OrgBatch> = pending
+            .iter()
+            .map(|o| OrgBatch {
+                org: o.id.clone(),
+                epoch: o.epoch.clone(),
+                head: o.head,
+                entries: o.batch.entries.clone(),
+                entities: o.batch.entities.clone(),
+            })
+            .collect();
+        if let Err(e) = self.store.commit(&batches) {
+            // Nothing is sent or acknowledged until it is on disk; retry next round.
+            tracing::error!(cause = %e, "store commit failed; will retry");
+            return;
+        }
+        for org in self.orgs.values_mut() {
+            if !org.has_pending() {
+                continue;
+            }
+            org.persist_org = false;
+            org.batch.entities.clear();
+            let entries = std::mem::take(&mut org.batch.entries);
+            if entries.is_empty() {
+                continue;
+            }
+            self.counters.entries.fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            let items: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
+            let text: Str = events_packet(&org.epoch, &items).into();
+            org.subs.retain(|s| match s.sock.emit(text.clone()) {
+                Ok(()) => true,
+                Err(_) => {
+                    // Too far behind on state: disconnect; it resumes by replay.
+                    tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
+                    s.sock.close(DisconnectReason::TransportError);
+                    false
+                }
+            });
+        }
+    }
+
+    fn prune(&mut self) {
+        let keep = self.cfg.history_entries;
+        let before = now_ms().saturating_sub(self.cfg.history_secs * 1000);
+        for org in self.orgs.values() {
+            if org.head > keep {
+                if let Err(e) = self.store.prune(&org.id, org.head - keep, before) {
+                    tracing::error!(org = %org.id, cause = %e, "log prune failed");
+                }
+            }
+        }
+    }
+
+    fn close_all(&mut self) {
+        for org in self.orgs.values_mut() {
+            for s in org.subs.drain(..) {
+                s.sock.close(DisconnectReason::ClosingServer);
+            }
+            for rt in org.devices.values_mut() {
+                if let Some(s) = rt.sock.take() {
+                    s.close(DisconnectReason::ClosingServer);
+                }
+            }
+        }
+    }
+}
+
+fn raise_alert(org: &mut Org, dev: &Device, kind: &'static str, now: u64) {
+    if org.open_alerts.contains_key(&(dev.id.clone(), kind)) {
+        return;
+    }
+    let (severity, message) = match kind {
+        "device_offline" => (Severity::Critical, format!("{} is offline", dev.name)),
+        _ => (Severity::Warning, format!("{} is degraded", dev.name)),
+    };
+    let alert = Alert {
+        id: ulid::Ulid::generate().to_string(),
+        org: org.id.clone(),
+        rev: 1,
+        device_id: Some(dev.id.clone()),
+        severity,
+        kind: kind.to_owned(),
+        message,
+        raised_ms: now,
+        state: AlertState::Open,
+        acked_by: None,
+        muted_until_ms: None,
+    };
+    org.open_alerts.insert((dev.id.clone(), kind), alert.id.clone());
+    org.put_entity(EntityKind::Alert, &alert.id, &alert);
+    org.append(now, Event::AlertUpserted(alert.clone()));
+    org.alerts.insert(alert.id.clone(), alert);
+}
+
+fn resolve_alert(org: &mut Org, device_id: &str, kind: &'static str, now: u64) {
+    let Some(id) = org.open_alerts.remove(&(device_id.to_owned(), kind)) else { return };
+    let Some(alert) = org.alerts.get_mut(&id) else { return };
+    alert.state = AlertState::Resolved;
+    alert.rev += 1;
+    let alert = alert.clone();
+    org.put_entity(EntityKind::Alert, &alert.id, &alert);
+    org.append(now, Event::AlertUpserted(alert));
+}
+
+fn send_snapshot(org: &Org, sock: &Sock, page: usize) -> bool {
+    for kind in EntityKind::ALL {
+        let items: Vec<Entity> = match kind {
+            EntityKind::Device => org.devices.values().map(|rt| Entity::Device(rt.dev.clone())).collect(),
+            EntityKind::Alert => org.alerts.values().map(|a| Entity::Alert(a.clone())).collect(),
+            k => org.others.get(&k).map(|m| m.values().cloned().collect()).unwrap_or_default(),
+        };
+        let chunks: Vec<&[Entity]> = if items.is_empty() { vec![&[]] } else { items.chunks(page).collect() };
+        let n = chunks.len();
+        for (i, chunk) in chunks.into_iter().enumerate() {
+            let p = SnapshotPage { epoch: org.epoch.clone(), seq: org.head, kind, items: chunk.to_vec(), last: i + 1 == n };
+            if sock.emit(encode_event(NS_WALL, None, "snapshot", &p)).is_err() {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// `events` packet text from pre-serialised entries.
+fn events_packet(epoch: &str, items: &[&str]) -> String {
+    let len: usize = items.iter().map(|s| s.len() + 1).sum::<usize>() + epoch.len() + 48;
+    let mut out = String::with_capacity(len);
+    out.push_str("2/wall,[\"events\",{\"epoch\":");
+    out.push_str(&serde_json::to_string(epoch).unwrap_or_default());
+    out.push_str(",\"items\":[");
+    for (i, it) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str(it);
+    }
+    out.push_str("]}]");
+    out
+}

@@ -1,0 +1,123 @@
+//! Fleet analytics (`metrics` event) and the gateway's own counters.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use vizora_protocol::{Metrics, TopContent};
+
+/// Process-wide counters, exported on `/metrics`.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Open Engine.IO sessions.
+    pub sessions: AtomicU64,
+    /// Log entries committed.
+    pub entries: AtomicU64,
+    /// Device status changes.
+    pub status_changes: AtomicU64,
+    /// Subscriptions served by replay.
+    pub replays: AtomicU64,
+    /// Subscriptions served by snapshot.
+    pub snapshots: AtomicU64,
+    /// Open `/wall` sessions.
+    pub wall_sessions: AtomicU64,
+    /// Open `/device` sessions.
+    pub device_sessions: AtomicU64,
+    /// Refused CONNECTs.
+    pub auth_failures: AtomicU64,
+    /// `bad_request` errors sent.
+    pub bad_requests: AtomicU64,
+}
+
+impl Counters {
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        format!(
+            "# TYPE vizora_log_entries_total counter\nvizora_log_entries_total {}\n\
+             # TYPE vizora_device_status_changes_total counter\nvizora_device_status_changes_total {}\n\
+             # TYPE vizora_subscriptions_total counter\nvizora_subscriptions_total{{mode=\"replay\"}} {}\nvizora_subscriptions_total{{mode=\"snapshot\"}} {}\n\
+             # TYPE vizora_connections gauge\nvizora_connections{{namespace=\"/wall\"}} {}\nvizora_connections{{namespace=\"/device\"}} {}\n\
+             # TYPE vizora_auth_failures_total counter\nvizora_auth_failures_total {}\n\
+             # TYPE vizora_bad_requests_total counter\nvizora_bad_requests_total {}\n",
+            g(&self.entries),
+            g(&self.status_changes),
+            g(&self.replays),
+            g(&self.snapshots),
+            g(&self.wall_sessions),
+            g(&self.device_sessions),
+            g(&self.auth_failures),
+            g(&self.bad_requests),
+        )
+    }
+}
+
+/// Playback reports over a sliding window.
+#[derive(Debug)]
+pub struct MetricsWindow {
+    window_s: u32,
+    reports: VecDeque<(u64, String, bool)>,
+}
+
+impl MetricsWindow {
+    /// An empty window of `window_s` seconds.
+    pub fn new(window_s: u32) -> Self {
+        Self { window_s, reports: VecDeque::new() }
+    }
+
+    /// Counts one playback report.
+    pub fn record(&mut self, now_ms: u64, content_id: &str, ok: bool) {
+        self.reports.push_back((now_ms, content_id.to_owned(), ok));
+    }
+
+    /// The `metrics` message at `now_ms`, dropping reports older than the window.
+    pub fn metrics(&mut self, now_ms: u64, online: u64, degraded: u64, offline: u64) -> Metrics {
+        let cutoff = now_ms.saturating_sub(u64::from(self.window_s) * 1000);
+        while self.reports.front().is_some_and(|r| r.0 < cutoff) {
+            self.reports.pop_front();
+        }
+        let mut by_content: HashMap<&str, u64> = HashMap::new();
+        let (mut plays, mut errors) = (0, 0);
+        for (_, content, ok) in &self.reports {
+            if *ok {
+                plays += 1;
+                *by_content.entry(content).or_default() += 1;
+            } else {
+                errors += 1;
+            }
+        }
+        let mut top: Vec<TopContent> =
+            by_content.into_iter().map(|(c, p)| TopContent { content_id: c.to_owned(), plays: p }).collect();
+        top.sort_by(|a, b| b.plays.cmp(&a.plays).then_with(|| a.content_id.cmp(&b.content_id)));
+        top.truncate(10);
+        Metrics {
+            ts_ms: now_ms,
+            window_s: self.window_s,
+            online,
+            degraded,
+            offline,
+            plays,
+            errors,
+            impressions: plays + errors,
+            top_content: top,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn window_counts_plays_errors_and_top_content() {
+        let mut w = MetricsWindow::new(60);
+        w.record(1_000, "a", true);
+        w.record(2_000, "b", true);
+        w.record(3_000, "b", true);
+        w.record(4_000, "c", false);
+        let m = w.metrics(10_000, 3, 1, 2);
+        assert_eq!((m.plays, m.errors, m.impressions), (3, 1, 4));
+        assert_eq!(m.top_content[0], TopContent { content_id: "b".into(), plays: 2 });
+        let later = w.metrics(62_500, 3, 1, 2);
+        assert_eq!((later.plays, later.errors), (1, 1), "reports older than 60 s drop out");
+    }
+}
