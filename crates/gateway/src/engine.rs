@@ -448,7 +448,7 @@ impl Engine {
         let mode = if replay_from.is_some() { SubscribeMode::Replay } else { SubscribeMode::Snapshot };
         let reply = SubscribeAck { mode, epoch: org.epoch.clone(), head_seq: org.head };
         let (epoch, head) = (org.epoch.clone(), org.head);
-        if sock.emit(encode_ack(NS_WALL, ack, &[reply])).is_err() {
+        if sock.emit(encode_ack(NS_WALL, ack, &reply)).is_err() {
             return;
         }
         let ok = match replay_from {

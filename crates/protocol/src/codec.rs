@@ -42,9 +42,13 @@ pub struct OpenPacket {
     pub ping_interval: u64,
     /// How long the server waits for a pong, ms.
     pub ping_timeout: u64,
-    /// Largest accepted frame, bytes.
-    #[serde(default)]
+    /// Largest accepted frame, bytes (1 MiB when the server leaves it out).
+    #[serde(default = "default_max_payload")]
     pub max_payload: u64,
+}
+
+fn default_max_payload() -> u64 {
+    1 << 20
 }
 
 /// An Engine.IO packet.
@@ -293,9 +297,9 @@ pub fn encode_event_raw(ns: &str, name: &str, arg_json: &str) -> String {
     let mut out = String::with_capacity(arg_json.len() + ns.len() + name.len() + 8);
     out.push('2');
     push_ns(&mut out, ns);
-    out.push_str("[\"");
-    out.push_str(name);
-    out.push_str("\",");
+    out.push('[');
+    out.push_str(&serde_json::to_string(name).unwrap_or_default());
+    out.push(',');
     out.push_str(arg_json);
     out.push(']');
     out

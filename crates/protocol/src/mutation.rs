@@ -18,7 +18,8 @@ pub use schedule_args::{ScheduleFields, SchedulePatch};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
 pub struct ArgError {
-    /// The offending field, as named on the wire (`args.name`, `base_rev`, `kind`).
+    /// The offending field as named on the wire: an args field bare (`name`,
+    /// `items[1].duration_s`, `target.device`), or a top-level one (`base_rev`, `kind`).
     pub field: String,
     /// What is wrong with it.
     pub message: String,
@@ -388,6 +389,8 @@ impl Mutation {
             return Err(ArgError::new("target", "required for this kind"));
         }
         let base_rev = match obj.get("base_rev") {
+            // *any rev* kinds and creates ignore it (PROTOCOL.md §8).
+            _ if !op.checks_rev() => None,
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| ArgError::new("base_rev", "must be an unsigned integer"))?),
         };

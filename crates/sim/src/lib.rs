@@ -1,1 +1,116 @@
-//! placeholder
+//! A fleet of simulated signage players speaking `/device` (PROTOCOL.md §7):
+//! heartbeats with drifting health, playback reports, and injected faults
+//! (overheating, full disks, going dark), deterministic for a given seed.
+
+pub mod player;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Duration;
+
+pub use player::{Fault, PlayerPlan};
+
+/// Makes the token a player connects with, from its device id.
+pub type TokenFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
+
+/// Fault rates: the fraction of players that cycle through each fault.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FaultRates {
+    /// Players that go dark (disconnect and stay silent) now and then.
+    pub drop: f64,
+    /// Players that overheat now and then.
+    pub overheat: f64,
+    /// Players whose disk fills up now and then.
+    pub disk_full: f64,
+}
+
+impl Default for FaultRates {
+    fn default() -> Self {
+        Self { drop: 0.01, overheat: 0.01, disk_full: 0.005 }
+    }
+}
+
+/// What to simulate.
+#[derive(Clone)]
+pub struct SimConfig {
+    /// Gateway base URL (`ws://host:port`).
+    pub server: String,
+    /// Number of players.
+    pub players: usize,
+    /// Device id prefix; ids are `{prefix}-{index:05}`.
+    pub id_prefix: String,
+    /// Heartbeat period.
+    pub heartbeat: Duration,
+    /// Seed for everything random.
+    pub seed: u64,
+    /// Fault rates.
+    pub faults: FaultRates,
+    /// How long a fault lasts, and the healthy time between faults (mean).
+    pub fault_period: Duration,
+    /// Token per device id.
+    pub token: TokenFn,
+    /// Spread the initial connects over this long.
+    pub ramp: Duration,
+}
+
+impl std::fmt::Debug for SimConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimConfig").field("server", &self.server).field("players", &self.players).field("seed", &self.seed).finish()
+    }
+}
+
+/// Counters the fleet keeps while it runs.
+#[derive(Debug, Default)]
+pub struct FleetStats {
+    /// Players with a live session.
+    pub connected: AtomicU64,
+    /// Heartbeats sent.
+    pub heartbeats: AtomicU64,
+    /// Playback reports sent.
+    pub playbacks: AtomicU64,
+    /// Connect failures.
+    pub connect_errors: AtomicU64,
+}
+
+/// A running fleet.
+#[derive(Debug)]
+pub struct Fleet {
+    /// Live counters.
+    pub stats: Arc<FleetStats>,
+    stop: Arc<AtomicBool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Fleet {
+    /// Starts every player on the current tokio runtime.
+    pub fn start(cfg: SimConfig) -> Self {
+        let stats = Arc::new(FleetStats::default());
+        let stop = Arc::new(AtomicBool::new(false));
+        let n = cfg.players.max(1);
+        let tasks = (0..cfg.players)
+            .map(|i| {
+                let plan = PlayerPlan::new(&cfg, i);
+                let delay = cfg.ramp.mul_f64(i as f64 / n as f64);
+                let (cfg, stats, stop) = (cfg.clone(), stats.clone(), stop.clone());
+                tokio::spawn(async move {
+                    tokio::time::sleep(delay).await;
+                    player::run(cfg, plan, stats, stop).await;
+                })
+            })
+            .collect();
+        Self { stats, stop, tasks }
+    }
+
+    /// Players with a live session now.
+    pub fn connected(&self) -> u64 {
+        self.stats.connected.load(Ordering::Relaxed)
+    }
+
+    /// Stops every player and waits for them to close.
+    pub async fn stop(self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}

@@ -59,7 +59,7 @@ fn eio_open_without_optional_fields_takes_defaults() {
     };
     assert_eq!(open.sid, "abc");
     assert!(open.upgrades.is_empty());
-    assert_eq!((open.ping_interval, open.ping_timeout, open.max_payload), (10_000, 5_000, 0));
+    assert_eq!((open.ping_interval, open.ping_timeout, open.max_payload), (10_000, 5_000, 1 << 20));
 }
 
 #[test]

@@ -181,3 +181,6 @@ pub fn check_duration(f: &str, v: Option<&Value>) -> Result<u32, ArgError> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests;

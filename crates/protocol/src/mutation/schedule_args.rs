@@ -198,3 +198,6 @@ impl SchedulePatch {
         Value::Object(m)
     }
 }
+
+#[cfg(test)]
+mod tests;

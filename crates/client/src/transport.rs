@@ -1,0 +1,223 @@
+//! One Socket.IO session over a WebSocket: Engine.IO handshake, heartbeat
+//! answers and liveness, CONNECT to a namespace with a token, events and acks.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use serde::Serialize;
+use tokio::net::TcpStream;
+use tokio::time::Instant;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use vizora_protocol::codec::{EioPacket, OpenPacket, SioBody, SioPacket, encode_connect, encode_event};
+use vizora_protocol::{AuthErrorCode, ConnectErrorPayload};
+
+/// Why a session could not be opened or ended.
+#[derive(Debug, thiserror::Error)]
+pub enum TransportError {
+    /// TCP/WebSocket failure.
+    #[error("websocket: {0}")]
+    Ws(#[from] tokio_tungstenite::tungstenite::Error),
+    /// The server refused the CONNECT.
+    #[error("refused: {0:?}")]
+    Refused(AuthErrorCode),
+    /// The peer broke the protocol.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// No ping within pingInterval + pingTimeout, or no answer in time.
+    #[error("timed out: {0}")]
+    Timeout(&'static str),
+    /// The server closed the session.
+    #[error("closed by server")]
+    Closed,
+}
+
+/// Something the server sent in our namespace.
+#[derive(Debug)]
+pub enum Incoming {
+    /// An event with its raw JSON arguments.
+    Event {
+        /// Name.
+        name: String,
+        /// First argument, raw JSON (`null` when absent).
+        arg: String,
+        /// Ack id, when the server wants an answer.
+        ack: Option<u64>,
+    },
+    /// An ack of one of our events.
+    Ack {
+        /// Our ack id.
+        id: u64,
+        /// First argument, raw JSON.
+        arg: String,
+    },
+    /// The server ended our namespace session.
+    Disconnected,
+}
+
+/// An open Socket.IO namespace session.
+pub struct Session {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    ns: String,
+    open: OpenPacket,
+    next_ack: u64,
+    deadline: Instant,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("ns", &self.ns).field("sid", &self.open.sid).finish()
+    }
+}
+
+/// Turns `ws://host:port` (or a full URL) into the Engine.IO WebSocket URL.
+pub fn engine_url(base: &str) -> String {
+    if base.contains("/socket.io/") {
+        return base.to_owned();
+    }
+    format!("{}/socket.io/?EIO=4&transport=websocket", base.trim_end_matches('/'))
+}
+
+impl Session {
+    /// Connects to `base`, then CONNECTs to `ns` with `{"token": token}`.
+    pub async fn connect(base: &str, ns: &str, token: &str, timeout: Duration) -> Result<Self, TransportError> {
+        let fut = async {
+            let (ws, _) = tokio_tungstenite::connect_async(engine_url(base)).await?;
+            let mut s = Session {
+                ws,
+                ns: ns.to_owned(),
+                open: OpenPacket { sid: String::new(), upgrades: vec![], ping_interval: 25_000, ping_timeout: 20_000, max_payload: 0 },
+                next_ack: 0,
+                deadline: Instant::now() + timeout,
+            };
+            let first = s.next_text().await?;
+            match EioPacket::decode(&first) {
+                Ok(EioPacket::Open(open)) => s.open = open,
+                _ => return Err(TransportError::Protocol(format!("expected Engine.IO OPEN, got {first:.60}"))),
+            }
+            s.bump_deadline();
+            #[derive(Serialize)]
+            struct Auth<'a> {
+                token: &'a str,
+            }
+            s.send_raw(&encode_connect(ns, Some(&Auth { token }))).await?;
+            loop {
+                let text = s.next_text().await?;
+                let Some(msg) = s.message(&text)? else { continue };
+                let p = SioPacket::decode(msg).map_err(|e| TransportError::Protocol(e.to_string()))?;
+                if p.ns != ns {
+                    continue;
+                }
+                match p.body {
+                    SioBody::Connect(_) => return Ok(s),
+                    SioBody::ConnectError(raw) => {
+                        let code = serde_json::from_str::<ConnectErrorPayload>(raw.get())
+                            .map(|p| p.data.code)
+                            .map_err(|_| TransportError::Protocol(format!("CONNECT_ERROR {}", raw.get())))?;
+                        return Err(TransportError::Refused(code));
+                    }
+                    _ => continue,
+                }
+            }
+        };
+        tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout("connect"))?
+    }
+
+    /// The server's Engine.IO parameters.
+    pub fn open(&self) -> &OpenPacket {
+        &self.open
+    }
+
+    fn bump_deadline(&mut self) {
+        self.deadline = Instant::now() + Duration::from_millis(self.open.ping_interval + self.open.ping_timeout);
+    }
+
+    async fn send_raw(&mut self, sio: &str) -> Result<(), TransportError> {
+        let mut frame = String::with_capacity(sio.len() + 1);
+        frame.push('4');
+        frame.push_str(sio);
+        self.ws.send(Message::Text(frame.into())).await?;
+        Ok(())
+    }
+
+    /// Emits an event without ack.
+    pub async fn emit<T: Serialize + ?Sized>(&mut self, name: &str, arg: &T) -> Result<(), TransportError> {
+        let text = encode_event(&self.ns, None, name, arg);
+        self.send_raw(&text).await
+    }
+
+    /// Emits an event asking for an ack; returns the ack id.
+    pub async fn emit_with_ack<T: Serialize + ?Sized>(&mut self, name: &str, arg: &T) -> Result<u64, TransportError> {
+        let id = self.next_ack;
+        self.next_ack += 1;
+        let text = encode_event(&self.ns, Some(id), name, arg);
+        self.send_raw(&text).await?;
+        Ok(id)
+    }
+
+    /// Answers a server event's ack.
+    pub async fn ack<T: Serialize + ?Sized>(&mut self, id: u64, arg: &T) -> Result<(), TransportError> {
+        let text = vizora_protocol::codec::encode_ack(&self.ns, id, arg);
+        self.send_raw(&text).await
+    }
+
+    /// Next text frame, answering pings; fails when the link is dead.
+    async fn next_text(&mut self) -> Result<String, TransportError> {
+        loop {
+            let msg = tokio::time::timeout_at(self.deadline, self.ws.next())
+                .await
+                .map_err(|_| TransportError::Timeout("no ping within pingInterval + pingTimeout"))?;
+            match msg {
+                None => return Err(TransportError::Closed),
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(Message::Text(t))) => return Ok(t.to_string()),
+                Some(Ok(Message::Close(_))) => return Err(TransportError::Closed),
+                Some(Ok(_)) => continue,
+            }
+        }
+    }
+
+    /// Unwraps an Engine.IO frame; handles ping/close. `None` for non-messages.
+    fn message<'a>(&mut self, text: &'a str) -> Result<Option<&'a str>, TransportError> {
+        match EioPacket::decode(text).map_err(|e| TransportError::Protocol(e.to_string()))? {
+            EioPacket::Message(m) => Ok(Some(m)),
+            EioPacket::Close => Err(TransportError::Closed),
+            _ => Ok(None),
+        }
+    }
+
+    /// Waits for the next event or ack in our namespace.
+    pub async fn recv(&mut self) -> Result<Incoming, TransportError> {
+        loop {
+            let text = self.next_text().await?;
+            if text.starts_with('2') {
+                self.bump_deadline();
+                self.ws.send(Message::Text(format!("3{}", &text[1..]).into())).await?;
+                continue;
+            }
+            let Some(msg) = self.message(&text)? else { continue };
+            let p = match SioPacket::decode(msg) {
+                Ok(p) => p,
+                Err(e) => return Err(TransportError::Protocol(e.to_string())),
+            };
+            if p.ns != self.ns {
+                continue;
+            }
+            let first = |args: &[Box<serde_json::value::RawValue>]| {
+                args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into())
+            };
+            return Ok(match p.body {
+                SioBody::Event { name, args, ack } => Incoming::Event { arg: first(&args), name, ack },
+                SioBody::Ack { id, args } => Incoming::Ack { id, arg: first(&args) },
+                SioBody::Disconnect => Incoming::Disconnected,
+                _ => continue,
+            });
+        }
+    }
+
+    /// Closes politely.
+    pub async fn close(mut self) {
+        let _ = self.send_raw(&vizora_protocol::codec::encode_disconnect(&self.ns)).await;
+        let _ = self.ws.close(None).await;
+    }
+}

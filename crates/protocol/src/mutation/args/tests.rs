@@ -1,0 +1,135 @@
+//! Field rules of PROTOCOL.md §8 (ranges, deduplication, update shapes),
+//! checked through `Mutation::decode` so each error names its wire field.
+
+use serde_json::json;
+
+use crate::mutation::tests::{field_of, mutate, s};
+use crate::mutation::{Mutation, MutationOp};
+
+#[test]
+fn names_must_be_non_empty_and_at_most_256_characters() {
+    for kind in ["device.rename", "playlist.rename", "playlist.create"] {
+        for bad in [json!(""), json!("   "), json!("x".repeat(257)), json!(null), json!(5)] {
+            assert_eq!(field_of(mutate(kind, json!({ "name": bad }))), "name", "{kind}");
+        }
+        // The limit counts characters, not bytes.
+        for ok in ["x".repeat(256), "é".repeat(256)] {
+            let m = Mutation::decode(&mutate(kind, json!({ "name": ok }))).unwrap();
+            assert_eq!(m.op.args_json()["name"], json!(ok), "{kind}");
+        }
+    }
+    let create = json!({ "name": "", "kind": "image", "uri": "u", "duration_s": 1, "size_bytes": 1 });
+    assert_eq!(field_of(mutate("content.create", create)), "name");
+    assert_eq!(field_of(mutate("content.update", json!({ "name": "y".repeat(257) }))), "name");
+}
+
+#[test]
+fn durations_must_be_positive_whole_seconds() {
+    for bad in [json!(0), json!(-5), json!(2.5), json!("10"), json!(u64::from(u32::MAX) + 1)] {
+        let add = json!({ "content_id": "c-1", "duration_s": bad });
+        assert_eq!(field_of(mutate("playlist.add_item", add)), "duration_s", "{bad}");
+        let create = json!({ "name": "n", "kind": "image", "uri": "u", "duration_s": bad, "size_bytes": 0 });
+        assert_eq!(field_of(mutate("content.create", create)), "duration_s", "{bad}");
+        assert_eq!(field_of(mutate("content.update", json!({ "duration_s": bad }))), "duration_s");
+    }
+    assert_eq!(field_of(mutate("playlist.add_item", json!({ "content_id": "c-1" }))), "duration_s");
+}
+
+#[test]
+fn playlist_item_errors_name_the_index_and_field() {
+    let items = json!([
+        { "content_id": "c-1", "duration_s": 10 },
+        { "content_id": "c-2", "duration_s": 0 },
+    ]);
+    let err = Mutation::decode(&mutate("playlist.create", json!({ "name": "x", "items": items }))).unwrap_err();
+    assert_eq!(err.field, "items[1].duration_s");
+    assert!(err.to_string().starts_with("items[1].duration_s: "), "{err}");
+
+    let items = json!([{ "content_id": "c-1", "duration_s": 10 }, { "duration_s": 5 }]);
+    assert_eq!(field_of(mutate("playlist.create", json!({ "name": "x", "items": items }))), "items[1].content_id");
+    let items = json!([{ "content_id": "c-1", "duration_s": 10 }, { "content_id": "c-2" }]);
+    assert_eq!(field_of(mutate("playlist.create", json!({ "name": "x", "items": items }))), "items[1].duration_s");
+    assert_eq!(field_of(mutate("playlist.create", json!({ "name": "x", "items": ["c-1"] }))), "items[0]");
+    assert_eq!(field_of(mutate("playlist.create", json!({ "name": "x", "items": {} }))), "items");
+}
+
+#[test]
+fn playlist_create_items_are_optional() {
+    for args in [json!({ "name": "x" }), json!({ "name": "x", "items": null, "id": null })] {
+        let m = Mutation::decode(&mutate("playlist.create", args)).unwrap();
+        assert_eq!(m.op, MutationOp::PlaylistCreate { id: None, name: s("x"), items: vec![] });
+    }
+}
+
+#[test]
+fn item_positions_are_required_unsigned_integers() {
+    assert_eq!(field_of(mutate("playlist.remove_item", json!({}))), "index");
+    assert_eq!(field_of(mutate("playlist.remove_item", json!({ "index": -1 }))), "index");
+    assert_eq!(field_of(mutate("playlist.move_item", json!({ "to": 1 }))), "from");
+    assert_eq!(field_of(mutate("playlist.move_item", json!({ "from": 1, "to": "2" }))), "to");
+    let add = json!({ "content_id": "c-1", "duration_s": 5, "index": 1.5 });
+    assert_eq!(field_of(mutate("playlist.add_item", add)), "index");
+    let add = json!({ "content_id": "c-1", "duration_s": 5, "index": null });
+    let m = Mutation::decode(&mutate("playlist.add_item", add)).unwrap();
+    assert_eq!(m.op, MutationOp::PlaylistAddItem { content_id: s("c-1"), duration_s: 5, index: None });
+}
+
+#[test]
+fn tags_are_deduplicated_keeping_order() {
+    let m = Mutation::decode(&mutate("device.set_tags", json!({ "tags": ["lobby", "north", "lobby", "north"] })))
+        .unwrap();
+    assert_eq!(m.op, MutationOp::DeviceSetTags { tags: vec![s("lobby"), s("north")] });
+    let m = Mutation::decode(&mutate("device.set_tags", json!({ "tags": [] }))).unwrap();
+    assert_eq!(m.op, MutationOp::DeviceSetTags { tags: vec![] });
+    assert_eq!(field_of(mutate("device.set_tags", json!({ "tags": ["a", 1] }))), "tags[1]");
+    assert_eq!(field_of(mutate("device.set_tags", json!({ "tags": [""] }))), "tags[0]");
+    assert_eq!(field_of(mutate("device.set_tags", json!({ "tags": "lobby" }))), "tags");
+    assert_eq!(field_of(mutate("device.set_tags", json!({}))), "tags");
+}
+
+#[test]
+fn content_create_checks_each_field() {
+    let ok = json!({ "name": "n", "kind": "image", "uri": "u", "duration_s": 1, "size_bytes": 0 });
+    assert!(Mutation::decode(&mutate("content.create", ok.clone())).is_ok());
+    for (f, bad) in [
+        ("kind", json!("audio")),
+        ("uri", json!("")),
+        ("size_bytes", json!(-1)),
+        ("id", json!("")),
+        ("name", json!(null)),
+    ] {
+        let mut args = ok.clone();
+        args[f] = bad;
+        assert_eq!(field_of(mutate("content.create", args)), f);
+    }
+}
+
+#[test]
+fn content_update_needs_known_fields_and_at_least_one() {
+    assert_eq!(field_of(mutate("content.update", json!({}))), "args");
+    assert_eq!(field_of(mutate("content.update", json!({ "size_bytes": 5 }))), "size_bytes");
+    assert_eq!(field_of(mutate("content.update", json!({ "name": "x", "colour": "red" }))), "colour");
+    let mut wire = mutate("content.update", json!({}));
+    wire.as_object_mut().unwrap().remove("args");
+    assert_eq!(field_of(wire), "args");
+}
+
+#[test]
+fn content_update_of_only_nulls_is_an_empty_update() {
+    // §8: a null optional field is a field left out, so this changes nothing.
+    assert_eq!(field_of(mutate("content.update", json!({ "name": null }))), "args");
+    let all = json!({ "name": null, "uri": null, "duration_s": null });
+    assert_eq!(field_of(mutate("content.update", all)), "args");
+    let m = Mutation::decode(&mutate("content.update", json!({ "name": null, "uri": "u2" }))).unwrap();
+    assert_eq!(m.op, MutationOp::ContentUpdate { name: None, uri: Some(s("u2")), duration_s: None });
+}
+
+#[test]
+fn simple_fields_are_required_and_typed() {
+    assert_eq!(field_of(mutate("schedule.set_enabled", json!({}))), "enabled");
+    assert_eq!(field_of(mutate("schedule.set_enabled", json!({ "enabled": "yes" }))), "enabled");
+    assert_eq!(field_of(mutate("alert.mute", json!({}))), "until_ms");
+    assert_eq!(field_of(mutate("alert.mute", json!({ "until_ms": -1 }))), "until_ms");
+    assert_eq!(field_of(mutate("device.assign_playlist", json!({ "playlist_id": "" }))), "playlist_id");
+    assert_eq!(field_of(mutate("device.assign_playlist", json!({ "playlist_id": 3 }))), "playlist_id");
+}

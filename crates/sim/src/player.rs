@@ -1,0 +1,184 @@
+//! One simulated player.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use rand::rngs::SmallRng;
+use rand::{RngExt, SeedableRng};
+use vizora_client::transport::{Incoming, Session};
+use vizora_protocol::device::{CommandAck, Heartbeat, Playback};
+use vizora_protocol::{Health, NS_DEVICE, Playing, now_ms};
+
+use crate::{FleetStats, SimConfig};
+
+/// A fault a player cycles through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Healthy all the time.
+    None,
+    /// Disconnects and stays silent for a while.
+    Drop,
+    /// Reports temperatures over 80 °C for a while.
+    Overheat,
+    /// Reports under 5 % free disk for a while.
+    DiskFull,
+}
+
+/// What one player will do; derived from the seed and its index only.
+#[derive(Debug, Clone)]
+pub struct PlayerPlan {
+    /// Device id.
+    pub id: String,
+    /// Its fault, if any.
+    pub fault: Fault,
+    /// Seed of its own random stream.
+    pub seed: u64,
+}
+
+impl PlayerPlan {
+    /// The plan of player `index`.
+    pub fn new(cfg: &SimConfig, index: usize) -> Self {
+        let seed = cfg.seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut rng = SmallRng::seed_from_u64(seed);
+        let r: f64 = rng.random();
+        let f = &cfg.faults;
+        let fault = if r < f.drop {
+            Fault::Drop
+        } else if r < f.drop + f.overheat {
+            Fault::Overheat
+        } else if r < f.drop + f.overheat + f.disk_full {
+            Fault::DiskFull
+        } else {
+            Fault::None
+        };
+        Self { id: format!("{}-{index:05}", cfg.id_prefix), fault, seed }
+    }
+}
+
+struct Body {
+    health: Health,
+    rng: SmallRng,
+}
+
+impl Body {
+    /// Health drifts as a bounded random walk around plausible values.
+    fn drift(&mut self, faulty: Option<Fault>) {
+        let h = &mut self.health;
+        let r = &mut self.rng;
+        h.cpu_pct = (h.cpu_pct + r.random_range(-6.0..6.0)).clamp(3.0, 90.0);
+        h.mem_pct = (h.mem_pct + r.random_range(-2.0..2.0)).clamp(20.0, 85.0);
+        h.temp_c = (h.temp_c + r.random_range(-1.0..1.0)).clamp(38.0, 72.0);
+        h.disk_free_pct = (h.disk_free_pct + r.random_range(-0.2..0.2)).clamp(12.0, 90.0);
+        h.uptime_s += 1;
+        match faulty {
+            Some(Fault::Overheat) => h.temp_c = r.random_range(83.0..92.0),
+            Some(Fault::DiskFull) => h.disk_free_pct = r.random_range(0.5..4.0),
+            _ => {}
+        }
+    }
+}
+
+/// Runs one player until `stop`.
+pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop: Arc<AtomicBool>) {
+    let mut rng = SmallRng::seed_from_u64(plan.seed);
+    let mut body = Body {
+        health: Health {
+            cpu_pct: rng.random_range(10.0..50.0),
+            mem_pct: rng.random_range(30.0..60.0),
+            temp_c: rng.random_range(45.0..60.0),
+            disk_free_pct: rng.random_range(30.0..80.0),
+            uptime_s: rng.random_range(100..100_000),
+        },
+        rng: SmallRng::seed_from_u64(plan.seed.wrapping_add(1)),
+    };
+    let token = (cfg.token)(&plan.id);
+    let period = cfg.fault_period.as_secs_f64().max(0.1);
+    // Healthy phase, then fault phase, alternating.
+    let mut phase_end = tokio::time::Instant::now() + Duration::from_secs_f64(period * rng.random_range(0.5..1.5));
+    let mut faulty = false;
+    let content = ["welcome-loop", "menu-board", "promo-winter", "safety-notice", "news-ticker", "weather"];
+    while !stop.load(Ordering::Relaxed) {
+        let session = Session::connect(&cfg.server, NS_DEVICE, &token, Duration::from_secs(10)).await;
+        let mut s = match session {
+            Ok(s) => s,
+            Err(e) => {
+                stats.connect_errors.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(device = %plan.id, cause = %e, "player connect failed");
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..2000))).await;
+                continue;
+            }
+        };
+        stats.connected.fetch_add(1, Ordering::Relaxed);
+        let mut beat = tokio::time::interval(cfg.heartbeat);
+        let mut item = 0usize;
+        let mut item_started = now_ms();
+        let reason = loop {
+            if stop.load(Ordering::Relaxed) {
+                break "stop";
+            }
+            let now = tokio::time::Instant::now();
+            if now >= phase_end {
+                faulty = !faulty && plan.fault != Fault::None;
+                let len = if faulty { period } else { period * rng.random_range(0.5..1.5) };
+                phase_end = now + Duration::from_secs_f64(len);
+                if faulty && plan.fault == Fault::Drop {
+                    break "fault: going dark";
+                }
+            }
+            tokio::select! {
+                _ = beat.tick() => {
+                    body.drift(faulty.then_some(plan.fault));
+                    let now_ms = now_ms();
+                    // Items last ~8 s; report each as it ends.
+                    if now_ms - item_started > 8_000 {
+                        let ok = rng.random::<f64>() > 0.02;
+                        let pb = Playback {
+                            content_id: content[item % content.len()].to_owned(),
+                            started_ms: item_started,
+                            duration_s: 8,
+                            ok,
+                            error: (!ok).then(|| "decoder error".to_owned()),
+                        };
+                        if s.emit("playback", &pb).await.is_err() { break "send failed"; }
+                        stats.playbacks.fetch_add(1, Ordering::Relaxed);
+                        item += 1;
+                        item_started = now_ms;
+                    }
+                    let hb = Heartbeat {
+                        ts_ms: now_ms,
+                        health: body.health,
+                        playing: Some(Playing {
+                            playlist_id: "default".into(),
+                            content_id: content[item % content.len()].to_owned(),
+                            since_ms: item_started,
+                        }),
+                    };
+                    if s.emit("heartbeat", &hb).await.is_err() { break "send failed"; }
+                    stats.heartbeats.fetch_add(1, Ordering::Relaxed);
+                }
+                incoming = s.recv() => match incoming {
+                    Ok(Incoming::Event { name, ack: Some(id), .. }) if name == "command" => {
+                        let _ = s.ack(id, &CommandAck { ok: true, error: None }).await;
+                    }
+                    Ok(Incoming::Disconnected) | Err(_) => break "connection lost",
+                    Ok(_) => {}
+                }
+            }
+        };
+        stats.connected.fetch_sub(1, Ordering::Relaxed);
+        s.close().await;
+        if reason == "stop" {
+            break;
+        }
+        if faulty && plan.fault == Fault::Drop {
+            // Stay dark until the fault phase ends.
+            let until = phase_end;
+            while tokio::time::Instant::now() < until && !stop.load(Ordering::Relaxed) {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        } else {
+            tokio::time::sleep(Duration::from_millis(rng.random_range(100..1000))).await;
+        }
+    }
+}
