@@ -1,1 +1,226 @@
-fn main() {}
+//! `vizora`: the wallboard, the demo, and the fleet simulator.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use bevy::app::AppExit;
+use clap::{Args, Parser, Subcommand};
+use vizora::app::{Surface, WallOptions};
+use vizora::demo::DemoBackend;
+use vizora::fixture::StateFile;
+use vizora::net::NetLink;
+use vizora_client::{ClientConfig, Update};
+
+#[derive(Parser, Debug)]
+#[command(name = "vizora", version, about = "Vizora: realtime operations wall for digital-signage fleets.\nWith no command, runs the demo: embedded gateway, simulated fleet, wallboard window.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Embedded gateway + simulated fleet + wallboard window (the default).
+    Demo(DemoArgs),
+    /// The wallboard. Without --server it runs on the embedded demo, labelled DEMO.
+    Wall(WallArgs),
+    /// Simulated players against a gateway.
+    Sim(SimArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct DemoArgs {
+    /// Simulated players.
+    #[arg(long, default_value_t = 500)]
+    players: usize,
+    /// Player heartbeat period, seconds.
+    #[arg(long, default_value_t = 2.0)]
+    heartbeat_s: f64,
+    /// Seed of the simulated fleet.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+}
+
+#[derive(Args, Debug, Clone)]
+struct WallArgs {
+    /// Gateway URL (ws://host:port); repeat to list fallbacks.
+    #[arg(long)]
+    server: Vec<String>,
+    /// JWT for /wall (or VIZORA_TOKEN).
+    #[arg(long, env = "VIZORA_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    /// Render to a PNG without a window or X server.
+    #[arg(long)]
+    headless: bool,
+    /// PNG path for --headless.
+    #[arg(long, default_value = "vizora-wall.png")]
+    screenshot: PathBuf,
+    /// Surface size, WIDTHxHEIGHT.
+    #[arg(long, default_value = "1920x1080", value_parser = parse_size)]
+    size: (u32, u32),
+    /// Frames to render once data is in, before the capture (--headless).
+    #[arg(long, default_value_t = 8)]
+    frames: u32,
+    /// Show this fleet (JSON as `vizora state` writes it) instead of a gateway's.
+    #[arg(long, conflicts_with = "server")]
+    fixture: Option<PathBuf>,
+    #[command(flatten)]
+    demo: DemoArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+struct SimArgs {
+    /// Gateway URL (ws://host:port).
+    #[arg(long)]
+    server: String,
+    /// Org of the players.
+    #[arg(long, default_value = "demo")]
+    org: String,
+    /// Players.
+    #[arg(long, default_value_t = 500)]
+    players: usize,
+    /// Heartbeat period, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    heartbeat_s: f64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    duration_s: Option<u64>,
+}
+
+fn parse_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s}: expected WIDTHxHEIGHT, e.g. 1920x1080"))?;
+    let w: u32 = w.parse().map_err(|_| format!("{s}: bad width"))?;
+    let h: u32 = h.parse().map_err(|_| format!("{s}: bad height"))?;
+    if !(64..=8192).contains(&w) || !(64..=8192).contains(&h) {
+        return Err(format!("{s}: each side must be 64..=8192"));
+    }
+    Ok((w, h))
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command.unwrap_or(Command::Demo(DemoArgs { players: 500, heartbeat_s: 2.0, seed: 1 })) {
+        Command::Demo(d) => run_wall(WallArgs {
+            server: vec![],
+            token: None,
+            headless: false,
+            screenshot: PathBuf::new(),
+            size: (1920, 1080),
+            frames: 8,
+            fixture: None,
+            demo: d,
+        }),
+        Command::Wall(w) => run_wall(w),
+        Command::Sim(s) => run_sim(s),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vizora: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
+    let demo = args.server.is_empty() && args.fixture.is_none();
+    let opts = WallOptions {
+        surface: if args.headless { Surface::Headless { out: args.screenshot.clone(), frames: args.frames } } else { Surface::Window },
+        size: args.size,
+        demo,
+        offline: args.fixture.is_some(),
+    };
+    // Fixture first: a bad file is reported before any window opens.
+    let fixture = args.fixture.as_deref().map(StateFile::load).transpose()?;
+    // Building the app installs the log subscriber (Bevy's LogPlugin owns it).
+    let mut app = vizora::app::build(&opts);
+    let mut backend = None;
+    let link = if let Some(state) = fixture {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (epoch, seq) = (state.epoch.clone(), state.seq);
+        let _ = tx.send(Update::Snapshot { epoch, seq, entities: state.into_entities() });
+        NetLink::from_channel(rx)
+    } else if demo {
+        let b = DemoBackend::start(args.demo.players, Duration::from_secs_f64(args.demo.heartbeat_s), args.demo.seed)?;
+        let client = vizora_client::spawn(ClientConfig::new(b.url.clone(), b.viewer.clone()))?;
+        backend = Some(b);
+        NetLink::from_client(client)
+    } else {
+        let token = args.token.clone().context("--token (or VIZORA_TOKEN) is required with --server")?;
+        let mut cfg = ClientConfig::new(args.server[0].clone(), token);
+        cfg.servers = args.server.clone();
+        NetLink::from_client(vizora_client::spawn(cfg)?)
+    };
+    app.insert_resource(link);
+    let exit = app.run();
+    drop(backend);
+    if args.headless && !args.screenshot.exists() {
+        bail!("rendering finished but {} was not written (see the log above)", args.screenshot.display());
+    }
+    Ok(match exit {
+        AppExit::Success => ExitCode::SUCCESS,
+        AppExit::Error(code) => ExitCode::from(code.get()),
+    })
+}
+
+fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
+        .init();
+    let secret = std::env::var("VIZORA_JWT_SECRET").ok().filter(|s| !s.is_empty()).context(
+        "VIZORA_JWT_SECRET must hold the gateway's HS256 secret: the simulator signs a device token per player",
+    )?;
+    let auth = vizora_gateway::Auth::hs256(secret.as_bytes());
+    let org = args.org.clone();
+    let cfg = vizora_sim::SimConfig {
+        server: args.server.clone(),
+        players: args.players,
+        id_prefix: "player".into(),
+        heartbeat: Duration::from_secs_f64(args.heartbeat_s),
+        seed: args.seed,
+        faults: vizora_sim::FaultRates::default(),
+        fault_period: Duration::from_secs(30),
+        token: Arc::new(move |id: &str| {
+            let claims = vizora_protocol::Claims {
+                sub: id.into(),
+                org: org.clone(),
+                role: vizora_protocol::Role::Device,
+                exp: vizora_protocol::now_ms() / 1000 + 30 * 86_400,
+            };
+            auth.mint(&claims).unwrap_or_default()
+        }),
+        ramp: Duration::from_secs(5),
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    rt.block_on(async move {
+        let fleet = vizora_sim::Fleet::start(cfg);
+        let stop = async {
+            match args.duration_s {
+                Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
+                None => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        };
+        tokio::pin!(stop);
+        let mut report = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = &mut stop => break,
+                _ = report.tick() => {
+                    let s = &fleet.stats;
+                    use std::sync::atomic::Ordering::Relaxed;
+                    tracing::info!(connected = s.connected.load(Relaxed), heartbeats = s.heartbeats.load(Relaxed), playbacks = s.playbacks.load(Relaxed), connect_errors = s.connect_errors.load(Relaxed), "fleet");
+                }
+            }
+        }
+        fleet.stop().await;
+    });
+    Ok(ExitCode::SUCCESS)
+}

@@ -161,3 +161,28 @@ impl GatewayConfig {
         Duration::from_secs_f64(self.heartbeat_s)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_config_loads_and_equals_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/gateway.ron");
+        let cfg = GatewayConfig::load(&path).expect("config/gateway.ron loads");
+        assert_eq!(cfg, GatewayConfig::default());
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_reported_with_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.ron");
+        std::fs::write(&path, "(\n  listen: \"127.0.0.1:1\",\n  heartbeat_sec: 5.0,\n)\n").expect("write");
+        let err = GatewayConfig::load(&path).expect_err("unknown key").to_string();
+        assert!(err.contains("g.ron:3:"), "{err}");
+        assert!(err.contains("heartbeat_sec"), "names the key: {err}");
+        std::fs::write(&path, "(heartbeat_s: 0.0)").expect("write");
+        let err = GatewayConfig::load(&path).expect_err("zero heartbeat").to_string();
+        assert!(err.contains("heartbeat_s"), "{err}");
+    }
+}

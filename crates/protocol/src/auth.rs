@@ -21,6 +21,16 @@ impl Role {
     pub fn may_mutate(self) -> bool {
         matches!(self, Role::Operator | Role::Admin)
     }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Viewer => "viewer",
+            Self::Operator => "operator",
+            Self::Admin => "admin",
+            Self::Device => "device",
+        }
+    }
 }
 
 /// JWT claims.

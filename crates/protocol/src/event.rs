@@ -4,7 +4,7 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::entity::{Alert, Content, Device, DeviceStatus, Playlist, Schedule};
+use crate::entity::{Alert, Content, Device, DeviceStatus, EntityKind, Playlist, Schedule};
 
 /// `data` of every `*.removed` entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,6 +115,23 @@ impl Event {
             Self::ScheduleExecuted(_) => "schedule.executed",
             Self::MutationApplied(_) => "mutation.applied",
         }
+    }
+
+    /// The entity this event changes, if it changes one.
+    pub fn entity_ref(&self) -> Option<(EntityKind, &str)> {
+        Some(match self {
+            Self::DeviceUpserted(e) => (EntityKind::Device, e.id.as_str()),
+            Self::PlaylistUpserted(e) => (EntityKind::Playlist, e.id.as_str()),
+            Self::ContentUpserted(e) => (EntityKind::Content, e.id.as_str()),
+            Self::ScheduleUpserted(e) => (EntityKind::Schedule, e.id.as_str()),
+            Self::AlertUpserted(e) => (EntityKind::Alert, e.id.as_str()),
+            Self::DeviceRemoved(r) => (EntityKind::Device, r.id.as_str()),
+            Self::PlaylistRemoved(r) => (EntityKind::Playlist, r.id.as_str()),
+            Self::ContentRemoved(r) => (EntityKind::Content, r.id.as_str()),
+            Self::ScheduleRemoved(r) => (EntityKind::Schedule, r.id.as_str()),
+            Self::DeviceStatus(d) => (EntityKind::Device, d.id.as_str()),
+            Self::ScheduleExecuted(_) | Self::MutationApplied(_) => return None,
+        })
     }
 
     /// Decodes `data` (JSON text) for a given `type`.

@@ -2,14 +2,17 @@
 //! Engine.IO 4 / Socket.IO 5 text codec and the mutation argument rules that
 //! client and gateway share. No IO lives here.
 
+pub mod apply;
 pub mod auth;
 pub mod codec;
 pub mod device;
 pub mod entity;
 pub mod event;
 pub mod mutation;
+pub mod org_state;
 pub mod stream;
 
+pub use apply::{Applied, ApplyCtx, Rejection, apply};
 pub use auth::{AuthErrorCode, Claims, ConnectErrorData, ConnectErrorPayload, Role};
 pub use entity::{
     Alert, AlertState, Content, ContentKind, Device, DeviceStatus, Entity, EntityKind, Health,
@@ -20,6 +23,7 @@ pub use event::{
     ScheduleExecuted,
 };
 pub use mutation::{ArgError, Mutation, MutationAck, MutationOp, RejectCode};
+pub use org_state::OrgState;
 pub use stream::{
     ErrorCode, ErrorMsg, Events, Metrics, Position, SnapshotPage, Subscribe, SubscribeAck,
     SubscribeMode, Telemetry, TelemetryDevice, TopContent,

@@ -13,6 +13,7 @@ mod args;
 mod schedule_args;
 
 pub use schedule_args::{ScheduleFields, SchedulePatch};
+pub(crate) use schedule_args::check_window;
 
 /// A rejected argument: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -439,6 +440,19 @@ pub enum RejectCode {
     Invalid,
     /// Over the rate limit; not decided, may be retried.
     RateLimited,
+}
+
+impl RejectCode {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Conflict => "conflict",
+            Self::NotFound => "not_found",
+            Self::Forbidden => "forbidden",
+            Self::Invalid => "invalid",
+            Self::RateLimited => "rate_limited",
+        }
+    }
 }
 
 /// Ack of `mutate`: exactly one of three shapes.

@@ -1,0 +1,328 @@
+//! The client sync engine (DESIGN.md, "Server authority, optimistic
+//! clients"): confirmed state at a log position, the local mutations still
+//! pending, and the view = confirmed + pending replayed in order with the
+//! same [`apply`] the gateway decides with.
+//!
+//! The view is kept incrementally: outside the entities that pending
+//! mutations wrote (the overlay), it equals the confirmed state, so a step
+//! costs what it touches, not the size of the org. Only a snapshot diffs
+//! whole maps.
+
+use std::collections::BTreeSet;
+
+use vizora_protocol::{
+    ApplyCtx, ArgError, Entity, EntityKind, Event, LogEntry, Mutation, MutationAck, OrgState,
+    Position, RejectCode, Rejection, apply,
+};
+
+use crate::changes::{AckOutcome, Changes, EntityKey, Resubscribe, Rollback, Stats};
+use crate::cursor::{Accept, Cursor};
+
+/// A local mutation not yet confirmed by the log nor refused by the server.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pending {
+    mutation: Mutation,
+    ctx: ApplyCtx,
+    /// Set by an `applied` ack: where its change entry is.
+    applied_at: Option<LogMark>,
+    shadowed: Option<Rejection>,
+}
+
+/// A log position named by an ack; the ack carries no epoch, so it is the
+/// epoch the engine stood in when the ack arrived (none before a snapshot).
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct LogMark {
+    epoch: Option<String>,
+    seq: u64,
+}
+
+impl Pending {
+    /// The mutation, normalised as the server will read it.
+    pub fn mutation(&self) -> &Mutation {
+        &self.mutation
+    }
+
+    /// The context it is replayed with (org, role, sub, and the id it creates).
+    pub fn ctx(&self) -> &ApplyCtx {
+        &self.ctx
+    }
+
+    /// Whether the server acked it as applied (it waits for its log entry; do not resend).
+    pub fn is_acked(&self) -> bool {
+        self.applied_at.is_some()
+    }
+
+    /// Why it does not show in the view now: it no longer applies on top of
+    /// the confirmed state. It stays pending; the server decides.
+    pub fn shadowed(&self) -> Option<&Rejection> {
+        self.shadowed.as_ref()
+    }
+}
+
+/// Confirmed state, pending local mutations and the view derived from both.
+#[derive(Debug, Clone, Default)]
+pub struct SyncEngine {
+    confirmed: OrgState,
+    view: OrgState,
+    cursor: Cursor,
+    pending: Vec<Pending>,
+    /// Entities pending mutations wrote in `view`; elsewhere `view == confirmed`.
+    overlay: BTreeSet<EntityKey>,
+    stats: Stats,
+}
+
+impl SyncEngine {
+    /// An engine with no state and no position: it needs a snapshot first.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// What the user sees: confirmed state with pending mutations applied.
+    pub fn view(&self) -> &OrgState {
+        &self.view
+    }
+
+    /// State as of [`Self::position`], as the log says.
+    pub fn confirmed(&self) -> &OrgState {
+        &self.confirmed
+    }
+
+    /// The last applied log position: the `since` to subscribe with.
+    pub fn position(&self) -> Option<&Position> {
+        self.cursor.position()
+    }
+
+    /// Pending local mutations, in the order they were made.
+    pub fn pending(&self) -> &[Pending] {
+        &self.pending
+    }
+
+    /// Pending mutations not acked as applied: what to (re)send, in order, after a reconnect.
+    pub fn unacked(&self) -> impl Iterator<Item = &Mutation> {
+        self.pending.iter().filter(|p| !p.is_acked()).map(|p| &p.mutation)
+    }
+
+    /// Running totals.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Applies a local mutation to the view at once and queues it for the
+    /// server. `ctx` is fixed now (a create keeps `ctx.new_id` on every
+    /// replay). A mutation the view already refuses is not queued.
+    pub fn mutate(&mut self, m: Mutation, ctx: ApplyCtx) -> Result<Changes, Rejection> {
+        let m = normalize(&m)?;
+        if self.pending.iter().any(|p| p.mutation.mutation_id == m.mutation_id) {
+            return Err(Rejection::invalid("mutation_id", "already pending"));
+        }
+        let applied = apply(&self.view, &m, &ctx)?;
+        let mut changes = Changes::default();
+        if let Some(event) = &applied.event {
+            let key = (applied.kind, applied.id.clone());
+            let before = self.view.get(key.0, &key.1);
+            self.view.apply_event(event);
+            if self.view.get(key.0, &key.1) != before {
+                changes.changed.push(key.clone());
+            }
+            self.overlay.insert(key);
+        }
+        self.pending.push(Pending { mutation: m, ctx, applied_at: None, shadowed: None });
+        Ok(changes)
+    }
+
+    /// Applies an `events` batch: entries in order until a gap or another
+    /// epoch (then [`Changes::resubscribe`] says so), skipping duplicates. A
+    /// `mutation.applied` entry of a pending mutation confirms it.
+    pub fn apply_entries(&mut self, epoch: &str, entries: &[LogEntry]) -> Changes {
+        let mut changes = Changes::default();
+        let mut dirty = BTreeSet::new();
+        for entry in entries {
+            match self.cursor.accept(epoch, entry.seq) {
+                Accept::Apply => {
+                    if let Some((kind, id)) = entry.event.entity_ref() {
+                        dirty.insert((kind, id.to_owned()));
+                    }
+                    self.confirmed.apply_event(&entry.event);
+                    if let Event::MutationApplied(a) = &entry.event {
+                        let mine = |p: &Pending| p.mutation.mutation_id == a.mutation_id && p.mutation.client_id == a.client_id;
+                        if let Some(i) = self.pending.iter().position(mine) {
+                            changes.confirmed.push(self.pending.remove(i).mutation.mutation_id);
+                        }
+                    }
+                    changes.entries_applied += 1;
+                }
+                Accept::Duplicate => changes.entries_skipped += 1,
+                Accept::Gap { have, got } => {
+                    let since = Position { epoch: epoch.to_owned(), seq: have };
+                    changes.resubscribe = Some(Resubscribe::Gap { since, got });
+                    self.stats.gaps += 1;
+                    break;
+                }
+                Accept::NewEpoch => {
+                    changes.resubscribe = Some(Resubscribe::NewEpoch { epoch: epoch.to_owned() });
+                    self.stats.new_epochs += 1;
+                    break;
+                }
+            }
+        }
+        self.confirm_reached(&mut changes);
+        self.stats.entries_applied += changes.entries_applied as u64;
+        self.stats.entries_skipped += changes.entries_skipped as u64;
+        self.stats.confirmed += changes.confirmed.len() as u64;
+        if !dirty.is_empty() || !changes.confirmed.is_empty() {
+            changes.changed = self.rederive(dirty);
+        }
+        changes
+    }
+
+    /// Replaces the confirmed state with a complete snapshot taken at
+    /// `epoch`/`seq`, keeps the pending mutations and re-derives the view.
+    pub fn apply_snapshot(&mut self, epoch: &str, seq: u64, items: Vec<Entity>) -> Changes {
+        let mut changes = Changes::default();
+        self.confirmed = OrgState::from_entities(items);
+        self.cursor.reset(epoch, seq);
+        // An acked mutation is in any snapshot at or after its seq; from
+        // another epoch nothing can be compared, but it was decided: resending
+        // would only earn a `duplicate`.
+        self.pending.retain(|p| match &p.applied_at {
+            Some(at) if at.epoch.as_deref() != Some(epoch) || at.seq <= seq => {
+                changes.confirmed.push(p.mutation.mutation_id.clone());
+                false
+            }
+            _ => true,
+        });
+        self.stats.snapshots += 1;
+        self.stats.confirmed += changes.confirmed.len() as u64;
+        let old = std::mem::replace(&mut self.view, self.confirmed.clone());
+        self.overlay.clear();
+        self.replay();
+        changes.changed = diff(&old, &self.view);
+        changes
+    }
+
+    /// Applies the server's ack of the pending mutation `mutation_id`.
+    pub fn ack(&mut self, mutation_id: &str, ack: &MutationAck) -> AckOutcome {
+        let Some(i) = self.pending.iter().position(|p| p.mutation.mutation_id == mutation_id) else {
+            return AckOutcome::Unknown;
+        };
+        let rollback = match ack {
+            MutationAck::Applied { seq, .. } | MutationAck::Duplicate { seq: Some(seq), .. } => {
+                let epoch = self.cursor.position().map(|p| p.epoch.clone());
+                self.pending[i].applied_at = Some(LogMark { epoch, seq: *seq });
+                let mut changes = Changes::default();
+                self.confirm_reached(&mut changes);
+                if changes.confirmed.is_empty() {
+                    return AckOutcome::Waiting;
+                }
+                self.stats.confirmed += changes.confirmed.len() as u64;
+                changes.changed = self.rederive(BTreeSet::new());
+                return AckOutcome::Confirmed(changes);
+            }
+            MutationAck::Rejected { code: RejectCode::RateLimited, .. } => return AckOutcome::Retry,
+            MutationAck::Rejected { code, message, current } => {
+                let kind = self.pending[i].mutation.op.entity_kind();
+                let current = current.clone().and_then(|v| Entity::from_value(kind, v).ok());
+                (Some(*code), message.clone(), current)
+            }
+            MutationAck::Duplicate { seq: None, .. } => {
+                (None, "already decided and not applied; the rejection was lost".to_owned(), None)
+            }
+        };
+        let (code, message, current) = rollback;
+        let mutation = self.pending.remove(i).mutation;
+        self.stats.rolled_back += 1;
+        let mut changes = Changes::default();
+        changes.rollbacks.push(Rollback { mutation, code, message, current });
+        changes.changed = self.rederive(BTreeSet::new());
+        AckOutcome::RolledBack(changes)
+    }
+
+    /// Drops pending mutations whose acked change entry the confirmed state now holds.
+    fn confirm_reached(&mut self, changes: &mut Changes) {
+        let Some(pos) = self.cursor.position() else { return };
+        self.pending.retain(|p| match &p.applied_at {
+            Some(at) if at.epoch.as_deref() == Some(pos.epoch.as_str()) && at.seq <= pos.seq => {
+                changes.confirmed.push(p.mutation.mutation_id.clone());
+                false
+            }
+            _ => true,
+        });
+    }
+
+    /// Re-derives the view after confirmed entities `dirty` changed or the
+    /// pending list shrank; returns the keys whose view value changed.
+    fn rederive(&mut self, mut dirty: BTreeSet<EntityKey>) -> Vec<EntityKey> {
+        dirty.append(&mut self.overlay);
+        let before: Vec<(EntityKey, Option<Entity>)> = dirty
+            .into_iter()
+            .map(|key| {
+                let old = self.view.get(key.0, &key.1);
+                self.view.copy_from(&self.confirmed, key.0, &key.1);
+                (key, old)
+            })
+            .collect();
+        self.replay();
+        let mut changed: BTreeSet<EntityKey> = BTreeSet::new();
+        for (key, old) in &before {
+            if self.view.get(key.0, &key.1) != *old {
+                changed.insert(key.clone());
+            }
+        }
+        // Newly overlaid keys were equal to confirmed before this step.
+        let seen: BTreeSet<&EntityKey> = before.iter().map(|(k, _)| k).collect();
+        for key in self.overlay.iter().filter(|k| !seen.contains(k)) {
+            if !self.view.same_at(&self.confirmed, key.0, &key.1) {
+                changed.insert(key.clone());
+            }
+        }
+        changed.into_iter().collect()
+    }
+
+    /// Applies every pending mutation to `view` in order; requires the overlay
+    /// to be empty and `view` to equal `confirmed`.
+    fn replay(&mut self) {
+        for p in &mut self.pending {
+            match apply(&self.view, &p.mutation, &p.ctx) {
+                Ok(applied) => {
+                    p.shadowed = None;
+                    if let Some(event) = &applied.event {
+                        self.view.apply_event(event);
+                        self.overlay.insert((applied.kind, applied.id));
+                    }
+                }
+                Err(r) => p.shadowed = Some(r),
+            }
+        }
+    }
+}
+
+/// The mutation exactly as the server will decode it from the wire (tags
+/// deduplicated, days sorted, fields the kind ignores dropped), or the
+/// field it will refuse.
+fn normalize(m: &Mutation) -> Result<Mutation, Rejection> {
+    let wire = serde_json::to_value(m).map_err(|e| ArgError::new("mutation", e.to_string()))?;
+    Ok(Mutation::decode(&wire)?)
+}
+
+/// Keys whose value differs between two whole states.
+fn diff(a: &OrgState, b: &OrgState) -> Vec<EntityKey> {
+    fn maps<T: PartialEq>(
+        kind: EntityKind,
+        a: &std::collections::BTreeMap<String, T>,
+        b: &std::collections::BTreeMap<String, T>,
+        out: &mut Vec<EntityKey>,
+    ) {
+        let ids: BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+        out.extend(ids.into_iter().filter(|id| a.get(*id) != b.get(*id)).map(|id| (kind, id.clone())));
+    }
+    let mut out = Vec::new();
+    maps(EntityKind::Device, &a.devices, &b.devices, &mut out);
+    maps(EntityKind::Playlist, &a.playlists, &b.playlists, &mut out);
+    maps(EntityKind::Content, &a.contents, &b.contents, &mut out);
+    maps(EntityKind::Schedule, &a.schedules, &b.schedules, &mut out);
+    maps(EntityKind::Alert, &a.alerts, &b.alerts, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,32 @@
+# Shared helpers for scripts/*: install missing Debian packages, set up the
+# software-rendering environment.
+
+ensure_packages() {
+    local missing=()
+    for p in "$@"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+    done
+    if ((${#missing[@]})); then
+        echo "installing system packages: ${missing[*]}" >&2
+        local sudo=""
+        [[ $(id -u) -ne 0 ]] && sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+}
+
+ensure_rust() {
+    if ! command -v cargo >/dev/null 2>&1; then
+        echo "cargo not found: install Rust 1.95 (rustup) first" >&2
+        exit 1
+    fi
+}
+
+export_render_env() {
+    # wgpu in Bevy 0.19 uses Vulkan here; without a GPU, Mesa's lavapipe.
+    export WGPU_BACKEND="${WGPU_BACKEND:-vulkan}"
+    if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR}" ]]; then
+        export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/vizora-xdg-$(id -u)"
+        mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+    fi
+}

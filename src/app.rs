@@ -1,0 +1,99 @@
+//! Builds the wallboard `App` for a window or for headless rendering.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bevy::app::ScheduleRunnerPlugin;
+use bevy::prelude::*;
+use bevy::render::RenderPlugin;
+use bevy::window::{ExitCondition, PresentMode, WindowResolution};
+use bevy::winit::WinitPlugin;
+
+use crate::devices_panel::{DevicesPanelPlugin, WallSize};
+use crate::fleet::FleetPlugin;
+use crate::headless::HeadlessPlugin;
+use crate::hud::{DemoMode, HudPlugin};
+use crate::net::NetPlugin;
+use crate::overlay::OverlayPlugin;
+use crate::palette;
+
+/// Where the wall is drawn.
+#[derive(Debug, Clone)]
+pub enum Surface {
+    /// A window.
+    Window,
+    /// An image saved as PNG.
+    Headless {
+        /// PNG path.
+        out: PathBuf,
+        /// Frames to render with data before capturing.
+        frames: u32,
+    },
+}
+
+/// How to build the wall.
+#[derive(Debug, Clone)]
+pub struct WallOptions {
+    /// Window or image.
+    pub surface: Surface,
+    /// Pixels.
+    pub size: (u32, u32),
+    /// Show the DEMO badge.
+    pub demo: bool,
+    /// Data comes from a fixture, not a gateway.
+    pub offline: bool,
+}
+
+/// The wall app, without its data link (insert a [`crate::net::NetLink`] before running).
+pub fn build(opts: &WallOptions) -> App {
+    let mut app = App::new();
+    let (w, h) = opts.size;
+    let bg = palette::BACKGROUND;
+    app.insert_resource(ClearColor(Color::srgb_u8(bg[0], bg[1], bg[2])))
+        .insert_resource(WallSize { w: w as f32, h: h as f32 })
+        .insert_resource(DemoMode(opts.demo));
+    match &opts.surface {
+        Surface::Window => {
+            app.add_plugins(DefaultPlugins.set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Vizora".into(),
+                    resolution: WindowResolution::new(w, h).with_scale_factor_override(1.0),
+                    present_mode: PresentMode::AutoVsync,
+                    ..default()
+                }),
+                ..default()
+            }))
+            .add_plugins(OverlayPlugin)
+            .add_systems(Startup, |mut commands: Commands| {
+                commands.spawn((Camera2d, Msaa::Off));
+            })
+            .add_systems(PreUpdate, track_window_size);
+        }
+        Surface::Headless { out, frames } => {
+            app.add_plugins(
+                DefaultPlugins
+                    .set(WindowPlugin {
+                        primary_window: None,
+                        primary_cursor_options: None,
+                        exit_condition: ExitCondition::DontExit,
+                        close_when_requested: false,
+                    })
+                    // Every pipeline ready before the first frame: the capture is never half-drawn.
+                    .set(RenderPlugin { synchronous_pipeline_compilation: true, ..default() })
+                    .disable::<WinitPlugin>(),
+            )
+            .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)))
+            .add_plugins(HeadlessPlugin { out: out.clone(), frames: *frames, data_timeout: Duration::from_secs(60) });
+        }
+    }
+    app.add_plugins((NetPlugin { offline: opts.offline }, FleetPlugin, DevicesPanelPlugin, HudPlugin));
+    app
+}
+
+fn track_window_size(window: Option<Single<&Window>>, mut size: ResMut<WallSize>) {
+    let Some(window) = window else { return };
+    let (w, h) = (window.resolution.width(), window.resolution.height());
+    if w > 0.0 && h > 0.0 && (size.w != w || size.h != h) {
+        *size = WallSize { w, h };
+    }
+}

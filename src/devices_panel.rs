@@ -1,0 +1,213 @@
+//! DevicesPanelPlugin: one tile per device, coloured, shaped and labelled by
+//! status. Rebuilt when the fleet is replaced or devices come and go;
+//! otherwise only the tiles of changed devices are touched.
+
+use std::collections::HashMap;
+
+use bevy::prelude::*;
+use vizora_protocol::{Device, DeviceStatus};
+
+use crate::fleet::{DeviceChanged, Fleet, FleetMembershipChanged, FleetReset};
+use crate::layout::{Grid, Rect, tile_area};
+use crate::palette::{self, Shape, status_color, status_label, status_shape};
+
+/// Size of the surface the wall draws on, in pixels.
+#[derive(Resource, Debug, Clone, Copy, PartialEq)]
+pub struct WallSize {
+    /// Width.
+    pub w: f32,
+    /// Height.
+    pub h: f32,
+}
+
+impl Default for WallSize {
+    fn default() -> Self {
+        Self { w: 1920.0, h: 1080.0 }
+    }
+}
+
+/// A device tile and the parts that change with status.
+#[derive(Component, Debug)]
+pub struct Tile {
+    /// Device id.
+    pub id: String,
+    marker: Entity,
+    status_text: Option<Entity>,
+}
+
+/// Device id → tile entity.
+#[derive(Resource, Debug, Default)]
+pub struct TileIndex(pub HashMap<String, Entity>);
+
+/// Systems of this plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DevicesPanelSystems {
+    /// Spawns, moves and recolours tiles.
+    Draw,
+}
+
+/// Draws the device grid.
+#[derive(Default)]
+pub struct DevicesPanelPlugin;
+
+impl Plugin for DevicesPanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<WallSize>()
+            .init_resource::<TileIndex>()
+            .configure_sets(Update, DevicesPanelSystems::Draw)
+            .add_systems(
+                Update,
+                (rebuild_tiles, update_changed_tiles).chain().in_set(DevicesPanelSystems::Draw),
+            );
+    }
+}
+
+/// Pixel rect (top-left origin) → sprite centre in world space (centre origin, y up).
+pub fn to_world(r: &Rect, size: WallSize) -> Vec2 {
+    let (cx, cy) = r.center();
+    Vec2::new(cx - size.w / 2.0, size.h / 2.0 - cy)
+}
+
+fn rgb(c: palette::Rgb) -> Color {
+    Color::srgb_u8(c[0], c[1], c[2])
+}
+
+/// The device name as it fits in `max_chars` (the built-in font is ASCII
+/// only): whole when it fits, else its end, which tells devices apart.
+pub fn fitted_name(name: &str, max_chars: usize) -> String {
+    let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
+    let n = ascii.chars().count();
+    if n <= max_chars {
+        ascii
+    } else {
+        ascii.chars().skip(n - max_chars.max(1)).collect()
+    }
+}
+
+/// How the marker sprite draws a shape inside a tile of `side` pixels;
+/// every marker stays inside its tile.
+fn marker_for(shape: Shape, side: f32) -> (Color, Vec2, Vec3, f32) {
+    let bg = rgb(palette::BACKGROUND);
+    match shape {
+        Shape::Solid => (Color::NONE, Vec2::ZERO, Vec3::ZERO, 0.0),
+        // Offline: hollow, a thick outline of the status colour.
+        Shape::Hollow => (bg, Vec2::splat(side * 0.46), Vec3::new(0.0, 0.0, 0.1), 0.0),
+        // Degraded: a notch cut from the top-right corner.
+        Shape::Notched => {
+            let s = side * 0.3;
+            (bg, Vec2::splat(s), Vec3::new((side - s) / 2.0, (side - s) / 2.0, 0.1), 0.0)
+        }
+        // Unknown: a diamond dot.
+        Shape::Dot => (bg, Vec2::splat(side * 0.2), Vec3::new(0.0, 0.0, 0.1), std::f32::consts::FRAC_PI_4),
+    }
+}
+
+fn style_marker(shape: Shape, side: f32, sprite: &mut Sprite, tf: &mut Transform) {
+    let (color, size, pos, rot) = marker_for(shape, side);
+    sprite.color = color;
+    sprite.custom_size = Some(size.max(Vec2::splat(0.0)));
+    tf.translation = pos;
+    tf.rotation = Quat::from_rotation_z(rot);
+}
+
+fn rebuild_tiles(
+    mut commands: Commands,
+    fleet: Res<Fleet>,
+    size: Res<WallSize>,
+    mut index: ResMut<TileIndex>,
+    mut reset: MessageReader<FleetReset>,
+    mut membership: MessageReader<FleetMembershipChanged>,
+) {
+    let resized = size.is_changed();
+    if reset.read().count() == 0 && membership.read().count() == 0 && !resized {
+        return;
+    }
+    for (_, e) in index.0.drain() {
+        commands.entity(e).despawn();
+    }
+    let devices: Vec<&Device> = fleet.0.devices.values().collect();
+    if devices.is_empty() {
+        return;
+    }
+    let grid = Grid::fit(devices.len(), tile_area(size.w, size.h));
+    let side = (grid.cell - grid.gap).max(1.0);
+    let labelled = side >= 40.0;
+    let font = (side * 0.2).clamp(8.0, 48.0);
+    let name_font = (side * 0.13).clamp(8.0, 32.0);
+    // The built-in monospace font advances about 0.6 em per glyph.
+    let max_chars = ((side * 0.92) / (name_font * 0.6)).floor() as usize;
+    for (i, d) in devices.iter().enumerate() {
+        let pos = to_world(&grid.tile(i), *size);
+        let mut marker_sprite = Sprite::from_color(Color::NONE, Vec2::ZERO);
+        let mut marker_tf = Transform::default();
+        style_marker(status_shape(d.status), side, &mut marker_sprite, &mut marker_tf);
+        let marker = commands.spawn((marker_sprite, marker_tf, TileMarkerPart)).id();
+        let mut tile = commands.spawn((
+            Sprite::from_color(rgb(status_color(d.status)), Vec2::splat(side)),
+            Transform::from_xyz(pos.x, pos.y, 0.0),
+        ));
+        tile.add_child(marker);
+        let mut status_text = None;
+        if labelled {
+            let name = tile
+                .commands()
+                .spawn((
+                    Text2d::new(fitted_name(&d.name, max_chars)),
+                    TextFont::from_font_size(name_font),
+                    TextColor(rgb(palette::TEXT)),
+                    Transform::from_xyz(0.0, side * 0.36, 0.2),
+                ))
+                .id();
+            let st = tile
+                .commands()
+                .spawn((
+                    Text2d::new(status_label(d.status)),
+                    TextFont::from_font_size(font),
+                    TextColor(rgb(palette::TEXT)),
+                    Transform::from_xyz(0.0, -side * 0.34, 0.2),
+                ))
+                .id();
+            tile.add_children(&[name, st]);
+            status_text = Some(st);
+        }
+        let id = tile.insert(Tile { id: d.id.clone(), marker, status_text }).id();
+        index.0.insert(d.id.clone(), id);
+    }
+}
+
+fn update_changed_tiles(
+    fleet: Res<Fleet>,
+    index: Res<TileIndex>,
+    mut changed: MessageReader<DeviceChanged>,
+    mut tiles: Query<(&Tile, &mut Sprite), Without<TileMarkerPart>>,
+    mut parts: Query<(&mut Sprite, &mut Transform), With<TileMarkerPart>>,
+    mut texts: Query<&mut Text2d>,
+) {
+    for c in changed.read() {
+        let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.devices.get(&c.id)) else { continue };
+        let Ok((tile, mut sprite)) = tiles.get_mut(e) else { continue };
+        let new = rgb(status_color(d.status));
+        if sprite.color != new {
+            sprite.color = new;
+        }
+        let side = sprite.custom_size.map(|s| s.x).unwrap_or(1.0);
+        if let Ok((mut ms, mut mt)) = parts.get_mut(tile.marker) {
+            style_marker(status_shape(d.status), side, &mut ms, &mut mt);
+        }
+        if let Some(Ok(mut t)) = tile.status_text.map(|e| texts.get_mut(e)) {
+            let label = status_label(d.status);
+            if t.0 != label {
+                t.0 = label.to_owned();
+            }
+        }
+    }
+}
+
+/// Marks the marker child of a tile.
+#[derive(Component, Debug, Default)]
+pub struct TileMarkerPart;
+
+/// Colour a tile of this status has at its rim (where the marker never draws).
+pub fn rim_color(s: DeviceStatus) -> palette::Rgb {
+    status_color(s)
+}

@@ -1,0 +1,99 @@
+//! HeadlessPlugin: render the wall into an image (no window, no X server)
+//! and save it as a PNG once data is in and a few frames have settled.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bevy::camera::RenderTarget;
+use bevy::diagnostic::FrameCount;
+use bevy::prelude::*;
+use bevy::render::render_resource::{TextureFormat, TextureUsages};
+use bevy::render::view::screenshot::{Screenshot, ScreenshotCaptured, save_to_disk};
+
+use crate::devices_panel::WallSize;
+use crate::fleet::Fleet;
+use crate::net::LinkState;
+
+/// Renders to `out` after `frames` frames with data.
+#[derive(Debug, Clone)]
+pub struct HeadlessPlugin {
+    /// PNG path.
+    pub out: PathBuf,
+    /// Frames to render once data is in, before the capture.
+    pub frames: u32,
+    /// Give up if no data arrives within this long.
+    pub data_timeout: Duration,
+}
+
+/// Frames rendered before any capture.
+const WARMUP_FRAMES: u32 = 6;
+
+#[derive(Resource, Debug)]
+struct Capture {
+    out: PathBuf,
+    frames: u32,
+    counted: u32,
+    requested: bool,
+    started: Instant,
+    data_timeout: Duration,
+    target: Handle<Image>,
+}
+
+impl Plugin for HeadlessPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_resource(Capture {
+            out: self.out.clone(),
+            frames: self.frames.max(1),
+            counted: 0,
+            requested: false,
+            started: Instant::now(),
+            data_timeout: self.data_timeout,
+            target: Handle::default(),
+        })
+        .add_systems(Startup, spawn_image_camera)
+        .add_systems(Update, capture_when_ready);
+    }
+}
+
+fn spawn_image_camera(mut commands: Commands, mut images: ResMut<Assets<Image>>, size: Res<WallSize>, mut cap: ResMut<Capture>) {
+    let mut img = Image::new_target_texture(size.w as u32, size.h as u32, TextureFormat::Rgba8UnormSrgb, None);
+    img.texture_descriptor.usage |= TextureUsages::COPY_SRC;
+    cap.target = images.add(img);
+    // Flat panels need no MSAA, and in software rendering it is the largest cost.
+    commands.spawn((Camera2d, RenderTarget::Image(cap.target.clone().into()), Msaa::Off, IsDefaultUiCamera));
+}
+
+fn capture_when_ready(
+    mut commands: Commands,
+    mut cap: ResMut<Capture>,
+    fleet: Res<Fleet>,
+    link: Res<State<LinkState>>,
+    mut exit: MessageWriter<AppExit>,
+    frames: Res<FrameCount>,
+) {
+    if cap.requested {
+        return;
+    }
+    let ready = fleet.0.position.is_some();
+    if !ready {
+        if cap.started.elapsed() > cap.data_timeout {
+            error!(link = ?link.get(), "no fleet data within {:?}; nothing to render", cap.data_timeout);
+            exit.write(AppExit::error());
+        }
+        return;
+    }
+    cap.counted += 1;
+    // Some frames for the renderer to warm up, whatever the data timing.
+    if cap.counted < cap.frames || frames.0 < WARMUP_FRAMES {
+        return;
+    }
+    cap.requested = true;
+    let out = cap.out.clone();
+    info!(path = %out.display(), "capturing wall");
+    commands
+        .spawn(Screenshot::image(cap.target.clone()))
+        .observe(save_to_disk(out))
+        .observe(|_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+            exit.write(AppExit::Success);
+        });
+}

@@ -1,0 +1,123 @@
+//! HudPlugin: the always-visible top bar: product, DEMO badge, fleet totals,
+//! open alerts, connection badge, clock. Text is sized for distance from
+//! the screen height.
+
+use bevy::prelude::*;
+use vizora_protocol::now_ms;
+
+use crate::devices_panel::WallSize;
+use crate::fleet::Fleet;
+use crate::layout::bar_height;
+use crate::net::{LinkInfo, LinkState};
+use crate::palette::{self, Rgb};
+
+/// The wall runs on the embedded demo backend.
+#[derive(Resource, Debug, Clone, Copy, Default)]
+pub struct DemoMode(pub bool);
+
+/// Which HUD text a node shows.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HudText {
+    /// Fleet totals.
+    Totals,
+    /// Connection badge.
+    Link,
+    /// UTC clock and last-event age.
+    Clock,
+}
+
+/// Draws the top bar.
+#[derive(Default)]
+pub struct HudPlugin;
+
+impl Plugin for HudPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<DemoMode>()
+            .add_systems(Startup, spawn_hud)
+            .add_systems(Update, update_hud);
+    }
+}
+
+fn rgb(c: Rgb) -> Color {
+    Color::srgb_u8(c[0], c[1], c[2])
+}
+
+fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
+    let bar = bar_height(size.h);
+    let font = bar * 0.42;
+    let pad = bar * 0.25;
+    let text = |s: &str, c: Rgb| (Text::new(s), TextFont::from_font_size(font), TextColor(rgb(c)));
+    commands
+        .spawn((
+            Node {
+                position_type: PositionType::Absolute,
+                left: px(0),
+                top: px(0),
+                width: percent(100),
+                height: px(bar),
+                padding: UiRect::horizontal(px(pad)),
+                align_items: AlignItems::Center,
+                column_gap: px(pad * 2.0),
+                ..default()
+            },
+            BackgroundColor(rgb(palette::PANEL)),
+        ))
+        .with_children(|bar_node| {
+            bar_node.spawn(text("VIZORA", palette::TEXT));
+            if demo.0 {
+                bar_node.spawn((
+                    Node { padding: UiRect::axes(px(pad * 0.6), px(pad * 0.15)), ..default() },
+                    BackgroundColor(rgb(palette::ACCENT)),
+                    children![(Text::new("DEMO"), TextFont::from_font_size(font), TextColor(rgb(palette::BACKGROUND)))],
+                ));
+            }
+            bar_node.spawn((text("", palette::TEXT), HudText::Totals));
+            bar_node.spawn(Node { flex_grow: 1.0, ..default() });
+            bar_node.spawn((text("", palette::TEXT), HudText::Link));
+            bar_node.spawn((text("", palette::TEXT_DIM), HudText::Clock));
+        });
+}
+
+fn link_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
+    match state {
+        LinkState::Live => ("LIVE".into(), palette::ONLINE),
+        LinkState::Connecting => ("CONNECTING".into(), palette::DEGRADED),
+        LinkState::Reconnecting => {
+            let secs = info.retry_in.map(|d| d.as_secs_f32().ceil() as u64).unwrap_or(0);
+            (format!("RECONNECTING, next try in {secs} s"), palette::DEGRADED)
+        }
+        LinkState::Refused => ("REFUSED: check token".into(), palette::OFFLINE),
+        LinkState::Offline => ("OFFLINE (fixture)".into(), palette::TEXT_DIM),
+    }
+}
+
+fn update_hud(
+    fleet: Res<Fleet>,
+    state: Res<State<LinkState>>,
+    info: Res<LinkInfo>,
+    mut q: Query<(&HudText, &mut Text, &mut TextColor)>,
+) {
+    let now = now_ms();
+    for (which, mut text, mut color) in &mut q {
+        let (s, c) = match which {
+            HudText::Totals => {
+                let [on, deg, off, unk] = fleet.0.counts();
+                (format!("ONLINE {on}   DEGRADED {deg}   OFFLINE {off}   UNKNOWN {unk}   ALERTS {}", fleet.0.open_alerts()), palette::TEXT)
+            }
+            HudText::Link => link_badge(*state.get(), &info),
+            HudText::Clock => {
+                let secs = now / 1000;
+                let clock = format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
+                let age = fleet.0.last_event_ms.map(|t| format!("   last event {}s ago", now.saturating_sub(t) / 1000)).unwrap_or_default();
+                (format!("{clock}{age}"), palette::TEXT_DIM)
+            }
+        };
+        if text.0 != s {
+            text.0 = s;
+        }
+        let c = rgb(c);
+        if color.0 != c {
+            color.0 = c;
+        }
+    }
+}

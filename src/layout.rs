@@ -1,0 +1,110 @@
+//! Grid maths for device tiles: pure, shared by the renderer and the tests.
+
+/// A rectangle in pixels, origin at the top-left of the screen, y down.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rect {
+    /// Left edge.
+    pub x: f32,
+    /// Top edge.
+    pub y: f32,
+    /// Width.
+    pub w: f32,
+    /// Height.
+    pub h: f32,
+}
+
+impl Rect {
+    /// Centre point.
+    pub fn center(&self) -> (f32, f32) {
+        (self.x + self.w / 2.0, self.y + self.h / 2.0)
+    }
+}
+
+/// Height of the top bar for a screen of `height` pixels.
+pub fn bar_height(height: f32) -> f32 {
+    (height * 0.06).clamp(36.0, 160.0)
+}
+
+/// The tile area below the bar.
+pub fn tile_area(width: f32, height: f32) -> Rect {
+    let bar = bar_height(height);
+    let margin = (height * 0.012).max(4.0);
+    Rect { x: margin, y: bar + margin, w: (width - 2.0 * margin).max(1.0), h: (height - bar - 2.0 * margin).max(1.0) }
+}
+
+/// A square grid for `n` tiles in `area`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Grid {
+    /// Area the grid fills.
+    pub area: Rect,
+    /// Columns.
+    pub cols: usize,
+    /// Rows.
+    pub rows: usize,
+    /// Side of one cell.
+    pub cell: f32,
+    /// Gap between tiles inside a cell.
+    pub gap: f32,
+}
+
+impl Grid {
+    /// The largest square cells that fit `n` tiles into `area`.
+    pub fn fit(n: usize, area: Rect) -> Self {
+        let n = n.max(1);
+        let mut best = Grid { area, cols: 1, rows: n, cell: 0.0, gap: 0.0 };
+        for cols in 1..=n {
+            let rows = n.div_ceil(cols);
+            let cell = (area.w / cols as f32).min(area.h / rows as f32);
+            if cell > best.cell {
+                best = Grid { area, cols, rows, cell, gap: 0.0 };
+            }
+            if rows == 1 {
+                break;
+            }
+        }
+        best.gap = (best.cell * 0.08).clamp(1.0, 12.0);
+        best
+    }
+
+    /// The tile rectangle of index `i` (row-major).
+    pub fn tile(&self, i: usize) -> Rect {
+        let (c, r) = (i % self.cols, i / self.cols);
+        let side = (self.cell - self.gap).max(1.0);
+        // Centre the grid horizontally when the rows limit the cell size.
+        let slack = (self.area.w - self.cols as f32 * self.cell).max(0.0) / 2.0;
+        Rect {
+            x: self.area.x + slack + c as f32 * self.cell + self.gap / 2.0,
+            y: self.area.y + r as f32 * self.cell + self.gap / 2.0,
+            w: side,
+            h: side,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tiles_fit_inside_the_area_without_overlap() {
+        let area = tile_area(1920.0, 1080.0);
+        for n in [1, 7, 500, 10_000] {
+            let g = Grid::fit(n, area);
+            assert!(g.cols * g.rows >= n);
+            let last = g.tile(n - 1);
+            assert!(last.x + last.w <= area.x + area.w + 0.01, "n={n}");
+            assert!(last.y + last.h <= area.y + area.h + 0.01, "n={n}");
+            if n > 1 {
+                let (a, b) = (g.tile(0), g.tile(1));
+                assert!(a.x + a.w <= b.x || a.y + a.h <= b.y, "tiles 0 and 1 overlap at n={n}");
+            }
+        }
+    }
+
+    #[test]
+    fn wide_screens_get_more_columns_than_rows() {
+        let g = Grid::fit(500, tile_area(1920.0, 1080.0));
+        assert!(g.cols > g.rows);
+        assert!(g.cell > 40.0, "500 tiles on 1080p stay readable, cell {}", g.cell);
+    }
+}

@@ -1,0 +1,194 @@
+//! NetPlugin: the bridge from the client IO thread into the ECS. One system
+//! in `PreUpdate` drains the channel with `try_iter` and turns updates into
+//! messages; the link state is a `States` enum changed only there.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use crossbeam_channel::Receiver;
+use vizora_client::{ClientHandle, ConnectionState, Update};
+use vizora_protocol::{Entity, ErrorMsg, LogEntry, Metrics, SubscribeMode, Telemetry};
+
+/// Link to the gateway as the wall shows it.
+#[derive(States, Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum LinkState {
+    /// Dialling.
+    #[default]
+    Connecting,
+    /// Subscribed and receiving.
+    Live,
+    /// Lost; retrying.
+    Reconnecting,
+    /// The gateway refused our token.
+    Refused,
+    /// Fixture data, no gateway.
+    Offline,
+}
+
+/// Systems of this plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum NetSystems {
+    /// Drains the IO channel.
+    Receive,
+}
+
+/// Details behind [`LinkState`] for the badge and overlay.
+#[derive(Resource, Debug, Default, Clone)]
+pub struct LinkInfo {
+    /// Server URL, when known.
+    pub server: Option<String>,
+    /// Why the link is down.
+    pub reason: Option<String>,
+    /// Next retry in.
+    pub retry_in: Option<Duration>,
+    /// How the last subscribe caught up.
+    pub mode: Option<SubscribeMode>,
+    /// Reconnects since start.
+    pub reconnects: u64,
+    /// Entries received since start.
+    pub entries: u64,
+    /// Snapshots received since start.
+    pub snapshots: u64,
+    /// Telemetry messages received.
+    pub telemetry: u64,
+}
+
+/// A complete snapshot arrived.
+#[derive(Message, Debug, Clone)]
+pub struct SnapshotReceived {
+    /// Epoch.
+    pub epoch: String,
+    /// Position.
+    pub seq: u64,
+    /// Every entity.
+    pub entities: Vec<Entity>,
+}
+
+/// Log entries arrived, in order and without gaps.
+#[derive(Message, Debug, Clone)]
+pub struct EntriesReceived {
+    /// Epoch.
+    pub epoch: String,
+    /// Entries.
+    pub items: Vec<LogEntry>,
+}
+
+/// Device telemetry arrived (lossy).
+#[derive(Message, Debug, Clone)]
+pub struct TelemetryReceived(pub Telemetry);
+
+/// Fleet metrics arrived (lossy).
+#[derive(Message, Debug, Clone)]
+pub struct MetricsReceived(pub Metrics);
+
+/// The server reported an error.
+#[derive(Message, Debug, Clone)]
+pub struct ServerErrorReceived(pub ErrorMsg);
+
+/// The channel from the IO thread, and the thread's handle (dropping it shuts the thread down).
+#[derive(Resource)]
+pub struct NetLink {
+    updates: Receiver<Update>,
+    _handle: Option<ClientHandle>,
+}
+
+impl NetLink {
+    /// A link to a running client.
+    pub fn from_client(handle: ClientHandle) -> Self {
+        Self { updates: handle.updates.clone(), _handle: Some(handle) }
+    }
+
+    /// A link fed by any channel (fixtures, tests).
+    pub fn from_channel(updates: Receiver<Update>) -> Self {
+        Self { updates, _handle: None }
+    }
+}
+
+/// Drains the client channel once per frame.
+#[derive(Default)]
+pub struct NetPlugin {
+    /// Start in [`LinkState::Offline`] (fixture data only).
+    pub offline: bool,
+}
+
+impl Plugin for NetPlugin {
+    fn build(&self, app: &mut App) {
+        app.insert_state(if self.offline { LinkState::Offline } else { LinkState::Connecting })
+            .init_resource::<LinkInfo>()
+            .add_message::<SnapshotReceived>()
+            .add_message::<EntriesReceived>()
+            .add_message::<TelemetryReceived>()
+            .add_message::<MetricsReceived>()
+            .add_message::<ServerErrorReceived>()
+            .add_systems(PreUpdate, drain_net_inbox.in_set(NetSystems::Receive));
+    }
+}
+
+/// Upper bound of updates taken per frame, so a flood cannot stall a frame;
+/// the rest wait in the channel for the next one.
+const MAX_UPDATES_PER_FRAME: usize = 4096;
+
+#[allow(clippy::too_many_arguments)]
+fn drain_net_inbox(
+    link: Option<Res<NetLink>>,
+    mut info: ResMut<LinkInfo>,
+    mut next: ResMut<NextState<LinkState>>,
+    mut snapshots: MessageWriter<SnapshotReceived>,
+    mut entries: MessageWriter<EntriesReceived>,
+    mut telemetry: MessageWriter<TelemetryReceived>,
+    mut metrics: MessageWriter<MetricsReceived>,
+    mut errors: MessageWriter<ServerErrorReceived>,
+) {
+    let Some(link) = link else { return };
+    for update in link.updates.try_iter().take(MAX_UPDATES_PER_FRAME) {
+        match update {
+            Update::Connection(state) => apply_connection(state, &mut info, &mut next),
+            Update::Snapshot { epoch, seq, entities } => {
+                info.snapshots += 1;
+                snapshots.write(SnapshotReceived { epoch, seq, entities });
+            }
+            Update::Entries { epoch, items } => {
+                info.entries += items.len() as u64;
+                entries.write(EntriesReceived { epoch, items });
+            }
+            Update::Telemetry(t) => {
+                info.telemetry += 1;
+                telemetry.write(TelemetryReceived(t));
+            }
+            Update::Metrics(m) => {
+                metrics.write(MetricsReceived(m));
+            }
+            Update::ServerError(e) => {
+                warn!(code = e.code.as_str(), message = %e.message, "gateway reported an error");
+                errors.write(ServerErrorReceived(e));
+            }
+        }
+    }
+}
+
+fn apply_connection(state: ConnectionState, info: &mut LinkInfo, next: &mut NextState<LinkState>) {
+    match state {
+        ConnectionState::Connecting { server, .. } => {
+            info.server = Some(server);
+            next.set(LinkState::Connecting);
+        }
+        ConnectionState::Live { server, mode } => {
+            info.server = Some(server);
+            info.mode = Some(mode);
+            info.reason = None;
+            info.retry_in = None;
+            next.set(LinkState::Live);
+        }
+        ConnectionState::Reconnecting { reason, retry_in } => {
+            info.reconnects += 1;
+            info.reason = Some(reason);
+            info.retry_in = Some(retry_in);
+            next.set(LinkState::Reconnecting);
+        }
+        ConnectionState::Refused(code) => {
+            info.reason = Some(format!("refused: {}", code.as_str()));
+            next.set(LinkState::Refused);
+        }
+        ConnectionState::Stopped => next.set(LinkState::Offline),
+    }
+}

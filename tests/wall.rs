@@ -1,0 +1,134 @@
+//! The wallboard as a user runs it: the `vizora` binary rendering headless
+//! PNGs (fixture fleet and live embedded demo), and the ECS plugins on
+//! `MinimalPlugins` with an injected channel (no sockets, no GPU).
+//!
+//! One test binary on purpose: each file in `tests/` links all of Bevy.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vizora::fixture::StateFile;
+use vizora::layout::{Grid, tile_area};
+use vizora::palette::{self, Rgb};
+use vizora_protocol::{Device, DeviceStatus};
+
+#[path = "wall/ecs.rs"]
+mod ecs;
+
+fn device(i: usize, status: DeviceStatus) -> Device {
+    Device {
+        id: format!("dev-{i:03}"),
+        org: "acme".into(),
+        rev: 2,
+        name: format!("lobby-{i:03}"),
+        tags: vec!["lobby".into()],
+        playlist_id: None,
+        status,
+        last_seen_ms: 1_764_230_400_000,
+        health: None,
+        playing: None,
+    }
+}
+
+/// Where screenshots are kept for people to look at: `<target>/screenshots/`.
+fn screenshot_dir() -> PathBuf {
+    let tmp = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dir = tmp.parent().unwrap_or(&tmp).join("screenshots");
+    std::fs::create_dir_all(&dir).expect("screenshot dir");
+    dir
+}
+
+fn render(args: &[&str], out: &Path) {
+    let _ = std::fs::remove_file(out);
+    let status = Command::new(env!("CARGO_BIN_EXE_vizora"))
+        .args(["wall", "--headless", "--screenshot"])
+        .arg(out)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .status()
+        .expect("run vizora");
+    assert!(status.success(), "vizora wall --headless failed: {status}");
+    // A render panic can still exit 0: the file is the proof.
+    assert!(out.exists(), "{} was not written", out.display());
+}
+
+fn pixel(img: &image::RgbImage, x: f32, y: f32) -> Rgb {
+    let p = img.get_pixel(x as u32, y as u32);
+    [p[0], p[1], p[2]]
+}
+
+fn close(a: Rgb, b: Rgb) -> bool {
+    a.iter().zip(b).all(|(x, y)| x.abs_diff(y) <= 3)
+}
+
+#[test]
+fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
+    let statuses = [
+        DeviceStatus::Online,
+        DeviceStatus::Offline,
+        DeviceStatus::Online,
+        DeviceStatus::Degraded,
+        DeviceStatus::Unknown,
+        DeviceStatus::Offline,
+        DeviceStatus::Online,
+        DeviceStatus::Online,
+        DeviceStatus::Offline,
+        DeviceStatus::Degraded,
+        DeviceStatus::Online,
+        DeviceStatus::Online,
+    ];
+    let devices: Vec<Device> = statuses.iter().enumerate().map(|(i, s)| device(i, *s)).collect();
+    let state = StateFile { epoch: "fixture".into(), seq: 40, device: devices, ..Default::default() };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = dir.path().join("fleet.json");
+    std::fs::write(&fixture, serde_json::to_string_pretty(&state).expect("json")).expect("write fixture");
+
+    let (w, h) = (1280.0, 720.0);
+    let out = screenshot_dir().join("wall-fixture-1280x720.png");
+    render(&["--fixture", fixture.to_str().expect("utf8"), "--size", "1280x720", "--frames", "4"], &out);
+
+    let img = image::open(&out).expect("decode png").to_rgb8();
+    assert_eq!((img.width(), img.height()), (1280, 720));
+    let grid = Grid::fit(statuses.len(), tile_area(w, h));
+    for (i, status) in statuses.iter().enumerate() {
+        let t = grid.tile(i);
+        // The rim (left edge, middle) always carries the status colour.
+        let rim = pixel(&img, t.x + 4.0, t.y + t.h / 2.0);
+        assert!(close(rim, palette::status_color(*status)), "tile {i} ({status:?}) rim {rim:?}");
+        // Shape: offline tiles are hollow, so their centre is background.
+        let centre = pixel(&img, t.x + t.w / 2.0, t.y + t.h / 2.0);
+        match status {
+            DeviceStatus::Offline | DeviceStatus::Unknown => {
+                assert!(close(centre, palette::BACKGROUND), "tile {i} ({status:?}) centre {centre:?} should be background")
+            }
+            _ => assert!(close(centre, palette::status_color(*status)), "tile {i} ({status:?}) centre {centre:?}"),
+        }
+    }
+    // The top bar is drawn.
+    assert!(close(pixel(&img, w - 2.0, 2.0), palette::PANEL), "top bar");
+}
+
+#[test]
+fn live_demo_renders_headless_with_the_simulated_fleet() {
+    let out = screenshot_dir().join("wall-demo-1920x1080.png");
+    render(&["--players", "60", "--heartbeat-s", "1", "--frames", "30"], &out);
+    let img = image::open(&out).expect("decode png").to_rgb8();
+    let online = img.pixels().filter(|p| close([p[0], p[1], p[2]], palette::ONLINE)).count();
+    // 60 tiles on 1080p are ~100 px a side; most players are online.
+    assert!(online > 20 * 50 * 50, "expected many online tile pixels, found {online}");
+}
+
+#[test]
+fn a_bad_fixture_is_reported_with_its_position() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = dir.path().join("bad.json");
+    std::fs::write(&fixture, "{\n  \"epoch\": \"e\",\n  \"seq\": \"not a number\"\n}\n").expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_vizora"))
+        .args(["wall", "--headless", "--fixture"])
+        .arg(&fixture)
+        .output()
+        .expect("run vizora");
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.json:3:"), "error names file and line: {err}");
+}
