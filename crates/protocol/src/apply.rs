@@ -12,7 +12,9 @@
 use crate::auth::Role;
 use crate::entity::{Alert, AlertState, Content, Device, Entity, EntityKind, Playlist, PlaylistItem, Schedule};
 use crate::event::{Event, MutationApplied, Removed};
-use crate::mutation::{check_window, ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch};
+use crate::mutation::{
+    ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch, check_window,
+};
 use crate::org_state::OrgState;
 
 /// Who applies a mutation, and the id a create gets when it names none.
@@ -61,8 +63,8 @@ pub struct Rejection {
     pub code: RejectCode,
     /// Human text; for `invalid` it starts with the field (`index: ...`).
     pub message: String,
-    /// The entity now, on `conflict`.
-    pub current: Option<Entity>,
+    /// The entity now, on `conflict` (boxed: it is the rare, large case).
+    pub current: Option<Box<Entity>>,
 }
 
 impl Rejection {
@@ -81,12 +83,12 @@ impl Rejection {
         MutationAck::Rejected {
             code: self.code,
             message: self.message.clone(),
-            current: self.current.as_ref().and_then(|e| serde_json::to_value(e).ok()),
+            current: self.current.as_deref().and_then(|e| serde_json::to_value(e).ok()),
         }
     }
 
     fn conflict(current: Entity, message: String) -> Self {
-        Self { code: RejectCode::Conflict, message, current: Some(current) }
+        Self { code: RejectCode::Conflict, message, current: Some(Box::new(current)) }
     }
 }
 
@@ -136,6 +138,7 @@ pub fn apply(state: &OrgState, m: &Mutation, ctx: &ApplyCtx) -> Result<Applied, 
 }
 
 /// What a mutation on an existing entity does to it.
+#[expect(clippy::large_enum_variant, reason = "a short-lived value, made once per mutation and unpacked at once")]
 enum Change {
     Upsert(Entity),
     Remove(fn(Removed) -> Event),

@@ -34,11 +34,7 @@ impl OrgState {
 
     /// Number of entities of all kinds.
     pub fn len(&self) -> usize {
-        self.devices.len()
-            + self.playlists.len()
-            + self.contents.len()
-            + self.schedules.len()
-            + self.alerts.len()
+        self.devices.len() + self.playlists.len() + self.contents.len() + self.schedules.len() + self.alerts.len()
     }
 
     /// Whether there is no entity at all.

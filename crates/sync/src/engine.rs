@@ -11,8 +11,8 @@
 use std::collections::BTreeSet;
 
 use vizora_protocol::{
-    ApplyCtx, ArgError, Entity, EntityKind, Event, LogEntry, Mutation, MutationAck, OrgState,
-    Position, RejectCode, Rejection, apply,
+    ApplyCtx, ArgError, Entity, EntityKind, Event, LogEntry, Mutation, MutationAck, OrgState, Position, RejectCode,
+    Rejection, apply,
 };
 
 use crate::changes::{AckOutcome, Changes, EntityKey, Resubscribe, Rollback, Stats};
@@ -144,7 +144,9 @@ impl SyncEngine {
                     }
                     self.confirmed.apply_event(&entry.event);
                     if let Event::MutationApplied(a) = &entry.event {
-                        let mine = |p: &Pending| p.mutation.mutation_id == a.mutation_id && p.mutation.client_id == a.client_id;
+                        let mine = |p: &Pending| {
+                            p.mutation.mutation_id == a.mutation_id && p.mutation.client_id == a.client_id
+                        };
                         if let Some(i) = self.pending.iter().position(mine) {
                             changes.confirmed.push(self.pending.remove(i).mutation.mutation_id);
                         }
@@ -206,7 +208,7 @@ impl SyncEngine {
             return AckOutcome::Unknown;
         };
         let rollback = match ack {
-            MutationAck::Applied { seq, .. } | MutationAck::Duplicate { seq: Some(seq), .. } => {
+            MutationAck::Applied { seq, .. } => {
                 let epoch = self.cursor.position().map(|p| p.epoch.clone());
                 self.pending[i].applied_at = Some(LogMark { epoch, seq: *seq });
                 let mut changes = Changes::default();
@@ -214,9 +216,15 @@ impl SyncEngine {
                 if changes.confirmed.is_empty() {
                     return AckOutcome::Waiting;
                 }
-                self.stats.confirmed += changes.confirmed.len() as u64;
-                changes.changed = self.rederive(BTreeSet::new());
-                return AckOutcome::Confirmed(changes);
+                return AckOutcome::Confirmed(self.confirmed_now(changes));
+            }
+            // Decided on an earlier connection, perhaps in an earlier epoch, so
+            // its `seq` may not be comparable with ours; the log holds its change
+            // or is bringing it, and waiting could wait forever.
+            MutationAck::Duplicate { seq: Some(_), .. } => {
+                let mut changes = Changes::default();
+                changes.confirmed.push(self.pending.remove(i).mutation.mutation_id);
+                return AckOutcome::Confirmed(self.confirmed_now(changes));
             }
             MutationAck::Rejected { code: RejectCode::RateLimited, .. } => return AckOutcome::Retry,
             MutationAck::Rejected { code, message, current } => {
@@ -235,6 +243,13 @@ impl SyncEngine {
         changes.rollbacks.push(Rollback { mutation, code, message, current });
         changes.changed = self.rederive(BTreeSet::new());
         AckOutcome::RolledBack(changes)
+    }
+
+    /// Counts and re-derives after `changes.confirmed` left the pending list.
+    fn confirmed_now(&mut self, mut changes: Changes) -> Changes {
+        self.stats.confirmed += changes.confirmed.len() as u64;
+        changes.changed = self.rederive(BTreeSet::new());
+        changes
     }
 
     /// Drops pending mutations whose acked change entry the confirmed state now holds.

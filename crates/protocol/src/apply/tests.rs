@@ -219,7 +219,12 @@ fn roles_decide_who_may_mutate_and_delete() {
         assert_eq!(r.code, RejectCode::Forbidden, "{role:?}");
         assert!(r.message.contains(role.as_str()), "{r}");
     }
-    for (kind, id, rev) in [("device.remove", "d1", 3), ("playlist.delete", "p1", 2), ("content.delete", "c1", 1), ("schedule.delete", "s1", 4)] {
+    for (kind, id, rev) in [
+        ("device.remove", "d1", 3),
+        ("playlist.delete", "p1", 2),
+        ("content.delete", "c1", 1),
+        ("schedule.delete", "s1", 4),
+    ] {
         let m = mutation(kind, Some(id), Some(rev), json!({}));
         let r = refused_as(Role::Operator, &m);
         assert_eq!(r.code, RejectCode::Forbidden, "{kind} needs admin");
@@ -255,7 +260,11 @@ fn missing_targets_and_other_orgs_entities_are_not_found() {
 fn base_rev_is_compared_on_checking_kinds_only() {
     let r = refused(&mutation("playlist.rename", Some("p1"), Some(1), json!({"name": "x"})));
     assert_eq!(r.code, RejectCode::Conflict);
-    assert_eq!(r.current, state().get(EntityKind::Playlist, "p1"), "conflict carries the entity now");
+    assert_eq!(
+        r.current.as_deref(),
+        state().get(EntityKind::Playlist, "p1").as_ref(),
+        "conflict carries the entity now"
+    );
     let ack = r.to_ack();
     let MutationAck::Rejected { current: Some(current), .. } = ack else { panic!("{ack:?}") };
     assert_eq!(current["rev"], 2);
@@ -274,42 +283,80 @@ fn base_rev_is_compared_on_checking_kinds_only() {
 
 #[test]
 fn creates_start_at_rev_one_in_the_callers_org() {
-    let a = ok(&mutation("playlist.create", None, None, json!({"id": "p7", "name": "New", "items": [{"content_id": "c2", "duration_s": 4}]})));
+    let a = ok(&mutation(
+        "playlist.create",
+        None,
+        None,
+        json!({"id": "p7", "name": "New", "items": [{"content_id": "c2", "duration_s": 4}]}),
+    ));
     let mut want = playlist("p7", ORG, 1, vec![item("c2", 4)]);
     want.name = "New".into();
     assert_eq!((a.id.as_str(), a.rev, a.event), ("p7", 1, Some(Event::PlaylistUpserted(want))));
     let a = ok(&mutation("playlist.create", None, None, json!({"name": "New"})));
     assert_eq!((a.id.as_str(), a.rev), ("srv-1", 1), "no explicit id: the server's");
 
-    let a = ok(&mutation("content.create", None, None, json!({"id": "c9", "name": "Promo", "kind": "video", "uri": "u", "duration_s": 15, "size_bytes": 0})));
+    let a = ok(&mutation(
+        "content.create",
+        None,
+        None,
+        json!({"id": "c9", "name": "Promo", "kind": "video", "uri": "u", "duration_s": 15, "size_bytes": 0}),
+    ));
     let Some(Event::ContentUpserted(c)) = a.event else { panic!("{a:?}") };
     assert_eq!((c.id.as_str(), c.org.as_str(), c.rev, c.kind, c.duration_s), ("c9", ORG, 1, ContentKind::Video, 15));
-    let a = ok(&mutation("content.create", None, None, json!({"name": "Promo", "kind": "web", "uri": "u", "duration_s": 1, "size_bytes": 3})));
+    let a = ok(&mutation(
+        "content.create",
+        None,
+        None,
+        json!({"name": "Promo", "kind": "web", "uri": "u", "duration_s": 1, "size_bytes": 3}),
+    ));
     assert_eq!(a.id, "srv-1");
 }
 
 #[test]
 fn a_create_with_an_existing_id_conflicts_with_current() {
     let r = refused(&mutation("playlist.create", None, None, json!({"id": "p1", "name": "x"})));
-    assert_eq!((r.code, r.current), (RejectCode::Conflict, state().get(EntityKind::Playlist, "p1")));
-    let r = refused(&mutation("content.create", None, None, json!({"id": "c1", "name": "x", "kind": "web", "uri": "u", "duration_s": 1, "size_bytes": 0})));
+    assert_eq!(
+        (r.code, r.current.as_deref()),
+        (RejectCode::Conflict, state().get(EntityKind::Playlist, "p1").as_ref())
+    );
+    let r = refused(&mutation(
+        "content.create",
+        None,
+        None,
+        json!({"id": "c1", "name": "x", "kind": "web", "uri": "u", "duration_s": 1, "size_bytes": 0}),
+    ));
     assert_eq!(r.code, RejectCode::Conflict);
     // The server's id is checked too (a reused id is the server's bug, not a silent overwrite).
     let mut c = ctx(Role::Operator);
     c.new_id = "s1".into();
-    let m = mutation("schedule.create", None, None, json!({"name": "n", "playlist_id": "p1", "target": {"tag": "t"}, "start_ms": 0}));
+    let m = mutation(
+        "schedule.create",
+        None,
+        None,
+        json!({"name": "n", "playlist_id": "p1", "target": {"tag": "t"}, "start_ms": 0}),
+    );
     assert_eq!(apply(&state(), &m, &c).map_err(|r| r.code), Err(RejectCode::Conflict));
 }
 
 #[test]
 fn references_must_exist_in_the_org() {
-    let r = refused(&mutation("playlist.create", None, None, json!({"name": "x", "items": [{"content_id": "c1", "duration_s": 1}, {"content_id": "x-c", "duration_s": 1}]})));
+    let r = refused(&mutation(
+        "playlist.create",
+        None,
+        None,
+        json!({"name": "x", "items": [{"content_id": "c1", "duration_s": 1}, {"content_id": "x-c", "duration_s": 1}]}),
+    ));
     assert_eq!(invalid_field(&r), "items[1].content_id");
     let r = refused(&mutation("playlist.add_item", Some("p1"), Some(2), json!({"content_id": "c9", "duration_s": 1})));
     assert_eq!(invalid_field(&r), "content_id");
     let r = refused(&mutation("device.assign_playlist", Some("d1"), Some(3), json!({"playlist_id": "x-pl"})));
     assert_eq!(invalid_field(&r), "playlist_id");
-    let r = refused(&mutation("schedule.create", None, None, json!({"name": "n", "playlist_id": "p9", "target": {"tag": "t"}, "start_ms": 0})));
+    let r = refused(&mutation(
+        "schedule.create",
+        None,
+        None,
+        json!({"name": "n", "playlist_id": "p9", "target": {"tag": "t"}, "start_ms": 0}),
+    ));
     assert_eq!(invalid_field(&r), "playlist_id");
     let r = refused(&mutation("schedule.update", Some("s1"), Some(4), json!({"playlist_id": "p9"})));
     assert_eq!(invalid_field(&r), "playlist_id");
@@ -329,17 +376,39 @@ fn items_after(kind: &str, args: Value) -> Result<Vec<String>, String> {
 #[test]
 fn playlist_items_are_added_removed_and_moved_within_range() {
     let ids = |v: &[&str]| Ok(v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
-    assert_eq!(items_after("playlist.add_item", json!({"content_id": "c1", "duration_s": 1})), ids(&["c1", "c2", "c3", "c1"]), "no index appends");
-    assert_eq!(items_after("playlist.add_item", json!({"content_id": "c3", "duration_s": 1, "index": 0})), ids(&["c3", "c1", "c2", "c3"]));
-    assert_eq!(items_after("playlist.add_item", json!({"content_id": "c3", "duration_s": 1, "index": 3})), ids(&["c1", "c2", "c3", "c3"]), "index len is allowed");
-    assert_eq!(items_after("playlist.add_item", json!({"content_id": "c3", "duration_s": 1, "index": 4})), Err("index".into()));
+    assert_eq!(
+        items_after("playlist.add_item", json!({"content_id": "c1", "duration_s": 1})),
+        ids(&["c1", "c2", "c3", "c1"]),
+        "no index appends"
+    );
+    assert_eq!(
+        items_after("playlist.add_item", json!({"content_id": "c3", "duration_s": 1, "index": 0})),
+        ids(&["c3", "c1", "c2", "c3"])
+    );
+    assert_eq!(
+        items_after("playlist.add_item", json!({"content_id": "c3", "duration_s": 1, "index": 3})),
+        ids(&["c1", "c2", "c3", "c3"]),
+        "index len is allowed"
+    );
+    assert_eq!(
+        items_after("playlist.add_item", json!({"content_id": "c3", "duration_s": 1, "index": 4})),
+        Err("index".into())
+    );
     assert_eq!(items_after("playlist.remove_item", json!({"index": 1})), ids(&["c1", "c3"]));
     assert_eq!(items_after("playlist.remove_item", json!({"index": 3})), Err("index".into()));
     assert_eq!(items_after("playlist.move_item", json!({"from": 0, "to": 2})), ids(&["c2", "c3", "c1"]));
     assert_eq!(items_after("playlist.move_item", json!({"from": 2, "to": 0})), ids(&["c3", "c1", "c2"]));
-    assert_eq!(items_after("playlist.move_item", json!({"from": 1, "to": 1})), ids(&["c1", "c2", "c3"]), "a no-op move still applies");
+    assert_eq!(
+        items_after("playlist.move_item", json!({"from": 1, "to": 1})),
+        ids(&["c1", "c2", "c3"]),
+        "a no-op move still applies"
+    );
     assert_eq!(items_after("playlist.move_item", json!({"from": 3, "to": 0})), Err("from".into()));
-    assert_eq!(items_after("playlist.move_item", json!({"from": 0, "to": 3})), Err("to".into()), "to is in 0..len, not 0..=len");
+    assert_eq!(
+        items_after("playlist.move_item", json!({"from": 0, "to": 3})),
+        Err("to".into()),
+        "to is in 0..len, not 0..=len"
+    );
     assert_eq!(items_after("playlist.rename", json!({"name": "Foyer"})), ids(&["c1", "c2", "c3"]));
 
     let empty = |kind, args| invalid_field(&refused(&mutation(kind, Some("p2"), Some(1), args))).to_owned();
@@ -355,12 +424,20 @@ fn content_update_changes_only_the_given_fields() {
     want.rev = 2;
     assert_eq!(s.contents["c1"], want);
     let s = after(&mutation("content.update", Some("c1"), Some(1), json!({"name": "N", "duration_s": 7})));
-    assert_eq!((s.contents["c1"].name.as_str(), s.contents["c1"].duration_s, s.contents["c1"].uri.as_str()), ("N", 7, "https://cdn/c1.png"));
+    assert_eq!(
+        (s.contents["c1"].name.as_str(), s.contents["c1"].duration_s, s.contents["c1"].uri.as_str()),
+        ("N", 7, "https://cdn/c1.png")
+    );
 }
 
 #[test]
 fn schedule_create_always_gets_the_server_id_and_defaults() {
-    let a = ok(&mutation("schedule.create", None, None, json!({"id": "mine", "name": "n", "playlist_id": "p2", "target": {"device": "d1"}, "start_ms": 5})));
+    let a = ok(&mutation(
+        "schedule.create",
+        None,
+        None,
+        json!({"id": "mine", "name": "n", "playlist_id": "p2", "target": {"device": "d1"}, "start_ms": 5}),
+    ));
     let Some(Event::ScheduleUpserted(s)) = a.event else { panic!("{a:?}") };
     assert_eq!((s.id.as_str(), s.org.as_str(), s.rev, s.priority, s.enabled), ("srv-1", ORG, 1, 0, true));
     assert_eq!((s.end_ms, s.days, s.daily_from, s.daily_to), (None, None, None, None));
@@ -368,14 +445,32 @@ fn schedule_create_always_gets_the_server_id_and_defaults() {
 
 #[test]
 fn schedule_update_applies_the_patch_and_rechecks_the_window() {
-    let s = after(&mutation("schedule.update", Some("s1"), Some(4), json!({"end_ms": null, "daily_from": null, "priority": -1, "name": "evenings"})));
+    let s = after(&mutation(
+        "schedule.update",
+        Some("s1"),
+        Some(4),
+        json!({"end_ms": null, "daily_from": null, "priority": -1, "name": "evenings"}),
+    ));
     let got = &s.schedules["s1"];
-    assert_eq!((got.end_ms, got.daily_from.as_deref(), got.priority, got.name.as_str(), got.rev), (None, None, -1, "evenings", 5));
-    assert_eq!((got.days.clone(), got.start_ms, got.playlist_id.as_str()), (Some(vec![1, 2]), 100, "p1"), "untouched fields stay");
+    assert_eq!(
+        (got.end_ms, got.daily_from.as_deref(), got.priority, got.name.as_str(), got.rev),
+        (None, None, -1, "evenings", 5)
+    );
+    assert_eq!(
+        (got.days.clone(), got.start_ms, got.playlist_id.as_str()),
+        (Some(vec![1, 2]), 100, "p1"),
+        "untouched fields stay"
+    );
 
     // Each alone is a valid value; together with what is stored, the window ends before it starts.
-    assert_eq!(invalid_field(&refused(&mutation("schedule.update", Some("s1"), Some(4), json!({"start_ms": 300})))), "end_ms");
-    assert_eq!(invalid_field(&refused(&mutation("schedule.update", Some("s1"), Some(4), json!({"end_ms": 50})))), "end_ms");
+    assert_eq!(
+        invalid_field(&refused(&mutation("schedule.update", Some("s1"), Some(4), json!({"start_ms": 300})))),
+        "end_ms"
+    );
+    assert_eq!(
+        invalid_field(&refused(&mutation("schedule.update", Some("s1"), Some(4), json!({"end_ms": 50})))),
+        "end_ms"
+    );
     let s = after(&mutation("schedule.update", Some("s1"), Some(4), json!({"start_ms": 300, "end_ms": null})));
     assert_eq!(s.schedules["s1"].start_ms, 300);
 
@@ -386,7 +481,10 @@ fn schedule_update_applies_the_patch_and_rechecks_the_window() {
 #[test]
 fn alert_mutations_apply_at_any_rev_except_acking_a_resolved_alert() {
     let s = after(&mutation("alert.ack", Some("a1"), None, json!({})));
-    assert_eq!((s.alerts["a1"].state, s.alerts["a1"].acked_by.as_deref(), s.alerts["a1"].rev), (AlertState::Acked, Some("u-7"), 2));
+    assert_eq!(
+        (s.alerts["a1"].state, s.alerts["a1"].acked_by.as_deref(), s.alerts["a1"].rev),
+        (AlertState::Acked, Some("u-7"), 2)
+    );
     let twice = {
         let mut s2 = s.clone();
         let a = apply(&s, &mutation("alert.ack", Some("a1"), None, json!({})), &ctx(Role::Operator));
@@ -402,7 +500,10 @@ fn alert_mutations_apply_at_any_rev_except_acking_a_resolved_alert() {
     let s = after(&mutation("alert.resolve", Some("a1"), None, json!({})));
     assert_eq!((s.alerts["a1"].state, s.alerts["a1"].acked_by.clone()), (AlertState::Resolved, None));
     let s = after(&mutation("alert.mute", Some("a2"), None, json!({"until_ms": 1234})));
-    assert_eq!((s.alerts["a2"].muted_until_ms, s.alerts["a2"].state, s.alerts["a2"].rev), (Some(1234), AlertState::Resolved, 6));
+    assert_eq!(
+        (s.alerts["a2"].muted_until_ms, s.alerts["a2"].state, s.alerts["a2"].rev),
+        (Some(1234), AlertState::Resolved, 6)
+    );
 }
 
 #[test]
@@ -415,14 +516,28 @@ fn rejections_read_like_acks() {
 #[test]
 fn log_events_fold_into_state() {
     let mut s = state();
-    let status = Event::DeviceStatus(DeviceStatusData { id: "d1".into(), rev: 4, status: DeviceStatus::Offline, last_seen_ms: 99 });
+    let status = Event::DeviceStatus(DeviceStatusData {
+        id: "d1".into(),
+        rev: 4,
+        status: DeviceStatus::Offline,
+        last_seen_ms: 99,
+    });
     s.apply_event(&status);
     let d = &s.devices["d1"];
     assert_eq!((d.status, d.rev, d.last_seen_ms, d.name.as_str()), (DeviceStatus::Offline, 4, 99, "d1 name"));
 
     let before = s.clone();
-    s.apply_event(&Event::DeviceStatus(DeviceStatusData { id: "ghost".into(), rev: 1, status: DeviceStatus::Online, last_seen_ms: 1 }));
-    s.apply_event(&Event::MutationApplied(MutationApplied { mutation_id: "m".into(), client_id: "c".into(), kind: "alert.ack".into() }));
+    s.apply_event(&Event::DeviceStatus(DeviceStatusData {
+        id: "ghost".into(),
+        rev: 1,
+        status: DeviceStatus::Online,
+        last_seen_ms: 1,
+    }));
+    s.apply_event(&Event::MutationApplied(MutationApplied {
+        mutation_id: "m".into(),
+        client_id: "c".into(),
+        kind: "alert.ack".into(),
+    }));
     assert_eq!(s, before, "unknown devices and non-state events change nothing");
 
     s.apply_event(&Event::ScheduleRemoved(Removed { id: "s1".into(), rev: 5 }));

@@ -3,8 +3,8 @@
 
 use serde_json::json;
 use vizora_protocol::{
-    Alert, AlertState, Content, ContentKind, Device, DeviceStatus, DeviceStatusData, MutationApplied,
-    Playlist, Role, Severity,
+    Alert, AlertState, Content, ContentKind, Device, DeviceStatus, DeviceStatusData, MutationApplied, Playlist, Role,
+    Severity,
 };
 
 use super::*;
@@ -65,7 +65,8 @@ fn ctx(new_id: &str) -> ApplyCtx {
 }
 
 fn mutation(id: &str, kind: &str, target: Option<&str>, base_rev: Option<u64>, args: serde_json::Value) -> Mutation {
-    let v = json!({"mutation_id": id, "client_id": ME, "kind": kind, "target": target, "base_rev": base_rev, "args": args});
+    let v =
+        json!({"mutation_id": id, "client_id": ME, "kind": kind, "target": target, "base_rev": base_rev, "args": args});
     Mutation::decode(&v).expect("test mutation decodes")
 }
 
@@ -98,7 +99,13 @@ fn applied(m: &Mutation) -> Event {
 /// At e1/10 with d1 (rev 1, "Lobby"), d2, p1, c1 and a1 (open).
 fn engine() -> SyncEngine {
     let mut e = SyncEngine::new();
-    let items = vec![device("d1", 1, "Lobby"), device("d2", 1, "Bar"), playlist("p1", 1, "Main"), content("c1"), alert("a1", 1, AlertState::Open)];
+    let items = vec![
+        device("d1", 1, "Lobby"),
+        device("d2", 1, "Bar"),
+        playlist("p1", 1, "Main"),
+        content("c1"),
+        alert("a1", 1, AlertState::Open),
+    ];
     let changes = e.apply_snapshot("e1", 10, items);
     assert_eq!(changes.changed.len(), 5, "everything appeared");
     e
@@ -147,7 +154,8 @@ fn an_acked_change_confirms_at_its_entry_even_before_mutation_applied() {
     let changes = e.apply_entries("e1", &[entry(11, upserted(acked))]);
     assert_eq!((changes.confirmed.len(), changes.changed.len()), (1, 0));
     assert_eq!(e.view().alerts["a1"].rev, 2);
-    let changes = e.apply_entries("e1", &[entry(12, applied(&mutation("m1", "alert.ack", Some("a1"), None, json!({}))))]);
+    let changes =
+        e.apply_entries("e1", &[entry(12, applied(&mutation("m1", "alert.ack", Some("a1"), None, json!({}))))]);
     assert!(changes.confirmed.is_empty(), "never confirmed twice");
 }
 
@@ -168,18 +176,27 @@ fn an_ack_after_the_log_is_unknown_and_a_duplicate_behind_the_log_confirms() {
     };
     assert_eq!(changes.confirmed, vec!["m2".to_owned()]);
     assert!(e.pending().is_empty());
+
+    // A duplicate's seq may come from an earlier epoch: it confirms at once rather than wait.
+    e.mutate(rename("m3", "d1", 3, "Foyer"), ctx("n3")).expect("applies");
+    let dup = MutationAck::Duplicate { seq: Some(500), rev: Some(4) };
+    assert!(matches!(e.ack("m3", &dup), AckOutcome::Confirmed(c) if c.changed == vec![key(EntityKind::Device, "d1")]));
 }
 
 #[test]
 fn a_rejected_change_rolls_back_and_says_why() {
     let mut e = engine();
     e.mutate(rename("m1", "d1", 1, "Atrium"), ctx("n1")).expect("applies");
-    let current = json!({"id": "d1", "org": ORG, "rev": 2, "name": "Other", "tags": [], "status": "online", "last_seen_ms": 1});
+    let current =
+        json!({"id": "d1", "org": ORG, "rev": 2, "name": "Other", "tags": [], "status": "online", "last_seen_ms": 1});
     let ack = MutationAck::Rejected { code: RejectCode::Conflict, message: "at rev 2".into(), current: Some(current) };
     let AckOutcome::RolledBack(changes) = e.ack("m1", &ack) else { panic!("rejected") };
     assert_eq!(changes.changed, vec![key(EntityKind::Device, "d1")]);
     let rb = &changes.rollbacks[0];
-    assert_eq!((rb.mutation.mutation_id.as_str(), rb.code, rb.message.as_str()), ("m1", Some(RejectCode::Conflict), "at rev 2"));
+    assert_eq!(
+        (rb.mutation.mutation_id.as_str(), rb.code, rb.message.as_str()),
+        ("m1", Some(RejectCode::Conflict), "at rev 2")
+    );
     assert_eq!(rb.current, Some(device("d1", 2, "Other")));
     assert_eq!(name_of(e.view(), "d1"), "Lobby", "the view is back to confirmed");
     assert!(e.pending().is_empty());
@@ -239,7 +256,11 @@ fn pending_changes_rebase_on_remote_ones_or_wait_hidden() {
     }
     let changes = e.apply_entries("e1", &[entry(11, upserted(device("d2", 2, "Theirs"))), entry(12, upserted(acked))]);
     let a1 = &e.view().alerts["a1"];
-    assert_eq!((a1.state, a1.muted_until_ms, a1.rev), (AlertState::Acked, Some(50), 3), "any-rev change rebased on top");
+    assert_eq!(
+        (a1.state, a1.muted_until_ms, a1.rev),
+        (AlertState::Acked, Some(50), 3),
+        "any-rev change rebased on top"
+    );
     assert_eq!(name_of(e.view(), "d2"), "Theirs", "a conflicting rename stops showing");
     assert_eq!(e.pending()[1].shadowed().map(|r| r.code), Some(RejectCode::Conflict));
     assert_eq!(e.pending().len(), 2, "the server decides, not the client");
@@ -252,8 +273,11 @@ fn chained_changes_and_optimistic_creates_keep_their_ids() {
     e.mutate(rename("m1", "d1", 1, "A"), ctx("n1")).expect("applies");
     e.mutate(rename("m2", "d1", 2, "B"), ctx("n2")).expect("builds on m1");
     e.mutate(mutation("m3", "playlist.create", None, None, json!({"name": "New"})), ctx("pl-local")).expect("applies");
-    e.mutate(mutation("m4", "playlist.add_item", Some("pl-local"), Some(1), json!({"content_id": "c1", "duration_s": 3})), ctx("n4"))
-        .expect("targets the optimistic playlist");
+    e.mutate(
+        mutation("m4", "playlist.add_item", Some("pl-local"), Some(1), json!({"content_id": "c1", "duration_s": 3})),
+        ctx("n4"),
+    )
+    .expect("targets the optimistic playlist");
     let remote = e.apply_entries("e1", &[entry(11, upserted(device("d2", 2, "Other")))]);
     assert_eq!(remote.changed, vec![key(EntityKind::Device, "d2")], "only what moved");
     assert_eq!(name_of(e.view(), "d1"), "B");
@@ -264,10 +288,23 @@ fn chained_changes_and_optimistic_creates_keep_their_ids() {
 #[test]
 fn gaps_epochs_and_duplicates_are_reported_not_applied() {
     let mut e = engine();
-    let status = |seq: u64| entry(seq, Event::DeviceStatus(DeviceStatusData { id: "d1".into(), rev: seq, status: DeviceStatus::Offline, last_seen_ms: seq }));
+    let status = |seq: u64| {
+        entry(
+            seq,
+            Event::DeviceStatus(DeviceStatusData {
+                id: "d1".into(),
+                rev: seq,
+                status: DeviceStatus::Offline,
+                last_seen_ms: seq,
+            }),
+        )
+    };
     let changes = e.apply_entries("e1", &[status(9), status(10), status(11), status(13), status(14)]);
     assert_eq!((changes.entries_skipped, changes.entries_applied), (2, 1));
-    assert_eq!(changes.resubscribe, Some(Resubscribe::Gap { since: Position { epoch: "e1".into(), seq: 11 }, got: 13 }));
+    assert_eq!(
+        changes.resubscribe,
+        Some(Resubscribe::Gap { since: Position { epoch: "e1".into(), seq: 11 }, got: 13 })
+    );
     assert_eq!(e.confirmed().devices["d1"].rev, 11, "nothing after the gap");
     assert_eq!(changes.changed, vec![key(EntityKind::Device, "d1")]);
 
@@ -286,11 +323,20 @@ fn a_snapshot_swaps_confirmed_keeps_pending_and_reports_the_difference() {
     e.mutate(rename("m1", "d1", 1, "Mine"), ctx("n1")).expect("applies");
     e.mutate(rename("m2", "d2", 1, "Acked"), ctx("n2")).expect("applies");
     assert_eq!(e.ack("m2", &MutationAck::Applied { seq: 15, rev: 2 }), AckOutcome::Waiting);
-    let changes = e.apply_snapshot("e1", 30, vec![device("d1", 1, "Lobby"), device("d2", 2, "Acked"), device("d3", 1, "New")]);
+    let changes =
+        e.apply_snapshot("e1", 30, vec![device("d1", 1, "Lobby"), device("d2", 2, "Acked"), device("d3", 1, "New")]);
     assert_eq!(changes.confirmed, vec!["m2".to_owned()], "its entry is before the snapshot");
     assert_eq!(name_of(e.view(), "d1"), "Mine", "still pending, still shown");
     let keys = |v: &[(EntityKind, &str)]| v.iter().map(|(k, id)| key(*k, id)).collect::<Vec<_>>();
-    assert_eq!(changes.changed, keys(&[(EntityKind::Device, "d3"), (EntityKind::Playlist, "p1"), (EntityKind::Content, "c1"), (EntityKind::Alert, "a1")]));
+    assert_eq!(
+        changes.changed,
+        keys(&[
+            (EntityKind::Device, "d3"),
+            (EntityKind::Playlist, "p1"),
+            (EntityKind::Content, "c1"),
+            (EntityKind::Alert, "a1")
+        ])
+    );
 
     // From another epoch an acked mutation cannot be placed, but it was decided.
     e.mutate(rename("m3", "d3", 1, "X"), ctx("n3")).expect("applies");
@@ -308,4 +354,24 @@ fn a_step_reports_only_what_it_touched_in_a_large_org() {
     let changes = e.apply_entries("e1", &[entry(1, upserted(device("d7", 2, "y")))]);
     assert_eq!(changes.changed, vec![key(EntityKind::Device, "d7")]);
     assert_eq!(name_of(e.view(), "d5"), "mine");
+}
+
+#[test]
+fn a_hidden_change_reappears_when_what_it_refers_to_comes_back() {
+    let mut e = engine();
+    e.mutate(
+        mutation("m1", "playlist.add_item", Some("p1"), Some(1), json!({"content_id": "c1", "duration_s": 3})),
+        ctx("n1"),
+    )
+    .expect("applies");
+    let gone = e
+        .apply_entries("e1", &[entry(11, Event::ContentRemoved(vizora_protocol::Removed { id: "c1".into(), rev: 2 }))]);
+    assert_eq!(gone.changed, vec![key(EntityKind::Playlist, "p1"), key(EntityKind::Content, "c1")]);
+    assert_eq!(e.pending()[0].shadowed().map(|r| r.message.split(':').next()), Some(Some("content_id")));
+    assert!(e.view().playlists["p1"].items.is_empty());
+
+    // Only c1 moves in the log, yet p1 changes in the view.
+    let back = e.apply_entries("e1", &[entry(12, upserted(content("c1")))]);
+    assert_eq!(back.changed, vec![key(EntityKind::Playlist, "p1"), key(EntityKind::Content, "c1")]);
+    assert_eq!(e.view().playlists["p1"].items.len(), 1);
 }
