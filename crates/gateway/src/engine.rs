@@ -3,7 +3,7 @@
 //! talk to it through a bounded channel and never wait for it; it answers
 //! straight onto the sockets (emits are non-blocking `try_send`s).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -12,16 +12,22 @@ use engineioxide::socket::{DisconnectReason, Sid};
 use engineioxide::{Socket, Str};
 use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::device::{Heartbeat, Playback};
+use vizora_protocol::org_state::OrgState;
 use vizora_protocol::{
-    Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Entity, EntityKind, Event,
-    LogEntry, NS_WALL, Position, ScheduleExecuted, Severity, SnapshotPage, SubscribeAck,
-    SubscribeMode, now_ms,
+    AlertState, DeviceStatus, Entity, EntityKind, Event, LogEntry, MutationAck, NS_WALL,
+    Position, ScheduleExecuted, SnapshotPage, SubscribeAck, SubscribeMode, now_ms,
 };
+
+mod devices;
+mod mutate;
+
+/// Decided mutation ids are remembered at least this long (PROTOCOL.md §6).
+const DECIDED_RETENTION_MS: u64 = 25 * 3600 * 1000;
 
 use crate::config::GatewayConfig;
 use crate::metrics::{Counters, MetricsWindow};
 use crate::socket::ConnData;
-use crate::status::{Liveness, alert_kind, derive};
+use crate::status::Liveness;
 use crate::store::{OrgBatch, Store, StoredOrg};
 
 /// A connected Engine.IO socket.
@@ -81,6 +87,32 @@ pub enum Cmd {
         /// Resume point.
         since: Option<Position>,
     },
+    /// `mutate` on `/wall` (args already decoded and validated).
+    Mutate {
+        /// Who sent it.
+        claims: vizora_protocol::Claims,
+        /// Sender.
+        sock: Sock,
+        /// Ack id to answer.
+        ack: u64,
+        /// The request.
+        mutation: vizora_protocol::Mutation,
+    },
+    /// A mutation decided before reaching the engine (invalid args), to remember.
+    Decided {
+        /// Org.
+        org: String,
+        /// Sender.
+        sock: Sock,
+        /// Ack id.
+        ack: u64,
+        /// Client id.
+        client_id: String,
+        /// Mutation id.
+        mutation_id: String,
+        /// The outcome.
+        reply: MutationAck,
+    },
     /// A `/wall` session ended.
     Unsubscribe {
         /// Org.
@@ -112,10 +144,9 @@ impl EngineHandle {
     }
 }
 
-struct DeviceRt {
-    dev: Device,
-    live: Liveness,
-    sock: Option<Sock>,
+pub(crate) struct DeviceRt {
+    pub(crate) live: Liveness,
+    pub(crate) sock: Option<Sock>,
 }
 
 struct Sub {
@@ -123,19 +154,30 @@ struct Sub {
     sock: Sock,
 }
 
-struct Org {
-    id: String,
+/// A reply to send once the batch it depends on is on disk.
+struct PendingAck {
+    sock: Sock,
+    ack: u64,
+    reply: MutationAck,
+}
+
+pub(crate) struct Org {
+    pub(crate) id: String,
     epoch: String,
-    head: u64,
-    devices: BTreeMap<String, DeviceRt>,
-    others: BTreeMap<EntityKind, BTreeMap<String, Entity>>,
-    alerts: BTreeMap<String, Alert>,
-    open_alerts: HashMap<(String, &'static str), String>,
+    pub(crate) head: u64,
+    /// Entities as the log says (devices also carry live health in place).
+    pub(crate) state: OrgState,
+    /// Liveness and socket of each device.
+    pub(crate) rt: HashMap<String, DeviceRt>,
+    pub(crate) open_alerts: HashMap<(String, &'static str), String>,
+    /// Decided mutations: (client_id, mutation_id) → (outcome, decided at).
+    pub(crate) decided: HashMap<(String, String), (MutationAck, u64)>,
     subs: Vec<Sub>,
     batch: OrgBatch,
+    acks: Vec<PendingAck>,
     persist_org: bool,
-    telemetry_dirty: BTreeSet<String>,
-    window: MetricsWindow,
+    pub(crate) telemetry_dirty: BTreeSet<String>,
+    pub(crate) window: MetricsWindow,
 }
 
 impl Org {
@@ -144,12 +186,13 @@ impl Org {
             id: id.to_owned(),
             epoch: ulid::Ulid::generate().to_string(),
             head: 0,
-            devices: BTreeMap::new(),
-            others: BTreeMap::new(),
-            alerts: BTreeMap::new(),
+            state: OrgState::default(),
+            rt: HashMap::new(),
             open_alerts: HashMap::new(),
+            decided: HashMap::new(),
             subs: Vec::new(),
             batch: OrgBatch::default(),
+            acks: Vec::new(),
             persist_org: true,
             telemetry_dirty: BTreeSet::new(),
             window: MetricsWindow::new(window_s),
@@ -163,55 +206,94 @@ impl Org {
         org.persist_org = false;
         for (kind, json) in s.entities {
             match Entity::from_json(kind, &json) {
-                Ok(Entity::Device(dev)) => {
-                    let live = Liveness { last_seen_ms: dev.last_seen_ms, cpu_high_since_ms: None };
-                    org.devices.insert(dev.id.clone(), DeviceRt { dev, live, sock: None });
-                }
-                Ok(Entity::Alert(a)) => {
-                    if a.state != AlertState::Resolved {
-                        if let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
-                            org.open_alerts.insert((dev.clone(), kind), a.id.clone());
+                Ok(e) => {
+                    if let Entity::Device(d) = &e {
+                        let live = Liveness { last_seen_ms: d.last_seen_ms, cpu_high_since_ms: None };
+                        org.rt.insert(d.id.clone(), DeviceRt { live, sock: None });
+                    }
+                    if let Entity::Alert(a) = &e {
+                        if a.state != AlertState::Resolved {
+                            if let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
+                                org.open_alerts.insert((dev.clone(), kind), a.id.clone());
+                            }
                         }
                     }
-                    org.alerts.insert(a.id.clone(), a);
-                }
-                Ok(e) => {
-                    org.others.entry(kind).or_default().insert(e.id().to_owned(), e);
+                    org.state.insert(e);
                 }
                 Err(e) => tracing::error!(org = %org.id, cause = %e, "unreadable stored entity skipped"),
+            }
+        }
+        for (client_id, mutation_id, ack_json, ts) in s.decided {
+            if let Ok(ack) = serde_json::from_str::<MutationAck>(&ack_json) {
+                org.decided.insert((client_id, mutation_id), (ack, ts));
             }
         }
         org
     }
 
-    /// Appends a log entry to the pending batch.
-    fn append(&mut self, ts_ms: u64, event: Event) {
+    /// Appends a log entry to the pending batch; returns its seq.
+    pub(crate) fn append(&mut self, ts_ms: u64, event: Event) -> u64 {
         self.head += 1;
         let entry = LogEntry { seq: self.head, ts_ms, event };
         let json = serde_json::to_string(&entry).unwrap_or_default();
         self.batch.entries.push((entry.seq, ts_ms, json));
+        self.head
     }
 
-    fn put_entity<T: serde::Serialize>(&mut self, kind: EntityKind, id: &str, e: &T) {
-        let json = serde_json::to_string(e).unwrap_or_default();
-        self.batch.entities.push((kind, id.to_owned(), Some(json)));
+    /// Folds a change event into the state, persists the entity, and logs it.
+    pub(crate) fn record(&mut self, ts_ms: u64, event: Event) -> u64 {
+        self.state.apply_event(&event);
+        if let Some((kind, id)) = touched(&event) {
+            let json = self.state.get(kind, &id).and_then(|e| serde_json::to_string(&e).ok());
+            self.batch.entities.push((kind, id, json));
+        }
+        self.append(ts_ms, event)
+    }
+
+    /// Persists a device whose live fields changed without a log entry.
+    pub(crate) fn persist_device(&mut self, id: &str) {
+        if let Some(d) = self.state.devices.get(id) {
+            let json = serde_json::to_string(d).ok();
+            self.batch.entities.push((EntityKind::Device, id.to_owned(), json));
+        }
     }
 
     fn has_pending(&self) -> bool {
-        self.persist_org || !self.batch.entries.is_empty() || !self.batch.entities.is_empty()
+        self.persist_org
+            || !self.batch.entries.is_empty()
+            || !self.batch.entities.is_empty()
+            || !self.batch.decided.is_empty()
+            || !self.acks.is_empty()
     }
+}
+
+/// The entity an event changes, if any.
+fn touched(event: &Event) -> Option<(EntityKind, String)> {
+    Some(match event {
+        Event::DeviceUpserted(e) => (EntityKind::Device, e.id.clone()),
+        Event::PlaylistUpserted(e) => (EntityKind::Playlist, e.id.clone()),
+        Event::ContentUpserted(e) => (EntityKind::Content, e.id.clone()),
+        Event::ScheduleUpserted(e) => (EntityKind::Schedule, e.id.clone()),
+        Event::AlertUpserted(e) => (EntityKind::Alert, e.id.clone()),
+        Event::DeviceRemoved(r) => (EntityKind::Device, r.id.clone()),
+        Event::PlaylistRemoved(r) => (EntityKind::Playlist, r.id.clone()),
+        Event::ContentRemoved(r) => (EntityKind::Content, r.id.clone()),
+        Event::ScheduleRemoved(r) => (EntityKind::Schedule, r.id.clone()),
+        Event::DeviceStatus(s) => (EntityKind::Device, s.id.clone()),
+        Event::ScheduleExecuted(_) | Event::MutationApplied(_) => return None,
+    })
 }
 
 fn static_kind(kind: &str) -> Option<&'static str> {
     ["device_offline", "device_degraded"].into_iter().find(|k| *k == kind)
 }
 
-struct Engine {
-    cfg: Arc<GatewayConfig>,
+pub(crate) struct Engine {
+    pub(crate) cfg: Arc<GatewayConfig>,
     store: Store,
     orgs: HashMap<String, Org>,
-    counters: Arc<Counters>,
-    hb_ms: u64,
+    pub(crate) counters: Arc<Counters>,
+    pub(crate) hb_ms: u64,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -274,7 +356,7 @@ impl Engine {
         }
     }
 
-    fn org(&mut self, id: &str) -> &mut Org {
+    pub(crate) fn org(&mut self, id: &str) -> &mut Org {
         let window_s = self.cfg.metrics_window_s;
         self.orgs.entry(id.to_owned()).or_insert_with(|| Org::new(id, window_s))
     }
@@ -283,11 +365,22 @@ impl Engine {
         match cmd {
             Cmd::DeviceConnected { org, device_id, sock } => self.device_connected(&org, &device_id, sock),
             Cmd::DeviceGone { org, device_id, sid } => {
-                if let Some(rt) = self.org(&org).devices.get_mut(&device_id) {
+                let o = self.org(&org);
+                if let Some(rt) = o.rt.get_mut(&device_id) {
                     if rt.sock.as_ref().is_some_and(|s| s.id == sid) {
                         rt.sock = None;
+                        // Keep its last sign of life across a gateway restart.
+                        o.persist_device(&device_id);
                     }
                 }
+            }
+            Cmd::Decided { org, sock, ack, client_id, mutation_id, reply } => {
+                let reply = self.remember(&org, client_id, mutation_id, reply);
+                self.org(&org).acks.push(PendingAck { sock, ack, reply });
+            }
+            Cmd::Mutate { claims, sock, ack, mutation } => {
+                let reply = self.mutate(&claims, mutation);
+                self.org(&claims.org).acks.push(PendingAck { sock, ack, reply });
             }
             Cmd::Heartbeat { org, device_id, hb } => self.heartbeat(&org, &device_id, hb),
             Cmd::Playback { org, pb } => {
@@ -307,94 +400,6 @@ impl Engine {
         }
     }
 
-    fn device_connected(&mut self, org_id: &str, device_id: &str, sock: Sock) {
-        let now = now_ms();
-        let org = self.org(org_id);
-        if !org.devices.contains_key(device_id) {
-            let dev = Device {
-                id: device_id.to_owned(),
-                org: org_id.to_owned(),
-                rev: 1,
-                name: device_id.to_owned(),
-                tags: Vec::new(),
-                playlist_id: None,
-                status: DeviceStatus::Unknown,
-                last_seen_ms: now,
-                health: None,
-                playing: None,
-            };
-            org.put_entity(EntityKind::Device, device_id, &dev);
-            org.append(now, Event::DeviceUpserted(dev.clone()));
-            org.devices.insert(device_id.to_owned(), DeviceRt { dev, live: Liveness::default(), sock: None });
-        }
-        let Some(rt) = org.devices.get_mut(device_id) else { return };
-        // A second connection of the same device replaces the first.
-        if let Some(old) = rt.sock.replace(sock.clone()) {
-            if old.id != sock.id {
-                old.close(DisconnectReason::TransportClose);
-            }
-        }
-        rt.live.last_seen_ms = now;
-        rt.dev.last_seen_ms = now;
-        self.reevaluate(org_id, device_id, now);
-    }
-
-    fn heartbeat(&mut self, org_id: &str, device_id: &str, hb: Heartbeat) {
-        let now = now_ms();
-        let limits = self.cfg.limits.clone();
-        let org = self.org(org_id);
-        let Some(rt) = org.devices.get_mut(device_id) else { return };
-        rt.live.heartbeat(now, &hb.health, &limits);
-        rt.dev.last_seen_ms = now;
-        rt.dev.health = Some(hb.health);
-        rt.dev.playing = hb.playing;
-        org.telemetry_dirty.insert(device_id.to_owned());
-        self.reevaluate(org_id, device_id, now);
-    }
-
-    /// Derives the device's status and logs a change with its alerts.
-    fn reevaluate(&mut self, org_id: &str, device_id: &str, now: u64) {
-        let (hb_ms, limits) = (self.hb_ms, self.cfg.limits.clone());
-        let counters = self.counters.clone();
-        let org = self.org(org_id);
-        let Some(rt) = org.devices.get_mut(device_id) else { return };
-        let new = derive(now, &rt.live, rt.dev.health.as_ref(), hb_ms, &limits);
-        if new == rt.dev.status {
-            return;
-        }
-        let old = rt.dev.status;
-        rt.dev.status = new;
-        rt.dev.rev += 1;
-        let data = DeviceStatusData { id: device_id.to_owned(), rev: rt.dev.rev, status: new, last_seen_ms: rt.dev.last_seen_ms };
-        let dev = rt.dev.clone();
-        org.put_entity(EntityKind::Device, device_id, &dev);
-        org.append(now, Event::DeviceStatus(data));
-        counters.status_changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Some(kind) = alert_kind(old) {
-            resolve_alert(org, device_id, kind, now);
-        }
-        if let Some(kind) = alert_kind(new) {
-            raise_alert(org, &dev, kind, now);
-        }
-    }
-
-    fn tick_status(&mut self) {
-        let now = now_ms();
-        let mut changes = Vec::new();
-        for (org_id, org) in &self.orgs {
-            for (id, rt) in &org.devices {
-                if matches!(rt.dev.status, DeviceStatus::Online | DeviceStatus::Degraded)
-                    && derive(now, &rt.live, rt.dev.health.as_ref(), self.hb_ms, &self.cfg.limits) != rt.dev.status
-                {
-                    changes.push((org_id.clone(), id.clone()));
-                }
-            }
-        }
-        for (org, id) in changes {
-            self.reevaluate(&org, &id, now);
-        }
-    }
-
     /// Telemetry and metrics, about once a second, to orgs with subscribers.
     fn tick_streams(&mut self) {
         let now = now_ms();
@@ -407,7 +412,7 @@ impl Engine {
                 let devices = std::mem::take(&mut org.telemetry_dirty)
                     .into_iter()
                     .filter_map(|id| {
-                        let d = &org.devices.get(&id)?.dev;
+                        let d = org.state.devices.get(&id)?;
                         Some(vizora_protocol::TelemetryDevice { id, health: d.health?, playing: d.playing.clone() })
                     })
                     .collect();
@@ -419,8 +424,8 @@ impl Engine {
                 }
             }
             let (mut online, mut degraded, mut offline) = (0, 0, 0);
-            for rt in org.devices.values() {
-                match rt.dev.status {
+            for d in org.state.devices.values() {
+                match d.status {
                     DeviceStatus::Online => online += 1,
                     DeviceStatus::Degraded => degraded += 1,
                     DeviceStatus::Offline => offline += 1,
@@ -499,6 +504,7 @@ impl Engine {
                 head: o.head,
                 entries: o.batch.entries.clone(),
                 entities: o.batch.entities.clone(),
+                decided: o.batch.decided.clone(),
             })
             .collect();
         if let Err(e) = self.store.commit(&batches) {
@@ -512,6 +518,11 @@ impl Engine {
             }
             org.persist_org = false;
             org.batch.entities.clear();
+            org.batch.decided.clear();
+            // Acks only now: what they confirm is on disk.
+            for a in org.acks.drain(..) {
+                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &a.reply));
+            }
             let entries = std::mem::take(&mut org.batch.entries);
             if entries.is_empty() {
                 continue;
@@ -534,6 +545,13 @@ impl Engine {
     fn prune(&mut self) {
         let keep = self.cfg.history_entries;
         let before = now_ms().saturating_sub(self.cfg.history_secs * 1000);
+        let decided_before = now_ms().saturating_sub(DECIDED_RETENTION_MS);
+        for org in self.orgs.values_mut() {
+            org.decided.retain(|_, (_, ts)| *ts >= decided_before);
+        }
+        if let Err(e) = self.store.prune_decided(decided_before) {
+            tracing::error!(cause = %e, "pruning decided mutation ids failed");
+        }
         for org in self.orgs.values() {
             if org.head > keep {
                 if let Err(e) = self.store.prune(&org.id, org.head - keep, before) {
@@ -548,7 +566,7 @@ impl Engine {
             for s in org.subs.drain(..) {
                 s.sock.close(DisconnectReason::ClosingServer);
             }
-            for rt in org.devices.values_mut() {
+            for rt in org.rt.values_mut() {
                 if let Some(s) = rt.sock.take() {
                     s.close(DisconnectReason::ClosingServer);
                 }
@@ -557,49 +575,14 @@ impl Engine {
     }
 }
 
-fn raise_alert(org: &mut Org, dev: &Device, kind: &'static str, now: u64) {
-    if org.open_alerts.contains_key(&(dev.id.clone(), kind)) {
-        return;
-    }
-    let (severity, message) = match kind {
-        "device_offline" => (Severity::Critical, format!("{} is offline", dev.name)),
-        _ => (Severity::Warning, format!("{} is degraded", dev.name)),
-    };
-    let alert = Alert {
-        id: ulid::Ulid::generate().to_string(),
-        org: org.id.clone(),
-        rev: 1,
-        device_id: Some(dev.id.clone()),
-        severity,
-        kind: kind.to_owned(),
-        message,
-        raised_ms: now,
-        state: AlertState::Open,
-        acked_by: None,
-        muted_until_ms: None,
-    };
-    org.open_alerts.insert((dev.id.clone(), kind), alert.id.clone());
-    org.put_entity(EntityKind::Alert, &alert.id, &alert);
-    org.append(now, Event::AlertUpserted(alert.clone()));
-    org.alerts.insert(alert.id.clone(), alert);
-}
-
-fn resolve_alert(org: &mut Org, device_id: &str, kind: &'static str, now: u64) {
-    let Some(id) = org.open_alerts.remove(&(device_id.to_owned(), kind)) else { return };
-    let Some(alert) = org.alerts.get_mut(&id) else { return };
-    alert.state = AlertState::Resolved;
-    alert.rev += 1;
-    let alert = alert.clone();
-    org.put_entity(EntityKind::Alert, &alert.id, &alert);
-    org.append(now, Event::AlertUpserted(alert));
-}
-
 fn send_snapshot(org: &Org, sock: &Sock, page: usize) -> bool {
     for kind in EntityKind::ALL {
         let items: Vec<Entity> = match kind {
-            EntityKind::Device => org.devices.values().map(|rt| Entity::Device(rt.dev.clone())).collect(),
-            EntityKind::Alert => org.alerts.values().map(|a| Entity::Alert(a.clone())).collect(),
-            k => org.others.get(&k).map(|m| m.values().cloned().collect()).unwrap_or_default(),
+            EntityKind::Device => org.state.devices.values().cloned().map(Entity::Device).collect(),
+            EntityKind::Playlist => org.state.playlists.values().cloned().map(Entity::Playlist).collect(),
+            EntityKind::Content => org.state.contents.values().cloned().map(Entity::Content).collect(),
+            EntityKind::Schedule => org.state.schedules.values().cloned().map(Entity::Schedule).collect(),
+            EntityKind::Alert => org.state.alerts.values().cloned().map(Entity::Alert).collect(),
         };
         let chunks: Vec<&[Entity]> = if items.is_empty() { vec![&[]] } else { items.chunks(page).collect() };
         let n = chunks.len();

@@ -26,6 +26,14 @@ pub struct Counters {
     pub auth_failures: AtomicU64,
     /// `bad_request` errors sent.
     pub bad_requests: AtomicU64,
+    /// Mutations applied.
+    pub mutations_applied: AtomicU64,
+    /// Mutations rejected.
+    pub mutations_rejected: AtomicU64,
+    /// Duplicate mutations answered.
+    pub mutations_duplicate: AtomicU64,
+    /// Mutations refused by the rate limit.
+    pub mutations_rate_limited: AtomicU64,
 }
 
 impl Counters {
@@ -38,7 +46,8 @@ impl Counters {
              # TYPE vizora_subscriptions_total counter\nvizora_subscriptions_total{{mode=\"replay\"}} {}\nvizora_subscriptions_total{{mode=\"snapshot\"}} {}\n\
              # TYPE vizora_connections gauge\nvizora_connections{{namespace=\"/wall\"}} {}\nvizora_connections{{namespace=\"/device\"}} {}\n\
              # TYPE vizora_auth_failures_total counter\nvizora_auth_failures_total {}\n\
-             # TYPE vizora_bad_requests_total counter\nvizora_bad_requests_total {}\n",
+             # TYPE vizora_bad_requests_total counter\nvizora_bad_requests_total {}\n\
+             # TYPE vizora_mutations_total counter\nvizora_mutations_total{{outcome=\"applied\"}} {}\nvizora_mutations_total{{outcome=\"rejected\"}} {}\nvizora_mutations_total{{outcome=\"duplicate\"}} {}\nvizora_mutations_total{{outcome=\"rate_limited\"}} {}\n",
             g(&self.entries),
             g(&self.status_changes),
             g(&self.replays),
@@ -47,6 +56,10 @@ impl Counters {
             g(&self.device_sessions),
             g(&self.auth_failures),
             g(&self.bad_requests),
+            g(&self.mutations_applied),
+            g(&self.mutations_rejected),
+            g(&self.mutations_duplicate),
+            g(&self.mutations_rate_limited),
         )
     }
 }

@@ -10,11 +10,13 @@ use engineioxide::handler::EngineIoHandler;
 use engineioxide::socket::DisconnectReason;
 use engineioxide::{Socket, Str};
 use serde_json::value::RawValue;
-use vizora_protocol::codec::{SioBody, SioPacket, encode_connect, encode_connect_error, encode_disconnect, encode_event};
+use vizora_protocol::codec::{
+    SioBody, SioPacket, encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
+};
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::{
-    AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, NS_DEVICE, NS_WALL, Role,
-    ScheduleExecuted, Subscribe, now_ms,
+    AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, Mutation, MutationAck, NS_DEVICE,
+    NS_WALL, RejectCode, Role, ScheduleExecuted, Subscribe, now_ms,
 };
 
 use crate::auth::Auth;
@@ -159,6 +161,12 @@ impl SioHandler {
             return self.send_error(&sock, ns, ErrorCode::BadRequest, "not connected to this namespace");
         };
         if !self.admit(&sock) {
+            if let (NS_WALL, "mutate", Some(id)) = (ns, name, ack) {
+                self.counters.mutations_rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let reply = MutationAck::rejected(RejectCode::RateLimited, "over the event rate limit; retry later");
+                let _ = sock.emit(encode_ack(ns, id, &reply));
+                return;
+            }
             let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
             let due = st.last_rate_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
             if due {
@@ -177,6 +185,41 @@ impl SioHandler {
                 };
                 if !self.engine.send(Cmd::Subscribe { org, sock: sock.clone(), ack, since: sub.since }) {
                     sock.close(DisconnectReason::TransportError);
+                }
+            }
+            (NS_WALL, "mutate") => {
+                let Some(ack) = ack else {
+                    return self.send_error(&sock, ns, ErrorCode::BadRequest, "mutate needs an ack id; nothing was applied");
+                };
+                let value: serde_json::Value = match serde_json::from_str(arg) {
+                    Ok(v) => v,
+                    Err(e) => return self.send_error(&sock, ns, ErrorCode::BadRequest, format!("mutate: {e}")),
+                };
+                let cmd = match Mutation::decode(&value) {
+                    Ok(mutation) => Cmd::Mutate { claims, sock: sock.clone(), ack, mutation },
+                    Err(e) => {
+                        let ids = (value.get("client_id").and_then(|v| v.as_str()), value.get("mutation_id").and_then(|v| v.as_str()));
+                        let reply = MutationAck::invalid(&e);
+                        match ids {
+                            // Decided: remembered, so a retry answers `duplicate`.
+                            (Some(c), Some(m)) if !c.is_empty() && !m.is_empty() => Cmd::Decided {
+                                org: claims.org,
+                                sock: sock.clone(),
+                                ack,
+                                client_id: c.to_owned(),
+                                mutation_id: m.to_owned(),
+                                reply,
+                            },
+                            _ => {
+                                let _ = sock.emit(encode_ack(ns, ack, &reply));
+                                return;
+                            }
+                        }
+                    }
+                };
+                if !self.engine.send(cmd) {
+                    let reply = MutationAck::rejected(RejectCode::RateLimited, "gateway busy; retry later");
+                    let _ = sock.emit(encode_ack(ns, ack, &reply));
                 }
             }
             (NS_DEVICE, "heartbeat") => match serde_json::from_str::<Heartbeat>(arg) {

@@ -34,6 +34,8 @@ pub struct StoredOrg {
     pub head: u64,
     /// Every entity, as `(kind, JSON)`.
     pub entities: Vec<(EntityKind, String)>,
+    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
+    pub decided: Vec<(String, String, String, u64)>,
 }
 
 /// What one org changes in one transaction.
@@ -49,6 +51,8 @@ pub struct OrgBatch {
     pub entries: Vec<(u64, u64, String)>,
     /// Entity writes: `(kind, id, Some(JSON))` upserts, `None` deletes.
     pub entities: Vec<(EntityKind, String, Option<String>)>,
+    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
+    pub decided: Vec<(String, String, String, u64)>,
 }
 
 /// The SQLite store.
@@ -70,6 +74,9 @@ CREATE TABLE IF NOT EXISTS log (
 CREATE TABLE IF NOT EXISTS entities (
     org TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL, json TEXT NOT NULL,
     PRIMARY KEY (org, kind, id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS decided (
+    org TEXT NOT NULL, client_id TEXT NOT NULL, mutation_id TEXT NOT NULL, ack TEXT NOT NULL, ts_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, client_id, mutation_id)) WITHOUT ROWID;
 ";
 
 fn kind_from(s: &str) -> Option<EntityKind> {
@@ -96,7 +103,7 @@ impl Store {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
         for row in rows {
             let (org, epoch, head) = row?;
-            orgs.push(StoredOrg { org, epoch, head: head as u64, entities: Vec::new() });
+            orgs.push(StoredOrg { org, epoch, head: head as u64, entities: Vec::new(), decided: Vec::new() });
         }
         let mut stmt = self.conn.prepare("SELECT kind, json FROM entities WHERE org = ?1")?;
         for o in &mut orgs {
@@ -108,7 +115,21 @@ impl Store {
                 }
             }
         }
+        let mut stmt = self.conn.prepare("SELECT client_id, mutation_id, ack, ts_ms FROM decided WHERE org = ?1")?;
+        for o in &mut orgs {
+            let rows = stmt.query_map([&o.org], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)? as u64))
+            })?;
+            for row in rows {
+                o.decided.push(row?);
+            }
+        }
         Ok(orgs)
+    }
+
+    /// Forgets decided mutation ids older than `before_ms`.
+    pub fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError> {
+        Ok(self.conn.execute("DELETE FROM decided WHERE ts_ms < ?1", [before_ms as i64])?)
     }
 
     /// Writes batches in one transaction and syncs.
@@ -125,10 +146,16 @@ impl Store {
                  ON CONFLICT(org, kind, id) DO UPDATE SET json = excluded.json",
             )?;
             let mut del = tx.prepare_cached("DELETE FROM entities WHERE org = ?1 AND kind = ?2 AND id = ?3")?;
+            let mut dec = tx.prepare_cached(
+                "INSERT OR REPLACE INTO decided (org, client_id, mutation_id, ack, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
             for b in batches {
                 org_stmt.execute(params![b.org, b.epoch, b.head as i64])?;
                 for (seq, ts, entry) in &b.entries {
                     log_stmt.execute(params![b.org, *seq as i64, *ts as i64, entry])?;
+                }
+                for (client, mid, ack, ts) in &b.decided {
+                    dec.execute(params![b.org, client, mid, ack, *ts as i64])?;
                 }
                 for (kind, id, json) in &b.entities {
                     match json {

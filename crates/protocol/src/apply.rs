@@ -6,8 +6,9 @@
 //! Arguments are assumed valid as [`Mutation::decode`] / [`MutationOp::parse`]
 //! leave them; `apply` checks what depends on state, in this order:
 //! role (`forbidden`), target (`not_found`), `base_rev` (`invalid` when
-//! missing, `conflict` when different), then references, ranges and alert
-//! state (`invalid`, naming the field).
+//! missing, `conflict` when different) or, for a create, an existing id
+//! (`conflict`), then references, ranges and alert state (`invalid`, naming
+//! the field).
 
 use crate::auth::Role;
 use crate::entity::{Alert, AlertState, Content, Device, Entity, EntityKind, Playlist, PlaylistItem, Schedule};
@@ -26,7 +27,9 @@ pub struct ApplyCtx {
     pub role: Role,
     /// The token's `sub`, written to `acked_by`.
     pub sub: String,
-    /// Id for a create without an explicit id, and always for `schedule.create`.
+    /// Id for a create without an explicit id, and always for `schedule.create`:
+    /// fresh per mutation on the gateway; on a client, fixed when the user acts
+    /// (so it differs from the id the server will make).
     pub new_id: String,
 }
 

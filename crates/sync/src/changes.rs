@@ -67,7 +67,10 @@ impl Changes {
 pub enum AckOutcome {
     /// Applied; it stays pending (and visible) until the log brings its change.
     Waiting,
-    /// Applied, and the confirmed state already holds it: it left the pending list.
+    /// Applied, and nothing is left to wait for: it left the pending list. For
+    /// `applied` the confirmed state holds it; for `duplicate` (decided on an
+    /// earlier connection, its `seq` maybe of an earlier epoch) the log holds
+    /// it or is bringing it.
     Confirmed(Changes),
     /// Refused: it left the pending list and the view rolled back
     /// ([`Changes::rollbacks`] says why).

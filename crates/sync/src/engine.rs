@@ -1,7 +1,7 @@
 //! The client sync engine (DESIGN.md, "Server authority, optimistic
 //! clients"): confirmed state at a log position, the local mutations still
 //! pending, and the view = confirmed + pending replayed in order with the
-//! same [`apply`] the gateway decides with.
+//! same [`apply()`] the gateway decides with.
 //!
 //! The view is kept incrementally: outside the entities that pending
 //! mutations wrote (the overlay), it equals the confirmed state, so a step

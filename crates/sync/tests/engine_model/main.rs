@@ -42,7 +42,7 @@ enum Step {
     Deliver,
     /// The last delivered `events` batch arrives again.
     Redeliver,
-    /// The next `events` batch is lost (only if a later one will reveal the gap).
+    /// The next non-empty `events` batch is lost (only if a later one will reveal the gap).
     DropNext,
     Disconnect,
     Reconnect,
@@ -156,10 +156,16 @@ impl World {
                 self.downlink.push_back(Down::Events(epoch, items));
             }
             Step::DropNext => {
-                let batches: Vec<usize> =
-                    (0..self.downlink.len()).filter(|i| matches!(self.downlink[*i], Down::Events(..))).collect();
-                if batches.len() >= 2 {
-                    self.downlink.remove(batches[0]);
+                // Lost only where a later batch will reveal it, as a live log would.
+                let last = |d: &Down| match d {
+                    Down::Events(epoch, items) => items.last().map(|e| (epoch.clone(), e.seq)),
+                    _ => None,
+                };
+                let first = self.downlink.iter().position(|d| last(d).is_some())?;
+                let (epoch, seq) = last(&self.downlink[first])?;
+                let revealed = self.downlink.iter().skip(first + 1).filter_map(last).any(|(e, s)| e != epoch || s > seq);
+                if revealed {
+                    self.downlink.remove(first);
                 }
             }
             Step::Disconnect => {

@@ -1,0 +1,166 @@
+//! Players: registration on first connect, heartbeats, time-driven status,
+//! and the alerts status changes raise and resolve (PROTOCOL.md §7–§8).
+
+use engineioxide::socket::DisconnectReason;
+use vizora_protocol::device::{Command, CommandKind, Heartbeat};
+use vizora_protocol::{
+    Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity, now_ms,
+};
+
+use super::{DeviceRt, Engine, Org, Sock};
+use crate::status::{Liveness, alert_kind, derive};
+
+impl Engine {
+    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, sock: Sock) {
+        let now = now_ms();
+        let org = self.org(org_id);
+        if !org.state.devices.contains_key(device_id) {
+            let dev = Device {
+                id: device_id.to_owned(),
+                org: org_id.to_owned(),
+                rev: 1,
+                name: device_id.to_owned(),
+                tags: Vec::new(),
+                playlist_id: None,
+                status: DeviceStatus::Unknown,
+                last_seen_ms: now,
+                health: None,
+                playing: None,
+            };
+            org.record(now, Event::DeviceUpserted(dev));
+        }
+        let rt = org.rt.entry(device_id.to_owned()).or_insert(DeviceRt { live: Liveness::default(), sock: None });
+        // A second connection of the same device replaces the first.
+        if let Some(old) = rt.sock.replace(sock.clone()) {
+            if old.id != sock.id {
+                old.close(DisconnectReason::TransportClose);
+            }
+        }
+        // A CONNECT counts as a sign of life.
+        rt.live.last_seen_ms = now;
+        if let Some(d) = org.state.devices.get_mut(device_id) {
+            d.last_seen_ms = now;
+        }
+        self.reevaluate(org_id, device_id, now);
+    }
+
+    pub(crate) fn heartbeat(&mut self, org_id: &str, device_id: &str, hb: Heartbeat) {
+        let now = now_ms();
+        let limits = self.cfg.limits.clone();
+        let org = self.org(org_id);
+        let (Some(rt), Some(dev)) = (org.rt.get_mut(device_id), org.state.devices.get_mut(device_id)) else { return };
+        rt.live.heartbeat(now, &hb.health, &limits);
+        // Live fields change in place: no rev, no log entry (PROTOCOL.md §8).
+        dev.last_seen_ms = now;
+        dev.health = Some(hb.health);
+        dev.playing = hb.playing;
+        org.telemetry_dirty.insert(device_id.to_owned());
+        self.reevaluate(org_id, device_id, now);
+    }
+
+    /// Derives the device's status and logs a change with its alerts.
+    pub(crate) fn reevaluate(&mut self, org_id: &str, device_id: &str, now: u64) {
+        let (hb_ms, limits, counters) = (self.hb_ms, self.cfg.limits.clone(), self.counters.clone());
+        let org = self.org(org_id);
+        let (Some(rt), Some(dev)) = (org.rt.get(device_id), org.state.devices.get(device_id)) else { return };
+        let new = derive(now, &rt.live, dev.health.as_ref(), hb_ms, &limits);
+        let old = dev.status;
+        if new == old {
+            return;
+        }
+        let data = DeviceStatusData { id: device_id.to_owned(), rev: dev.rev + 1, status: new, last_seen_ms: dev.last_seen_ms };
+        let name = dev.name.clone();
+        org.record(now, Event::DeviceStatus(data));
+        counters.status_changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if let Some(kind) = alert_kind(old) {
+            resolve_alert(org, device_id, kind, now);
+        }
+        if let Some(kind) = alert_kind(new) {
+            raise_alert(org, device_id, &name, kind, now);
+        }
+    }
+
+    pub(crate) fn tick_status(&mut self) {
+        let now = now_ms();
+        let mut changes = Vec::new();
+        for (org_id, org) in &self.orgs {
+            for (id, d) in &org.state.devices {
+                let Some(rt) = org.rt.get(id) else { continue };
+                if matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
+                    && derive(now, &rt.live, d.health.as_ref(), self.hb_ms, &self.cfg.limits) != d.status
+                {
+                    changes.push((org_id.clone(), id.clone()));
+                }
+            }
+        }
+        for (org, id) in changes {
+            self.reevaluate(&org, &id, now);
+        }
+    }
+
+    /// Sends a command to a player's socket; nothing is queued for offline players.
+    pub(crate) fn send_command(&mut self, org_id: &str, device_id: &str, kind: CommandKind, args: serde_json::Value) {
+        let org = self.org(org_id);
+        let Some(sock) = org.rt.get(device_id).and_then(|rt| rt.sock.clone()) else {
+            tracing::info!(org = org_id, device = device_id, ?kind, "device not connected; command not sent");
+            return;
+        };
+        let cmd = Command { command_id: ulid::Ulid::generate().to_string(), kind, args };
+        // Ack ids for commands: the player answers with a CommandAck, which is logged.
+        let text = vizora_protocol::codec::encode_event(NS_DEVICE, Some(1), "command", &cmd);
+        if sock.emit(text).is_err() {
+            tracing::warn!(device = device_id, "command not delivered: player socket full or closed");
+        }
+    }
+
+    /// Drops a removed device's connection and runtime state.
+    pub(crate) fn forget_device(&mut self, org_id: &str, device_id: &str) {
+        let org = self.org(org_id);
+        if let Some(rt) = org.rt.remove(device_id) {
+            if let Some(s) = rt.sock {
+                s.close(DisconnectReason::TransportClose);
+            }
+        }
+        org.telemetry_dirty.remove(device_id);
+        for kind in ["device_offline", "device_degraded"] {
+            org.open_alerts.remove(&(device_id.to_owned(), kind));
+        }
+    }
+}
+
+fn raise_alert(org: &mut Org, device_id: &str, name: &str, kind: &'static str, now: u64) {
+    if org.open_alerts.contains_key(&(device_id.to_owned(), kind)) {
+        return;
+    }
+    let (severity, message) = match kind {
+        "device_offline" => (Severity::Critical, format!("{name} is offline")),
+        _ => (Severity::Warning, format!("{name} is degraded")),
+    };
+    let alert = Alert {
+        id: ulid::Ulid::generate().to_string(),
+        org: org.id.clone(),
+        rev: 1,
+        device_id: Some(device_id.to_owned()),
+        severity,
+        kind: kind.to_owned(),
+        message,
+        raised_ms: now,
+        state: AlertState::Open,
+        acked_by: None,
+        muted_until_ms: None,
+    };
+    org.open_alerts.insert((device_id.to_owned(), kind), alert.id.clone());
+    org.record(now, Event::AlertUpserted(alert));
+}
+
+fn resolve_alert(org: &mut Org, device_id: &str, kind: &'static str, now: u64) {
+    let Some(id) = org.open_alerts.remove(&(device_id.to_owned(), kind)) else { return };
+    let Some(alert) = org.state.alerts.get(&id) else { return };
+    if alert.state == AlertState::Resolved {
+        return;
+    }
+    let mut alert = alert.clone();
+    alert.state = AlertState::Resolved;
+    alert.rev += 1;
+    org.record(now, Event::AlertUpserted(alert));
+}
