@@ -29,6 +29,42 @@ enum Command {
     Wall(WallArgs),
     /// Simulated players against a gateway.
     Sim(SimArgs),
+    /// Load generator: W walls, D players and an operator against a gateway.
+    Loadtest(LoadArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct LoadArgs {
+    /// Gateway URL (ws://host:port).
+    #[arg(long)]
+    server: String,
+    /// Org to load.
+    #[arg(long, default_value = "load")]
+    org: String,
+    /// `/wall` subscribers.
+    #[arg(long, default_value_t = 1000)]
+    walls: usize,
+    /// Players.
+    #[arg(long, default_value_t = 100)]
+    players: usize,
+    /// Operator mutations per second (two log entries each).
+    #[arg(long, default_value_t = 50.0)]
+    mutations_per_s: f64,
+    /// Seconds the operator writes.
+    #[arg(long, default_value_t = 20)]
+    duration_s: u64,
+    /// Player heartbeat period, seconds.
+    #[arg(long, default_value_t = 5.0)]
+    heartbeat_s: f64,
+    /// Gateway pid, to report its RSS per connection.
+    #[arg(long)]
+    gateway_pid: Option<u32>,
+    /// Connects in flight at once.
+    #[arg(long, default_value_t = 200)]
+    connect_parallelism: usize,
+    /// Write the report as JSON here too.
+    #[arg(long)]
+    json: Option<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -118,6 +154,7 @@ fn main() -> ExitCode {
         }),
         Command::Wall(w) => run_wall(w),
         Command::Sim(s) => run_sim(s),
+        Command::Loadtest(l) => run_loadtest(l),
     };
     match result {
         Ok(code) => code,
@@ -169,14 +206,53 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
+fn init_cli_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
+}
+
+fn auth_from_env() -> anyhow::Result<vizora_gateway::Auth> {
     let secret = std::env::var("VIZORA_JWT_SECRET").ok().filter(|s| !s.is_empty()).context(
-        "VIZORA_JWT_SECRET must hold the gateway's HS256 secret: the simulator signs a device token per player",
+        "VIZORA_JWT_SECRET must hold the gateway's HS256 secret: tokens are signed with it",
     )?;
-    let auth = vizora_gateway::Auth::hs256(secret.as_bytes());
+    Ok(vizora_gateway::Auth::hs256(secret.as_bytes()))
+}
+
+fn mint(auth: &vizora_gateway::Auth, org: &str, role: vizora_protocol::Role, sub: &str) -> String {
+    let claims = vizora_protocol::Claims { sub: sub.into(), org: org.into(), role, exp: vizora_protocol::now_ms() / 1000 + 86_400 };
+    auth.mint(&claims).unwrap_or_default()
+}
+
+fn run_loadtest(args: LoadArgs) -> anyhow::Result<ExitCode> {
+    init_cli_logging();
+    let auth = auth_from_env()?;
+    let (a1, a2, org1, org2) = (auth.clone(), auth.clone(), args.org.clone(), args.org.clone());
+    let cfg = vizora_sim::loadtest::LoadConfig {
+        server: args.server.clone(),
+        walls: args.walls,
+        players: args.players,
+        mutations_per_s: args.mutations_per_s,
+        duration: Duration::from_secs(args.duration_s),
+        heartbeat: Duration::from_secs_f64(args.heartbeat_s),
+        wall_token: Arc::new(move |i: &str| mint(&a1, &org1, vizora_protocol::Role::Viewer, &format!("load-wall-{i}"))),
+        operator_token: mint(&auth, &args.org, vizora_protocol::Role::Operator, "load-operator"),
+        device_token: Arc::new(move |id: &str| mint(&a2, &org2, vizora_protocol::Role::Device, id)),
+        gateway_pid: args.gateway_pid,
+        connect_parallelism: args.connect_parallelism,
+    };
+    let rt = tokio::runtime::Runtime::new()?;
+    let report = rt.block_on(vizora_sim::loadtest::run(cfg))?;
+    println!("{}", report.table());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("{}", path.display()))?;
+    }
+    Ok(if report.lost == 0 && report.duplicated == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) })
+}
+
+fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
+    init_cli_logging();
+    let auth = auth_from_env()?;
     let org = args.org.clone();
     let cfg = vizora_sim::SimConfig {
         server: args.server.clone(),

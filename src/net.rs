@@ -85,6 +85,39 @@ pub struct MetricsReceived(pub Metrics);
 #[derive(Message, Debug, Clone)]
 pub struct ServerErrorReceived(pub ErrorMsg);
 
+/// The outbox of operator changes moved (see `vizora_client::Update`).
+#[derive(Message, Debug, Clone)]
+pub enum OutboxChanged {
+    /// The last run left these many undelivered changes; they are being delivered.
+    Restored {
+        /// Undelivered changes.
+        pending: usize,
+    },
+    /// A change is on disk and will be delivered.
+    Queued(String),
+    /// A change was refused: the outbox is full.
+    Full {
+        /// The refused change.
+        mutation_id: String,
+        /// Outbox capacity.
+        capacity: usize,
+    },
+    /// The gateway decided a change.
+    Acked {
+        /// The change.
+        mutation_id: String,
+        /// The decision.
+        ack: vizora_protocol::MutationAck,
+    },
+    /// The client store failed.
+    StoreFailed {
+        /// The change not queued, if any.
+        mutation_id: Option<String>,
+        /// What went wrong.
+        message: String,
+    },
+}
+
 /// The channel from the IO thread, and the thread's handle (dropping it shuts the thread down).
 #[derive(Resource)]
 pub struct NetLink {
@@ -120,6 +153,7 @@ impl Plugin for NetPlugin {
             .add_message::<TelemetryReceived>()
             .add_message::<MetricsReceived>()
             .add_message::<ServerErrorReceived>()
+            .add_message::<OutboxChanged>()
             .add_systems(PreUpdate, drain_net_inbox.in_set(NetSystems::Receive));
     }
 }
@@ -128,7 +162,7 @@ impl Plugin for NetPlugin {
 /// the rest wait in the channel for the next one.
 const MAX_UPDATES_PER_FRAME: usize = 4096;
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "one writer per message type keeps the drain a flat match")]
 fn drain_net_inbox(
     link: Option<Res<NetLink>>,
     mut info: ResMut<LinkInfo>,
@@ -138,6 +172,7 @@ fn drain_net_inbox(
     mut telemetry: MessageWriter<TelemetryReceived>,
     mut metrics: MessageWriter<MetricsReceived>,
     mut errors: MessageWriter<ServerErrorReceived>,
+    mut outbox: MessageWriter<OutboxChanged>,
 ) {
     let Some(link) = link else { return };
     for update in link.updates.try_iter().take(MAX_UPDATES_PER_FRAME) {
@@ -161,6 +196,27 @@ fn drain_net_inbox(
             Update::ServerError(e) => {
                 warn!(code = e.code.as_str(), message = %e.message, "gateway reported an error");
                 errors.write(ServerErrorReceived(e));
+            }
+            Update::Restored { pending, confirmed } => {
+                // Offline-first boot: show the last known state until the gateway answers.
+                if let Some(c) = confirmed {
+                    info!(epoch = %c.position.epoch, seq = c.position.seq, as_of_ms = c.as_of_ms, "starting from the saved state");
+                    snapshots.write(SnapshotReceived { epoch: c.position.epoch, seq: c.position.seq, entities: c.entities });
+                }
+                outbox.write(OutboxChanged::Restored { pending: pending.len() });
+            }
+            Update::Queued { mutation_id } => {
+                outbox.write(OutboxChanged::Queued(mutation_id));
+            }
+            Update::OutboxFull { mutation_id, capacity } => {
+                outbox.write(OutboxChanged::Full { mutation_id, capacity });
+            }
+            Update::Acked { mutation_id, ack } => {
+                outbox.write(OutboxChanged::Acked { mutation_id, ack });
+            }
+            Update::StoreFailed { mutation_id, message } => {
+                error!(%message, "client store failed");
+                outbox.write(OutboxChanged::StoreFailed { mutation_id, message });
             }
         }
     }

@@ -1,23 +1,33 @@
 //! The IO thread's state machine: connect → subscribe → stream, and back
 //! off and reconnect on any failure, resuming from the last delivered seq.
+//! It owns the outbox (mutations are persisted, sent after every subscribe
+//! and again until decided) and the state cache.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Sender, TrySendError};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::mpsc::error::TryRecvError;
+use tokio::time::Instant;
 use vizora_protocol::{
-    AuthErrorCode, Entity, EntityKind, ErrorCode, ErrorMsg, Events, Metrics, SnapshotPage,
-    Subscribe, SubscribeAck, SubscribeMode, Telemetry,
+    AuthErrorCode, Entity, EntityKind, ErrorCode, ErrorMsg, Events, Metrics, SnapshotPage, Subscribe, SubscribeAck,
+    SubscribeMode, Telemetry, now_ms,
 };
-use vizora_sync::{Accept, Cursor};
+use vizora_sync::{Accept, ClientStore, Cursor, QueuedMutation};
 
 use crate::backoff::Backoff;
+use crate::cache::StateCache;
+use crate::outbox::Outbox;
 use crate::transport::{Incoming, Session, TransportError};
 use crate::{ClientConfig, ConnectionState, Control, Update};
 
 /// How long state may wait for a slow caller before the session is dropped
 /// (and resumed from the last delivered position).
 const STATE_BACKPRESSURE_LIMIT: Duration = Duration::from_secs(2);
+
+/// Most mutations persisted in one transaction.
+const MUTATE_BATCH: usize = 4096;
 
 enum Exit {
     Shutdown,
@@ -33,57 +43,363 @@ struct Snapshot {
     entities: Vec<Entity>,
 }
 
-pub(crate) async fn run(cfg: ClientConfig, tx: Sender<Update>, ctl: Receiver<Control>) {
-    let mut cursor = Cursor::at(cfg.since.clone());
-    let mut backoff = Backoff::new(Duration::from_millis(500), cfg.backoff_cap);
-    let mut idx = 0usize;
-    let servers = if cfg.servers.is_empty() { vec!["ws://127.0.0.1:7700".to_owned()] } else { cfg.servers.clone() };
-    loop {
-        let server = servers[idx % servers.len()].clone();
-        state(&tx, ConnectionState::Connecting { server: server.clone(), attempt: backoff.attempt() + 1 });
-        let exit = session(&cfg, &server, &mut cursor, &tx, &ctl, &mut backoff).await;
-        let reason = match exit {
-            Exit::Shutdown => break,
-            Exit::Reconnect => {
-                backoff.reset();
-                continue;
-            }
-            Exit::Refused(code @ (AuthErrorCode::TokenInvalid | AuthErrorCode::WrongNamespace | AuthErrorCode::TokenMissing)) => {
-                tracing::error!(?code, "gateway refused the token; not retrying until told to");
-                state(&tx, ConnectionState::Refused(code));
-                match wait_control(&ctl, None).await {
-                    Some(Control::Reconnect) => continue,
-                    _ => break,
-                }
-            }
-            Exit::Refused(code) => format!("refused: {}", code.as_str()),
-            Exit::Failed(reason) => reason,
-        };
-        idx += 1;
-        let delay = backoff.next_delay();
-        tracing::info!(%reason, retry_in_ms = delay.as_millis() as u64, "connection lost");
-        state(&tx, ConnectionState::Reconnecting { reason, retry_in: delay });
-        match wait_control(&ctl, Some(delay)).await {
-            Some(Control::Shutdown) => break,
-            _ => continue,
-        }
+struct Io {
+    cfg: ClientConfig,
+    tx: Sender<Update>,
+    ctl: UnboundedReceiver<Control>,
+    cursor: Cursor,
+    backoff: Backoff,
+    outbox: Outbox,
+    /// Only with a store file.
+    cache: Option<StateCache>,
+}
+
+pub(crate) async fn run(cfg: ClientConfig, tx: Sender<Update>, ctl: UnboundedReceiver<Control>) {
+    if let Some(mut io) = Io::start(cfg, tx.clone(), ctl).await {
+        io.run().await;
     }
     state(&tx, ConnectionState::Stopped);
 }
 
-/// Waits for a control message, or until `limit` passes (`None` = forever).
-async fn wait_control(ctl: &Receiver<Control>, limit: Option<Duration>) -> Option<Control> {
-    let end = limit.map(|d| tokio::time::Instant::now() + d);
-    loop {
-        match ctl.try_recv() {
-            Ok(c) => return Some(c),
-            Err(crossbeam_channel::TryRecvError::Disconnected) => return Some(Control::Shutdown),
-            Err(crossbeam_channel::TryRecvError::Empty) => {}
+impl Io {
+    /// Opens the store and reports [`Update::Restored`]; `None` when the
+    /// caller is gone or not even an in-memory outbox can be made.
+    async fn start(cfg: ClientConfig, tx: Sender<Update>, ctl: UnboundedReceiver<Control>) -> Option<Self> {
+        let mut failures = Vec::new();
+        let file = cfg.store_path.as_ref().and_then(|path| match ClientStore::open(path, cfg.outbox_capacity) {
+            Ok(s) => Some(s),
+            Err(e) => {
+                tracing::error!(cause = %e, "client store unusable; the outbox lives in memory only");
+                failures.push(e.to_string());
+                None
+            }
+        });
+        let durable = file.is_some();
+        let store = match file {
+            Some(s) => s,
+            None => match ClientStore::in_memory(cfg.outbox_capacity) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(cause = %e, "no outbox at all; stopping");
+                    let _ = deliver_reliably(&tx, Update::StoreFailed { mutation_id: None, message: e.to_string() }).await;
+                    return None;
+                }
+            },
+        };
+        let confirmed = match store.load_confirmed() {
+            Ok(c) => c.filter(|_| durable),
+            Err(e) => {
+                failures.push(e.to_string());
+                None
+            }
+        };
+        let (outbox, pending) = Outbox::new(store, cfg.ack_timeout);
+        let pending = pending.unwrap_or_else(|e| {
+            failures.push(e.to_string());
+            Vec::new()
+        });
+        let since = confirmed.as_ref().map(|c| c.position.clone()).or_else(|| cfg.since.clone());
+        let cache = durable.then(|| StateCache::new(confirmed.as_ref(), cfg.state_save_interval));
+        tracing::info!(pending = pending.len(), ?since, "client starting");
+        deliver_reliably(&tx, Update::Restored { pending, confirmed }).await.ok()?;
+        for message in failures {
+            deliver_reliably(&tx, Update::StoreFailed { mutation_id: None, message }).await.ok()?;
         }
-        if end.is_some_and(|e| tokio::time::Instant::now() >= e) {
-            return None;
+        Some(Self {
+            cursor: Cursor::at(since),
+            backoff: Backoff::new(Duration::from_millis(500), cfg.backoff_cap),
+            cfg,
+            tx,
+            ctl,
+            outbox,
+            cache,
+        })
+    }
+
+    async fn run(&mut self) {
+        let servers = if self.cfg.servers.is_empty() { vec!["ws://127.0.0.1:7700".to_owned()] } else { self.cfg.servers.clone() };
+        let mut idx = 0usize;
+        loop {
+            let server = servers[idx % servers.len()].clone();
+            state(&self.tx, ConnectionState::Connecting { server: server.clone(), attempt: self.backoff.attempt() + 1 });
+            let exit = self.session(&server).await;
+            // What the session brought is worth keeping before any wait.
+            self.save_state(true);
+            let reason = match exit {
+                Exit::Shutdown => break,
+                Exit::Reconnect => {
+                    self.backoff.reset();
+                    continue;
+                }
+                Exit::Refused(AuthErrorCode::TokenExpired) if self.cfg.token_file.is_some() => {
+                    "token expired; reading the token file again".to_owned()
+                }
+                Exit::Refused(code) => {
+                    tracing::error!(code = code.as_str(), "gateway refused the token; not retrying until told to");
+                    state(&self.tx, ConnectionState::Refused(code));
+                    match self.idle(None).await {
+                        Some(Exit::Reconnect) => continue,
+                        _ => break,
+                    }
+                }
+                Exit::Failed(reason) => reason,
+            };
+            idx += 1;
+            let delay = self.backoff.next_delay();
+            tracing::info!(%reason, retry_in_ms = delay.as_millis() as u64, "connection lost");
+            state(&self.tx, ConnectionState::Reconnecting { reason, retry_in: delay });
+            match self.idle(Some(delay)).await {
+                Some(Exit::Shutdown) => break,
+                _ => continue,
+            }
         }
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    /// The token to connect with: the file's, re-read every time, else the configured one.
+    fn token(&self) -> Result<String, String> {
+        match &self.cfg.token_file {
+            None => Ok(self.cfg.token.clone()),
+            Some(path) => std::fs::read_to_string(path)
+                .map(|t| t.trim().to_owned())
+                .map_err(|e| format!("token file {}: {e}", path.display())),
+        }
+    }
+
+    /// Serves controls while not connected, until `limit` passes (`None` = until told).
+    async fn idle(&mut self, limit: Option<Duration>) -> Option<Exit> {
+        let end = limit.map(|d| Instant::now() + d);
+        loop {
+            let c = match end {
+                Some(end) => tokio::time::timeout_at(end, self.ctl.recv()).await.ok()?,
+                None => self.ctl.recv().await,
+            };
+            if let Some(exit) = self.on_control(c).await {
+                return Some(exit);
+            }
+        }
+    }
+
+    /// Handles `first` and whatever else is already waiting: mutations are
+    /// persisted together (one transaction) and reported, in order.
+    async fn on_control(&mut self, first: Option<Control>) -> Option<Exit> {
+        let Some(mut next) = first else { return Some(Exit::Shutdown) };
+        let mut batch = Vec::new();
+        let exit = loop {
+            match next {
+                Control::Mutate { mutation, ctx } => batch.push(QueuedMutation { mutation, ctx }),
+                Control::Reconnect => break Some(Exit::Reconnect),
+                Control::Shutdown => break Some(Exit::Shutdown),
+            }
+            if batch.len() >= MUTATE_BATCH {
+                break None;
+            }
+            next = match self.ctl.try_recv() {
+                Ok(c) => c,
+                Err(TryRecvError::Empty) => break None,
+                Err(TryRecvError::Disconnected) => break Some(Exit::Shutdown),
+            };
+        };
+        if !batch.is_empty() {
+            for u in self.outbox.queue(batch) {
+                if deliver_reliably(&self.tx, u).await.is_err() {
+                    return Some(Exit::Shutdown);
+                }
+            }
+        }
+        exit
+    }
+
+    fn save_state(&mut self, force: bool) {
+        let Some(cache) = self.cache.as_mut() else { return };
+        if let Err(e) = cache.save(self.outbox.store_mut(), Instant::now(), force) {
+            tracing::error!(cause = %e, "could not save the confirmed state");
+            let _ = self.tx.try_send(Update::StoreFailed { mutation_id: None, message: e.to_string() });
+        }
+    }
+
+    async fn session(&mut self, server: &str) -> Exit {
+        let token = match self.token() {
+            Ok(t) => t,
+            Err(reason) => return Exit::Failed(reason),
+        };
+        let connect = Session::connect(server, vizora_protocol::NS_WALL, &token, self.cfg.connect_timeout);
+        tokio::pin!(connect);
+        // Mutations are queued (and shutdown heard) while dialling too.
+        let connected = loop {
+            tokio::select! {
+                r = &mut connect => break r,
+                c = self.ctl.recv() => if let Some(exit) = self.on_control(c).await {
+                    return exit;
+                },
+            }
+        };
+        let mut s = match connected {
+            Ok(s) => s,
+            Err(TransportError::Refused(code)) => return Exit::Refused(code),
+            Err(e) => return Exit::Failed(e.to_string()),
+        };
+        self.outbox.new_session();
+        let exit = self.stream(&mut s, server).await;
+        if matches!(exit, Exit::Shutdown | Exit::Reconnect) {
+            s.close().await;
+        }
+        exit
+    }
+
+    /// Sends what the outbox lets go now.
+    async fn send_mutations(&mut self, s: &mut Session) -> Result<(), Exit> {
+        let now = Instant::now();
+        while let Some((ord, m)) = self.outbox.next_to_send(now) {
+            let ack_id = s.emit_with_ack("mutate", m).await.map_err(|e| Exit::Failed(e.to_string()))?;
+            self.outbox.sent(ord, ack_id, now);
+        }
+        Ok(())
+    }
+
+    async fn stream(&mut self, s: &mut Session, server: &str) -> Exit {
+        let mut sub_id = match subscribe(s, &self.cursor).await {
+            Ok(id) => id,
+            Err(e) => return e,
+        };
+        // Mutations wait for the subscribe ack: the replay first, then ours, in order.
+        let mut live = false;
+        let mut snapshot: Option<Snapshot> = None;
+        loop {
+            if live && let Err(exit) = self.send_mutations(s).await {
+                return exit;
+            }
+            let far = Instant::now() + Duration::from_secs(3600);
+            let cache_due = self.cache.as_ref().and_then(StateCache::next_save);
+            let wake = self.outbox.next_deadline().into_iter().chain(cache_due).min().unwrap_or(far);
+            let incoming = tokio::select! {
+                r = s.recv() => r,
+                c = self.ctl.recv() => match self.on_control(c).await {
+                    Some(exit) => return exit,
+                    None => continue,
+                },
+                _ = tokio::time::sleep_until(wake) => {
+                    self.outbox.tick(Instant::now());
+                    self.save_state(false);
+                    continue;
+                }
+            };
+            if live && snapshot.is_none() && let Some(cache) = self.cache.as_mut() {
+                cache.touch(now_ms());
+            }
+            let (name, arg) = match incoming {
+                Err(e) => return Exit::Failed(e.to_string()),
+                Ok(Incoming::Disconnected) => return Exit::Failed("server ended the session".into()),
+                Ok(Incoming::Ack { id, arg }) if id == sub_id => {
+                    let Ok(ack) = serde_json::from_str::<SubscribeAck>(&arg) else {
+                        return Exit::Failed(format!("bad subscribe ack: {arg:.80}"));
+                    };
+                    if ack.mode == SubscribeMode::Snapshot {
+                        snapshot = Some(Snapshot { epoch: ack.epoch, seq: ack.head_seq, done: BTreeSet::new(), entities: Vec::new() });
+                    }
+                    self.backoff.reset();
+                    live = true;
+                    state(&self.tx, ConnectionState::Live { server: server.to_owned(), mode: ack.mode });
+                    continue;
+                }
+                Ok(Incoming::Ack { id, arg }) => {
+                    for u in self.outbox.on_ack(id, &arg, Instant::now()) {
+                        if let Err(exit) = deliver_reliably(&self.tx, u).await {
+                            return exit;
+                        }
+                    }
+                    continue;
+                }
+                Ok(Incoming::Event { name, arg, .. }) => (name, arg),
+            };
+            let result = match name.as_str() {
+                "snapshot" => self.on_snapshot(&arg, &mut snapshot).await,
+                "events" => match self.on_events(&arg).await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => subscribe(s, &self.cursor).await.map(|id| sub_id = id),
+                    Err(e) => Err(e),
+                },
+                "telemetry" => {
+                    if let Ok(t) = serde_json::from_str::<Telemetry>(&arg) {
+                        let _ = self.tx.try_send(Update::Telemetry(t)); // lossy by contract
+                    }
+                    Ok(())
+                }
+                "metrics" => {
+                    if let Ok(m) = serde_json::from_str::<Metrics>(&arg) {
+                        let _ = self.tx.try_send(Update::Metrics(m));
+                    }
+                    Ok(())
+                }
+                "error" => match serde_json::from_str::<ErrorMsg>(&arg) {
+                    Ok(e) if e.code == ErrorCode::TokenExpired => Err(Exit::Refused(AuthErrorCode::TokenExpired)),
+                    Ok(e) => deliver(&self.tx, Update::ServerError(e)).await,
+                    Err(_) => Ok(()),
+                },
+                other => {
+                    tracing::debug!(event = other, "ignoring unknown event");
+                    Ok(())
+                }
+            };
+            if let Err(exit) = result {
+                return exit;
+            }
+        }
+    }
+
+    async fn on_snapshot(&mut self, arg: &str, snap: &mut Option<Snapshot>) -> Result<(), Exit> {
+        let page: SnapshotPage = serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad snapshot page: {e}")))?;
+        let Some(s) = snap.as_mut() else { return Ok(()) };
+        if page.epoch != s.epoch || page.seq != s.seq {
+            return Err(Exit::Failed("snapshot page from another position".into()));
+        }
+        if page.last {
+            s.done.insert(page.kind);
+        }
+        s.entities.extend(page.items);
+        if s.done.len() == EntityKind::ALL.len() {
+            let Some(s) = snap.take() else { return Ok(()) };
+            if let Some(cache) = self.cache.as_mut() {
+                cache.snapshot(&s.epoch, s.seq, &s.entities);
+            }
+            let (epoch, seq) = (s.epoch.clone(), s.seq);
+            deliver(&self.tx, Update::Snapshot { epoch: s.epoch, seq: s.seq, entities: s.entities }).await?;
+            self.cursor.reset(&epoch, seq);
+        }
+        Ok(())
+    }
+
+    /// Applies an `events` batch; `Ok(false)` means re-subscribe (gap or new epoch).
+    async fn on_events(&mut self, arg: &str) -> Result<bool, Exit> {
+        let ev: Events = serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad events: {e}")))?;
+        let mut next = self.cursor.clone();
+        let mut items = Vec::with_capacity(ev.items.len());
+        let mut resubscribe = false;
+        for entry in ev.items {
+            match next.accept(&ev.epoch, entry.seq) {
+                Accept::Apply => items.push(entry),
+                Accept::Duplicate => {}
+                Accept::Gap { have, got } => {
+                    tracing::warn!(have, got, "gap in the log; re-subscribing");
+                    resubscribe = true;
+                    break;
+                }
+                Accept::NewEpoch => {
+                    resubscribe = true;
+                    break;
+                }
+            }
+        }
+        if !items.is_empty() {
+            // The cache may run ahead of the cursor if delivery fails; the
+            // entries then come again, and applying an entry twice leaves
+            // the state as applying it once (each writes whole values).
+            if let Some(cache) = self.cache.as_mut() {
+                cache.entries(&ev.epoch, &items);
+            }
+            deliver(&self.tx, Update::Entries { epoch: ev.epoch, items }).await?;
+        }
+        self.cursor = next;
+        Ok(!resubscribe)
     }
 }
 
@@ -93,15 +409,25 @@ fn state(tx: &Sender<Update>, s: ConnectionState) {
     let _ = tx.try_send(Update::Connection(s));
 }
 
-/// Delivers state; waits a bounded time for a slow caller.
-async fn deliver(tx: &Sender<Update>, mut u: Update) -> Result<(), Exit> {
-    let deadline = tokio::time::Instant::now() + STATE_BACKPRESSURE_LIMIT;
+/// Delivers state; waits a bounded time for a slow caller (then the session
+/// is dropped and resumed from the last delivered position).
+async fn deliver(tx: &Sender<Update>, u: Update) -> Result<(), Exit> {
+    send_until(tx, u, Some(Instant::now() + STATE_BACKPRESSURE_LIMIT)).await
+}
+
+/// Delivers an update that nothing would bring again (restored state,
+/// outbox results): waits for the caller as long as it takes.
+async fn deliver_reliably(tx: &Sender<Update>, u: Update) -> Result<(), Exit> {
+    send_until(tx, u, None).await
+}
+
+async fn send_until(tx: &Sender<Update>, mut u: Update, deadline: Option<Instant>) -> Result<(), Exit> {
     loop {
         match tx.try_send(u) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Disconnected(_)) => return Err(Exit::Shutdown),
             Err(TrySendError::Full(back)) => {
-                if tokio::time::Instant::now() >= deadline {
+                if deadline.is_some_and(|d| Instant::now() >= d) {
                     return Err(Exit::Failed("caller too slow; resyncing".into()));
                 }
                 u = back;
@@ -111,157 +437,7 @@ async fn deliver(tx: &Sender<Update>, mut u: Update) -> Result<(), Exit> {
     }
 }
 
-async fn session(
-    cfg: &ClientConfig,
-    server: &str,
-    cursor: &mut Cursor,
-    tx: &Sender<Update>,
-    ctl: &Receiver<Control>,
-    backoff: &mut Backoff,
-) -> Exit {
-    let mut s = match Session::connect(server, vizora_protocol::NS_WALL, &cfg.token, cfg.connect_timeout).await {
-        Ok(s) => s,
-        Err(TransportError::Refused(code)) => return Exit::Refused(code),
-        Err(e) => return Exit::Failed(e.to_string()),
-    };
-    let exit = stream(&mut s, server, cursor, tx, ctl, backoff).await;
-    if matches!(exit, Exit::Shutdown | Exit::Reconnect) {
-        s.close().await;
-    }
-    exit
-}
-
 async fn subscribe(s: &mut Session, cursor: &Cursor) -> Result<u64, Exit> {
     let sub = Subscribe { since: cursor.position().cloned() };
     s.emit_with_ack("subscribe", &sub).await.map_err(|e| Exit::Failed(e.to_string()))
-}
-
-async fn stream(
-    s: &mut Session,
-    server: &str,
-    cursor: &mut Cursor,
-    tx: &Sender<Update>,
-    ctl: &Receiver<Control>,
-    backoff: &mut Backoff,
-) -> Exit {
-    let mut sub_id = match subscribe(s, cursor).await {
-        Ok(id) => id,
-        Err(e) => return e,
-    };
-    let mut snapshot: Option<Snapshot> = None;
-    let mut poll = tokio::time::interval(Duration::from_millis(25));
-    loop {
-        let incoming = tokio::select! {
-            r = s.recv() => r,
-            _ = poll.tick() => {
-                match ctl.try_recv() {
-                    Ok(Control::Shutdown) | Err(crossbeam_channel::TryRecvError::Disconnected) => return Exit::Shutdown,
-                    Ok(Control::Reconnect) => return Exit::Reconnect,
-                    Err(crossbeam_channel::TryRecvError::Empty) => continue,
-                }
-            }
-        };
-        let (name, arg) = match incoming {
-            Err(e) => return Exit::Failed(e.to_string()),
-            Ok(Incoming::Disconnected) => return Exit::Failed("server ended the session".into()),
-            Ok(Incoming::Ack { id, arg }) if id == sub_id => {
-                let Ok(ack) = serde_json::from_str::<SubscribeAck>(&arg) else {
-                    return Exit::Failed(format!("bad subscribe ack: {arg:.80}"));
-                };
-                if ack.mode == SubscribeMode::Snapshot {
-                    snapshot = Some(Snapshot { epoch: ack.epoch, seq: ack.head_seq, done: BTreeSet::new(), entities: Vec::new() });
-                }
-                backoff.reset();
-                state(tx, ConnectionState::Live { server: server.to_owned(), mode: ack.mode });
-                continue;
-            }
-            Ok(Incoming::Ack { .. }) => continue,
-            Ok(Incoming::Event { name, arg, .. }) => (name, arg),
-        };
-        let result = match name.as_str() {
-            "snapshot" => on_snapshot(&arg, &mut snapshot, cursor, tx).await,
-            "events" => match on_events(&arg, cursor, tx).await {
-                Ok(true) => Ok(()),
-                Ok(false) => match subscribe(s, cursor).await {
-                    Ok(id) => {
-                        sub_id = id;
-                        Ok(())
-                    }
-                    Err(e) => Err(e),
-                },
-                Err(e) => Err(e),
-            },
-            "telemetry" => {
-                if let Ok(t) = serde_json::from_str::<Telemetry>(&arg) {
-                    let _ = tx.try_send(Update::Telemetry(t)); // lossy by contract
-                }
-                Ok(())
-            }
-            "metrics" => {
-                if let Ok(m) = serde_json::from_str::<Metrics>(&arg) {
-                    let _ = tx.try_send(Update::Metrics(m));
-                }
-                Ok(())
-            }
-            "error" => match serde_json::from_str::<ErrorMsg>(&arg) {
-                Ok(e) if e.code == ErrorCode::TokenExpired => Err(Exit::Refused(AuthErrorCode::TokenExpired)),
-                Ok(e) => deliver(tx, Update::ServerError(e)).await,
-                Err(_) => Ok(()),
-            },
-            other => {
-                tracing::debug!(event = other, "ignoring unknown event");
-                Ok(())
-            }
-        };
-        if let Err(exit) = result {
-            return exit;
-        }
-    }
-}
-
-async fn on_snapshot(arg: &str, snap: &mut Option<Snapshot>, cursor: &mut Cursor, tx: &Sender<Update>) -> Result<(), Exit> {
-    let page: SnapshotPage = serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad snapshot page: {e}")))?;
-    let Some(s) = snap.as_mut() else { return Ok(()) };
-    if page.epoch != s.epoch || page.seq != s.seq {
-        return Err(Exit::Failed("snapshot page from another position".into()));
-    }
-    if page.last {
-        s.done.insert(page.kind);
-    }
-    s.entities.extend(page.items);
-    if s.done.len() == EntityKind::ALL.len() {
-        let Some(s) = snap.take() else { return Ok(()) };
-        let (epoch, seq) = (s.epoch.clone(), s.seq);
-        deliver(tx, Update::Snapshot { epoch: s.epoch, seq: s.seq, entities: s.entities }).await?;
-        cursor.reset(&epoch, seq);
-    }
-    Ok(())
-}
-
-/// Applies an `events` batch; `Ok(false)` means re-subscribe (gap or new epoch).
-async fn on_events(arg: &str, cursor: &mut Cursor, tx: &Sender<Update>) -> Result<bool, Exit> {
-    let ev: Events = serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad events: {e}")))?;
-    let mut next = cursor.clone();
-    let mut items = Vec::with_capacity(ev.items.len());
-    let mut resubscribe = false;
-    for entry in ev.items {
-        match next.accept(&ev.epoch, entry.seq) {
-            Accept::Apply => items.push(entry),
-            Accept::Duplicate => {}
-            Accept::Gap { have, got } => {
-                tracing::warn!(have, got, "gap in the log; re-subscribing");
-                resubscribe = true;
-                break;
-            }
-            Accept::NewEpoch => {
-                resubscribe = true;
-                break;
-            }
-        }
-    }
-    if !items.is_empty() {
-        deliver(tx, Update::Entries { epoch: ev.epoch, items }).await?;
-    }
-    *cursor = next;
-    Ok(!resubscribe)
 }

@@ -62,6 +62,9 @@ pub struct Session {
     open: OpenPacket,
     next_ack: u64,
     deadline: Instant,
+    /// A ping was read and its pong not yet handed to the socket. Kept across
+    /// cancelled `recv` calls so a pong is never lost.
+    pong_due: Option<String>,
 }
 
 impl std::fmt::Debug for Session {
@@ -89,6 +92,7 @@ impl Session {
                 open: OpenPacket { sid: String::new(), upgrades: vec![], ping_interval: 25_000, ping_timeout: 20_000, max_payload: 0 },
                 next_ack: 0,
                 deadline: Instant::now() + timeout,
+                pong_due: None,
             };
             let first = s.next_text().await?;
             match EioPacket::decode(&first) {
@@ -133,6 +137,9 @@ impl Session {
     }
 
     async fn send_raw(&mut self, sio: &str) -> Result<(), TransportError> {
+        if let Some(pong) = self.pong_due.take() {
+            self.ws.feed(Message::Text(pong.into())).await?;
+        }
         let mut frame = String::with_capacity(sio.len() + 1);
         frame.push('4');
         frame.push_str(sio);
@@ -186,13 +193,18 @@ impl Session {
         }
     }
 
-    /// Waits for the next event or ack in our namespace.
+    /// Waits for the next event or ack in our namespace. Cancel-safe: a
+    /// pong owed when the call is dropped is sent by the next call.
     pub async fn recv(&mut self) -> Result<Incoming, TransportError> {
         loop {
+            if let Some(pong) = &self.pong_due {
+                self.ws.send(Message::Text(pong.clone().into())).await?;
+                self.pong_due = None;
+            }
             let text = self.next_text().await?;
             if text.starts_with('2') {
                 self.bump_deadline();
-                self.ws.send(Message::Text(format!("3{}", &text[1..]).into())).await?;
+                self.pong_due = Some(format!("3{}", &text[1..]));
                 continue;
             }
             let Some(msg) = self.message(&text)? else { continue };

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use tokio::sync::mpsc::error::TrySendError as TrySendError2;
 use engineioxide::socket::{DisconnectReason, Sid};
 use engineioxide::{Socket, Str};
 use vizora_protocol::codec::{encode_ack, encode_event};
@@ -308,9 +309,15 @@ pub fn spawn(
     let (tx, rx) = crossbeam_channel::bounded(1 << 16);
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
     let mut engine = Engine { cfg, store, orgs, counters, hb_ms };
+    // Closing an engineioxide socket spawns a tokio task, so the engine
+    // thread must run inside the gateway's runtime or every close panics it.
+    let rt = tokio::runtime::Handle::try_current().ok();
     let join = std::thread::Builder::new()
         .name("vizora-engine".into())
-        .spawn(move || engine.run(rx))
+        .spawn(move || {
+            let _rt = rt.as_ref().map(|h| h.enter());
+            engine.run(rx)
+        })
         .map_err(|e| crate::store::StoreError::Dir { path: "engine thread".into(), source: e })?;
     Ok((EngineHandle { tx }, join))
 }
@@ -532,12 +539,13 @@ impl Engine {
             let text: Str = events_packet(&org.epoch, &items).into();
             org.subs.retain(|s| match s.sock.emit(text.clone()) {
                 Ok(()) => true,
-                Err(_) => {
+                Err(TrySendError2::Full(_)) => {
                     // Too far behind on state: disconnect; it resumes by replay.
                     tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
                     s.sock.close(DisconnectReason::TransportError);
                     false
                 }
+                Err(TrySendError2::Closed(_)) => false,
             });
         }
     }

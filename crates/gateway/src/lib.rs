@@ -49,6 +49,10 @@ pub async fn serve(
         .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
         .ping_timeout(Duration::from_millis(cfg.ping_timeout_ms))
         .max_payload(cfg.max_payload)
+        // engineioxide applies `max_payload` to long-polling only; WebSocket
+        // frames have their own limits (64 MiB by default).
+        .ws_max_message_size(usize::try_from(cfg.max_payload).unwrap_or(usize::MAX))
+        .ws_max_frame_size(usize::try_from(cfg.max_payload).unwrap_or(usize::MAX))
         .max_buffer_size(cfg.socket_buffer)
         .build();
     let metrics_counters = counters.clone();

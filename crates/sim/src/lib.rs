@@ -2,6 +2,8 @@
 //! heartbeats with drifting health, playback reports, and injected faults
 //! (overheating, full disks, going dark), deterministic for a given seed.
 
+pub mod accounting;
+pub mod loadtest;
 pub mod player;
 
 use std::sync::Arc;

@@ -17,6 +17,7 @@ use vizora_protocol::{
 
 use crate::changes::{AckOutcome, Changes, EntityKey, Resubscribe, Rollback, Stats};
 use crate::cursor::{Accept, Cursor};
+use crate::store::{ConfirmedState, QueuedMutation};
 
 /// A local mutation not yet confirmed by the log nor refused by the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,6 +76,29 @@ impl SyncEngine {
     /// An engine with no state and no position: it needs a snapshot first.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An engine resumed from what a [`crate::ClientStore`] kept: the
+    /// confirmed state at its position (none: it needs a snapshot first) and
+    /// the outbox, pending in order with the contexts they were made with.
+    /// A mutation the restored view refuses stays pending (shadowed): it is
+    /// queued, and only the server decides it.
+    pub fn restore(confirmed: Option<ConfirmedState>, pending: Vec<QueuedMutation>) -> Self {
+        let mut e = Self::new();
+        if let Some(c) = confirmed {
+            e.confirmed = OrgState::from_entities(c.entities);
+            e.cursor = Cursor::at(Some(c.position));
+        }
+        let mut seen = BTreeSet::new();
+        for q in pending {
+            let Ok(m) = normalize(&q.mutation) else { continue };
+            if seen.insert(m.mutation_id.clone()) {
+                e.pending.push(Pending { mutation: m, ctx: q.ctx, applied_at: None, shadowed: None });
+            }
+        }
+        e.view = e.confirmed.clone();
+        e.replay();
+        e
     }
 
     /// What the user sees: confirmed state with pending mutations applied.

@@ -375,3 +375,24 @@ fn a_hidden_change_reappears_when_what_it_refers_to_comes_back() {
     assert_eq!(back.changed, vec![key(EntityKind::Playlist, "p1"), key(EntityKind::Content, "c1")]);
     assert_eq!(e.view().playlists["p1"].items.len(), 1);
 }
+
+#[test]
+fn a_restored_engine_shows_what_it_showed_before_the_crash() {
+    let mut before = engine();
+    before.mutate(mutation("m1", "playlist.create", None, None, json!({"name": "New"})), ctx("pl-local")).expect("applies");
+    before.mutate(rename("m2", "d1", 1, "Atrium"), ctx("n2")).expect("applies");
+    let queued: Vec<crate::QueuedMutation> = before
+        .pending()
+        .iter()
+        .map(|p| crate::QueuedMutation { mutation: p.mutation().clone(), ctx: p.ctx().clone() })
+        .collect();
+    let position = before.position().cloned().expect("position");
+    let entities = before.confirmed().entities().collect();
+    let confirmed = crate::ConfirmedState { position: position.clone(), as_of_ms: 5, entities };
+    let after = SyncEngine::restore(Some(confirmed), queued);
+    assert_eq!(after.view(), before.view(), "the optimistic create keeps its id");
+    assert_eq!(after.position(), Some(&position), "resumes with since = the stored position");
+    assert_eq!(after.unacked().map(|m| m.mutation_id.as_str()).collect::<Vec<_>>(), ["m1", "m2"]);
+    let cold = SyncEngine::restore(None, vec![]);
+    assert!(cold.position().is_none() && cold.view().is_empty(), "nothing stored: needs a snapshot");
+}

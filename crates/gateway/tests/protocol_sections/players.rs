@@ -1,0 +1,251 @@
+//! §7 Players: registration, heartbeats and telemetry, time-driven status
+//! with its alerts, player events, commands, replaced and removed players.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use vizora_client::transport::{Incoming, Session};
+use vizora_protocol::{Role, now_ms};
+
+use crate::support::{Wall, mutation, token};
+use crate::{Feed, block_on, gateway};
+
+enum Ctl {
+    Temp(f64),
+    Beating(bool),
+    Emit(String, Value),
+    Ack(u64, Value),
+}
+
+enum Heard {
+    Event(String, Value, Option<u64>),
+    Gone,
+}
+
+/// A player on `/device` that heartbeats every 50 ms on its own task.
+struct Player {
+    ctl: mpsc::UnboundedSender<Ctl>,
+    heard: mpsc::UnboundedReceiver<Heard>,
+    /// Taken just before the latest heartbeat was sent.
+    last_beat: Arc<Mutex<Instant>>,
+}
+
+impl Player {
+    async fn connect(url: &str, id: &str) -> Self {
+        let s = Session::connect(url, "/device", &token("acme", Role::Device, id), Duration::from_secs(5)).await.expect("player connects");
+        let (ctl, ctl_rx) = mpsc::unbounded_channel();
+        let (heard_tx, heard) = mpsc::unbounded_channel();
+        let last_beat = Arc::new(Mutex::new(Instant::now()));
+        tokio::spawn(run_player(s, ctl_rx, heard_tx, last_beat.clone()));
+        Player { ctl, heard, last_beat }
+    }
+
+    fn send(&self, c: Ctl) {
+        self.ctl.send(c).unwrap_or_else(|_| panic!("player task ended"));
+    }
+
+    fn emit(&self, name: &str, arg: Value) {
+        self.send(Ctl::Emit(name.into(), arg));
+    }
+
+    /// The next event called `name`, with its ack id.
+    async fn next_event(&mut self, name: &str) -> (Value, Option<u64>) {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.heard.recv()).await.expect("event in time") {
+                Some(Heard::Event(n, arg, ack)) if n == name => return (arg, ack),
+                Some(Heard::Event(..)) => {}
+                Some(Heard::Gone) | None => panic!("player disconnected while waiting for {name}"),
+            }
+        }
+    }
+
+    /// Waits until the server ends this player's session.
+    async fn gone(&mut self) {
+        loop {
+            match tokio::time::timeout(Duration::from_secs(10), self.heard.recv()).await.expect("disconnected in time") {
+                Some(Heard::Gone) | None => return,
+                Some(Heard::Event(..)) => {}
+            }
+        }
+    }
+}
+
+async fn run_player(mut s: Session, mut ctl: mpsc::UnboundedReceiver<Ctl>, heard: mpsc::UnboundedSender<Heard>, last_beat: Arc<Mutex<Instant>>) {
+    let (mut temp, mut beating) = (40.0, true);
+    let mut tick = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if beating {
+                    let hb = json!({
+                        "ts_ms": now_ms(),
+                        "health": { "cpu_pct": 12.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 100 },
+                        "playing": { "playlist_id": "pl1", "content_id": "c1", "since_ms": 1 },
+                    });
+                    *last_beat.lock().expect("lock") = Instant::now();
+                    if s.emit("heartbeat", &hb).await.is_err() {
+                        let _ = heard.send(Heard::Gone);
+                        return;
+                    }
+                }
+            }
+            c = ctl.recv() => {
+                let sent = match c {
+                    None => return,
+                    Some(Ctl::Temp(t)) => { temp = t; Ok(()) }
+                    Some(Ctl::Beating(b)) => { beating = b; Ok(()) }
+                    Some(Ctl::Emit(name, arg)) => s.emit(&name, &arg).await,
+                    Some(Ctl::Ack(id, arg)) => s.ack(id, &arg).await,
+                };
+                if sent.is_err() {
+                    let _ = heard.send(Heard::Gone);
+                    return;
+                }
+            }
+            r = s.recv() => match r {
+                Ok(Incoming::Event { name, arg, ack }) => {
+                    let _ = heard.send(Heard::Event(name, serde_json::from_str(&arg).unwrap_or(Value::Null), ack));
+                }
+                Ok(Incoming::Ack { .. }) => {}
+                Ok(Incoming::Disconnected) | Err(_) => {
+                    let _ = heard.send(Heard::Gone);
+                    return;
+                }
+            },
+        }
+    }
+}
+
+/// Asserts `e` is a `device.status` of p1 to `status` at `rev`.
+fn assert_status(e: &Value, status: &str, rev: u64) {
+    assert_eq!(e["type"], "device.status", "{e}");
+    assert_eq!((e["data"]["id"].as_str(), e["data"]["status"].as_str(), e["data"]["rev"].as_u64()), (Some("p1"), Some(status), Some(rev)), "{e}");
+}
+
+/// Asserts `e` is an alert of p1 of `kind`/`severity` in `state`; returns its id.
+fn assert_alert(e: &Value, kind: &str, severity: &str, state: &str) -> String {
+    assert_eq!(e["type"], "alert.upserted", "{e}");
+    let a = &e["data"];
+    assert_eq!((a["device_id"].as_str(), a["kind"].as_str(), a["severity"].as_str(), a["state"].as_str()), (Some("p1"), Some(kind), Some(severity), Some(state)), "{e}");
+    a["id"].as_str().expect("alert id").to_owned()
+}
+
+#[test]
+fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let heartbeat_s = 0.25;
+    let gw = gateway(dir.path(), |c| {
+        c.heartbeat_s = heartbeat_s;
+        c.tick_ms = 20;
+    });
+    block_on(async {
+        let url = gw.url();
+        let mut wall = Feed::subscribe(&url, &token("acme", Role::Viewer, "v")).await;
+        let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
+        let p = Player::connect(&url, "p1").await;
+
+        let e = wall.next().await;
+        assert_eq!((e["type"].as_str(), e["data"]["status"].as_str(), e["data"]["rev"].as_u64()), (Some("device.upserted"), Some("unknown"), Some(1)), "{e}");
+        assert_status(&wall.next().await, "online", 2);
+
+        // Heartbeats show up in telemetry, not in the log.
+        loop {
+            let t = wall.wall.next_event("telemetry").await;
+            let mine = t["devices"].as_array().expect("devices").iter().find(|d| d["id"] == "p1").cloned();
+            if let Some(d) = mine {
+                assert_eq!((d["health"]["temp_c"].as_f64(), d["playing"]["content_id"].as_str()), (Some(40.0), Some("c1")), "{d}");
+                break;
+            }
+        }
+        let ack = op.call("mutate", &mutation("r1", "op", "device.rename", Some("p1"), Some(2), json!({ "name": "Lobby" }))).await;
+        assert_eq!(ack, json!({ "status": "applied", "seq": 3, "rev": 3 }), "heartbeats wrote no entries and bumped no rev");
+        let e = wall.next().await;
+        assert_eq!((e["data"]["name"].as_str(), e["data"]["health"]["temp_c"].as_f64()), (Some("Lobby"), Some(40.0)), "health is kept in place: {e}");
+        wall.next_of("mutation.applied").await;
+
+        p.send(Ctl::Temp(85.0));
+        assert_status(&wall.next().await, "degraded", 4);
+        let hot = assert_alert(&wall.next().await, "device_degraded", "warning", "open");
+        p.send(Ctl::Temp(40.0));
+        assert_status(&wall.next().await, "online", 5);
+        let e = wall.next().await;
+        assert_eq!(assert_alert(&e, "device_degraded", "warning", "resolved"), hot, "the same alert is resolved");
+        assert_eq!(e["data"]["rev"], 2);
+
+        p.send(Ctl::Beating(false));
+        let e = wall.next().await;
+        let silence = p.last_beat.lock().expect("lock").elapsed();
+        assert_status(&e, "offline", 6);
+        let hb = Duration::from_secs_f64(heartbeat_s);
+        assert!(silence >= hb * 3, "offline after only {silence:?} of silence");
+        assert!(silence <= hb * 3 + Duration::from_secs(3), "offline only after {silence:?} of silence");
+        let gone = assert_alert(&wall.next().await, "device_offline", "critical", "open");
+
+        p.send(Ctl::Beating(true));
+        assert_status(&wall.next().await, "online", 7);
+        assert_eq!(assert_alert(&wall.next().await, "device_offline", "critical", "resolved"), gone);
+
+        let mut late = Wall::connect(&url, &token("acme", Role::Viewer, "late")).await;
+        late.call("subscribe", &json!({ "since": null })).await;
+        let page = late.next_event("snapshot").await;
+        let d = &page["items"][0];
+        assert_eq!((d["status"].as_str(), d["rev"].as_u64(), d["health"]["temp_c"].as_f64()), (Some("online"), Some(7), Some(40.0)), "{page}");
+        drop(p);
+    });
+}
+
+#[test]
+fn player_events_commands_and_a_second_connection_of_the_same_device() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(dir.path(), |c| c.tick_ms = 20);
+    block_on(async {
+        let url = gw.url();
+        let mut wall = Feed::subscribe(&url, &token("acme", Role::Viewer, "v")).await;
+        let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
+        let mut p = Player::connect(&url, "p1").await;
+        wall.next().await;
+        assert_status(&wall.next().await, "online", 2);
+
+        for (name, arg) in [
+            ("heartbeat", json!({ "ts_ms": "soon", "health": {} })),
+            ("heartbeat", json!(null)),
+            ("playback", json!({ "content_id": 5 })),
+            ("mutate", json!({})),
+        ] {
+            p.emit(name, arg.clone());
+            let (err, _) = p.next_event("error").await;
+            assert_eq!(err["code"], "bad_request", "{name} {arg}: {err}");
+        }
+        let ran = |device: &str| json!({ "schedule_id": "s1", "device_id": device, "playlist_id": "pl1", "at_ms": 1_000, "outcome": "ok" });
+        p.emit("schedule.executed", ran("p2"));
+        let (err, _) = p.next_event("error").await;
+        assert_eq!(err["code"], "bad_request", "another device's id: {err}");
+        p.emit("schedule.executed", ran("p1"));
+        let e = wall.next().await;
+        assert_eq!((e["seq"].as_u64(), &e["type"], &e["data"]), (Some(3), &json!("schedule.executed"), &ran("p1")), "only its own report is logged");
+
+        let ack = op.call("mutate", &mutation("x1", "op", "device.restart", Some("p1"), None, json!({}))).await;
+        assert_eq!(ack, json!({ "status": "applied", "seq": 4, "rev": 2 }), "a restart logs only mutation.applied");
+        let (cmd, ack_id) = p.next_event("command").await;
+        assert_eq!(cmd["kind"], "restart", "{cmd}");
+        assert!(cmd["command_id"].as_str().is_some_and(|c| !c.is_empty()), "{cmd}");
+        let ack_id = ack_id.expect("a command asks for an ack");
+        p.send(Ctl::Ack(ack_id, json!({ "ok": true })));
+
+        // The same device id again: the new connection wins, the old one is dropped.
+        let mut p2 = Player::connect(&url, "p1").await;
+        p.gone().await;
+        let ack = op.call("mutate", &mutation("x2", "op", "device.restart", Some("p1"), None, json!({}))).await;
+        assert_eq!(ack["seq"], 5, "reconnecting an online device logs nothing: {ack}");
+        let (cmd, _) = p2.next_event("command").await;
+        assert_eq!(cmd["kind"], "restart");
+
+        // Removing it disconnects it.
+        let mut admin = Wall::connect(&url, &token("acme", Role::Admin, "root")).await;
+        let ack = admin.call("mutate", &mutation("rm", "adm", "device.remove", Some("p1"), Some(2), json!({}))).await;
+        assert_eq!(ack["status"], "applied", "{ack}");
+        p2.gone().await;
+    });
+}
