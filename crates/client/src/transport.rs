@@ -107,6 +107,12 @@ impl Session {
             s.send_raw(&encode_connect(ns, Some(&Auth { token }))).await?;
             loop {
                 let text = s.next_text().await?;
+                if text.starts_with('2') {
+                    // The server may ping right after OPEN: answer, or it drops us pingTimeout later.
+                    s.bump_deadline();
+                    s.ws.send(Message::Text(format!("3{}", &text[1..]).into())).await?;
+                    continue;
+                }
                 let Some(msg) = s.message(&text)? else { continue };
                 let p = SioPacket::decode(msg).map_err(|e| TransportError::Protocol(e.to_string()))?;
                 if p.ns != ns {
