@@ -74,6 +74,8 @@ pub struct LoadReport {
     pub duplicated: u64,
     /// Walls with any loss.
     pub walls_with_loss: usize,
+    /// Walls whose connection ended before the run did (they would resume by replay; this tool does not reconnect).
+    pub walls_disconnected: usize,
     /// Gateway RSS before the walls connected, MiB.
     pub gateway_rss_before_mib: Option<f64>,
     /// Gateway RSS with every wall connected and idle, MiB.
@@ -144,6 +146,8 @@ struct Shared {
     hist: Mutex<Histogram<u64>>,
     subscribed: AtomicU64,
     stop: AtomicBool,
+    /// Log head at the end of the run; walls read until they reach it.
+    final_head: AtomicU64,
 }
 
 /// Runs the load and reports.
@@ -155,6 +159,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
         hist: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| LoadError::Operator(e.to_string()))?),
         subscribed: AtomicU64::new(0),
         stop: AtomicBool::new(false),
+        final_head: AtomicU64::new(0),
     });
     let mut report = LoadReport { walls: cfg.walls, ..Default::default() };
 
@@ -206,13 +211,15 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     let (sent, applied, head) = operate(&cfg, &shared).await?;
     report.mutations_sent = sent;
     report.mutations_applied = applied;
+    shared.final_head.store(head, Ordering::Relaxed);
     shared.stop.store(true, Ordering::Relaxed);
 
     let mut trackers = Vec::new();
     for w in walls {
-        if let Ok(Some(mut t)) = w.await {
+        if let Ok(Some((mut t, disconnected))) = w.await {
             t.finish(head);
             trackers.push(t);
+            report.walls_disconnected += usize::from(disconnected);
         }
     }
     report.delivered = trackers.iter().map(|t| t.received).sum();
@@ -231,7 +238,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     Ok(report)
 }
 
-async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared: Arc<Shared>) -> Option<SeqTracker> {
+async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared: Arc<Shared>) -> Option<(SeqTracker, bool)> {
     let mut s = {
         let _permit = sem.acquire().await.ok()?;
         let mut s = Session::connect(&url, "/wall", &token, Duration::from_secs(30)).await.map_err(|e| tracing::warn!(wall = i, cause = %e, "connect failed")).ok()?;
@@ -249,13 +256,28 @@ async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared:
     };
     let mut tracker = SeqTracker::starting_at(s.1);
     let mut samples: Vec<u64> = Vec::new();
+    // After the stop, keep reading until the head is reached: a wall that is
+    // behind is slow, not lossy. Give up after a bounded drain.
+    let mut drain_deadline: Option<Instant> = None;
+    let mut disconnected = false;
     loop {
         if shared.stop.load(Ordering::Relaxed) {
-            break;
+            let head = shared.final_head.load(Ordering::Relaxed);
+            if tracker.last().is_some_and(|l| l >= head) {
+                break;
+            }
+            let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(30));
+            if Instant::now() >= deadline {
+                break;
+            }
         }
         let msg = match tokio::time::timeout(Duration::from_millis(200), s.0.recv()).await {
             Ok(Ok(m)) => m,
-            Ok(Err(_)) => break,
+            Ok(Err(e)) => {
+                tracing::debug!(wall = i, cause = %e, "wall connection ended");
+                disconnected = true;
+                break;
+            }
             Err(_) => continue,
         };
         let Incoming::Event { name, arg, .. } = msg else { continue };
@@ -285,21 +307,8 @@ async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared:
     let mut h = shared.hist.lock().await;
     samples.drain(..).for_each(|v| h.saturating_record(v));
     drop(h);
-    // Drain what is still in flight, to close the account at the head.
-    let drain_until = Instant::now() + Duration::from_secs(3);
-    while Instant::now() < drain_until {
-        match tokio::time::timeout(Duration::from_millis(300), s.0.recv()).await {
-            Ok(Ok(Incoming::Event { name, arg, .. })) if name == "events" => {
-                if let Ok(batch) = serde_json::from_str::<Batch>(&arg) {
-                    batch.items.iter().for_each(|it| tracker.observe(it.seq));
-                }
-            }
-            Ok(Ok(_)) => {}
-            _ => break,
-        }
-    }
     s.0.close().await;
-    Some(tracker)
+    Some((tracker, disconnected))
 }
 
 /// Writes `content.create` at the configured rate; returns (sent, applied, final head).
@@ -372,13 +381,13 @@ impl LoadReport {
              mutations sent/applied    {}/{}\n\
              delivered entries         {} ({:.0}/s)\n\
              latency ms p50/p90/p99/p999/max  {:.2} / {:.2} / {:.2} / {:.2} / {:.2}  (n={})\n\
-             lost / duplicated         {} / {}  (walls with loss: {})\n\
+             lost / duplicated         {} / {}  (walls with loss: {}, disconnected: {})\n\
              gateway RSS before/idle/end  {} / {} / {}\n\
              gateway RSS per idle wall {}\n",
             self.walls_subscribed, self.walls, self.players_connected, self.time_to_all_subscribed_s, self.connect_rate_per_s,
             self.mutations_sent, self.mutations_applied, self.delivered, self.delivered_per_s,
             self.latency_ms.p50, self.latency_ms.p90, self.latency_ms.p99, self.latency_ms.p999, self.latency_ms.max, self.latency_ms.count,
-            self.lost, self.duplicated, self.walls_with_loss,
+            self.lost, self.duplicated, self.walls_with_loss, self.walls_disconnected,
             opt(self.gateway_rss_before_mib, "MiB"), opt(self.gateway_rss_idle_mib, "MiB"), opt(self.gateway_rss_end_mib, "MiB"),
             opt(self.gateway_rss_per_wall_kib, "KiB"),
         )
