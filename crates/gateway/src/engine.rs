@@ -16,11 +16,14 @@ use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::org_state::OrgState;
 use vizora_protocol::{
     AlertState, DeviceStatus, Entity, EntityKind, Event, LogEntry, MutationAck, NS_WALL,
-    Position, ScheduleExecuted, SnapshotPage, SubscribeAck, SubscribeMode, now_ms,
+    Position, ScheduleExecuted, SubscribeAck, SubscribeMode, now_ms,
 };
 
 mod devices;
 mod mutate;
+mod packets;
+
+use packets::{events_packet, send_snapshot};
 
 /// Decided mutation ids are remembered at least this long (PROTOCOL.md §6).
 const DECIDED_RETENTION_MS: u64 = 25 * 3600 * 1000;
@@ -581,42 +584,4 @@ impl Engine {
             }
         }
     }
-}
-
-fn send_snapshot(org: &Org, sock: &Sock, page: usize) -> bool {
-    for kind in EntityKind::ALL {
-        let items: Vec<Entity> = match kind {
-            EntityKind::Device => org.state.devices.values().cloned().map(Entity::Device).collect(),
-            EntityKind::Playlist => org.state.playlists.values().cloned().map(Entity::Playlist).collect(),
-            EntityKind::Content => org.state.contents.values().cloned().map(Entity::Content).collect(),
-            EntityKind::Schedule => org.state.schedules.values().cloned().map(Entity::Schedule).collect(),
-            EntityKind::Alert => org.state.alerts.values().cloned().map(Entity::Alert).collect(),
-        };
-        let chunks: Vec<&[Entity]> = if items.is_empty() { vec![&[]] } else { items.chunks(page).collect() };
-        let n = chunks.len();
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let p = SnapshotPage { epoch: org.epoch.clone(), seq: org.head, kind, items: chunk.to_vec(), last: i + 1 == n };
-            if sock.emit(encode_event(NS_WALL, None, "snapshot", &p)).is_err() {
-                return false;
-            }
-        }
-    }
-    true
-}
-
-/// `events` packet text from pre-serialised entries.
-fn events_packet(epoch: &str, items: &[&str]) -> String {
-    let len: usize = items.iter().map(|s| s.len() + 1).sum::<usize>() + epoch.len() + 48;
-    let mut out = String::with_capacity(len);
-    out.push_str("2/wall,[\"events\",{\"epoch\":");
-    out.push_str(&serde_json::to_string(epoch).unwrap_or_default());
-    out.push_str(",\"items\":[");
-    for (i, it) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        out.push_str(it);
-    }
-    out.push_str("]}]");
-    out
 }
