@@ -12,6 +12,7 @@
 
 pub mod backoff;
 mod cache;
+pub mod cli;
 mod outbox;
 mod run;
 pub mod transport;
