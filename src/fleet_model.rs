@@ -65,11 +65,10 @@ impl FleetModel {
                     }
                     ch.devices.push(d.id.clone());
                 }
-                Event::DeviceRemoved(r) => {
-                    if self.devices.remove(&r.id).is_some() {
+                Event::DeviceRemoved(r)
+                    if self.devices.remove(&r.id).is_some() => {
                         ch.membership = true;
                     }
-                }
                 Event::DeviceStatus(s) => {
                     if let Some(d) = self.devices.get_mut(&s.id) {
                         d.status = s.status;

@@ -107,10 +107,10 @@ impl Session {
             s.send_raw(&encode_connect(ns, Some(&Auth { token }))).await?;
             loop {
                 let text = s.next_text().await?;
-                if text.starts_with('2') {
+                if let Some(data) = text.strip_prefix('2') {
                     // The server may ping right after OPEN: answer, or it drops us pingTimeout later.
                     s.bump_deadline();
-                    s.ws.send(Message::Text(format!("3{}", &text[1..]).into())).await?;
+                    s.ws.send(Message::Text(format!("3{data}").into())).await?;
                     continue;
                 }
                 let Some(msg) = s.message(&text)? else { continue };
@@ -208,9 +208,9 @@ impl Session {
                 self.pong_due = None;
             }
             let text = self.next_text().await?;
-            if text.starts_with('2') {
+            if let Some(data) = text.strip_prefix('2') {
                 self.bump_deadline();
-                self.pong_due = Some(format!("3{}", &text[1..]));
+                self.pong_due = Some(format!("3{data}"));
                 continue;
             }
             let Some(msg) = self.message(&text)? else { continue };

@@ -138,7 +138,8 @@ impl GatewayConfig {
 
     /// Checks ranges.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        if !(self.heartbeat_s > 0.0) {
+        // Written so NaN fails too.
+        if self.heartbeat_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
             return Err(("heartbeat_s", "must be > 0".into()));
         }
         if self.ping_interval_ms == 0 || self.ping_timeout_ms == 0 {

@@ -100,7 +100,7 @@ pub enum Cmd {
         /// Ack id to answer.
         ack: u64,
         /// The request.
-        mutation: vizora_protocol::Mutation,
+        mutation: Box<vizora_protocol::Mutation>,
     },
     /// A mutation decided before reaching the engine (invalid args), to remember.
     Decided {
@@ -215,13 +215,11 @@ impl Org {
                         let live = Liveness { last_seen_ms: d.last_seen_ms, cpu_high_since_ms: None };
                         org.rt.insert(d.id.clone(), DeviceRt { live, sock: None });
                     }
-                    if let Entity::Alert(a) = &e {
-                        if a.state != AlertState::Resolved {
-                            if let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
+                    if let Entity::Alert(a) = &e
+                        && a.state != AlertState::Resolved
+                            && let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
                                 org.open_alerts.insert((dev.clone(), kind), a.id.clone());
                             }
-                        }
-                    }
                     org.state.insert(e);
                 }
                 Err(e) => tracing::error!(org = %org.id, cause = %e, "unreadable stored entity skipped"),
@@ -376,20 +374,19 @@ impl Engine {
             Cmd::DeviceConnected { org, device_id, sock } => self.device_connected(&org, &device_id, sock),
             Cmd::DeviceGone { org, device_id, sid } => {
                 let o = self.org(&org);
-                if let Some(rt) = o.rt.get_mut(&device_id) {
-                    if rt.sock.as_ref().is_some_and(|s| s.id == sid) {
+                if let Some(rt) = o.rt.get_mut(&device_id)
+                    && rt.sock.as_ref().is_some_and(|s| s.id == sid) {
                         rt.sock = None;
                         // Keep its last sign of life across a gateway restart.
                         o.persist_device(&device_id);
                     }
-                }
             }
             Cmd::Decided { org, sock, ack, client_id, mutation_id, reply } => {
                 let reply = self.remember(&org, client_id, mutation_id, reply);
                 self.org(&org).acks.push(PendingAck { sock, ack, reply });
             }
             Cmd::Mutate { claims, sock, ack, mutation } => {
-                let reply = self.mutate(&claims, mutation);
+                let reply = self.mutate(&claims, *mutation);
                 self.org(&claims.org).acks.push(PendingAck { sock, ack, reply });
             }
             Cmd::Heartbeat { org, device_id, hb } => self.heartbeat(&org, &device_id, hb),
@@ -564,11 +561,10 @@ impl Engine {
             tracing::error!(cause = %e, "pruning decided mutation ids failed");
         }
         for org in self.orgs.values() {
-            if org.head > keep {
-                if let Err(e) = self.store.prune(&org.id, org.head - keep, before) {
+            if org.head > keep
+                && let Err(e) = self.store.prune(&org.id, org.head - keep, before) {
                     tracing::error!(org = %org.id, cause = %e, "log prune failed");
                 }
-            }
         }
     }
 

@@ -196,7 +196,7 @@ impl SioHandler {
                     Err(e) => return self.send_error(&sock, ns, ErrorCode::BadRequest, format!("mutate: {e}")),
                 };
                 let cmd = match Mutation::decode(&value) {
-                    Ok(mutation) => Cmd::Mutate { claims, sock: sock.clone(), ack, mutation },
+                    Ok(mutation) => Cmd::Mutate { claims, sock: sock.clone(), ack, mutation: Box::new(mutation) },
                     Err(e) => {
                         let ids = (value.get("client_id").and_then(|v| v.as_str()), value.get("mutation_id").and_then(|v| v.as_str()));
                         let reply = MutationAck::invalid(&e);

@@ -39,14 +39,11 @@ fn collect_until(rx: &crossbeam_channel::Receiver<Update>, limit: Duration, mut 
     let end = Instant::now() + limit;
     let mut entries = Vec::new();
     while Instant::now() < end {
-        match rx.recv_timeout(Duration::from_millis(100)) {
-            Ok(Update::Entries { items, .. }) => {
-                entries.extend(items);
-                if done(&entries) {
-                    break;
-                }
+        if let Ok(Update::Entries { items, .. }) = rx.recv_timeout(Duration::from_millis(100)) {
+            entries.extend(items);
+            if done(&entries) {
+                break;
             }
-            Ok(_) | Err(_) => {}
         }
     }
     entries

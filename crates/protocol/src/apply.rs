@@ -190,17 +190,47 @@ fn in_range(field: &str, i: usize, len: usize) -> Result<(), Rejection> {
     if i < len { Ok(()) } else { Err(Rejection::invalid(field, format!("must be in 0..{len}, got {i}"))) }
 }
 
-fn create(state: &OrgState, op: &MutationOp, ctx: &ApplyCtx) -> Result<Applied, Rejection> {
-    let kind = op.entity_kind();
-    let id = match op {
+/// Every entity [`apply`] looks up to decide `m` for `ctx`: its outcome can
+/// change only when one of these does (a client replaying pending mutations
+/// relies on it, so keep it in step with the lookups below).
+pub fn lookups<'a>(m: &'a Mutation, ctx: &'a ApplyCtx) -> Vec<(EntityKind, &'a str)> {
+    let mut keys = Vec::with_capacity(2);
+    if m.op.is_create() {
+        keys.push((m.op.entity_kind(), created_id(&m.op, ctx)));
+    } else if let Some(target) = &m.target {
+        keys.push((m.op.entity_kind(), target.as_str()));
+    }
+    match &m.op {
+        MutationOp::DeviceAssignPlaylist { playlist_id: Some(id) } => keys.push((EntityKind::Playlist, id)),
+        MutationOp::PlaylistAddItem { content_id, .. } => keys.push((EntityKind::Content, content_id)),
+        MutationOp::PlaylistCreate { items, .. } => {
+            keys.extend(items.iter().map(|i| (EntityKind::Content, i.content_id.as_str())));
+        }
+        MutationOp::ScheduleCreate(f) => keys.push((EntityKind::Playlist, &f.playlist_id)),
+        MutationOp::ScheduleUpdate(SchedulePatch { playlist_id: Some(id), .. }) => {
+            keys.push((EntityKind::Playlist, id));
+        }
+        _ => {}
+    }
+    keys
+}
+
+/// The id a create makes: the one it names, else the context's.
+fn created_id<'a>(op: &'a MutationOp, ctx: &'a ApplyCtx) -> &'a str {
+    match op {
         MutationOp::PlaylistCreate { id: Some(id), .. } | MutationOp::ContentCreate { id: Some(id), .. } => id,
         _ => &ctx.new_id,
-    };
+    }
+}
+
+fn create(state: &OrgState, op: &MutationOp, ctx: &ApplyCtx) -> Result<Applied, Rejection> {
+    let kind = op.entity_kind();
+    let id = created_id(op, ctx);
     if let Some(current) = state.get(kind, id).filter(|_| state.org_of(kind, id) == Some(ctx.org.as_str())) {
         let msg = format!("{} `{id}` exists", kind.as_str());
         return Err(Rejection::conflict(current, msg));
     }
-    let (id, org) = (id.clone(), ctx.org.clone());
+    let (id, org) = (id.to_owned(), ctx.org.clone());
     let entity = match op {
         MutationOp::PlaylistCreate { name, items, .. } => {
             check_items(state, &org, items)?;

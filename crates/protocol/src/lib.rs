@@ -12,7 +12,7 @@ pub mod mutation;
 pub mod org_state;
 pub mod stream;
 
-pub use apply::{Applied, ApplyCtx, Rejection, apply};
+pub use apply::{Applied, ApplyCtx, Rejection, apply, lookups};
 pub use auth::{AuthErrorCode, Claims, ConnectErrorData, ConnectErrorPayload, Role};
 pub use entity::{
     Alert, AlertState, Content, ContentKind, Device, DeviceStatus, Entity, EntityKind, Health,

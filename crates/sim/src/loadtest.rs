@@ -292,11 +292,10 @@ async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared:
                 let n = serde_json::from_str::<AppliedData>(item.data.get())
                     .ok()
                     .and_then(|d| d.mutation_id.strip_prefix("lt-")?.parse::<usize>().ok());
-                if let Some(sent) = n.and_then(|n| shared.sent_us.get(n)).map(|a| a.load(Ordering::Relaxed)) {
-                    if sent > 0 {
+                if let Some(sent) = n.and_then(|n| shared.sent_us.get(n)).map(|a| a.load(Ordering::Relaxed))
+                    && sent > 0 {
                         samples.push(now_us.saturating_sub(sent).max(1));
                     }
-                }
             }
         }
         if samples.len() >= 256 {
@@ -350,11 +349,10 @@ async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u64, u64), L
     // Collect the remaining acks, then ask for the head.
     let until = Instant::now() + Duration::from_secs(10);
     while !acks_wanted.is_empty() && Instant::now() < until {
-        if let Ok(Ok(Incoming::Ack { id, arg })) = tokio::time::timeout(Duration::from_millis(500), s.recv()).await {
-            if acks_wanted.remove(&id) && arg.contains("\"applied\"") {
+        if let Ok(Ok(Incoming::Ack { id, arg })) = tokio::time::timeout(Duration::from_millis(500), s.recv()).await
+            && acks_wanted.remove(&id) && arg.contains("\"applied\"") {
                 applied += 1;
             }
-        }
     }
     let id = s.emit_with_ack("subscribe", &json!({ "since": null })).await.map_err(|e| LoadError::Operator(e.to_string()))?;
     let head = loop {

@@ -31,11 +31,10 @@ impl Engine {
         }
         let rt = org.rt.entry(device_id.to_owned()).or_insert(DeviceRt { live: Liveness::default(), sock: None });
         // A second connection of the same device replaces the first.
-        if let Some(old) = rt.sock.replace(sock.clone()) {
-            if old.id != sock.id {
+        if let Some(old) = rt.sock.replace(sock.clone())
+            && old.id != sock.id {
                 old.close(DisconnectReason::TransportClose);
             }
-        }
         // A CONNECT counts as a sign of life.
         rt.live.last_seen_ms = now;
         if let Some(d) = org.state.devices.get_mut(device_id) {
@@ -116,11 +115,10 @@ impl Engine {
     /// Drops a removed device's connection and runtime state.
     pub(crate) fn forget_device(&mut self, org_id: &str, device_id: &str) {
         let org = self.org(org_id);
-        if let Some(rt) = org.rt.remove(device_id) {
-            if let Some(s) = rt.sock {
+        if let Some(rt) = org.rt.remove(device_id)
+            && let Some(s) = rt.sock {
                 s.close(DisconnectReason::TransportClose);
             }
-        }
         org.telemetry_dirty.remove(device_id);
         for kind in ["device_offline", "device_degraded"] {
             org.open_alerts.remove(&(device_id.to_owned(), kind));
