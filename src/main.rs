@@ -31,6 +31,39 @@ enum Command {
     Sim(SimArgs),
     /// Load generator: W walls, D players and an operator against a gateway.
     Loadtest(LoadArgs),
+    /// Print every applied log entry (one line each; --json as PROTOCOL.md shows them).
+    Tail(TailArgs),
+    /// Sync, write the whole view as JSON, exit.
+    State(StateArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+struct TailArgs {
+    /// Gateway URL (ws://host:port).
+    #[arg(long)]
+    server: String,
+    /// JWT for /wall (or VIZORA_TOKEN).
+    #[arg(long, env = "VIZORA_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Resume after this position, EPOCH:SEQ.
+    #[arg(long)]
+    since: Option<String>,
+    /// Entries as PROTOCOL.md JSON, plus snapshot and connection lines.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Args, Debug, Clone)]
+struct StateArgs {
+    /// Gateway URL (ws://host:port).
+    #[arg(long)]
+    server: String,
+    /// JWT for /wall (or VIZORA_TOKEN).
+    #[arg(long, env = "VIZORA_TOKEN", hide_env_values = true)]
+    token: String,
+    /// Output file (written atomically).
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -155,6 +188,8 @@ fn main() -> ExitCode {
         Command::Wall(w) => run_wall(w),
         Command::Sim(s) => run_sim(s),
         Command::Loadtest(l) => run_loadtest(l),
+        Command::Tail(t) => run_tail(t),
+        Command::State(s) => run_state(s),
     };
     match result {
         Ok(code) => code,
@@ -222,6 +257,21 @@ fn auth_from_env() -> anyhow::Result<vizora_gateway::Auth> {
 fn mint(auth: &vizora_gateway::Auth, org: &str, role: vizora_protocol::Role, sub: &str) -> String {
     let claims = vizora_protocol::Claims { sub: sub.into(), org: org.into(), role, exp: vizora_protocol::now_ms() / 1000 + 86_400 };
     auth.mint(&claims).unwrap_or_default()
+}
+
+fn run_tail(args: TailArgs) -> anyhow::Result<ExitCode> {
+    let mut cfg = ClientConfig::new(args.server, args.token);
+    cfg.since = args.since.as_deref().map(vizora_client::cli::parse_since).transpose()?;
+    let stop = vizora_client::cli::stop_on_ctrl_c()?;
+    vizora_client::cli::tail(cfg, args.json, &mut std::io::stdout().lock(), &stop)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run_state(args: StateArgs) -> anyhow::Result<ExitCode> {
+    let cfg = ClientConfig::new(args.server, args.token);
+    let summary = vizora_client::cli::state(cfg, &args.out, vizora_client::cli::STATE_TIMEOUT)?;
+    eprintln!("wrote {}: {summary}", args.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 fn run_loadtest(args: LoadArgs) -> anyhow::Result<ExitCode> {

@@ -5,19 +5,26 @@
 //!
 //! The view is kept incrementally: outside the entities that pending
 //! mutations wrote (the overlay), it equals the confirmed state, so a step
-//! costs what it touches, not the size of the org. Only a snapshot diffs
-//! whole maps.
+//! costs what it touches, not the size of the org. A log entry moves both
+//! states alike there; pending mutations replay only when an entry touched
+//! something one of them looks up (or one left), since otherwise each
+//! would decide exactly as before. Only a snapshot diffs whole maps.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet, btree_map};
 
 use vizora_protocol::{
     ApplyCtx, ArgError, Entity, EntityKind, Event, LogEntry, Mutation, MutationAck, OrgState, Position, RejectCode,
-    Rejection, apply,
+    Rejection, apply, lookups,
 };
 
 use crate::changes::{AckOutcome, Changes, EntityKey, Resubscribe, Rollback, Stats};
 use crate::cursor::{Accept, Cursor};
+use crate::fold::{Before, fold, put};
+use crate::keys::KeySet;
 use crate::store::{ConfirmedState, QueuedMutation};
+
+/// The view's value before a step, at each entity the step touched.
+type Touched<'a> = BTreeMap<(EntityKind, &'a str), Before>;
 
 /// A local mutation not yet confirmed by the log nor refused by the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +75,10 @@ pub struct SyncEngine {
     cursor: Cursor,
     pending: Vec<Pending>,
     /// Entities pending mutations wrote in `view`; elsewhere `view == confirmed`.
-    overlay: BTreeSet<EntityKey>,
+    overlay: KeySet,
+    /// Every entity a pending mutation's `apply` looks up (a superset of the
+    /// overlay): an entry touching none of them changes no replay.
+    lookups: KeySet,
     stats: Stats,
 }
 
@@ -96,6 +106,7 @@ impl SyncEngine {
                 e.pending.push(Pending { mutation: m, ctx: q.ctx, applied_at: None, shadowed: None });
             }
         }
+        e.pending_changed();
         e.view = e.confirmed.clone();
         e.replay();
         e
@@ -148,8 +159,9 @@ impl SyncEngine {
             if self.view.get(key.0, &key.1) != before {
                 changes.changed.push(key.clone());
             }
-            self.overlay.insert(key);
+            self.overlay.insert(key.0, &key.1);
         }
+        self.lookups.extend(lookups(&m, &ctx));
         self.pending.push(Pending { mutation: m, ctx, applied_at: None, shadowed: None });
         Ok(changes)
     }
@@ -159,14 +171,24 @@ impl SyncEngine {
     /// `mutation.applied` entry of a pending mutation confirms it.
     pub fn apply_entries(&mut self, epoch: &str, entries: &[LogEntry]) -> Changes {
         let mut changes = Changes::default();
-        let mut dirty = BTreeSet::new();
+        let mut touched = Touched::new();
+        let mut rebase = false;
         for entry in entries {
             match self.cursor.accept(epoch, entry.seq) {
                 Accept::Apply => {
-                    if let Some((kind, id)) = entry.event.entity_ref() {
-                        dirty.insert((kind, id.to_owned()));
-                    }
                     self.confirmed.apply_event(&entry.event);
+                    if let Some((kind, id)) = entry.event.entity_ref() {
+                        rebase |= self.lookups.contains(kind, id);
+                        // Outside the overlay the view is the confirmed state:
+                        // it moves alike, and keeps what it had for the report.
+                        if !self.overlay.contains(kind, id) {
+                            let displaced = fold(&mut self.view, &entry.event);
+                            match touched.entry((kind, id)) {
+                                btree_map::Entry::Vacant(v) => drop(v.insert(displaced)),
+                                btree_map::Entry::Occupied(mut o) => o.get_mut().keep_first(displaced),
+                            }
+                        }
+                    }
                     if let Event::MutationApplied(a) = &entry.event {
                         let mine = |p: &Pending| {
                             p.mutation.mutation_id == a.mutation_id && p.mutation.client_id == a.client_id
@@ -195,9 +217,11 @@ impl SyncEngine {
         self.stats.entries_applied += changes.entries_applied as u64;
         self.stats.entries_skipped += changes.entries_skipped as u64;
         self.stats.confirmed += changes.confirmed.len() as u64;
-        if !dirty.is_empty() || !changes.confirmed.is_empty() {
-            changes.changed = self.rederive(dirty);
+        if !changes.confirmed.is_empty() {
+            self.pending_changed();
+            rebase = true;
         }
+        changes.changed = if rebase { self.rebase(touched) } else { self.changed(&touched) };
         changes
     }
 
@@ -217,10 +241,11 @@ impl SyncEngine {
             }
             _ => true,
         });
+        self.pending_changed();
         self.stats.snapshots += 1;
         self.stats.confirmed += changes.confirmed.len() as u64;
         let old = std::mem::replace(&mut self.view, self.confirmed.clone());
-        self.overlay.clear();
+        self.overlay = KeySet::default();
         self.replay();
         changes.changed = diff(&old, &self.view);
         changes
@@ -262,17 +287,19 @@ impl SyncEngine {
         };
         let (code, message, current) = rollback;
         let mutation = self.pending.remove(i).mutation;
+        self.pending_changed();
         self.stats.rolled_back += 1;
         let mut changes = Changes::default();
         changes.rollbacks.push(Rollback { mutation, code, message, current });
-        changes.changed = self.rederive(BTreeSet::new());
+        changes.changed = self.rebase(Touched::new());
         AckOutcome::RolledBack(changes)
     }
 
     /// Counts and re-derives after `changes.confirmed` left the pending list.
     fn confirmed_now(&mut self, mut changes: Changes) -> Changes {
+        self.pending_changed();
         self.stats.confirmed += changes.confirmed.len() as u64;
-        changes.changed = self.rederive(BTreeSet::new());
+        changes.changed = self.rebase(Touched::new());
         changes
     }
 
@@ -288,33 +315,51 @@ impl SyncEngine {
         });
     }
 
-    /// Re-derives the view after confirmed entities `dirty` changed or the
-    /// pending list shrank; returns the keys whose view value changed.
-    fn rederive(&mut self, mut dirty: BTreeSet<EntityKey>) -> Vec<EntityKey> {
-        dirty.append(&mut self.overlay);
-        let before: Vec<(EntityKey, Option<Entity>)> = dirty
-            .into_iter()
-            .map(|key| {
-                let old = self.view.get(key.0, &key.1);
-                self.view.copy_from(&self.confirmed, key.0, &key.1);
-                (key, old)
-            })
-            .collect();
+    /// Recomputes what pending mutations look up, after the list changed.
+    fn pending_changed(&mut self) {
+        let mut keys = KeySet::default();
+        for p in &self.pending {
+            keys.extend(lookups(&p.mutation, &p.ctx));
+        }
+        self.lookups = keys;
+    }
+
+    /// The touched keys whose view value is not what it was, sorted.
+    fn changed(&self, touched: &Touched<'_>) -> Vec<EntityKey> {
+        let moved = |((kind, id), before): &(&(EntityKind, &str), &Before)| {
+            before.differs(&self.view, &self.confirmed, *kind, id)
+        };
+        touched.iter().filter(moved).map(|((kind, id), _)| (*kind, (*id).to_owned())).collect()
+    }
+
+    /// Re-derives the view after the pending list shrank or the confirmed
+    /// state moved under something a pending mutation looks up: the overlay
+    /// goes back to confirmed and every pending mutation replays. `touched`
+    /// holds what the step displaced elsewhere; returns the keys whose view
+    /// value changed, sorted.
+    fn rebase(&mut self, touched: Touched<'_>) -> Vec<EntityKey> {
+        let overlay = std::mem::take(&mut self.overlay);
+        let mut touched: Touched<'_> = touched;
+        for (kind, id) in overlay.iter() {
+            let old = match self.confirmed.get(kind, id) {
+                Some(e) => put(&mut self.view, e),
+                None => self.view.remove(kind, id),
+            };
+            touched.entry((kind, id)).or_insert(Before::Was(old));
+        }
         self.replay();
-        let mut changed: BTreeSet<EntityKey> = BTreeSet::new();
-        for (key, old) in &before {
-            if self.view.get(key.0, &key.1) != *old {
-                changed.insert(key.clone());
-            }
-        }
+        let mut changed = self.changed(&touched);
+        let known = changed.len();
         // Newly overlaid keys were equal to confirmed before this step.
-        let seen: BTreeSet<&EntityKey> = before.iter().map(|(k, _)| k).collect();
-        for key in self.overlay.iter().filter(|k| !seen.contains(k)) {
-            if !self.view.same_at(&self.confirmed, key.0, &key.1) {
-                changed.insert(key.clone());
+        for (kind, id) in self.overlay.iter() {
+            if !touched.contains_key(&(kind, id)) && !self.view.same_at(&self.confirmed, kind, id) {
+                changed.push((kind, id.to_owned()));
             }
         }
-        changed.into_iter().collect()
+        if changed.len() > known {
+            changed.sort();
+        }
+        changed
     }
 
     /// Applies every pending mutation to `view` in order; requires the overlay
@@ -326,7 +371,7 @@ impl SyncEngine {
                     p.shadowed = None;
                     if let Some(event) = &applied.event {
                         self.view.apply_event(event);
-                        self.overlay.insert((applied.kind, applied.id));
+                        self.overlay.insert(applied.kind, &applied.id);
                     }
                 }
                 Err(r) => p.shadowed = Some(r),

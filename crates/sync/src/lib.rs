@@ -6,6 +6,8 @@
 pub mod changes;
 pub mod cursor;
 pub mod engine;
+mod fold;
+mod keys;
 pub mod store;
 
 pub use changes::{AckOutcome, Changes, EntityKey, Resubscribe, Rollback, Stats};
