@@ -178,6 +178,8 @@ pub(crate) struct Org {
     pub(crate) decided: HashMap<(String, String), (MutationAck, u64)>,
     subs: Vec<Sub>,
     batch: OrgBatch,
+    /// When the oldest entry of the pending batch was appended.
+    batch_since: Option<Instant>,
     acks: Vec<PendingAck>,
     persist_org: bool,
     pub(crate) telemetry_dirty: BTreeSet<String>,
@@ -196,6 +198,7 @@ impl Org {
             decided: HashMap::new(),
             subs: Vec::new(),
             batch: OrgBatch::default(),
+            batch_since: None,
             acks: Vec::new(),
             persist_org: true,
             telemetry_dirty: BTreeSet::new(),
@@ -239,6 +242,7 @@ impl Org {
         let entry = LogEntry { seq: self.head, ts_ms, event };
         let json = serde_json::to_string(&entry).unwrap_or_default();
         self.batch.entries.push((entry.seq, ts_ms, json));
+        self.batch_since.get_or_insert_with(Instant::now);
         self.head
     }
 
@@ -535,6 +539,7 @@ impl Engine {
                 continue;
             }
             self.counters.entries.fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.counters.set_head(&org.id, org.head);
             let items: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
             let text: Str = events_packet(&org.epoch, &items).into();
             org.subs.retain(|s| match s.sock.emit(text.clone()) {
@@ -547,6 +552,10 @@ impl Engine {
                 }
                 Err(TrySendError2::Closed(_)) => false,
             });
+            // Append → committed → handed to every subscriber's socket.
+            if let Some(since) = org.batch_since.take() {
+                self.counters.observe_delivery(since.elapsed(), entries.len() as u64);
+            }
         }
     }
 

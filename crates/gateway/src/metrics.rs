@@ -1,7 +1,12 @@
 //! Fleet analytics (`metrics` event) and the gateway's own counters.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Upper bounds of the delivery latency histogram, seconds.
+const LATENCY_BUCKETS_S: [f64; 12] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
 use vizora_protocol::{Metrics, TopContent};
 
@@ -34,11 +39,58 @@ pub struct Counters {
     pub mutations_duplicate: AtomicU64,
     /// Mutations refused by the rate limit.
     pub mutations_rate_limited: AtomicU64,
+    /// Log head per org.
+    heads: Mutex<BTreeMap<String, u64>>,
+    /// Delivery latency histogram: cumulative-free bucket counts, +Inf last.
+    latency_buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
+    latency_sum_us: AtomicU64,
+    latency_count: AtomicU64,
 }
 
 impl Counters {
+    /// Records an org's log head.
+    pub fn set_head(&self, org: &str, head: u64) {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        match heads.get_mut(org) {
+            Some(h) => *h = head,
+            None => {
+                heads.insert(org.to_owned(), head);
+            }
+        }
+    }
+
+    /// Records `n` entries that took `d` from append to being handed to every subscriber.
+    pub fn observe_delivery(&self, d: Duration, n: u64) {
+        let s = d.as_secs_f64();
+        let i = LATENCY_BUCKETS_S.iter().position(|b| s <= *b).unwrap_or(LATENCY_BUCKETS_S.len());
+        self.latency_buckets[i].fetch_add(n, Ordering::Relaxed);
+        self.latency_sum_us.fetch_add(d.as_micros() as u64 * n, Ordering::Relaxed);
+        self.latency_count.fetch_add(n, Ordering::Relaxed);
+    }
+
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
+        let mut out = self.render_counters();
+        out.push_str("# TYPE vizora_log_head gauge\n");
+        for (org, head) in self.heads.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let org = org.replace('\\', "\\\\").replace('"', "\\\"");
+            out.push_str(&format!("vizora_log_head{{org=\"{org}\"}} {head}\n"));
+        }
+        out.push_str("# HELP vizora_delivery_seconds Log entry append to hand-off to every subscriber socket (includes the durable commit).\n");
+        out.push_str("# TYPE vizora_delivery_seconds histogram\n");
+        let mut cumulative = 0;
+        for (i, b) in LATENCY_BUCKETS_S.iter().enumerate() {
+            cumulative += self.latency_buckets[i].load(Ordering::Relaxed);
+            out.push_str(&format!("vizora_delivery_seconds_bucket{{le=\"{b}\"}} {cumulative}\n"));
+        }
+        cumulative += self.latency_buckets[LATENCY_BUCKETS_S.len()].load(Ordering::Relaxed);
+        out.push_str(&format!("vizora_delivery_seconds_bucket{{le=\"+Inf\"}} {cumulative}\n"));
+        out.push_str(&format!("vizora_delivery_seconds_sum {}\n", self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6));
+        out.push_str(&format!("vizora_delivery_seconds_count {}\n", self.latency_count.load(Ordering::Relaxed)));
+        out
+    }
+
+    fn render_counters(&self) -> String {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         format!(
             "# TYPE vizora_log_entries_total counter\nvizora_log_entries_total {}\n\
@@ -119,6 +171,21 @@ impl MetricsWindow {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prometheus_text_has_heads_and_a_cumulative_latency_histogram() {
+        let c = Counters::default();
+        c.set_head("acme", 42);
+        c.observe_delivery(Duration::from_millis(3), 3);
+        c.observe_delivery(Duration::from_secs(9), 1);
+        let text = c.render();
+        assert!(text.contains("vizora_log_head{org=\"acme\"} 42\n"), "{text}");
+        assert!(text.contains("vizora_delivery_seconds_bucket{le=\"0.002\"} 0\n"), "{text}");
+        assert!(text.contains("vizora_delivery_seconds_bucket{le=\"0.005\"} 3\n"), "{text}");
+        assert!(text.contains("vizora_delivery_seconds_bucket{le=\"2.5\"} 3\n"), "{text}");
+        assert!(text.contains("vizora_delivery_seconds_bucket{le=\"+Inf\"} 4\n"), "{text}");
+        assert!(text.contains("vizora_delivery_seconds_count 4\n"), "{text}");
+    }
 
     #[test]
     fn window_counts_plays_errors_and_top_content() {

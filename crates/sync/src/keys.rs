@@ -23,11 +23,6 @@ impl KeySet {
         }
     }
 
-    /// Whether the set is empty.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.0.iter().all(BTreeSet::is_empty)
-    }
-
     /// Every key, in `(kind, id)` order.
     pub(crate) fn iter(&self) -> impl Iterator<Item = (EntityKind, &str)> {
         EntityKind::ALL.into_iter().flat_map(|kind| self.0[kind as usize].iter().map(move |id| (kind, id.as_str())))
@@ -54,6 +49,5 @@ mod tests {
         assert!(keys.contains(EntityKind::Device, "d2") && !keys.contains(EntityKind::Playlist, "d2"));
         let order: Vec<(EntityKind, &str)> = keys.iter().collect();
         assert_eq!(order, [(EntityKind::Device, "d1"), (EntityKind::Device, "d2"), (EntityKind::Alert, "a1")]);
-        assert!(!keys.is_empty() && KeySet::default().is_empty());
     }
 }
