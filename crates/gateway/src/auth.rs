@@ -89,3 +89,30 @@ mod tests {
         assert_eq!(auth.verify(&expired), Err(AuthErrorCode::TokenExpired));
     }
 }
+
+#[cfg(test)]
+mod rs256_tests {
+    use super::*;
+    use vizora_protocol::Role;
+
+    const PRIVATE: &[u8] = include_bytes!("../tests/fixtures/rs256-test-private.pem");
+    const PUBLIC: &[u8] = include_bytes!("../tests/fixtures/rs256-test-public.pem");
+
+    fn mint_rs256(claims: &Claims) -> String {
+        let key = EncodingKey::from_rsa_pem(PRIVATE).expect("test key");
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), claims, &key).expect("sign")
+    }
+
+    #[test]
+    fn rs256_tokens_verify_with_the_public_key_only() {
+        let auth = Auth::rs256_public_pem(PUBLIC).expect("public key");
+        let exp = vizora_protocol::now_ms() / 1000 + 60;
+        let claims = Claims { sub: "u".into(), org: "acme".into(), role: Role::Admin, exp };
+        assert_eq!(auth.verify(&mint_rs256(&claims)), Ok(claims.clone()));
+        assert!(auth.mint(&claims).is_none(), "a public key cannot sign");
+        // An HS256 token is not accepted by an RS256 gateway.
+        let hs = Auth::hs256(b"secret").mint(&claims).expect("mint");
+        assert_eq!(auth.verify(&hs), Err(AuthErrorCode::TokenInvalid));
+        assert!(Auth::rs256_public_pem(b"not a key").is_err());
+    }
+}

@@ -6,6 +6,8 @@ mod support;
 
 #[path = "protocol_sections/auth.rs"]
 mod auth;
+#[path = "protocol_sections/backpressure.rs"]
+mod backpressure;
 #[path = "protocol_sections/limits.rs"]
 mod limits;
 #[path = "protocol_sections/players.rs"]
