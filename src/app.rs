@@ -9,7 +9,10 @@ use bevy::render::RenderPlugin;
 use bevy::window::{ExitCondition, PresentMode, WindowResolution};
 use bevy::winit::WinitPlugin;
 
+use crate::config::{PanelKind, WallConfig};
 use crate::devices_panel::{DevicesPanelPlugin, WallSize};
+use crate::health_panel::HealthPanelPlugin;
+use crate::pages::{PagesPlugin, WallSettings};
 use crate::fleet::FleetPlugin;
 use crate::headless::HeadlessPlugin;
 use crate::hud::{DemoMode, HudPlugin};
@@ -42,6 +45,10 @@ pub struct WallOptions {
     pub demo: bool,
     /// Data comes from a fixture, not a gateway.
     pub offline: bool,
+    /// Pages, rotation, text sizing.
+    pub config: WallConfig,
+    /// Show only this panel (no rotation).
+    pub page: Option<PanelKind>,
 }
 
 /// The wall app, without its data link (insert a [`crate::net::NetLink`] before running).
@@ -51,7 +58,8 @@ pub fn build(opts: &WallOptions) -> App {
     let bg = palette::BACKGROUND;
     app.insert_resource(ClearColor(Color::srgb_u8(bg[0], bg[1], bg[2])))
         .insert_resource(WallSize { w: w as f32, h: h as f32 })
-        .insert_resource(DemoMode(opts.demo));
+        .insert_resource(DemoMode(opts.demo))
+        .insert_resource(WallSettings(opts.config.clone()));
     match &opts.surface {
         Surface::Window => {
             app.add_plugins(DefaultPlugins.set(WindowPlugin {
@@ -86,7 +94,14 @@ pub fn build(opts: &WallOptions) -> App {
             .add_plugins(HeadlessPlugin { out: out.clone(), frames: *frames, data_timeout: Duration::from_secs(60) });
         }
     }
-    app.add_plugins((NetPlugin { offline: opts.offline }, FleetPlugin, DevicesPanelPlugin, HudPlugin));
+    app.add_plugins((
+        NetPlugin { offline: opts.offline },
+        FleetPlugin,
+        PagesPlugin { fixed: opts.page },
+        DevicesPanelPlugin,
+        HealthPanelPlugin,
+        HudPlugin,
+    ));
     app
 }
 

@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use bevy::prelude::*;
 use vizora_protocol::{Device, DeviceStatus};
 
+use crate::config::PanelKind;
 use crate::fleet::{DeviceChanged, Fleet, FleetMembershipChanged, FleetReset};
+use crate::pages::ActivePage;
 use crate::layout::{Grid, Rect, tile_area};
 use crate::palette::{self, Shape, status_color, status_label, status_shape};
 
@@ -35,6 +37,10 @@ pub struct Tile {
     status_text: Option<Entity>,
 }
 
+/// Parent of every tile: hidden when another page shows.
+#[derive(Component, Debug)]
+pub struct DevicesPanel;
+
 /// Device id → tile entity.
 #[derive(Resource, Debug, Default)]
 pub struct TileIndex(pub HashMap<String, Entity>);
@@ -55,9 +61,12 @@ impl Plugin for DevicesPanelPlugin {
         app.init_resource::<WallSize>()
             .init_resource::<TileIndex>()
             .configure_sets(Update, DevicesPanelSystems::Draw)
+            .add_systems(Startup, |mut commands: Commands| {
+                commands.spawn((DevicesPanel, Transform::default(), Visibility::default()));
+            })
             .add_systems(
                 Update,
-                (rebuild_tiles, update_changed_tiles).chain().in_set(DevicesPanelSystems::Draw),
+                (rebuild_tiles, update_changed_tiles, show_devices_panel).chain().in_set(DevicesPanelSystems::Draw),
             );
     }
 }
@@ -110,8 +119,19 @@ fn style_marker(shape: Shape, side: f32, sprite: &mut Sprite, tf: &mut Transform
     tf.rotation = Quat::from_rotation_z(rot);
 }
 
+fn show_devices_panel(page: Option<Res<ActivePage>>, mut q: Query<&mut Visibility, With<DevicesPanel>>) {
+    let Some(page) = page else { return };
+    if !page.is_changed() {
+        return;
+    }
+    for mut v in &mut q {
+        *v = if page.panel == PanelKind::Devices { Visibility::Inherited } else { Visibility::Hidden };
+    }
+}
+
 fn rebuild_tiles(
     mut commands: Commands,
+    root: Option<Single<Entity, With<DevicesPanel>>>,
     fleet: Res<Fleet>,
     size: Res<WallSize>,
     mut index: ResMut<TileIndex>,
@@ -146,6 +166,9 @@ fn rebuild_tiles(
             Sprite::from_color(rgb(status_color(d.status)), Vec2::splat(side)),
             Transform::from_xyz(pos.x, pos.y, 0.0),
         ));
+        if let Some(root) = &root {
+            tile.insert(ChildOf(**root));
+        }
         tile.add_child(marker);
         let mut status_text = None;
         if labelled {

@@ -25,6 +25,10 @@ pub struct FleetReset;
 #[derive(Message, Debug, Clone, Default)]
 pub struct FleetMembershipChanged;
 
+/// Alerts changed.
+#[derive(Message, Debug, Clone, Default)]
+pub struct AlertsChanged;
+
 /// One device's view changed.
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
 pub struct DeviceChanged {
@@ -42,6 +46,7 @@ impl Plugin for FleetPlugin {
             .add_message::<FleetReset>()
             .add_message::<FleetMembershipChanged>()
             .add_message::<DeviceChanged>()
+            .add_message::<AlertsChanged>()
             .configure_sets(PreUpdate, FleetSystems::Apply.after(NetSystems::Receive))
             .add_systems(PreUpdate, (apply_snapshots, apply_entries, apply_telemetry).chain().in_set(FleetSystems::Apply));
     }
@@ -59,11 +64,15 @@ fn apply_entries(
     mut batches: MessageReader<EntriesReceived>,
     mut membership: MessageWriter<FleetMembershipChanged>,
     mut changed: MessageWriter<DeviceChanged>,
+    mut alerts: MessageWriter<AlertsChanged>,
 ) {
     for b in batches.read() {
         let ch = fleet.0.apply_entries(&b.epoch, &b.items);
         if ch.membership {
             membership.write(FleetMembershipChanged);
+        }
+        if ch.alerts {
+            alerts.write(AlertsChanged);
         }
         changed.write_batch(ch.devices.into_iter().map(|id| DeviceChanged { id }));
     }

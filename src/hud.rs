@@ -9,6 +9,7 @@ use crate::devices_panel::WallSize;
 use crate::fleet::Fleet;
 use crate::layout::bar_height;
 use crate::net::{LinkInfo, LinkState};
+use crate::pages::{ActivePage, WallSettings};
 use crate::palette::{self, Rgb};
 
 /// The wall runs on the embedded demo backend.
@@ -24,6 +25,8 @@ pub enum HudText {
     Link,
     /// UTC clock and last-event age.
     Clock,
+    /// Page name, and whether an alert holds it.
+    Page,
 }
 
 /// Draws the top bar.
@@ -71,6 +74,7 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
                     children![(Text::new("DEMO"), TextFont::from_font_size(font), TextColor(rgb(palette::BACKGROUND)))],
                 ));
             }
+            bar_node.spawn((text("", palette::ACCENT), HudText::Page));
             bar_node.spawn((text("", palette::TEXT), HudText::Totals));
             bar_node.spawn(Node { flex_grow: 1.0, ..default() });
             bar_node.spawn((text("", palette::TEXT), HudText::Link));
@@ -95,6 +99,8 @@ fn update_hud(
     fleet: Res<Fleet>,
     state: Res<State<LinkState>>,
     info: Res<LinkInfo>,
+    page: Option<Res<ActivePage>>,
+    settings: Option<Res<WallSettings>>,
     mut q: Query<(&HudText, &mut Text, &mut TextColor)>,
 ) {
     let now = now_ms();
@@ -105,6 +111,13 @@ fn update_hud(
                 (format!("ONLINE {on}   DEGRADED {deg}   OFFLINE {off}   UNKNOWN {unk}   ALERTS {}", fleet.0.open_alerts()), palette::TEXT)
             }
             HudText::Link => link_badge(*state.get(), &info),
+            HudText::Page => match (&page, &settings) {
+                (Some(p), Some(s)) => {
+                    let name = s.0.pages.get(p.index).map(|pg| pg.name.to_uppercase()).unwrap_or_default();
+                    if p.pinned { (format!("{name} (PINNED: critical alert)"), palette::OFFLINE) } else { (name, palette::ACCENT) }
+                }
+                _ => (String::new(), palette::ACCENT),
+            },
             HudText::Clock => {
                 let secs = now / 1000;
                 let clock = format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);

@@ -7,14 +7,17 @@
 //! F12 debug overlay, [`headless::HeadlessPlugin`] renders to a PNG.
 
 pub mod app;
+pub mod config;
 pub mod demo;
 pub mod devices_panel;
 pub mod fixture;
 pub mod fleet;
 pub mod fleet_model;
 pub mod headless;
+pub mod health_panel;
 pub mod hud;
 pub mod layout;
 pub mod net;
 pub mod overlay;
+pub mod pages;
 pub mod palette;

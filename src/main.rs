@@ -9,6 +9,7 @@ use anyhow::{Context, bail};
 use bevy::app::AppExit;
 use clap::{Args, Parser, Subcommand};
 use vizora::app::{Surface, WallOptions};
+use vizora::config::{PanelKind, WallConfig};
 use vizora::demo::DemoBackend;
 use vizora::fixture::StateFile;
 use vizora::net::NetLink;
@@ -136,6 +137,12 @@ struct WallArgs {
     /// Show this fleet (JSON as `vizora state` writes it) instead of a gateway's.
     #[arg(long, conflicts_with = "server")]
     fixture: Option<PathBuf>,
+    /// Wallboard config (RON); default: config/wallboard.ron when present.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Show only this page, no rotation: devices or health.
+    #[arg(long, value_parser = parse_page)]
+    page: Option<PanelKind>,
     #[command(flatten)]
     demo: DemoArgs,
 }
@@ -162,6 +169,14 @@ struct SimArgs {
     duration_s: Option<u64>,
 }
 
+fn parse_page(s: &str) -> Result<PanelKind, String> {
+    match s {
+        "devices" => Ok(PanelKind::Devices),
+        "health" => Ok(PanelKind::Health),
+        _ => Err(format!("{s}: pages are devices, health (main, analytics, schedules, playlists and content are not built yet)")),
+    }
+}
+
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
     let (w, h) = s.split_once(['x', 'X']).ok_or_else(|| format!("{s}: expected WIDTHxHEIGHT, e.g. 1920x1080"))?;
     let w: u32 = w.parse().map_err(|_| format!("{s}: bad width"))?;
@@ -183,6 +198,8 @@ fn main() -> ExitCode {
             size: (1920, 1080),
             frames: 8,
             fixture: None,
+            config: None,
+            page: None,
             demo: d,
         }),
         Command::Wall(w) => run_wall(w),
@@ -202,11 +219,21 @@ fn main() -> ExitCode {
 
 fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     let demo = args.server.is_empty() && args.fixture.is_none();
+    // Config first: a bad file is reported before any window opens.
+    let config = match &args.config {
+        Some(path) => WallConfig::load(path)?,
+        None => {
+            let shipped = std::path::Path::new("config/wallboard.ron");
+            if shipped.exists() { WallConfig::load(shipped)? } else { WallConfig::default() }
+        }
+    };
     let opts = WallOptions {
         surface: if args.headless { Surface::Headless { out: args.screenshot.clone(), frames: args.frames } } else { Surface::Window },
         size: args.size,
         demo,
         offline: args.fixture.is_some(),
+        config,
+        page: args.page,
     };
     // Fixture first: a bad file is reported before any window opens.
     let fixture = args.fixture.as_deref().map(StateFile::load).transpose()?;

@@ -132,3 +132,50 @@ fn a_bad_fixture_is_reported_with_its_position() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("bad.json:3:"), "error names file and line: {err}");
 }
+
+#[test]
+fn health_page_lists_open_alerts_most_severe_first() {
+    use vizora_protocol::{Alert, AlertState, Severity};
+    let alert = |id: &str, sev: Severity, state: AlertState, msg: &str, raised: u64| Alert {
+        id: id.into(),
+        org: "acme".into(),
+        rev: 1,
+        device_id: Some("dev-001".into()),
+        severity: sev,
+        kind: "device_offline".into(),
+        message: msg.into(),
+        raised_ms: raised,
+        state,
+        acked_by: (state == AlertState::Acked).then(|| "alice".into()),
+        muted_until_ms: None,
+    };
+    let now = vizora_protocol::now_ms();
+    let state = StateFile {
+        epoch: "fixture".into(),
+        seq: 9,
+        device: vec![device(1, DeviceStatus::Offline), device(2, DeviceStatus::Degraded)],
+        alert: vec![
+            alert("a1", Severity::Warning, AlertState::Open, "lobby-002 is degraded", now - 60_000),
+            alert("a2", Severity::Critical, AlertState::Open, "lobby-001 is offline", now - 300_000),
+            alert("a3", Severity::Critical, AlertState::Resolved, "lobby-009 is offline", now - 900_000),
+            alert("a4", Severity::Info, AlertState::Acked, "firmware update available", now - 30_000),
+        ],
+        ..Default::default()
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let fixture = dir.path().join("alerts.json");
+    std::fs::write(&fixture, serde_json::to_string(&state).expect("json")).expect("write");
+    let out = screenshot_dir().join("wall-health-1920x1080.png");
+    render(&["--fixture", fixture.to_str().expect("utf8"), "--page", "health", "--size", "1920x1080", "--frames", "4"], &out);
+    let img = image::open(&out).expect("decode png").to_rgb8();
+    // Rows are drawn in their severity colour: the critical one above the warning one.
+    let first_row_of = |c: Rgb| (0..img.height()).find(|&y| (0..img.width() / 2).any(|x| close(pixel(&img, x as f32, y as f32), c)));
+    let crit = first_row_of(palette::OFFLINE).expect("a critical row is drawn");
+    let warn = first_row_of(palette::DEGRADED).expect("a warning row is drawn");
+    assert!(crit < warn, "critical ({crit}) above warning ({warn})");
+    // No device tiles on the health page.
+    let g = Grid::fit(2, tile_area(1920.0, 1080.0));
+    let t = g.tile(1);
+    let rim = pixel(&img, t.x + 4.0, t.y + t.h * 0.9);
+    assert!(close(rim, palette::BACKGROUND), "tiles are hidden on the health page, found {rim:?}");
+}

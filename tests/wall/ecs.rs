@@ -1,13 +1,18 @@
 //! ECS tests: plugins on `MinimalPlugins`, data through an injected channel.
 
+use std::time::Duration;
+
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
+use bevy::time::TimeUpdateStrategy;
+use vizora::config::{PageConfig, PanelKind, WallConfig};
+use vizora::pages::{ActivePage, PagesPlugin, WallSettings};
 use vizora::devices_panel::{DevicesPanelPlugin, Tile, TileIndex};
 use vizora::fleet::{Fleet, FleetPlugin};
 use vizora::net::{LinkState, NetLink, NetPlugin};
 use vizora::palette;
 use vizora_client::{ConnectionState, Update};
-use vizora_protocol::{DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, SubscribeMode};
+use vizora_protocol::{Alert, AlertState, DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, Severity, SubscribeMode};
 
 use super::device;
 
@@ -18,13 +23,25 @@ struct Harness {
 
 impl Harness {
     fn new() -> Self {
+        Self::with_config(WallConfig::default())
+    }
+
+    /// Plugins under test, time advancing 100 ms per update.
+    fn with_config(cfg: WallConfig) -> Self {
         let (tx, rx) = crossbeam_channel::unbounded();
         let mut app = App::new();
         app.add_plugins((MinimalPlugins, StatesPlugin))
-            .add_plugins((NetPlugin::default(), FleetPlugin, DevicesPanelPlugin))
+            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
+            .insert_resource(WallSettings(cfg))
+            .add_plugins((NetPlugin::default(), FleetPlugin, PagesPlugin::default(), DevicesPanelPlugin))
             .insert_resource(NetLink::from_channel(rx));
         app.update();
         Self { app, tx }
+    }
+
+    fn page(&self) -> (PanelKind, bool) {
+        let p = self.app.world().resource::<ActivePage>();
+        (p.panel, p.pinned)
     }
 
     fn push(&mut self, u: Update) {
@@ -84,4 +101,74 @@ fn link_state_follows_the_io_thread() {
     h.push(Update::Connection(ConnectionState::Reconnecting { reason: "gone".into(), retry_in: std::time::Duration::from_secs(2) }));
     h.app.update();
     assert_eq!(*h.app.world().resource::<State<LinkState>>().get(), LinkState::Reconnecting);
+}
+
+fn alert(id: &str, severity: Severity, state: AlertState) -> Alert {
+    Alert {
+        id: id.into(),
+        org: "acme".into(),
+        rev: 1,
+        device_id: Some("dev-001".into()),
+        severity,
+        kind: "device_offline".into(),
+        message: "dev-001 is offline".into(),
+        raised_ms: 1,
+        state,
+        acked_by: None,
+        muted_until_ms: None,
+    }
+}
+
+fn pages(rotate_s: f32) -> WallConfig {
+    WallConfig {
+        pages: vec![
+            PageConfig { name: "Devices".into(), panel: PanelKind::Devices },
+            PageConfig { name: "Health".into(), panel: PanelKind::Health },
+        ],
+        rotate_s,
+        ..WallConfig::default()
+    }
+}
+
+#[test]
+fn pages_rotate_on_the_configured_interval() {
+    let mut h = Harness::with_config(pages(1.0));
+    assert_eq!(h.page().0, PanelKind::Devices);
+    for _ in 0..9 {
+        h.app.update();
+    }
+    assert_eq!(h.page().0, PanelKind::Devices, "0.9 s in: still the first page");
+    h.app.update();
+    h.app.update();
+    assert_eq!(h.page().0, PanelKind::Health, "after 1 s the next page");
+    for _ in 0..10 {
+        h.app.update();
+    }
+    assert_eq!(h.page().0, PanelKind::Devices, "and round again");
+}
+
+#[test]
+fn an_open_critical_alert_pins_health_until_acknowledged() {
+    let mut h = Harness::with_config(pages(1.0));
+    let snapshot = vec![Entity::Device(device(1, DeviceStatus::Online)), Entity::Alert(alert("a1", Severity::Warning, AlertState::Open))];
+    h.push(Update::Snapshot { epoch: "e".into(), seq: 5, entities: snapshot });
+    assert_eq!(h.page(), (PanelKind::Devices, false), "a warning does not pin");
+
+    let raise = LogEntry { seq: 6, ts_ms: 1, event: Event::AlertUpserted(alert("a2", Severity::Critical, AlertState::Open)) };
+    h.push(Update::Entries { epoch: "e".into(), items: vec![raise] });
+    assert_eq!(h.page(), (PanelKind::Health, true));
+    for _ in 0..30 {
+        h.app.update();
+    }
+    assert_eq!(h.page(), (PanelKind::Health, true), "rotation holds while it is open");
+
+    let mut acked = alert("a2", Severity::Critical, AlertState::Acked);
+    acked.rev = 2;
+    acked.acked_by = Some("alice".into());
+    h.push(Update::Entries { epoch: "e".into(), items: vec![LogEntry { seq: 7, ts_ms: 2, event: Event::AlertUpserted(acked) }] });
+    assert!(!h.page().1, "acknowledged: no longer pinned");
+    for _ in 0..12 {
+        h.app.update();
+    }
+    assert_eq!(h.page().0, PanelKind::Devices, "rotation resumes");
 }

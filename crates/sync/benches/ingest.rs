@@ -89,7 +89,13 @@ fn org() -> OrgState {
     });
     let playlists = (0..20).map(|i| {
         let items = (0..5).map(|k| PlaylistItem { content_id: format!("c{}", (i * 5 + k) % 100), duration_s: 15 });
-        Entity::Playlist(Playlist { id: format!("p{i}"), org: ORG.into(), rev: 1, name: format!("Loop {i}"), items: items.collect() })
+        Entity::Playlist(Playlist {
+            id: format!("p{i}"),
+            org: ORG.into(),
+            rev: 1,
+            name: format!("Loop {i}"),
+            items: items.collect(),
+        })
     });
     let alerts = (0..200).map(|i| Entity::Alert(alert(i, 1, AlertState::Open)));
     OrgState::from_entities(devices.chain(contents).chain(playlists).chain(alerts))
@@ -178,7 +184,13 @@ fn engine(pending: usize) -> SyncEngine {
         let m = match i % 4 {
             0 => mutation(i, "device.rename", &format!("d{i:05}"), Some(1), json!({"name": format!("Mine {i}")})),
             1 => mutation(i, "device.set_tags", &format!("d{i:05}"), Some(1), json!({"tags": ["lobby"]})),
-            2 => mutation(i, "playlist.add_item", &format!("p{i}"), Some(1), json!({"content_id": "c7", "duration_s": 10})),
+            2 => mutation(
+                i,
+                "playlist.add_item",
+                &format!("p{i}"),
+                Some(1),
+                json!({"content_id": "c7", "duration_s": 10}),
+            ),
             _ => mutation(i, "alert.mute", &format!("a{i}"), None, json!({"until_ms": 1_800_000_000_000u64})),
         };
         e.mutate(m, ctx(&format!("local-{i}"))).expect("applies on the snapshot");

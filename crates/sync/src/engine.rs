@@ -10,7 +10,7 @@
 //! something one of them looks up (or one left), since otherwise each
 //! would decide exactly as before. Only a snapshot diffs whole maps.
 
-use std::collections::{BTreeMap, BTreeSet, btree_map};
+use std::collections::BTreeSet;
 
 use vizora_protocol::{
     ApplyCtx, ArgError, Entity, EntityKind, Event, LogEntry, Mutation, MutationAck, OrgState, Position, RejectCode,
@@ -19,12 +19,9 @@ use vizora_protocol::{
 
 use crate::changes::{AckOutcome, Changes, EntityKey, Resubscribe, Rollback, Stats};
 use crate::cursor::{Accept, Cursor};
-use crate::fold::{Before, fold, put};
+use crate::fold::{Before, Touched, fold, put};
 use crate::keys::KeySet;
 use crate::store::{ConfirmedState, QueuedMutation};
-
-/// The view's value before a step, at each entity the step touched.
-type Touched<'a> = BTreeMap<(EntityKind, &'a str), Before>;
 
 /// A local mutation not yet confirmed by the log nor refused by the server.
 #[derive(Debug, Clone, PartialEq)]
@@ -171,7 +168,7 @@ impl SyncEngine {
     /// `mutation.applied` entry of a pending mutation confirms it.
     pub fn apply_entries(&mut self, epoch: &str, entries: &[LogEntry]) -> Changes {
         let mut changes = Changes::default();
-        let mut touched = Touched::new();
+        let mut touched = Touched::default();
         let mut rebase = false;
         for entry in entries {
             match self.cursor.accept(epoch, entry.seq) {
@@ -182,11 +179,8 @@ impl SyncEngine {
                         // Outside the overlay the view is the confirmed state:
                         // it moves alike, and keeps what it had for the report.
                         if !self.overlay.contains(kind, id) {
-                            let displaced = fold(&mut self.view, &entry.event);
-                            match touched.entry((kind, id)) {
-                                btree_map::Entry::Vacant(v) => drop(v.insert(displaced)),
-                                btree_map::Entry::Occupied(mut o) => o.get_mut().keep_first(displaced),
-                            }
+                            let (before, moved) = fold(&mut self.view, &entry.event);
+                            touched.record(kind, id, before, Some(moved));
                         }
                     }
                     if let Event::MutationApplied(a) = &entry.event {
@@ -221,7 +215,8 @@ impl SyncEngine {
             self.pending_changed();
             rebase = true;
         }
-        changes.changed = if rebase { self.rebase(touched) } else { self.changed(&touched) };
+        changes.changed =
+            if rebase { self.rebase(touched) } else { touched.changed(&self.view, &self.confirmed, |_, _| true) };
         changes
     }
 
@@ -291,7 +286,7 @@ impl SyncEngine {
         self.stats.rolled_back += 1;
         let mut changes = Changes::default();
         changes.rollbacks.push(Rollback { mutation, code, message, current });
-        changes.changed = self.rebase(Touched::new());
+        changes.changed = self.rebase(Touched::default());
         AckOutcome::RolledBack(changes)
     }
 
@@ -299,7 +294,7 @@ impl SyncEngine {
     fn confirmed_now(&mut self, mut changes: Changes) -> Changes {
         self.pending_changed();
         self.stats.confirmed += changes.confirmed.len() as u64;
-        changes.changed = self.rebase(Touched::new());
+        changes.changed = self.rebase(Touched::default());
         changes
     }
 
@@ -324,14 +319,6 @@ impl SyncEngine {
         self.lookups = keys;
     }
 
-    /// The touched keys whose view value is not what it was, sorted.
-    fn changed(&self, touched: &Touched<'_>) -> Vec<EntityKey> {
-        let moved = |((kind, id), before): &(&(EntityKind, &str), &Before)| {
-            before.differs(&self.view, &self.confirmed, *kind, id)
-        };
-        touched.iter().filter(moved).map(|((kind, id), _)| (*kind, (*id).to_owned())).collect()
-    }
-
     /// Re-derives the view after the pending list shrank or the confirmed
     /// state moved under something a pending mutation looks up: the overlay
     /// goes back to confirmed and every pending mutation replays. `touched`
@@ -345,14 +332,15 @@ impl SyncEngine {
                 Some(e) => put(&mut self.view, e),
                 None => self.view.remove(kind, id),
             };
-            touched.entry((kind, id)).or_insert(Before::Was(old));
+            touched.record(kind, id, Before::Was(old), None);
         }
         self.replay();
-        let mut changed = self.changed(&touched);
+        // The replay wrote only the overlay: elsewhere the view holds what the entries left.
+        let mut changed = touched.changed(&self.view, &self.confirmed, |kind, id| !self.overlay.contains(kind, id));
         let known = changed.len();
         // Newly overlaid keys were equal to confirmed before this step.
         for (kind, id) in self.overlay.iter() {
-            if !touched.contains_key(&(kind, id)) && !self.view.same_at(&self.confirmed, kind, id) {
+            if !touched.contains(kind, id) && !self.view.same_at(&self.confirmed, kind, id) {
                 changed.push((kind, id.to_owned()));
             }
         }

@@ -379,7 +379,9 @@ fn a_hidden_change_reappears_when_what_it_refers_to_comes_back() {
 #[test]
 fn a_restored_engine_shows_what_it_showed_before_the_crash() {
     let mut before = engine();
-    before.mutate(mutation("m1", "playlist.create", None, None, json!({"name": "New"})), ctx("pl-local")).expect("applies");
+    before
+        .mutate(mutation("m1", "playlist.create", None, None, json!({"name": "New"})), ctx("pl-local"))
+        .expect("applies");
     before.mutate(rename("m2", "d1", 1, "Atrium"), ctx("n2")).expect("applies");
     let queued: Vec<crate::QueuedMutation> = before
         .pending()

@@ -1,0 +1,163 @@
+//! HealthPanelPlugin: open alerts by severity and age, each with a severity
+//! label (not colour alone), its state and who acknowledged it.
+
+use bevy::prelude::*;
+use vizora_protocol::{Alert, AlertState, Severity, now_ms};
+
+use crate::config::PanelKind;
+use crate::devices_panel::WallSize;
+use crate::fleet::{AlertsChanged, Fleet, FleetReset};
+use crate::layout::bar_height;
+use crate::pages::{ActivePage, WallSettings};
+use crate::palette::{self, Rgb};
+
+/// Most alert rows on screen.
+pub const MAX_ROWS: usize = 24;
+
+/// Root node of the panel.
+#[derive(Component, Debug)]
+pub struct HealthPanel;
+
+/// One alert row; its text is refreshed every second (ages move).
+#[derive(Component, Debug)]
+pub struct AlertRow(pub usize);
+
+/// Draws the health panel.
+#[derive(Default)]
+pub struct HealthPanelPlugin;
+
+impl Plugin for HealthPanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Startup, spawn_health_panel)
+            .add_systems(Update, (show_health_panel, update_alert_rows));
+    }
+}
+
+fn rgb(c: Rgb) -> Color {
+    Color::srgb_u8(c[0], c[1], c[2])
+}
+
+fn severity_style(s: Severity) -> (&'static str, Rgb) {
+    match s {
+        Severity::Critical => ("[CRIT]", palette::OFFLINE),
+        Severity::Warning => ("[WARN]", palette::DEGRADED),
+        Severity::Info => ("[INFO]", palette::ACCENT),
+    }
+}
+
+/// "3m 12s" style age.
+pub fn age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m {:02}s", s / 60, s % 60),
+        _ => format!("{}h {:02}m", s / 3600, (s / 60) % 60),
+    }
+}
+
+/// Unresolved alerts, most severe first, then oldest first.
+pub fn open_alerts(fleet: &Fleet) -> Vec<&Alert> {
+    let mut v: Vec<&Alert> = fleet.0.alerts.values().filter(|a| a.state != AlertState::Resolved).collect();
+    v.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.raised_ms.cmp(&b.raised_ms)).then(a.id.cmp(&b.id)));
+    v
+}
+
+fn row_text(a: &Alert, now: u64) -> String {
+    let (label, _) = severity_style(a.severity);
+    let state = match (a.state, a.muted_until_ms) {
+        (_, Some(m)) if m > now => "muted".to_owned(),
+        (AlertState::Acked, _) => format!("acked by {}", a.acked_by.as_deref().unwrap_or("?")),
+        (AlertState::Open, _) => "OPEN".to_owned(),
+        (AlertState::Resolved, _) => "resolved".to_owned(),
+    };
+    let msg: String = a.message.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(34).collect();
+    let state: String = state.chars().take(16).collect();
+    format!("{label}  {msg:<34}  {state:<16}  {}", age(now.saturating_sub(a.raised_ms)))
+}
+
+fn spawn_health_panel(mut commands: Commands, size: Res<WallSize>, settings: Option<Res<WallSettings>>) {
+    let bar = bar_height(size.h);
+    let text_px = settings.map(|s| s.0.text_px(size.h)).unwrap_or(24.0).min(size.h / (MAX_ROWS as f32 + 4.0));
+    commands
+        .spawn((
+            HealthPanel,
+            Node {
+                position_type: PositionType::Absolute,
+                left: px(bar * 0.5),
+                top: px(bar * 1.4),
+                flex_direction: FlexDirection::Column,
+                row_gap: px(text_px * 0.35),
+                ..default()
+            },
+            Visibility::Hidden,
+        ))
+        .with_children(|p| {
+            p.spawn((Text::new("OPEN ALERTS"), TextFont::from_font_size(text_px * 1.2), TextColor(rgb(palette::TEXT)), AlertRow(usize::MAX)));
+            for i in 0..MAX_ROWS {
+                p.spawn((
+                    Text::new(""),
+                    TextFont::from_font_size(text_px),
+                    TextColor(rgb(palette::TEXT)),
+                    TextLayout::default().with_no_wrap(),
+                    AlertRow(i),
+                ));
+            }
+        });
+}
+
+fn show_health_panel(page: Res<ActivePage>, mut q: Query<&mut Visibility, With<HealthPanel>>) {
+    if !page.is_changed() {
+        return;
+    }
+    for mut v in &mut q {
+        *v = if page.panel == PanelKind::Health { Visibility::Inherited } else { Visibility::Hidden };
+    }
+}
+
+fn update_alert_rows(
+    fleet: Res<Fleet>,
+    time: Res<Time>,
+    mut since: Local<f32>,
+    mut changed: MessageReader<AlertsChanged>,
+    mut reset: MessageReader<FleetReset>,
+    mut rows: Query<(&AlertRow, &mut Text, &mut TextColor)>,
+) {
+    *since += time.delta_secs();
+    let dirty = changed.read().count() + reset.read().count() > 0;
+    // Ages move every second; content moves with the alerts.
+    if !dirty && *since < 1.0 {
+        return;
+    }
+    *since = 0.0;
+    let now = now_ms();
+    let alerts = open_alerts(&fleet);
+    for (row, mut text, mut color) in &mut rows {
+        let (s, c) = if row.0 == usize::MAX {
+            (format!("OPEN ALERTS  {}", alerts.len()), palette::TEXT)
+        } else if let Some(a) = alerts.get(row.0) {
+            (row_text(a, now), severity_style(a.severity).1)
+        } else if row.0 == MAX_ROWS - 1 && alerts.len() > MAX_ROWS {
+            (format!("... and {} more", alerts.len() - (MAX_ROWS - 1)), palette::TEXT_DIM)
+        } else {
+            (String::new(), palette::TEXT)
+        };
+        if text.0 != s {
+            text.0 = s;
+        }
+        if color.0 != rgb(c) {
+            color.0 = rgb(c);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ages_read_well() {
+        assert_eq!(age(5_400), "5s");
+        assert_eq!(age(192_000), "3m 12s");
+        assert_eq!(age(7_260_000), "2h 01m");
+    }
+}
