@@ -6,12 +6,13 @@ use std::time::Duration;
 use bevy::app::ScheduleRunnerPlugin;
 use bevy::prelude::*;
 use bevy::render::RenderPlugin;
-use bevy::window::{ExitCondition, PresentMode, WindowResolution};
+use bevy::window::{CursorOptions, ExitCondition, MonitorSelection, PresentMode, WindowMode, WindowResolution};
 use bevy::winit::WinitPlugin;
 
 use crate::config::{PanelKind, WallConfig};
 use crate::devices_panel::{DevicesPanelPlugin, WallSize};
 use crate::health_panel::HealthPanelPlugin;
+use crate::kiosk::KioskPlugin;
 use crate::pages::{PagesPlugin, WallSettings};
 use crate::fleet::FleetPlugin;
 use crate::headless::HeadlessPlugin;
@@ -25,6 +26,8 @@ use crate::palette;
 pub enum Surface {
     /// A window.
     Window,
+    /// Borderless full screen for unattended screens (`--kiosk`).
+    Kiosk,
     /// An image saved as PNG.
     Headless {
         /// PNG path.
@@ -72,6 +75,28 @@ pub fn build(opts: &WallOptions) -> App {
                 ..default()
             }))
             .add_plugins(OverlayPlugin)
+            .add_systems(Startup, |mut commands: Commands| {
+                commands.spawn((Camera2d, Msaa::Off));
+            })
+            .add_systems(PreUpdate, track_window_size);
+        }
+        Surface::Kiosk => {
+            let k = opts.config.kiosk.clone();
+            app.add_plugins(DefaultPlugins.set(WindowPlugin {
+                primary_window: Some(Window {
+                    title: "Vizora".into(),
+                    // The size applies where the display ignores full screen (no window manager).
+                    resolution: WindowResolution::new(w, h).with_scale_factor_override(1.0),
+                    mode: WindowMode::BorderlessFullscreen(MonitorSelection::Index(k.monitor)),
+                    present_mode: PresentMode::AutoVsync,
+                    ..default()
+                }),
+                primary_cursor_options: Some(CursorOptions { visible: false, ..default() }),
+                // Only the configured chord quits a kiosk.
+                close_when_requested: false,
+                ..default()
+            }))
+            .add_plugins(KioskPlugin { config: k })
             .add_systems(Startup, |mut commands: Commands| {
                 commands.spawn((Camera2d, Msaa::Off));
             })

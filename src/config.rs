@@ -51,6 +51,8 @@ pub struct WallConfig {
     pub viewing_distance_m: f32,
     /// Physical height of the screen, metres.
     pub screen_height_m: f32,
+    /// Kiosk mode settings (used with `--kiosk`).
+    pub kiosk: crate::kiosk::KioskConfig,
 }
 
 impl Default for WallConfig {
@@ -64,6 +66,7 @@ impl Default for WallConfig {
             pin_health_on_critical: true,
             viewing_distance_m: 4.0,
             screen_height_m: 0.68,
+            kiosk: crate::kiosk::KioskConfig::default(),
         }
     }
 }
@@ -129,7 +132,7 @@ impl WallConfig {
         if !(self.viewing_distance_m > 0.0 && self.screen_height_m > 0.0) {
             return Err(("viewing_distance_m", "distance and screen height must be > 0".into()));
         }
-        Ok(())
+        self.kiosk.validate()
     }
 
     /// Index of the first page showing `panel`.

@@ -16,6 +16,10 @@ use crate::palette::{self, Rgb};
 #[derive(Resource, Debug, Clone, Copy, Default)]
 pub struct DemoMode(pub bool);
 
+/// Root node of the top bar (moved by the kiosk's burn-in shift).
+#[derive(Component, Debug)]
+pub struct HudRoot;
+
 /// Which HUD text a node shows.
 #[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
 pub enum HudText {
@@ -52,6 +56,7 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
     let text = |s: &str, c: Rgb| (Text::new(s), TextFont::from_font_size(font), TextColor(rgb(c)));
     commands
         .spawn((
+            HudRoot,
             Node {
                 position_type: PositionType::Absolute,
                 left: px(0),
@@ -83,6 +88,17 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
 }
 
 fn link_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
+    let (badge, color) = live_badge(state, info);
+    match info.restored_as_of_ms {
+        Some(t) if state != LinkState::Live => {
+            let s = t / 1000;
+            (format!("{badge}  showing state as of {:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60), color)
+        }
+        _ => (badge, color),
+    }
+}
+
+fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     match state {
         LinkState::Live => ("LIVE".into(), palette::ONLINE),
         LinkState::Connecting => ("CONNECTING".into(), palette::DEGRADED),

@@ -16,6 +16,7 @@ pub mod fleet_model;
 pub mod headless;
 pub mod health_panel;
 pub mod hud;
+pub mod kiosk;
 pub mod layout;
 pub mod net;
 pub mod overlay;

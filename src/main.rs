@@ -122,9 +122,19 @@ struct WallArgs {
     /// JWT for /wall (or VIZORA_TOKEN).
     #[arg(long, env = "VIZORA_TOKEN", hide_env_values = true)]
     token: Option<String>,
-    /// Render to a PNG without a window or X server.
+    /// Read the JWT from this file (re-read when it expires).
+    #[arg(long, conflicts_with = "token")]
+    token_file: Option<PathBuf>,
+    /// Keep the outbox and the last state here, so a restart without a
+    /// gateway shows the last known fleet, labelled with its age.
     #[arg(long)]
+    store: Option<PathBuf>,
+    /// Render to a PNG without a window or X server.
+    #[arg(long, conflicts_with = "kiosk")]
     headless: bool,
+    /// Borderless full screen, hidden cursor, exit only by the configured key chord.
+    #[arg(long)]
+    kiosk: bool,
     /// PNG path for --headless.
     #[arg(long, default_value = "vizora-wall.png")]
     screenshot: PathBuf,
@@ -193,7 +203,10 @@ fn main() -> ExitCode {
         Command::Demo(d) => run_wall(WallArgs {
             server: vec![],
             token: None,
+            token_file: None,
+            store: None,
             headless: false,
+            kiosk: false,
             screenshot: PathBuf::new(),
             size: (1920, 1080),
             frames: 8,
@@ -228,7 +241,13 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let opts = WallOptions {
-        surface: if args.headless { Surface::Headless { out: args.screenshot.clone(), frames: args.frames } } else { Surface::Window },
+        surface: if args.headless {
+            Surface::Headless { out: args.screenshot.clone(), frames: args.frames }
+        } else if args.kiosk {
+            Surface::Kiosk
+        } else {
+            Surface::Window
+        },
         size: args.size,
         demo,
         offline: args.fixture.is_some(),
@@ -251,9 +270,15 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         backend = Some(b);
         NetLink::from_client(client)
     } else {
-        let token = args.token.clone().context("--token (or VIZORA_TOKEN) is required with --server")?;
+        let token = match (&args.token, &args.token_file) {
+            (Some(t), _) => t.clone(),
+            (None, Some(_)) => String::new(),
+            (None, None) => bail!("--token, --token-file or VIZORA_TOKEN is required with --server"),
+        };
         let mut cfg = ClientConfig::new(args.server[0].clone(), token);
         cfg.servers = args.server.clone();
+        cfg.token_file = args.token_file.clone();
+        cfg.store_path = args.store.clone();
         NetLink::from_client(vizora_client::spawn(cfg)?)
     };
     app.insert_resource(link);

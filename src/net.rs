@@ -51,6 +51,8 @@ pub struct LinkInfo {
     pub snapshots: u64,
     /// Telemetry messages received.
     pub telemetry: u64,
+    /// The fleet on screen came from the saved state, current as of this time.
+    pub restored_as_of_ms: Option<u64>,
 }
 
 /// A complete snapshot arrived.
@@ -200,6 +202,7 @@ fn drain_net_inbox(
             Update::Restored { pending, confirmed } => {
                 // Offline-first boot: show the last known state until the gateway answers.
                 if let Some(c) = confirmed {
+                    info.restored_as_of_ms = Some(c.as_of_ms);
                     info!(epoch = %c.position.epoch, seq = c.position.seq, as_of_ms = c.as_of_ms, "starting from the saved state");
                     snapshots.write(SnapshotReceived { epoch: c.position.epoch, seq: c.position.seq, entities: c.entities });
                 }
@@ -229,6 +232,7 @@ fn apply_connection(state: ConnectionState, info: &mut LinkInfo, next: &mut Next
             next.set(LinkState::Connecting);
         }
         ConnectionState::Live { server, mode } => {
+            info.restored_as_of_ms = None;
             info.server = Some(server);
             info.mode = Some(mode);
             info.reason = None;

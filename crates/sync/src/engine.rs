@@ -332,7 +332,7 @@ impl SyncEngine {
                 Some(e) => put(&mut self.view, e),
                 None => self.view.remove(kind, id),
             };
-            touched.record(kind, id, Before::Was(old), None);
+            touched.record(kind, id, Before::Was(old.map(Box::new)), None);
         }
         self.replay();
         // The replay wrote only the overlay: elsewhere the view holds what the entries left.

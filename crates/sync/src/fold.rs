@@ -12,8 +12,8 @@ use crate::changes::EntityKey;
 /// An entity's value in the view before a batch touched it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Before {
-    /// The whole value (none: absent).
-    Was(Option<Entity>),
+    /// The whole value (none: absent); boxed, as most touches are `device.status`.
+    Was(Option<Box<Entity>>),
     /// A device only `device.status` moved since: the value is the
     /// confirmed device with these fields put back.
     Status {
@@ -31,11 +31,12 @@ impl Before {
     /// the first value stays; a device that only had its status moved is
     /// completed from the whole device a later upsert or removal displaced.
     fn keep_first(&mut self, later: Before) {
-        if let (&mut Before::Status { status, rev, last_seen_ms }, Before::Was(Some(Entity::Device(mut d)))) =
-            (&mut *self, later)
+        let Before::Status { status, rev, last_seen_ms } = *self else { return };
+        if let Before::Was(Some(mut e)) = later
+            && let Entity::Device(d) = &mut *e
         {
             (d.status, d.rev, d.last_seen_ms) = (status, rev, last_seen_ms);
-            *self = Before::Was(Some(Entity::Device(d)));
+            *self = Before::Was(Some(e));
         }
     }
 
@@ -43,7 +44,7 @@ impl Before {
     /// `confirmed` completes a [`Before::Status`].
     fn differs(&self, view: &OrgState, confirmed: &OrgState, kind: EntityKind, id: &str) -> bool {
         match self {
-            Before::Was(old) => !holds(view, kind, id, old.as_ref()),
+            Before::Was(old) => !holds(view, kind, id, old.as_deref()),
             &Before::Status { status, rev, last_seen_ms } => {
                 let (Some(now), Some(c)) = (view.devices.get(id), confirmed.devices.get(id)) else { return true };
                 if now == c {
@@ -166,14 +167,14 @@ fn upsert<T: Clone + PartialEq>(
         None => map.insert(id.to_owned(), e.clone()),
     };
     let moved = old.as_ref() != Some(e);
-    (Before::Was(old.map(wrap)), moved)
+    (Before::Was(old.map(|e| Box::new(wrap(e)))), moved)
 }
 
 /// Removes `id`; returns what it displaced and whether there was anything.
 fn remove<T>(map: &mut BTreeMap<String, T>, id: &str, wrap: fn(T) -> Entity) -> (Before, bool) {
     let old = map.remove(id);
     let moved = old.is_some();
-    (Before::Was(old.map(wrap)), moved)
+    (Before::Was(old.map(|e| Box::new(wrap(e)))), moved)
 }
 
 /// Folds `event` into `state` exactly as [`OrgState::apply_event`] does;

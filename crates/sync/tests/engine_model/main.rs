@@ -2,7 +2,10 @@
 //! log, remembering decided ids, retaining a bounded log, resetting its
 //! epoch) and one client engine, driven through random interleavings of
 //! local and remote mutations, server-made events, acks in either order,
-//! lost and repeated batches, disconnects and resubscribes.
+//! lost and repeated batches, disconnects and resubscribes, and crashes:
+//! the client keeps its outbox and, now and then, its confirmed state in a
+//! [`vizora_sync::ClientStore`] file; a crash drops the engine and the store
+//! handle, and the restart restores from the file and resubscribes.
 //!
 //! After everything is delivered the client's view equals the server's
 //! state and every local mutation was decided exactly once: refused
@@ -10,6 +13,7 @@
 //! After every step the incrementally kept view equals a from-scratch
 //! replay and `Changes::changed` lists exactly what moved.
 
+mod disk;
 mod server;
 mod spec;
 
@@ -22,6 +26,7 @@ use vizora_protocol::{
 };
 use vizora_sync::{AckOutcome, Changes, SyncEngine};
 
+use disk::Disk;
 use server::{Down, Server, alert};
 use spec::{Spec, build, spec};
 
@@ -51,6 +56,12 @@ enum Step {
     ResetLog {
         restart: bool,
     },
+    /// The client saves its confirmed state: all of it, or what moved since the last save.
+    Save {
+        whole: bool,
+    },
+    /// The client process dies and restarts from its disk.
+    Crash,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -65,6 +76,8 @@ fn step() -> impl Strategy<Value = Step> {
         2 => Just(Step::Disconnect),
         4 => Just(Step::Reconnect),
         1 => any::<bool>().prop_map(|restart| Step::ResetLog { restart }),
+        3 => any::<bool>().prop_map(|whole| Step::Save { whole }),
+        2 => Just(Step::Crash),
     ]
 }
 
@@ -83,7 +96,9 @@ struct World {
     uplink: VecDeque<Mutation>,
     downlink: VecDeque<Down>,
     last_events: Option<(String, Vec<LogEntry>)>,
-    sent: BTreeSet<String>,
+    disk: Disk,
+    /// Local mutations the engine took, in the order they were made.
+    sent: Vec<String>,
     tally: Tally,
     next: u64,
     locals: usize,
@@ -100,14 +115,21 @@ impl World {
         }
     }
 
+    /// Tallies what the engine decided; decided mutations leave the disk.
     fn record(&mut self, changes: &Changes) {
         for id in &changes.confirmed {
             *self.tally.confirmed.entry(id.clone()).or_default() += 1;
+            self.disk.remove(id);
         }
         for rb in &changes.rollbacks {
             let e = self.tally.rolled_back.entry(rb.mutation.mutation_id.clone()).or_default();
             (e.0, e.1) = (e.0 + 1, rb.code);
+            self.disk.remove(&rb.mutation.mutation_id);
         }
+    }
+
+    fn decided(&self, id: &str) -> bool {
+        self.tally.confirmed.contains_key(id) || self.tally.rolled_back.contains_key(id)
     }
 
     fn step(&mut self, step: &Step, allow_rate_limit: bool) -> Option<Changes> {
@@ -119,7 +141,8 @@ impl World {
                 let ctx = self.ctx(format!("local{}", self.next));
                 match self.engine.mutate(m.clone(), ctx) {
                     Ok(changes) => {
-                        self.sent.insert(m.mutation_id.clone());
+                        self.disk.push(self.engine.pending().last().expect("just queued"));
+                        self.sent.push(m.mutation_id.clone());
                         if self.connected {
                             self.uplink.push_back(m);
                         }
@@ -163,7 +186,8 @@ impl World {
                 };
                 let first = self.downlink.iter().position(|d| last(d).is_some())?;
                 let (epoch, seq) = last(&self.downlink[first])?;
-                let revealed = self.downlink.iter().skip(first + 1).filter_map(last).any(|(e, s)| e != epoch || s > seq);
+                let revealed =
+                    self.downlink.iter().skip(first + 1).filter_map(last).any(|(e, s)| e != epoch || s > seq);
                 if revealed {
                     self.downlink.remove(first);
                 }
@@ -188,6 +212,17 @@ impl World {
                 let raised = format!("reset{}", self.server.epoch);
                 let entry = self.server.append(Event::AlertUpserted(alert(&raised, 1, AlertState::Open)));
                 self.broadcast(vec![entry]);
+            }
+            Step::Save { whole } => self.disk.save(&self.engine, *whole),
+            Step::Crash => {
+                self.step(&Step::Disconnect, allow_rate_limit);
+                self.engine = self.disk.crash_and_restore();
+                let pending: Vec<&str> =
+                    self.engine.pending().iter().map(|p| p.mutation().mutation_id.as_str()).collect();
+                let undecided: Vec<&str> =
+                    self.sent.iter().filter(|id| !self.decided(id)).map(String::as_str).collect();
+                assert_eq!(pending, undecided, "every undecided mutation is back, in order");
+                return self.step(&Step::Reconnect, allow_rate_limit);
             }
         }
         None
@@ -251,7 +286,8 @@ fn run(steps: &[Step], role: Role, retain: usize) -> Result<(), TestCaseError> {
         uplink: VecDeque::new(),
         downlink: VecDeque::new(),
         last_events: None,
-        sent: BTreeSet::new(),
+        disk: Disk::new(),
+        sent: Vec::new(),
         tally: Tally::default(),
         next: 0,
         locals: 0,
