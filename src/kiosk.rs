@@ -193,7 +193,8 @@ mod tests {
     fn burn_in_walks_a_small_square_and_comes_back() {
         let offsets: Vec<Vec2> = (0..8).map(|s| burn_in_offset(s, 4.0)).collect();
         assert!(offsets.iter().all(|o| o.x.abs() <= 4.0 && o.y.abs() <= 4.0));
-        assert_eq!(offsets.iter().collect::<std::collections::HashSet<_>>().len(), 8, "eight distinct positions");
+        let distinct: std::collections::HashSet<(i32, i32)> = offsets.iter().map(|o| (o.x as i32, o.y as i32)).collect();
+        assert_eq!(distinct.len(), 8, "eight distinct positions");
         assert_eq!(burn_in_offset(8, 4.0), burn_in_offset(0, 4.0));
     }
 
