@@ -125,6 +125,17 @@ def clean(c, s):
         and r.get("walls_subscribed") == r.get("walls") and u.get("server_alive", False)
 
 
+def busiest(u):
+    b = u.get("busiest_5s") or {}
+    if not b:
+        return "n/a"
+    return f"{b['server_cores']:.2f} / {b['loadgen_cores']:.2f} / {b['other_cores']:.2f}"
+
+
+def quiet_of(c, s):
+    return load(c, s, ".quiet.json") or {}
+
+
 def lostdup(c, s):
     r = rep(c, s)
     if not r:
@@ -207,13 +218,13 @@ w("### Every run")
 w("")
 w("| row | server | walls subscribed | time to all subscribed, s | mutations applied / sent | delivered entries | entries/s | "
   "p50 / p90 / p99 / p999 / max, ms | lost / dup | walls disconnected | RSS before / idle / end, MiB | RSS per wall, KiB | "
-  "server CPU, s | load generator CPU, s | run wall time, s | exit |")
-w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|")
+  "server CPU, s | load generator CPU, s | busiest 5 s: server / load generator / other, cores | run wall time, s | exit |")
+w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|")
 for c in cases:
     for s in SIDES:
         r, u = rep(c, s), run(c, s)
         if not r:
-            w(f"| {label(c)} | {s} | no report | | | | | | | | | | | {num(u.get('loadgen_cpu_s'))} | {num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')} |")
+            w(f"| {label(c)} | {s} | no report | | | | | | | | | | | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | {num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')} |")
             continue
         l = r.get("latency_ms", {})
         w(f"| {label(c)} | {s} | {r['walls_subscribed']}/{r['walls']} | {num(r.get('time_to_all_subscribed_s'), 2)} | "
@@ -221,7 +232,7 @@ for c in cases:
           f"{num(l.get('p50'), 2)} / {num(l.get('p90'), 2)} / {num(l.get('p99'), 2)} / {num(l.get('p999'), 2)} / {num(l.get('max'), 2)} | "
           f"{r.get('lost')} / {r.get('duplicated')} | {r.get('walls_disconnected')} | "
           f"{num(r.get('gateway_rss_before_mib'))} / {num(r.get('gateway_rss_idle_mib'))} / {num(r.get('gateway_rss_end_mib'))} | "
-          f"{num(r.get('gateway_rss_per_wall_kib'))} | {num(u.get('server_cpu_s'))} | {num(u.get('loadgen_cpu_s'))} | "
+          f"{num(r.get('gateway_rss_per_wall_kib'))} | {num(u.get('server_cpu_s'))} | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | "
           f"{num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')}{'' if u.get('server_alive', True) else ', server died'} |")
 w("")
 
@@ -243,12 +254,20 @@ for c in cases:
             notes.append(f"{who}: {r['walls_disconnected']} walls lost their connection during the run.")
         if not u.get("server_alive", True):
             notes.append(f"{who}: the server process died during the run.")
-        if u.get("loadgen_wall_s") and u.get("server_cpu_s") is not None:
-            lg, sv = u["loadgen_cpu_s"] / u["loadgen_wall_s"], u["server_cpu_s"] / u["loadgen_wall_s"]
-            if lg + sv > 0.8 * ncpu:
-                notes.append(f"{who}: the machine was saturated: load generator {lg:.2f} cores, server {sv:.2f} cores "
-                             f"on average over the run, of {ncpu}"
-                             + (" — the load generator used more CPU than the server" if lg > sv else "") + ".")
+        q = quiet_of(c, s)
+        if q and not q.get("quiet", True):
+            notes.append(f"{who}: the machine was not idle before the run ({q.get('busy_cores')} cores busy after waiting {q.get('waited_s')} s); "
+                         "the run went ahead anyway.")
+        m = u.get("mean_cores") or {}
+        if (m.get("other") or 0) > 0.15 or (u.get("peak_other_cores_5s") or 0) > 0.5:
+            notes.append(f"{who}: **other processes were busy during the run** ({m.get('other')} cores on average, "
+                         f"{u.get('peak_other_cores_5s')} at their busiest 5 s): this row is skewed; rerun on an idle machine.")
+        b = u.get("busiest_5s") or {}
+        if b and b["server_cores"] + b["loadgen_cores"] + b["other_cores"] >= 0.85 * ncpu:
+            notes.append(f"{who}: all {ncpu} CPUs were busy in the busiest 5 s (at {b['at_s']:.0f} s): server {b['server_cores']:.2f} cores, "
+                         f"load generator {b['loadgen_cores']:.2f}, other {b['other_cores']:.2f}"
+                         + (" — the load generator needed more CPU than the server, so it, not the server, set the pace"
+                            if b["loadgen_cores"] > b["server_cores"] else "") + ".")
     extra = node_log_lines(c)
     if extra:
         notes.append(f"{label(c)}, Node: {len(extra)} line(s) on the server's output, first: `{extra[0][:160]}`.")
@@ -273,8 +292,12 @@ w("## Method")
 w("")
 w("- **One machine, one server at a time.** For every row `scripts/bench` starts a fresh server on a free loopback port "
   "(ours with an empty data dir and `config/gateway.ron`; Node with `PORT=0`), runs `vizora loadtest` against it, stops it, "
-  "then does the same for the other server. Ours runs first in each row. The load generator shares the machine's cores with "
-  "the server under test; nothing is pinned.")
+  "then does the same for the other server. Ours runs first in each row. Before each run the script waits for the "
+  "machine to be idle (under 0.3 cores busy for 3 s), and it samples the CPU of the server, of the load generator and of "
+  "everything else every 0.5 s (`bench/measure.py`). "
+  + ("The server is pinned to CPU 0 and the load generator to CPU 1 (`BENCH_PIN=1`)."
+     if os.environ.get("BENCH_PIN") == "1" else
+     "The load generator shares the machine's cores with the server under test; nothing is pinned."))
 w("- **Load.** W `/wall` subscribers connect (200 connects in flight), each `subscribe`s with `since: null` and reads the "
   "ack's `head_seq`; then one operator connection sends `content.create` mutations at a fixed rate for the duration. Each "
   "applied mutation is two log entries (`content.upserted`, `mutation.applied`) in one `events` batch to every wall. "
@@ -309,7 +332,7 @@ w("")
 w("## Commands")
 w("")
 w("```sh")
-w(f"scripts/bench    # BENCH_WALLS={os.environ.get('BENCH_WALLS', '1000 5000 10000')!r} BENCH_RATE={os.environ.get('BENCH_RATE', '20')} "
+w(f"{'BENCH_PIN=1 ' if os.environ.get('BENCH_PIN') == '1' else ''}scripts/bench    # BENCH_WALLS={os.environ.get('BENCH_WALLS', '1000 5000 10000')!r} BENCH_RATE={os.environ.get('BENCH_RATE', '20')} "
   f"BENCH_RT_RATE={os.environ.get('BENCH_RT_RATE', '200')} BENCH_DURATION_S={os.environ.get('BENCH_DURATION_S', '20')}")
 w(f"ulimit -n {fd_hard}")
 w("npm ci --prefix bench/node-baseline   # when node_modules is missing")

@@ -9,7 +9,7 @@ use vizora_protocol::{Device, DeviceStatus, Entity, EntityKind, Event, OrgState}
 
 use crate::changes::EntityKey;
 
-/// An entity's value in the view before a batch touched it.
+/// An entity's value in the view before a step touched it.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Before {
     /// The whole value (none: absent); boxed, as most touches are `device.status`.

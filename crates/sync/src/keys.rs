@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use vizora_protocol::EntityKind;
 
-/// Entity keys, one id set per kind; iterates in `(kind, id)` order.
+/// Entity keys, one id set per kind (indexed by `kind as usize`, which is
+/// [`EntityKind::ALL`] order); iterates in `(kind, id)` order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct KeySet([BTreeSet<String>; 5]);
 

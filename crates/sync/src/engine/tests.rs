@@ -377,6 +377,27 @@ fn a_hidden_change_reappears_when_what_it_refers_to_comes_back() {
 }
 
 #[test]
+fn pending_changes_replay_only_when_the_log_moves_what_they_refer_to() {
+    let mut e = engine();
+    let assign = mutation("m1", "device.assign_playlist", Some("d1"), Some(1), json!({"playlist_id": "p1"}));
+    e.mutate(assign, ctx("n1")).expect("applies");
+    let elsewhere = e.apply_entries("e1", &[entry(11, upserted(device("d2", 2, "Bar")))]);
+    assert_eq!(elsewhere.changed, vec![key(EntityKind::Device, "d2")]);
+    assert_eq!(e.view().devices["d1"].playlist_id.as_deref(), Some("p1"));
+
+    // d1 is not in the log's entry, yet its pending change no longer applies.
+    let gone = e.apply_entries(
+        "e1",
+        &[entry(12, Event::PlaylistRemoved(vizora_protocol::Removed { id: "p1".into(), rev: 2 }))],
+    );
+    assert_eq!(gone.changed, vec![key(EntityKind::Device, "d1"), key(EntityKind::Playlist, "p1")]);
+    assert_eq!(e.pending()[0].shadowed().map(|r| r.message.split(':').next()), Some(Some("playlist_id")));
+    let back = e.apply_entries("e1", &[entry(13, upserted(playlist("p1", 1, "Main")))]);
+    assert_eq!(back.changed, vec![key(EntityKind::Device, "d1"), key(EntityKind::Playlist, "p1")]);
+    assert_eq!(e.view().devices["d1"].playlist_id.as_deref(), Some("p1"));
+}
+
+#[test]
 fn a_restored_engine_shows_what_it_showed_before_the_crash() {
     let mut before = engine();
     before
