@@ -128,7 +128,7 @@ impl SioHandler {
 
     /// Ends the namespace session when the token expires.
     fn expire_later(&self, sock: Sock, ns: &str, claims: Claims) {
-        let left = (claims.exp * 1000).saturating_sub(now_ms());
+        let left = claims.exp.saturating_mul(1000).saturating_sub(now_ms());
         let ns = ns.to_owned();
         let engine = self.engine.clone();
         let counters = self.counters.clone();
