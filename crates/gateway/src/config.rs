@@ -61,6 +61,10 @@ pub struct GatewayConfig {
     pub rate_per_s: f64,
     /// Token bucket size.
     pub rate_burst: f64,
+    /// How often old log entries and decided ids are pruned.
+    pub prune_every_ms: u64,
+    /// How long a player has to acknowledge a `command`.
+    pub command_ack_timeout_ms: u64,
 }
 
 impl Default for GatewayConfig {
@@ -82,6 +86,8 @@ impl Default for GatewayConfig {
             max_connections: 100_000,
             rate_per_s: 1000.0,
             rate_burst: 2000.0,
+            prune_every_ms: 60_000,
+            command_ack_timeout_ms: 10_000,
         }
     }
 }

@@ -32,7 +32,7 @@ use crate::config::GatewayConfig;
 use crate::metrics::{Counters, MetricsWindow};
 use crate::socket::ConnData;
 use crate::status::Liveness;
-use crate::store::{OrgBatch, Store, StoredOrg};
+use crate::store::{LogStore, OrgBatch, StoredOrg};
 
 /// A connected Engine.IO socket.
 pub type Sock = Arc<Socket<ConnData>>;
@@ -72,6 +72,15 @@ pub enum Cmd {
         org: String,
         /// Payload.
         pb: Playback,
+    },
+    /// A player acknowledged a `command`.
+    CommandAcked {
+        /// The player's socket.
+        sid: Sid,
+        /// The ack id the command was sent with.
+        ack: u64,
+        /// The ack's first argument, raw JSON.
+        reply: String,
     },
     /// `schedule.executed` from a player (device id already checked).
     ScheduleExecuted {
@@ -296,7 +305,10 @@ fn static_kind(kind: &str) -> Option<&'static str> {
 
 pub(crate) struct Engine {
     pub(crate) cfg: Arc<GatewayConfig>,
-    store: Store,
+    store: Box<dyn LogStore>,
+    /// Commands sent to players and not yet acknowledged, by (socket, ack id).
+    pub(crate) commands: HashMap<(Sid, u64), devices::PendingCommand>,
+    pub(crate) next_command_ack: u64,
     orgs: HashMap<String, Org>,
     pub(crate) counters: Arc<Counters>,
     pub(crate) hb_ms: u64,
@@ -305,7 +317,7 @@ pub(crate) struct Engine {
 /// Starts the sequencer thread over an opened store.
 pub fn spawn(
     cfg: Arc<GatewayConfig>,
-    store: Store,
+    store: Box<dyn LogStore>,
     counters: Arc<Counters>,
 ) -> Result<(EngineHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
     let stored = store.load()?;
@@ -313,7 +325,7 @@ pub fn spawn(
     let orgs = stored.into_iter().map(|s| (s.org.clone(), Org::from_store(s, window_s))).collect();
     let (tx, rx) = crossbeam_channel::bounded(1 << 16);
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
-    let mut engine = Engine { cfg, store, orgs, counters, hb_ms };
+    let mut engine = Engine { cfg, store, commands: HashMap::new(), next_command_ack: 0, orgs, counters, hb_ms };
     // Closing an engineioxide socket spawns a tokio task, so the engine
     // thread must run inside the gateway's runtime or every close panics it.
     let rt = tokio::runtime::Handle::try_current().ok();
@@ -332,7 +344,8 @@ impl Engine {
         let tick = Duration::from_millis(self.cfg.tick_ms);
         let mut next_tick = Instant::now() + tick;
         let mut next_second = Instant::now() + Duration::from_secs(1);
-        let mut next_prune = Instant::now() + Duration::from_secs(60);
+        let prune_every = Duration::from_millis(self.cfg.prune_every_ms.max(1));
+        let mut next_prune = Instant::now() + prune_every;
         loop {
             let timeout = next_tick.saturating_duration_since(Instant::now());
             let first = match rx.recv_timeout(timeout) {
@@ -354,6 +367,7 @@ impl Engine {
             let now = Instant::now();
             if now >= next_tick {
                 self.tick_status();
+                self.expire_commands();
                 next_tick = now + tick;
             }
             if now >= next_second {
@@ -363,7 +377,7 @@ impl Engine {
             self.flush();
             if now >= next_prune {
                 self.prune();
-                next_prune = now + Duration::from_secs(60);
+                next_prune = now + prune_every;
             }
         }
     }
@@ -394,6 +408,7 @@ impl Engine {
                 self.org(&claims.org).acks.push(PendingAck { sock, ack, reply });
             }
             Cmd::Heartbeat { org, device_id, hb } => self.heartbeat(&org, &device_id, hb),
+            Cmd::CommandAcked { sid, ack, reply } => self.command_acked(sid, ack, &reply),
             Cmd::Playback { org, pb } => {
                 self.org(&org).window.record(now_ms(), &pb.content_id, pb.ok);
             }

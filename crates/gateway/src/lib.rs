@@ -42,7 +42,7 @@ pub async fn serve(
     let cfg = Arc::new(cfg);
     let store = store::Store::open(&cfg.data_dir)?;
     let counters = Arc::new(Counters::default());
-    let (engine, engine_thread) = engine::spawn(cfg.clone(), store, counters.clone())?;
+    let (engine, engine_thread) = engine::spawn(cfg.clone(), Box::new(store), counters.clone())?;
     let handler = Arc::new(SioHandler::new(auth, engine.clone(), counters.clone(), &cfg));
     let eio = EngineIoConfig::builder()
         .req_path("/socket.io")

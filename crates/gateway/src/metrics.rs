@@ -39,6 +39,12 @@ pub struct Counters {
     pub mutations_duplicate: AtomicU64,
     /// Mutations refused by the rate limit.
     pub mutations_rate_limited: AtomicU64,
+    /// Commands acknowledged by players.
+    pub commands_acked: AtomicU64,
+    /// Commands players refused.
+    pub commands_failed: AtomicU64,
+    /// Commands not acknowledged in time.
+    pub commands_timed_out: AtomicU64,
     /// Log head per org.
     heads: Mutex<BTreeMap<String, u64>>,
     /// Delivery latency histogram: cumulative-free bucket counts, +Inf last.
@@ -71,6 +77,13 @@ impl Counters {
     /// Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = self.render_counters();
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        out.push_str(&format!(
+            "# TYPE vizora_commands_total counter\nvizora_commands_total{{outcome=\"acked\"}} {}\nvizora_commands_total{{outcome=\"failed\"}} {}\nvizora_commands_total{{outcome=\"timed_out\"}} {}\n",
+            g(&self.commands_acked),
+            g(&self.commands_failed),
+            g(&self.commands_timed_out)
+        ));
         out.push_str("# TYPE vizora_log_head gauge\n");
         for (org, head) in self.heads.lock().unwrap_or_else(|p| p.into_inner()).iter() {
             let org = org.replace('\\', "\\\\").replace('"', "\\\"");

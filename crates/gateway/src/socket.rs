@@ -321,7 +321,11 @@ impl EngineIoHandler for SioHandler {
                 }
             }
             SioBody::Event { name, args, ack } => self.on_event(sock, &packet.ns, &name, &args, ack),
-            SioBody::Ack { .. } => {} // command acks: nothing waits on them yet
+            SioBody::Ack { id, args } if packet.ns == NS_DEVICE => {
+                let reply = args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into());
+                self.engine.send(Cmd::CommandAcked { sid: sock.id, ack: id, reply });
+            }
+            SioBody::Ack { .. } => {}
             SioBody::ConnectError(_) => self.send_error(&sock, &packet.ns, ErrorCode::BadRequest, "clients do not send CONNECT_ERROR"),
         }
     }

@@ -55,6 +55,26 @@ pub struct OrgBatch {
     pub decided: Vec<(String, String, String, u64)>,
 }
 
+/// What the sequencer needs from durable storage. The one write, `commit`,
+/// is atomic: a batch's entries, entity writes, decided mutation ids and new
+/// head land together or not at all, and only then is anything acknowledged
+/// or sent. SQLite implements it here; a shared store for several gateway
+/// nodes implements the same interface.
+pub trait LogStore: Send {
+    /// Every org with its entities and decided mutation ids.
+    fn load(&self) -> Result<Vec<StoredOrg>, StoreError>;
+    /// Writes batches atomically and durably.
+    fn commit(&mut self, batches: &[OrgBatch]) -> Result<(), StoreError>;
+    /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
+    fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError>;
+    /// Lowest retained seq of an org.
+    fn oldest_seq(&self, org: &str) -> Result<Option<u64>, StoreError>;
+    /// Drops entries both older than `before_ts_ms` and below `below_seq`.
+    fn prune(&mut self, org: &str, below_seq: u64, before_ts_ms: u64) -> Result<usize, StoreError>;
+    /// Forgets decided mutation ids older than `before_ms`.
+    fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError>;
+}
+
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
@@ -95,9 +115,11 @@ impl Store {
         conn.execute_batch(SCHEMA)?;
         Ok(Self { conn })
     }
+}
 
+impl LogStore for Store {
     /// Loads every org with its entities.
-    pub fn load(&self) -> Result<Vec<StoredOrg>, StoreError> {
+    fn load(&self) -> Result<Vec<StoredOrg>, StoreError> {
         let mut orgs = Vec::new();
         let mut stmt = self.conn.prepare("SELECT org, epoch, head FROM orgs ORDER BY org")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
@@ -128,12 +150,12 @@ impl Store {
     }
 
     /// Forgets decided mutation ids older than `before_ms`.
-    pub fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError> {
+    fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError> {
         Ok(self.conn.execute("DELETE FROM decided WHERE ts_ms < ?1", [before_ms as i64])?)
     }
 
     /// Writes batches in one transaction and syncs.
-    pub fn commit(&mut self, batches: &[OrgBatch]) -> Result<(), StoreError> {
+    fn commit(&mut self, batches: &[OrgBatch]) -> Result<(), StoreError> {
         let tx = self.conn.transaction()?;
         {
             let mut org_stmt = tx.prepare_cached(
@@ -170,7 +192,7 @@ impl Store {
     }
 
     /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
-    pub fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT seq, entry FROM log WHERE org = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
@@ -181,7 +203,7 @@ impl Store {
     }
 
     /// Lowest retained seq of an org.
-    pub fn oldest_seq(&self, org: &str) -> Result<Option<u64>, StoreError> {
+    fn oldest_seq(&self, org: &str) -> Result<Option<u64>, StoreError> {
         let v: Option<i64> = self
             .conn
             .query_row("SELECT MIN(seq) FROM log WHERE org = ?1", [org], |r| r.get(0))
@@ -191,7 +213,7 @@ impl Store {
     }
 
     /// Drops entries that are both older than `before_ts_ms` and below `below_seq`.
-    pub fn prune(&mut self, org: &str, below_seq: u64, before_ts_ms: u64) -> Result<usize, StoreError> {
+    fn prune(&mut self, org: &str, below_seq: u64, before_ts_ms: u64) -> Result<usize, StoreError> {
         Ok(self.conn.execute(
             "DELETE FROM log WHERE org = ?1 AND seq < ?2 AND ts_ms < ?3",
             params![org, below_seq as i64, before_ts_ms as i64],

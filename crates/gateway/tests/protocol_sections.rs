@@ -10,6 +10,8 @@ mod auth;
 mod backpressure;
 #[path = "protocol_sections/limits.rs"]
 mod limits;
+#[path = "protocol_sections/operations.rs"]
+mod operations;
 #[path = "protocol_sections/players.rs"]
 mod players;
 #[path = "protocol_sections/subscribe.rs"]

@@ -7,7 +7,22 @@ use vizora_protocol::{
     Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity, now_ms,
 };
 
+use std::time::{Duration, Instant};
+
+use engineioxide::socket::Sid;
+use vizora_protocol::device::CommandAck;
+
 use super::{DeviceRt, Engine, Org, Sock};
+
+/// A command waiting for the player's ack.
+#[derive(Debug)]
+pub(crate) struct PendingCommand {
+    org: String,
+    device: String,
+    command_id: String,
+    kind: CommandKind,
+    sent: Instant,
+}
 use crate::status::{Liveness, alert_kind, derive};
 
 impl Engine {
@@ -105,11 +120,55 @@ impl Engine {
             return;
         };
         let cmd = Command { command_id: ulid::Ulid::generate().to_string(), kind, args };
-        // Ack ids for commands: the player answers with a CommandAck, which is logged.
-        let text = vizora_protocol::codec::encode_event(NS_DEVICE, Some(1), "command", &cmd);
+        let ack = self.next_command_ack;
+        self.next_command_ack += 1;
+        let text = vizora_protocol::codec::encode_event(NS_DEVICE, Some(ack), "command", &cmd);
         if sock.emit(text).is_err() {
             tracing::warn!(device = device_id, "command not delivered: player socket full or closed");
+            return;
         }
+        let pending = PendingCommand {
+            org: org_id.to_owned(),
+            device: device_id.to_owned(),
+            command_id: cmd.command_id,
+            kind,
+            sent: Instant::now(),
+        };
+        self.commands.insert((sock.id, ack), pending);
+    }
+
+    /// A player's answer to a command.
+    pub(crate) fn command_acked(&mut self, sid: Sid, ack: u64, reply: &str) {
+        use std::sync::atomic::Ordering::Relaxed;
+        let Some(p) = self.commands.remove(&(sid, ack)) else { return };
+        match serde_json::from_str::<CommandAck>(reply) {
+            Ok(CommandAck { ok: true, .. }) => {
+                self.counters.commands_acked.fetch_add(1, Relaxed);
+                tracing::info!(org = %p.org, device = %p.device, command = %p.command_id, kind = ?p.kind, "command acknowledged");
+            }
+            Ok(CommandAck { error, .. }) => {
+                self.counters.commands_failed.fetch_add(1, Relaxed);
+                tracing::warn!(org = %p.org, device = %p.device, command = %p.command_id, error = ?error, "player refused the command");
+            }
+            Err(e) => {
+                self.counters.commands_failed.fetch_add(1, Relaxed);
+                tracing::warn!(device = %p.device, cause = %e, "unreadable command ack");
+            }
+        }
+    }
+
+    /// Gives up on commands not acknowledged within the configured time.
+    pub(crate) fn expire_commands(&mut self) {
+        let limit = Duration::from_millis(self.cfg.command_ack_timeout_ms);
+        let counters = self.counters.clone();
+        self.commands.retain(|_, p| {
+            let keep = p.sent.elapsed() < limit;
+            if !keep {
+                counters.commands_timed_out.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(org = %p.org, device = %p.device, command = %p.command_id, "command not acknowledged in time");
+            }
+            keep
+        });
     }
 
     /// Drops a removed device's connection and runtime state.
