@@ -73,10 +73,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let now = Instant::now();
         let sent = sent.lock().expect("lock");
         for e in &items {
-            if let Event::MutationApplied(a) = &e.event {
-                if let Some(t) = sent.get(&a.mutation_id) {
-                    hist.saturating_record(now.duration_since(*t).as_micros().max(1) as u64);
-                }
+            if let Event::MutationApplied(a) = &e.event
+                && let Some(t) = sent.get(&a.mutation_id)
+            {
+                hist.saturating_record(now.duration_since(*t).as_micros().max(1) as u64);
             }
         }
     }
