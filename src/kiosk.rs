@@ -79,7 +79,7 @@ impl KioskConfig {
         if !(0.0..=1.0).contains(&self.dim_level) || self.dim_from_hour > 23 || self.dim_to_hour > 23 {
             return Err(("kiosk.dim_level", "dim_level in 0..1, hours in 0..23".into()));
         }
-        if !(self.shift_every_s > 0.0) || !(0.0..=64.0).contains(&self.shift_px) {
+        if self.shift_every_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !(0.0..=64.0).contains(&self.shift_px) {
             return Err(("kiosk.shift_every_s", "shift every > 0 s, by 0..64 px".into()));
         }
         Ok(())

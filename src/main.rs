@@ -125,6 +125,9 @@ struct WallArgs {
     /// Read the JWT from this file (re-read when it expires).
     #[arg(long, conflicts_with = "token")]
     token_file: Option<PathBuf>,
+    /// Extra CA (PEM) to trust for wss:// besides the public roots.
+    #[arg(long)]
+    ca_file: Option<PathBuf>,
     /// Keep the outbox and the last state here, so a restart without a
     /// gateway shows the last known fleet, labelled with its age.
     #[arg(long)]
@@ -204,6 +207,7 @@ fn main() -> ExitCode {
             server: vec![],
             token: None,
             token_file: None,
+            ca_file: None,
             store: None,
             headless: false,
             kiosk: false,
@@ -278,6 +282,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         let mut cfg = ClientConfig::new(args.server[0].clone(), token);
         cfg.servers = args.server.clone();
         cfg.token_file = args.token_file.clone();
+        cfg.ca_file = args.ca_file.clone();
         cfg.store_path = args.store.clone();
         NetLink::from_client(vizora_client::spawn(cfg)?)
     };

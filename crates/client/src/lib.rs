@@ -56,6 +56,8 @@ pub struct ClientConfig {
     /// A file holding the token (whitespace trimmed), read before every
     /// connect: rotate tokens by rewriting it. Overrides `token`.
     pub token_file: Option<PathBuf>,
+    /// PEM file of a private CA to trust for `wss://` (besides the public roots).
+    pub ca_file: Option<PathBuf>,
 }
 
 impl ClientConfig {
@@ -73,6 +75,7 @@ impl ClientConfig {
             ack_timeout: Duration::from_secs(10),
             state_save_interval: Duration::from_secs(5),
             token_file: None,
+            ca_file: None,
         }
     }
 }

@@ -222,7 +222,14 @@ impl Io {
             Ok(t) => t,
             Err(reason) => return Exit::Failed(reason),
         };
-        let connect = Session::connect(server, vizora_protocol::NS_WALL, &token, self.cfg.connect_timeout);
+        let tls = match &self.cfg.ca_file {
+            Some(path) => match crate::transport::Tls::with_ca_file(path) {
+                Ok(t) => Some(t),
+                Err(e) => return Exit::Failed(e.to_string()),
+            },
+            None => None,
+        };
+        let connect = Session::connect_tls(server, vizora_protocol::NS_WALL, &token, self.cfg.connect_timeout, tls.as_ref());
         tokio::pin!(connect);
         // Mutations are queued (and shutdown heard) while dialling too.
         let connected = loop {

@@ -30,6 +30,42 @@ pub enum TransportError {
     /// The server closed the session.
     #[error("closed by server")]
     Closed,
+    /// A CA file for `wss://` could not be used.
+    #[error("TLS roots: {0}")]
+    Tls(String),
+}
+
+/// Trust for `wss://`: the Mozilla roots (webpki-roots) plus, optionally,
+/// the certificates of a private CA.
+#[derive(Clone)]
+pub struct Tls(std::sync::Arc<rustls::ClientConfig>);
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+impl Tls {
+    /// Public roots plus every certificate in the PEM file `ca_file`.
+    pub fn with_ca_file(ca_file: &std::path::Path) -> Result<Self, TransportError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+        let mut roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+        let certs = CertificateDer::pem_file_iter(ca_file)
+            .map_err(|e| TransportError::Tls(format!("{}: {e}", ca_file.display())))?;
+        let mut added = 0;
+        for cert in certs {
+            let cert = cert.map_err(|e| TransportError::Tls(format!("{}: {e}", ca_file.display())))?;
+            roots.add(cert).map_err(|e| TransportError::Tls(format!("{}: {e}", ca_file.display())))?;
+            added += 1;
+        }
+        if added == 0 {
+            return Err(TransportError::Tls(format!("{}: no certificate in the file", ca_file.display())));
+        }
+        let cfg = rustls::ClientConfig::builder().with_root_certificates(roots).with_no_client_auth();
+        Ok(Self(std::sync::Arc::new(cfg)))
+    }
 }
 
 /// Something the server sent in our namespace.
@@ -82,10 +118,17 @@ pub fn engine_url(base: &str) -> String {
 }
 
 impl Session {
-    /// Connects to `base`, then CONNECTs to `ns` with `{"token": token}`.
+    /// Connects to `base` (`ws://` or `wss://` with public roots), then
+    /// CONNECTs to `ns` with `{"token": token}`.
     pub async fn connect(base: &str, ns: &str, token: &str, timeout: Duration) -> Result<Self, TransportError> {
+        Self::connect_tls(base, ns, token, timeout, None).await
+    }
+
+    /// As [`Session::connect`], trusting `tls` for `wss://`.
+    pub async fn connect_tls(base: &str, ns: &str, token: &str, timeout: Duration, tls: Option<&Tls>) -> Result<Self, TransportError> {
         let fut = async {
-            let (ws, _) = tokio_tungstenite::connect_async(engine_url(base)).await?;
+            let connector = tls.map(|t| tokio_tungstenite::Connector::Rustls(t.0.clone()));
+            let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(engine_url(base), None, true, connector).await?;
             let mut s = Session {
                 ws,
                 ns: ns.to_owned(),
