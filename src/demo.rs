@@ -56,7 +56,7 @@ impl DemoBackend {
             id_prefix: "player".into(),
             heartbeat,
             seed,
-            faults: FaultRates { drop: 0.012, overheat: 0.01, disk_full: 0.006 },
+            faults: FaultRates { drop: 0.012, overheat: 0.01, disk_full: 0.006, crash_loop: 0.004, site_dark: 0.0, site_size: 20 },
             fault_period: Duration::from_secs(25),
             token: Arc::new(move |id: &str| token(&mint, Role::Device, id)),
             ramp: Duration::from_secs(2),

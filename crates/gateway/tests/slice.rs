@@ -67,7 +67,7 @@ fn player_entries_reach_the_wall_in_seq_order() {
     assert_eq!(snap_seq, Some(0), "snapshot of an empty org is at seq 0");
 
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    let fleet = rt.block_on(async { Fleet::start(fleet(&gw, 1, Duration::from_millis(200), FaultRates { drop: 0.0, overheat: 0.0, disk_full: 0.0 }, Duration::from_secs(60))) });
+    let fleet = rt.block_on(async { Fleet::start(fleet(&gw, 1, Duration::from_millis(200), FaultRates::none(), Duration::from_secs(60))) });
 
     let entries = collect_until(&client.updates, Duration::from_secs(10), |e| e.iter().any(|e| matches!(e.event, Event::DeviceStatus(_))));
     let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
@@ -95,7 +95,7 @@ fn silent_player_goes_offline_with_an_alert_and_recovers() {
     let client = vizora_client::spawn(ClientConfig::new(gw.url(), token(&gw.auth, "acme", Role::Viewer, "wall-1"))).expect("client");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     // Every player goes dark for 1.5 s at a time: far beyond 3 heartbeats.
-    let sim = fleet(&gw, 2, Duration::from_millis(200), FaultRates { drop: 1.0, overheat: 0.0, disk_full: 0.0 }, Duration::from_millis(1500));
+    let sim = fleet(&gw, 2, Duration::from_millis(200), FaultRates { drop: 1.0, ..FaultRates::none() }, Duration::from_millis(1500));
     let fleet = rt.block_on(async { Fleet::start(sim) });
     let statuses = |e: &[vizora_protocol::LogEntry]| -> Vec<DeviceStatus> {
         e.iter().filter_map(|e| match &e.event { Event::DeviceStatus(s) if s.id == "player-00000" => Some(s.status), _ => None }).collect()
@@ -138,5 +138,66 @@ fn wrong_tokens_are_refused_with_their_codes() {
     expect_refusal(token(&gw.auth, "acme", Role::Device, "p1"), vizora_protocol::AuthErrorCode::WrongNamespace);
     let foreign = Auth::hs256(b"someone-else");
     expect_refusal(token(&foreign, "acme", Role::Viewer, "x"), vizora_protocol::AuthErrorCode::TokenInvalid);
+    gw.stop();
+}
+
+#[test]
+fn a_restart_command_makes_the_player_reboot_and_come_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(dir.path(), 1.0);
+    let client = vizora_client::spawn(ClientConfig::new(gw.url(), token(&gw.auth, "acme", Role::Viewer, "wall-1"))).expect("client");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let fleet = rt.block_on(async { Fleet::start(fleet(&gw, 1, Duration::from_millis(100), FaultRates::none(), Duration::from_secs(60))) });
+    let uptime = |limit: Duration, want: &dyn Fn(u64) -> bool| -> Option<u64> {
+        let end = Instant::now() + limit;
+        while Instant::now() < end {
+            if let Ok(Update::Telemetry(t)) = client.updates.recv_timeout(Duration::from_millis(100))
+                && let Some(u) = t.devices.iter().find(|d| d.id == "player-00000").map(|d| d.health.uptime_s)
+                    && want(u) {
+                        return Some(u);
+                    }
+        }
+        None
+    };
+    assert!(uptime(Duration::from_secs(10), &|u| u >= 100).is_some(), "the player runs with its initial uptime");
+    rt.block_on(async {
+        let mut op = vizora_client::transport::Session::connect(&gw.url(), "/wall", &token(&gw.auth, "acme", Role::Operator, "op"), Duration::from_secs(5))
+            .await
+            .expect("operator");
+        let m = serde_json::json!({ "mutation_id": "r1", "client_id": "op", "kind": "device.restart", "target": "player-00000", "args": {} });
+        op.emit_with_ack("mutate", &m).await.expect("restart");
+    });
+    assert!(uptime(Duration::from_secs(10), &|u| u < 20).is_some(), "after the restart the uptime starts again");
+    assert_eq!(fleet.stats.restarts.load(std::sync::atomic::Ordering::Relaxed), 1);
+    rt.block_on(fleet.stop());
+    client.shutdown();
+    gw.stop();
+}
+
+#[test]
+fn a_dark_site_goes_offline_together() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(dir.path(), 0.2);
+    let client = vizora_client::spawn(ClientConfig::new(gw.url(), token(&gw.auth, "acme", Role::Viewer, "wall-1"))).expect("client");
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let faults = FaultRates { site_dark: 1.0, site_size: 3, ..FaultRates::none() };
+    let fleet = rt.block_on(async { Fleet::start(fleet(&gw, 3, Duration::from_millis(100), faults, Duration::from_millis(2000))) });
+    let mut offline_at = std::collections::BTreeMap::new();
+    let end = Instant::now() + Duration::from_secs(20);
+    while offline_at.len() < 3 && Instant::now() < end {
+        if let Ok(Update::Entries { items, .. }) = client.updates.recv_timeout(Duration::from_millis(100)) {
+            for e in items {
+                if let Event::DeviceStatus(s) = e.event
+                    && s.status == DeviceStatus::Offline {
+                        offline_at.entry(s.id).or_insert(e.ts_ms);
+                    }
+            }
+        }
+    }
+    assert_eq!(offline_at.len(), 3, "every player of the site went offline: {offline_at:?}");
+    let (min, max) = (offline_at.values().min().copied().unwrap_or(0), offline_at.values().max().copied().unwrap_or(0));
+    assert!(max - min < 1_000, "together, within a second: {offline_at:?}");
+    rt.block_on(fleet.stop());
+    client.shutdown();
     gw.stop();
 }

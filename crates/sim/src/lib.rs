@@ -24,11 +24,24 @@ pub struct FaultRates {
     pub overheat: f64,
     /// Players whose disk fills up now and then.
     pub disk_full: f64,
+    /// Players that crash-loop now and then.
+    pub crash_loop: f64,
+    /// Fraction of sites whose players all go dark at the same moments.
+    pub site_dark: f64,
+    /// Players per site (consecutive indices).
+    pub site_size: usize,
+}
+
+impl FaultRates {
+    /// No faults at all.
+    pub fn none() -> Self {
+        Self { drop: 0.0, overheat: 0.0, disk_full: 0.0, crash_loop: 0.0, site_dark: 0.0, site_size: 20 }
+    }
 }
 
 impl Default for FaultRates {
     fn default() -> Self {
-        Self { drop: 0.01, overheat: 0.01, disk_full: 0.005 }
+        Self { drop: 0.01, overheat: 0.01, disk_full: 0.005, crash_loop: 0.005, site_dark: 0.0, site_size: 20 }
     }
 }
 
@@ -72,6 +85,8 @@ pub struct FleetStats {
     pub playbacks: AtomicU64,
     /// Connect failures.
     pub connect_errors: AtomicU64,
+    /// Restarts (commanded, or crashes in a crash loop).
+    pub restarts: AtomicU64,
 }
 
 /// A running fleet.

@@ -170,7 +170,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
             id_prefix: "load".into(),
             heartbeat: cfg.heartbeat,
             seed: 42,
-            faults: FaultRates { drop: 0.0, overheat: 0.0, disk_full: 0.0 },
+            faults: FaultRates::none(),
             fault_period: Duration::from_secs(3600),
             token: cfg.device_token.clone(),
             ramp: Duration::from_secs(2),

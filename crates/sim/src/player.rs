@@ -7,7 +7,7 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use vizora_client::transport::{Incoming, Session};
-use vizora_protocol::device::{CommandAck, Heartbeat, Playback};
+use vizora_protocol::device::{Command, CommandAck, CommandKind, Heartbeat, Playback};
 use vizora_protocol::{Health, NS_DEVICE, Playing, now_ms};
 
 use crate::{FleetStats, SimConfig};
@@ -23,6 +23,8 @@ pub enum Fault {
     Overheat,
     /// Reports under 5 % free disk for a while.
     DiskFull,
+    /// Crashes a few heartbeats after every start, for a while.
+    CrashLoop,
 }
 
 /// What one player will do; derived from the seed and its index only.
@@ -34,6 +36,8 @@ pub struct PlayerPlan {
     pub fault: Fault,
     /// Seed of its own random stream.
     pub seed: u64,
+    /// Seed of its fault timing: shared by every player of a site that goes dark at once.
+    pub phase_seed: u64,
 }
 
 impl PlayerPlan {
@@ -49,10 +53,17 @@ impl PlayerPlan {
             Fault::Overheat
         } else if r < f.drop + f.overheat + f.disk_full {
             Fault::DiskFull
+        } else if r < f.drop + f.overheat + f.disk_full + f.crash_loop {
+            Fault::CrashLoop
         } else {
             Fault::None
         };
-        Self { id: format!("{}-{index:05}", cfg.id_prefix), fault, seed }
+        // A dark site: every player of it drops at the same moments.
+        let site = index / f.site_size.max(1);
+        let site_seed = cfg.seed ^ (site as u64).wrapping_mul(0xD1B5_4A32_D192_ED03);
+        let site_dark = SmallRng::seed_from_u64(site_seed).random::<f64>() < f.site_dark;
+        let (fault, phase_seed) = if site_dark { (Fault::Drop, site_seed) } else { (fault, seed) };
+        Self { id: format!("{}-{index:05}", cfg.id_prefix), fault, seed, phase_seed }
     }
 }
 
@@ -94,8 +105,9 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
     };
     let token = (cfg.token)(&plan.id);
     let period = cfg.fault_period.as_secs_f64().max(0.1);
-    // Healthy phase, then fault phase, alternating.
-    let mut phase_end = tokio::time::Instant::now() + Duration::from_secs_f64(period * rng.random_range(0.5..1.5));
+    // Healthy phase, then fault phase, alternating; a dark site's players share the timing.
+    let mut phase_rng = SmallRng::seed_from_u64(plan.phase_seed);
+    let mut phase_end = tokio::time::Instant::now() + Duration::from_secs_f64(period * phase_rng.random_range(0.5..1.5));
     let mut faulty = false;
     let content = ["welcome-loop", "menu-board", "promo-winter", "safety-notice", "news-ticker", "weather"];
     while !stop.load(Ordering::Relaxed) {
@@ -111,6 +123,8 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
         };
         stats.connected.fetch_add(1, Ordering::Relaxed);
         let mut beat = tokio::time::interval(cfg.heartbeat);
+        // In a crash loop the player dies a few heartbeats after each start.
+        let mut beats_to_crash: Option<u32> = None;
         let mut item = 0usize;
         let mut item_started = now_ms();
         let reason = loop {
@@ -120,14 +134,23 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
             let now = tokio::time::Instant::now();
             if now >= phase_end {
                 faulty = !faulty && plan.fault != Fault::None;
-                let len = if faulty { period } else { period * rng.random_range(0.5..1.5) };
+                let len = if faulty { period } else { period * phase_rng.random_range(0.5..1.5) };
                 phase_end = now + Duration::from_secs_f64(len);
                 if faulty && plan.fault == Fault::Drop {
                     break "fault: going dark";
                 }
             }
+            if faulty && plan.fault == Fault::CrashLoop {
+                let left = beats_to_crash.get_or_insert_with(|| rng.random_range(1..4));
+                if *left == 0 {
+                    break "fault: crashed";
+                }
+            }
             tokio::select! {
                 _ = beat.tick() => {
+                    if let Some(left) = beats_to_crash.as_mut() {
+                        *left = left.saturating_sub(1);
+                    }
                     body.drift(faulty.then_some(plan.fault));
                     let now_ms = now_ms();
                     // Items last ~8 s; report each as it ends.
@@ -158,8 +181,13 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
                     stats.heartbeats.fetch_add(1, Ordering::Relaxed);
                 }
                 incoming = s.recv() => match incoming {
-                    Ok(Incoming::Event { name, ack: Some(id), .. }) if name == "command" => {
+                    Ok(Incoming::Event { name, ack: Some(id), arg }) if name == "command" => {
                         let _ = s.ack(id, &CommandAck { ok: true, error: None }).await;
+                        match serde_json::from_str::<Command>(&arg).map(|c| c.kind) {
+                            // A restart drops the session and comes back with uptime 0.
+                            Ok(CommandKind::Restart) => break "restart",
+                            Ok(CommandKind::AssignPlaylist) | Err(_) => {}
+                        }
                     }
                     Ok(Incoming::Disconnected) | Err(_) => break "connection lost",
                     Ok(_) => {}
@@ -167,9 +195,19 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
             }
         };
         stats.connected.fetch_sub(1, Ordering::Relaxed);
-        s.close().await;
+        if reason == "fault: crashed" {
+            drop(s); // no goodbye: a crash
+        } else {
+            s.close().await;
+        }
         if reason == "stop" {
             break;
+        }
+        if reason == "restart" || reason == "fault: crashed" {
+            body.health.uptime_s = 0;
+            stats.restarts.fetch_add(1, Ordering::Relaxed);
+            tokio::time::sleep(Duration::from_millis(rng.random_range(300..900))).await;
+            continue;
         }
         if faulty && plan.fault == Fault::Drop {
             // Stay dark until the fault phase ends.
