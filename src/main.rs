@@ -180,6 +180,27 @@ struct SimArgs {
     /// Stop after this many seconds (default: run until Ctrl-C).
     #[arg(long)]
     duration_s: Option<u64>,
+    /// Fraction of players that go dark now and then.
+    #[arg(long, default_value_t = 0.01)]
+    drop: f64,
+    /// Fraction of players that overheat now and then.
+    #[arg(long, default_value_t = 0.01)]
+    overheat: f64,
+    /// Fraction of players whose disk fills up now and then.
+    #[arg(long, default_value_t = 0.005)]
+    disk_full: f64,
+    /// Fraction of players that crash-loop now and then.
+    #[arg(long, default_value_t = 0.005)]
+    crash_loop: f64,
+    /// Fraction of sites whose players all go dark together.
+    #[arg(long, default_value_t = 0.0)]
+    site_dark: f64,
+    /// Players per site.
+    #[arg(long, default_value_t = 20)]
+    site_size: usize,
+    /// Mean seconds between faults, and how long each lasts.
+    #[arg(long, default_value_t = 30.0)]
+    fault_period_s: f64,
 }
 
 fn parse_page(s: &str) -> Result<PanelKind, String> {
@@ -367,8 +388,15 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
         id_prefix: "player".into(),
         heartbeat: Duration::from_secs_f64(args.heartbeat_s),
         seed: args.seed,
-        faults: vizora_sim::FaultRates::default(),
-        fault_period: Duration::from_secs(30),
+        faults: vizora_sim::FaultRates {
+            drop: args.drop,
+            overheat: args.overheat,
+            disk_full: args.disk_full,
+            crash_loop: args.crash_loop,
+            site_dark: args.site_dark,
+            site_size: args.site_size,
+        },
+        fault_period: Duration::from_secs_f64(args.fault_period_s.max(0.1)),
         token: Arc::new(move |id: &str| {
             let claims = vizora_protocol::Claims {
                 sub: id.into(),
@@ -399,7 +427,7 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
                 _ = report.tick() => {
                     let s = &fleet.stats;
                     use std::sync::atomic::Ordering::Relaxed;
-                    tracing::info!(connected = s.connected.load(Relaxed), heartbeats = s.heartbeats.load(Relaxed), playbacks = s.playbacks.load(Relaxed), connect_errors = s.connect_errors.load(Relaxed), "fleet");
+                    tracing::info!(connected = s.connected.load(Relaxed), heartbeats = s.heartbeats.load(Relaxed), playbacks = s.playbacks.load(Relaxed), connect_errors = s.connect_errors.load(Relaxed), restarts = s.restarts.load(Relaxed), "fleet");
                 }
             }
         }
