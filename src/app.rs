@@ -11,14 +11,14 @@ use bevy::winit::WinitPlugin;
 
 use crate::config::{PanelKind, WallConfig};
 use crate::devices_panel::{DevicesPanelPlugin, WallSize};
-use crate::health_panel::HealthPanelPlugin;
-use crate::kiosk::KioskPlugin;
-use crate::pages::{PagesPlugin, WallSettings};
 use crate::fleet::FleetPlugin;
 use crate::headless::HeadlessPlugin;
+use crate::health_panel::HealthPanelPlugin;
 use crate::hud::{DemoMode, HudPlugin};
+use crate::kiosk::KioskPlugin;
 use crate::net::NetPlugin;
 use crate::overlay::OverlayPlugin;
+use crate::pages::{PagesPlugin, WallSettings};
 use crate::palette;
 
 /// Where the wall is drawn.
@@ -116,7 +116,11 @@ pub fn build(opts: &WallOptions) -> App {
                     .disable::<WinitPlugin>(),
             )
             .add_plugins(ScheduleRunnerPlugin::run_loop(Duration::from_millis(1)))
-            .add_plugins(HeadlessPlugin { out: out.clone(), frames: *frames, data_timeout: Duration::from_secs(60) });
+            .add_plugins(HeadlessPlugin {
+                out: out.clone(),
+                frames: *frames,
+                data_timeout: Duration::from_secs(60),
+            });
         }
     }
     app.add_plugins((

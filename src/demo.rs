@@ -56,13 +56,27 @@ impl DemoBackend {
             id_prefix: "player".into(),
             heartbeat,
             seed,
-            faults: FaultRates { drop: 0.012, overheat: 0.01, disk_full: 0.006, crash_loop: 0.004, site_dark: 0.0, site_size: 20 },
+            faults: FaultRates {
+                drop: 0.012,
+                overheat: 0.01,
+                disk_full: 0.006,
+                crash_loop: 0.004,
+                site_dark: 0.0,
+                site_size: 20,
+            },
             fault_period: Duration::from_secs(25),
             token: Arc::new(move |id: &str| token(&mint, Role::Device, id)),
             ramp: Duration::from_secs(2),
         };
         let fleet = fleet_rt.block_on(async { Fleet::start(sim) });
-        Ok(Self { gateway: Some(gateway), fleet_rt: Some(fleet_rt), fleet: Some(fleet), data_dir, url, viewer: token(&auth, Role::Operator, "demo-wall") })
+        Ok(Self {
+            gateway: Some(gateway),
+            fleet_rt: Some(fleet_rt),
+            fleet: Some(fleet),
+            data_dir,
+            url,
+            viewer: token(&auth, Role::Operator, "demo-wall"),
+        })
     }
 }
 

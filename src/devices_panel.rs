@@ -9,8 +9,8 @@ use vizora_protocol::{Device, DeviceStatus};
 
 use crate::config::PanelKind;
 use crate::fleet::{DeviceChanged, Fleet, FleetMembershipChanged, FleetReset};
-use crate::pages::ActivePage;
 use crate::layout::{Grid, Rect, tile_area};
+use crate::pages::ActivePage;
 use crate::palette::{self, Shape, status_color, status_label, status_shape};
 
 /// Size of the surface the wall draws on, in pixels.
@@ -86,11 +86,7 @@ fn rgb(c: palette::Rgb) -> Color {
 pub fn fitted_name(name: &str, max_chars: usize) -> String {
     let ascii: String = name.chars().map(|c| if c.is_ascii_graphic() || c == ' ' { c } else { '?' }).collect();
     let n = ascii.chars().count();
-    if n <= max_chars {
-        ascii
-    } else {
-        ascii.chars().skip(n - max_chars.max(1)).collect()
-    }
+    if n <= max_chars { ascii } else { ascii.chars().skip(n - max_chars.max(1)).collect() }
 }
 
 /// How the marker sprite draws a shape inside a tile of `side` pixels;

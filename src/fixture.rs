@@ -61,7 +61,12 @@ impl StateFile {
     pub fn load(path: &Path) -> Result<Self, FixtureError> {
         let p = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Io { path: p.clone(), source })?;
-        serde_json::from_str(&text).map_err(|e| FixtureError::Parse { path: p, line: e.line(), col: e.column(), message: e.to_string() })
+        serde_json::from_str(&text).map_err(|e| FixtureError::Parse {
+            path: p,
+            line: e.line(),
+            col: e.column(),
+            message: e.to_string(),
+        })
     }
 
     /// Every entity, in snapshot order.

@@ -48,11 +48,18 @@ impl Plugin for FleetPlugin {
             .add_message::<DeviceChanged>()
             .add_message::<AlertsChanged>()
             .configure_sets(PreUpdate, FleetSystems::Apply.after(NetSystems::Receive))
-            .add_systems(PreUpdate, (apply_snapshots, apply_entries, apply_telemetry).chain().in_set(FleetSystems::Apply));
+            .add_systems(
+                PreUpdate,
+                (apply_snapshots, apply_entries, apply_telemetry).chain().in_set(FleetSystems::Apply),
+            );
     }
 }
 
-fn apply_snapshots(mut fleet: ResMut<Fleet>, mut snaps: MessageReader<SnapshotReceived>, mut reset: MessageWriter<FleetReset>) {
+fn apply_snapshots(
+    mut fleet: ResMut<Fleet>,
+    mut snaps: MessageReader<SnapshotReceived>,
+    mut reset: MessageWriter<FleetReset>,
+) {
     for s in snaps.read() {
         fleet.0.apply_snapshot(&s.epoch, s.seq, s.entities.clone());
         reset.write(FleetReset);
@@ -78,7 +85,11 @@ fn apply_entries(
     }
 }
 
-fn apply_telemetry(mut fleet: ResMut<Fleet>, mut msgs: MessageReader<TelemetryReceived>, mut changed: MessageWriter<DeviceChanged>) {
+fn apply_telemetry(
+    mut fleet: ResMut<Fleet>,
+    mut msgs: MessageReader<TelemetryReceived>,
+    mut changed: MessageWriter<DeviceChanged>,
+) {
     for t in msgs.read() {
         for d in &t.0.devices {
             if let Some(dev) = fleet.0.devices.get_mut(&d.id) {

@@ -65,10 +65,9 @@ impl FleetModel {
                     }
                     ch.devices.push(d.id.clone());
                 }
-                Event::DeviceRemoved(r)
-                    if self.devices.remove(&r.id).is_some() => {
-                        ch.membership = true;
-                    }
+                Event::DeviceRemoved(r) if self.devices.remove(&r.id).is_some() => {
+                    ch.membership = true;
+                }
                 Event::DeviceStatus(s) => {
                     if let Some(d) = self.devices.get_mut(&s.id) {
                         d.status = s.status;
@@ -116,17 +115,37 @@ mod tests {
     use vizora_protocol::{DeviceStatus, DeviceStatusData};
 
     fn device(id: &str, status: DeviceStatus) -> Device {
-        Device { id: id.into(), org: "o".into(), rev: 1, name: id.into(), tags: vec![], playlist_id: None, status, last_seen_ms: 0, health: None, playing: None }
+        Device {
+            id: id.into(),
+            org: "o".into(),
+            rev: 1,
+            name: id.into(),
+            tags: vec![],
+            playlist_id: None,
+            status,
+            last_seen_ms: 0,
+            health: None,
+            playing: None,
+        }
     }
 
     #[test]
     fn status_entries_change_only_their_device() {
         let mut m = FleetModel::default();
-        m.apply_snapshot("e", 4, vec![Entity::Device(device("a", DeviceStatus::Online)), Entity::Device(device("b", DeviceStatus::Online))]);
+        m.apply_snapshot(
+            "e",
+            4,
+            vec![Entity::Device(device("a", DeviceStatus::Online)), Entity::Device(device("b", DeviceStatus::Online))],
+        );
         let entry = LogEntry {
             seq: 5,
             ts_ms: 10,
-            event: Event::DeviceStatus(DeviceStatusData { id: "b".into(), rev: 2, status: DeviceStatus::Offline, last_seen_ms: 9 }),
+            event: Event::DeviceStatus(DeviceStatusData {
+                id: "b".into(),
+                rev: 2,
+                status: DeviceStatus::Offline,
+                last_seen_ms: 9,
+            }),
         };
         let ch = m.apply_entries("e", &[entry]);
         assert_eq!(ch.devices, vec!["b".to_owned()]);

@@ -55,7 +55,12 @@ impl Plugin for HeadlessPlugin {
     }
 }
 
-fn spawn_image_camera(mut commands: Commands, mut images: ResMut<Assets<Image>>, size: Res<WallSize>, mut cap: ResMut<Capture>) {
+fn spawn_image_camera(
+    mut commands: Commands,
+    mut images: ResMut<Assets<Image>>,
+    size: Res<WallSize>,
+    mut cap: ResMut<Capture>,
+) {
     let mut img = Image::new_target_texture(size.w as u32, size.h as u32, TextureFormat::Rgba8UnormSrgb, None);
     img.texture_descriptor.usage |= TextureUsages::COPY_SRC;
     cap.target = images.add(img);
@@ -90,10 +95,9 @@ fn capture_when_ready(
     cap.requested = true;
     let out = cap.out.clone();
     info!(path = %out.display(), "capturing wall");
-    commands
-        .spawn(Screenshot::image(cap.target.clone()))
-        .observe(save_to_disk(out))
-        .observe(|_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
+    commands.spawn(Screenshot::image(cap.target.clone())).observe(save_to_disk(out)).observe(
+        |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
             exit.write(AppExit::Success);
-        });
+        },
+    );
 }

@@ -28,8 +28,7 @@ pub struct HealthPanelPlugin;
 
 impl Plugin for HealthPanelPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_health_panel)
-            .add_systems(Update, (show_health_panel, update_alert_rows));
+        app.add_systems(Startup, spawn_health_panel).add_systems(Update, (show_health_panel, update_alert_rows));
     }
 }
 
@@ -92,7 +91,12 @@ fn spawn_health_panel(mut commands: Commands, size: Res<WallSize>, settings: Opt
             Visibility::Hidden,
         ))
         .with_children(|p| {
-            p.spawn((Text::new("OPEN ALERTS"), TextFont::from_font_size(text_px * 1.2), TextColor(rgb(palette::TEXT)), AlertRow(usize::MAX)));
+            p.spawn((
+                Text::new("OPEN ALERTS"),
+                TextFont::from_font_size(text_px * 1.2),
+                TextColor(rgb(palette::TEXT)),
+                AlertRow(usize::MAX),
+            ));
             for i in 0..MAX_ROWS {
                 p.spawn((
                     Text::new(""),

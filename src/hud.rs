@@ -39,9 +39,7 @@ pub struct HudPlugin;
 
 impl Plugin for HudPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<DemoMode>()
-            .add_systems(Startup, spawn_hud)
-            .add_systems(Update, update_hud);
+        app.init_resource::<DemoMode>().add_systems(Startup, spawn_hud).add_systems(Update, update_hud);
     }
 }
 
@@ -124,20 +122,34 @@ fn update_hud(
         let (s, c) = match which {
             HudText::Totals => {
                 let [on, deg, off, unk] = fleet.0.counts();
-                (format!("ONLINE {on}   DEGRADED {deg}   OFFLINE {off}   UNKNOWN {unk}   ALERTS {}", fleet.0.open_alerts()), palette::TEXT)
+                (
+                    format!(
+                        "ONLINE {on}   DEGRADED {deg}   OFFLINE {off}   UNKNOWN {unk}   ALERTS {}",
+                        fleet.0.open_alerts()
+                    ),
+                    palette::TEXT,
+                )
             }
             HudText::Link => link_badge(*state.get(), &info),
             HudText::Page => match (&page, &settings) {
                 (Some(p), Some(s)) => {
                     let name = s.0.pages.get(p.index).map(|pg| pg.name.to_uppercase()).unwrap_or_default();
-                    if p.pinned { (format!("{name} (PINNED: critical alert)"), palette::OFFLINE) } else { (name, palette::ACCENT) }
+                    if p.pinned {
+                        (format!("{name} (PINNED: critical alert)"), palette::OFFLINE)
+                    } else {
+                        (name, palette::ACCENT)
+                    }
                 }
                 _ => (String::new(), palette::ACCENT),
             },
             HudText::Clock => {
                 let secs = now / 1000;
                 let clock = format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-                let age = fleet.0.last_event_ms.map(|t| format!("   last event {}s ago", now.saturating_sub(t) / 1000)).unwrap_or_default();
+                let age = fleet
+                    .0
+                    .last_event_ms
+                    .map(|t| format!("   last event {}s ago", now.saturating_sub(t) / 1000))
+                    .unwrap_or_default();
                 (format!("{clock}{age}"), palette::TEXT_DIM)
             }
         };

@@ -79,7 +79,9 @@ impl KioskConfig {
         if !(0.0..=1.0).contains(&self.dim_level) || self.dim_from_hour > 23 || self.dim_to_hour > 23 {
             return Err(("kiosk.dim_level", "dim_level in 0..1, hours in 0..23".into()));
         }
-        if self.shift_every_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) || !(0.0..=64.0).contains(&self.shift_px) {
+        if self.shift_every_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+            || !(0.0..=64.0).contains(&self.shift_px)
+        {
             return Err(("kiosk.shift_every_s", "shift every > 0 s, by 0..64 px".into()));
         }
         Ok(())
@@ -89,7 +91,8 @@ impl KioskConfig {
 /// The scene offset for shift number `step`: a slow walk around a small
 /// square, so no pixel stays lit the same way for long.
 pub fn burn_in_offset(step: u64, px: f32) -> Vec2 {
-    const PATH: [(f32, f32); 8] = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (-1.0, 1.0), (-1.0, 0.0), (-1.0, -1.0), (0.0, -1.0)];
+    const PATH: [(f32, f32); 8] =
+        [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0), (-1.0, 1.0), (-1.0, 0.0), (-1.0, -1.0), (0.0, -1.0)];
     let (x, y) = PATH[(step % PATH.len() as u64) as usize];
     Vec2::new(x * px, y * px)
 }
@@ -165,7 +168,14 @@ fn shift_scene(
 fn spawn_dim_layer(mut commands: Commands) {
     commands.spawn((
         DimLayer,
-        Node { position_type: PositionType::Absolute, left: px(0), top: px(0), width: percent(100), height: percent(100), ..default() },
+        Node {
+            position_type: PositionType::Absolute,
+            left: px(0),
+            top: px(0),
+            width: percent(100),
+            height: percent(100),
+            ..default()
+        },
         BackgroundColor(Color::NONE),
         GlobalZIndex(1000),
     ));
@@ -193,7 +203,8 @@ mod tests {
     fn burn_in_walks_a_small_square_and_comes_back() {
         let offsets: Vec<Vec2> = (0..8).map(|s| burn_in_offset(s, 4.0)).collect();
         assert!(offsets.iter().all(|o| o.x.abs() <= 4.0 && o.y.abs() <= 4.0));
-        let distinct: std::collections::HashSet<(i32, i32)> = offsets.iter().map(|o| (o.x as i32, o.y as i32)).collect();
+        let distinct: std::collections::HashSet<(i32, i32)> =
+            offsets.iter().map(|o| (o.x as i32, o.y as i32)).collect();
         assert_eq!(distinct.len(), 8, "eight distinct positions");
         assert_eq!(burn_in_offset(8, 4.0), burn_in_offset(0, 4.0));
     }

@@ -16,7 +16,11 @@ use vizora::net::NetLink;
 use vizora_client::{ClientConfig, Update};
 
 #[derive(Parser, Debug)]
-#[command(name = "vizora", version, about = "Vizora: realtime operations wall for digital-signage fleets.\nWith no command, runs the demo: embedded gateway, simulated fleet, wallboard window.")]
+#[command(
+    name = "vizora",
+    version,
+    about = "Vizora: realtime operations wall for digital-signage fleets.\nWith no command, runs the demo: embedded gateway, simulated fleet, wallboard window."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -207,7 +211,9 @@ fn parse_page(s: &str) -> Result<PanelKind, String> {
     match s {
         "devices" => Ok(PanelKind::Devices),
         "health" => Ok(PanelKind::Health),
-        _ => Err(format!("{s}: pages are devices, health (main, analytics, schedules, playlists and content are not built yet)")),
+        _ => Err(format!(
+            "{s}: pages are devices, health (main, analytics, schedules, playlists and content are not built yet)"
+        )),
     }
 }
 
@@ -326,14 +332,20 @@ fn init_cli_logging() {
 }
 
 fn auth_from_env() -> anyhow::Result<vizora_gateway::Auth> {
-    let secret = std::env::var("VIZORA_JWT_SECRET").ok().filter(|s| !s.is_empty()).context(
-        "VIZORA_JWT_SECRET must hold the gateway's HS256 secret: tokens are signed with it",
-    )?;
+    let secret = std::env::var("VIZORA_JWT_SECRET")
+        .ok()
+        .filter(|s| !s.is_empty())
+        .context("VIZORA_JWT_SECRET must hold the gateway's HS256 secret: tokens are signed with it")?;
     Ok(vizora_gateway::Auth::hs256(secret.as_bytes()))
 }
 
 fn mint(auth: &vizora_gateway::Auth, org: &str, role: vizora_protocol::Role, sub: &str) -> String {
-    let claims = vizora_protocol::Claims { sub: sub.into(), org: org.into(), role, exp: vizora_protocol::now_ms() / 1000 + 86_400 };
+    let claims = vizora_protocol::Claims {
+        sub: sub.into(),
+        org: org.into(),
+        role,
+        exp: vizora_protocol::now_ms() / 1000 + 86_400,
+    };
     auth.mint(&claims).unwrap_or_default()
 }
 

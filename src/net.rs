@@ -204,7 +204,11 @@ fn drain_net_inbox(
                 if let Some(c) = confirmed {
                     info.restored_as_of_ms = Some(c.as_of_ms);
                     info!(epoch = %c.position.epoch, seq = c.position.seq, as_of_ms = c.as_of_ms, "starting from the saved state");
-                    snapshots.write(SnapshotReceived { epoch: c.position.epoch, seq: c.position.seq, entities: c.entities });
+                    snapshots.write(SnapshotReceived {
+                        epoch: c.position.epoch,
+                        seq: c.position.seq,
+                        entities: c.entities,
+                    });
                 }
                 outbox.write(OutboxChanged::Restored { pending: pending.len() });
             }

@@ -70,16 +70,15 @@ fn choose_page(time: Res<Time>, settings: Res<WallSettings>, fleet: Res<Fleet>, 
         return;
     }
     let pin = cfg.pin_health_on_critical && critical_open(&fleet, now_ms());
-    if pin
-        && let Some(i) = cfg.page_of(PanelKind::Health) {
-            if !page.pinned || page.index != i {
-                page.index = i;
-                page.panel = PanelKind::Health;
-                page.pinned = true;
-                page.timer.reset();
-            }
-            return;
+    if pin && let Some(i) = cfg.page_of(PanelKind::Health) {
+        if !page.pinned || page.index != i {
+            page.index = i;
+            page.panel = PanelKind::Health;
+            page.pinned = true;
+            page.timer.reset();
         }
+        return;
+    }
     if page.pinned {
         page.pinned = false;
         page.timer.reset();

@@ -99,7 +99,10 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
         let centre = pixel(&img, t.x + t.w / 2.0, t.y + t.h / 2.0);
         match status {
             DeviceStatus::Offline | DeviceStatus::Unknown => {
-                assert!(close(centre, palette::BACKGROUND), "tile {i} ({status:?}) centre {centre:?} should be background")
+                assert!(
+                    close(centre, palette::BACKGROUND),
+                    "tile {i} ({status:?}) centre {centre:?} should be background"
+                )
             }
             _ => assert!(close(centre, palette::status_color(*status)), "tile {i} ({status:?}) centre {centre:?}"),
         }
@@ -166,10 +169,14 @@ fn health_page_lists_open_alerts_most_severe_first() {
     let fixture = dir.path().join("alerts.json");
     std::fs::write(&fixture, serde_json::to_string(&state).expect("json")).expect("write");
     let out = screenshot_dir().join("wall-health-1920x1080.png");
-    render(&["--fixture", fixture.to_str().expect("utf8"), "--page", "health", "--size", "1920x1080", "--frames", "4"], &out);
+    render(
+        &["--fixture", fixture.to_str().expect("utf8"), "--page", "health", "--size", "1920x1080", "--frames", "4"],
+        &out,
+    );
     let img = image::open(&out).expect("decode png").to_rgb8();
     // Rows are drawn in their severity colour: the critical one above the warning one.
-    let first_row_of = |c: Rgb| (0..img.height()).find(|&y| (0..img.width() / 2).any(|x| close(pixel(&img, x as f32, y as f32), c)));
+    let first_row_of =
+        |c: Rgb| (0..img.height()).find(|&y| (0..img.width() / 2).any(|x| close(pixel(&img, x as f32, y as f32), c)));
     let crit = first_row_of(palette::OFFLINE).expect("a critical row is drawn");
     let warn = first_row_of(palette::DEGRADED).expect("a warning row is drawn");
     assert!(crit < warn, "critical ({crit}) above warning ({warn})");

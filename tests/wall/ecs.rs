@@ -6,13 +6,15 @@ use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy::time::TimeUpdateStrategy;
 use vizora::config::{PageConfig, PanelKind, WallConfig};
-use vizora::pages::{ActivePage, PagesPlugin, WallSettings};
 use vizora::devices_panel::{DevicesPanelPlugin, Tile, TileIndex};
 use vizora::fleet::{Fleet, FleetPlugin};
 use vizora::net::{LinkState, NetLink, NetPlugin};
+use vizora::pages::{ActivePage, PagesPlugin, WallSettings};
 use vizora::palette;
 use vizora_client::{ConnectionState, Update};
-use vizora_protocol::{Alert, AlertState, DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, Severity, SubscribeMode};
+use vizora_protocol::{
+    Alert, AlertState, DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, Severity, SubscribeMode,
+};
 
 use super::device;
 
@@ -75,7 +77,12 @@ fn a_status_entry_recolours_exactly_its_tile() {
     let entry = LogEntry {
         seq: 11,
         ts_ms: 1,
-        event: Event::DeviceStatus(DeviceStatusData { id: "dev-003".into(), rev: 3, status: DeviceStatus::Offline, last_seen_ms: 1 }),
+        event: Event::DeviceStatus(DeviceStatusData {
+            id: "dev-003".into(),
+            rev: 3,
+            status: DeviceStatus::Offline,
+            last_seen_ms: 1,
+        }),
     };
     h.push(Update::Entries { epoch: "e".into(), items: vec![entry] });
     let after = h.tile_colors();
@@ -98,7 +105,10 @@ fn link_state_follows_the_io_thread() {
     h.push(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
     h.app.update();
     assert_eq!(*h.app.world().resource::<State<LinkState>>().get(), LinkState::Live);
-    h.push(Update::Connection(ConnectionState::Reconnecting { reason: "gone".into(), retry_in: std::time::Duration::from_secs(2) }));
+    h.push(Update::Connection(ConnectionState::Reconnecting {
+        reason: "gone".into(),
+        retry_in: std::time::Duration::from_secs(2),
+    }));
     h.app.update();
     assert_eq!(*h.app.world().resource::<State<LinkState>>().get(), LinkState::Reconnecting);
 }
@@ -150,11 +160,15 @@ fn pages_rotate_on_the_configured_interval() {
 #[test]
 fn an_open_critical_alert_pins_health_until_acknowledged() {
     let mut h = Harness::with_config(pages(1.0));
-    let snapshot = vec![Entity::Device(device(1, DeviceStatus::Online)), Entity::Alert(alert("a1", Severity::Warning, AlertState::Open))];
+    let snapshot = vec![
+        Entity::Device(device(1, DeviceStatus::Online)),
+        Entity::Alert(alert("a1", Severity::Warning, AlertState::Open)),
+    ];
     h.push(Update::Snapshot { epoch: "e".into(), seq: 5, entities: snapshot });
     assert_eq!(h.page(), (PanelKind::Devices, false), "a warning does not pin");
 
-    let raise = LogEntry { seq: 6, ts_ms: 1, event: Event::AlertUpserted(alert("a2", Severity::Critical, AlertState::Open)) };
+    let raise =
+        LogEntry { seq: 6, ts_ms: 1, event: Event::AlertUpserted(alert("a2", Severity::Critical, AlertState::Open)) };
     h.push(Update::Entries { epoch: "e".into(), items: vec![raise] });
     assert_eq!(h.page(), (PanelKind::Health, true));
     for _ in 0..30 {
@@ -165,7 +179,10 @@ fn an_open_critical_alert_pins_health_until_acknowledged() {
     let mut acked = alert("a2", Severity::Critical, AlertState::Acked);
     acked.rev = 2;
     acked.acked_by = Some("alice".into());
-    h.push(Update::Entries { epoch: "e".into(), items: vec![LogEntry { seq: 7, ts_ms: 2, event: Event::AlertUpserted(acked) }] });
+    h.push(Update::Entries {
+        epoch: "e".into(),
+        items: vec![LogEntry { seq: 7, ts_ms: 2, event: Event::AlertUpserted(acked) }],
+    });
     assert!(!h.page().1, "acknowledged: no longer pinned");
     for _ in 0..12 {
         h.app.update();

@@ -22,8 +22,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let rate: f64 = args.next().map(|a| a.parse()).transpose()?.unwrap_or(200.0);
     let dir = std::env::temp_dir().join(format!("vizora-latency-{}", std::process::id()));
     let auth = Auth::hs256(b"latency");
-    let gw = Embedded::start(GatewayConfig { listen: "127.0.0.1:0".into(), data_dir: dir.clone(), ..Default::default() }, auth.clone())?;
-    let mint = |role, sub: &str| auth.mint(&Claims { sub: sub.into(), org: "lat".into(), role, exp: now_ms() / 1000 + 3600 });
+    let gw = Embedded::start(
+        GatewayConfig { listen: "127.0.0.1:0".into(), data_dir: dir.clone(), ..Default::default() },
+        auth.clone(),
+    )?;
+    let mint =
+        |role, sub: &str| auth.mint(&Claims { sub: sub.into(), org: "lat".into(), role, exp: now_ms() / 1000 + 3600 });
     let client = vizora_client::spawn(ClientConfig::new(gw.url(), mint(Role::Viewer, "wall").ok_or("mint")?))?;
     let mut engine = SyncEngine::new();
 
@@ -68,7 +72,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
     let end = Instant::now() + Duration::from_secs_f64(n as f64 / rate + 10.0);
     while (hist.len() as usize) < n && Instant::now() < end {
-        let Ok(Update::Entries { epoch, items }) = client.updates.recv_timeout(Duration::from_millis(100)) else { continue };
+        let Ok(Update::Entries { epoch, items }) = client.updates.recv_timeout(Duration::from_millis(100)) else {
+            continue;
+        };
         engine.apply_entries(&epoch, &items);
         let now = Instant::now();
         let sent = sent.lock().expect("lock");

@@ -216,8 +216,12 @@ pub fn tail(cfg: ClientConfig, json: bool, out: &mut impl Write, stop: &AtomicBo
         }
         match update {
             Update::Connection(ConnectionState::Refused(code)) => break Err(CliError::Refused { code }),
-            Update::Connection(ConnectionState::Stopped) => break Err(CliError::Stopped("the client thread ended".into())),
-            Update::ServerError(e) => tracing::warn!(code = e.code.as_str(), message = %e.message, "gateway reported an error"),
+            Update::Connection(ConnectionState::Stopped) => {
+                break Err(CliError::Stopped("the client thread ended".into()));
+            }
+            Update::ServerError(e) => {
+                tracing::warn!(code = e.code.as_str(), message = %e.message, "gateway reported an error")
+            }
             _ => {}
         }
     };
@@ -262,7 +266,9 @@ fn mode_str(mode: SubscribeMode) -> &'static str {
 /// `{"state": …}` plus the state's details.
 fn connection_json(state: &ConnectionState) -> serde_json::Value {
     match state {
-        ConnectionState::Connecting { server, attempt } => json!({ "state": "connecting", "server": server, "attempt": attempt }),
+        ConnectionState::Connecting { server, attempt } => {
+            json!({ "state": "connecting", "server": server, "attempt": attempt })
+        }
         ConnectionState::Live { server, mode } => json!({ "state": "live", "server": server, "mode": mode_str(*mode) }),
         ConnectionState::Reconnecting { reason, retry_in } => {
             json!({ "state": "reconnecting", "reason": reason, "retry_in_ms": retry_in.as_millis() as u64 })
@@ -295,7 +301,14 @@ fn event_summary(event: &Event) -> String {
         Event::PlaylistUpserted(p) => format!("{} rev {} \"{}\" ({} items)", p.id, p.rev, p.name, p.items.len()),
         Event::ContentUpserted(c) => format!("{} rev {} \"{}\" {}", c.id, c.rev, c.name, c.uri),
         Event::ScheduleUpserted(s) => {
-            format!("{} rev {} \"{}\" → {}{}", s.id, s.rev, s.name, s.playlist_id, if s.enabled { "" } else { " (disabled)" })
+            format!(
+                "{} rev {} \"{}\" → {}{}",
+                s.id,
+                s.rev,
+                s.name,
+                s.playlist_id,
+                if s.enabled { "" } else { " (disabled)" }
+            )
         }
         Event::AlertUpserted(a) => {
             let on = a.device_id.as_deref().map(|d| format!(" on {d}")).unwrap_or_default();
@@ -369,7 +382,9 @@ pub fn state(mut cfg: ClientConfig, out: &Path, timeout: Duration) -> Result<Sta
             Update::Connection(ConnectionState::Refused(code)) => return Err(CliError::Refused { code }),
             Update::Connection(ConnectionState::Stopped) => return Err(CliError::Stopped(last)),
             Update::Connection(ConnectionState::Reconnecting { reason, .. }) => last = reason,
-            Update::Connection(ConnectionState::Live { server, .. }) => last = format!("subscribed to {server}, snapshot incomplete"),
+            Update::Connection(ConnectionState::Live { server, .. }) => {
+                last = format!("subscribed to {server}, snapshot incomplete")
+            }
             Update::StoreFailed { message, .. } => last = message,
             _ => {}
         }
@@ -411,9 +426,7 @@ fn write_state_file(path: &Path, epoch: &str, seq: u64, view: &OrgState) -> io::
 /// Writes a temp file beside `path`, syncs it and renames it over `path`:
 /// readers see the old file or the whole new one, never a part.
 fn write_atomically(path: &Path, fill: impl FnOnce(&mut BufWriter<File>) -> io::Result<()>) -> io::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
+    let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),

@@ -109,9 +109,10 @@ impl Outbox {
             Err(e) => {
                 tracing::error!(cause = %e, "could not queue mutations");
                 let message = e.to_string();
-                out.extend(
-                    fresh.into_iter().map(|q| Update::StoreFailed { mutation_id: Some(q.mutation.mutation_id), message: message.clone() }),
-                );
+                out.extend(fresh.into_iter().map(|q| Update::StoreFailed {
+                    mutation_id: Some(q.mutation.mutation_id),
+                    message: message.clone(),
+                }));
             }
         }
         out
@@ -195,7 +196,8 @@ impl Outbox {
             self.paused_until = None;
         }
         let timeout = self.ack_timeout;
-        let expired: Vec<u64> = self.in_flight.iter().filter(|(_, at)| now >= **at + timeout).map(|(o, _)| *o).collect();
+        let expired: Vec<u64> =
+            self.in_flight.iter().filter(|(_, at)| now >= **at + timeout).map(|(o, _)| *o).collect();
         for ord in expired {
             if let Some(m) = self.slots.get(&ord) {
                 tracing::info!(mutation_id = %m.mutation_id, "no ack in time; sending again");

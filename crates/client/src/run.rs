@@ -81,7 +81,8 @@ impl Io {
                 Ok(s) => s,
                 Err(e) => {
                     tracing::error!(cause = %e, "no outbox at all; stopping");
-                    let _ = deliver_reliably(&tx, Update::StoreFailed { mutation_id: None, message: e.to_string() }).await;
+                    let _ =
+                        deliver_reliably(&tx, Update::StoreFailed { mutation_id: None, message: e.to_string() }).await;
                     return None;
                 }
             },
@@ -117,11 +118,15 @@ impl Io {
     }
 
     async fn run(&mut self) {
-        let servers = if self.cfg.servers.is_empty() { vec!["ws://127.0.0.1:7700".to_owned()] } else { self.cfg.servers.clone() };
+        let servers =
+            if self.cfg.servers.is_empty() { vec!["ws://127.0.0.1:7700".to_owned()] } else { self.cfg.servers.clone() };
         let mut idx = 0usize;
         loop {
             let server = servers[idx % servers.len()].clone();
-            state(&self.tx, ConnectionState::Connecting { server: server.clone(), attempt: self.backoff.attempt() + 1 });
+            state(
+                &self.tx,
+                ConnectionState::Connecting { server: server.clone(), attempt: self.backoff.attempt() + 1 },
+            );
             let exit = self.session(&server).await;
             // What the session brought is worth keeping before any wait.
             self.save_state(true);
@@ -229,7 +234,8 @@ impl Io {
             },
             None => None,
         };
-        let connect = Session::connect_tls(server, vizora_protocol::NS_WALL, &token, self.cfg.connect_timeout, tls.as_ref());
+        let connect =
+            Session::connect_tls(server, vizora_protocol::NS_WALL, &token, self.cfg.connect_timeout, tls.as_ref());
         tokio::pin!(connect);
         // Mutations are queued (and shutdown heard) while dialling too.
         let connected = loop {
@@ -290,7 +296,10 @@ impl Io {
                     continue;
                 }
             };
-            if live && snapshot.is_none() && let Some(cache) = self.cache.as_mut() {
+            if live
+                && snapshot.is_none()
+                && let Some(cache) = self.cache.as_mut()
+            {
                 cache.touch(now_ms());
             }
             let (name, arg) = match incoming {
@@ -301,7 +310,12 @@ impl Io {
                         return Exit::Failed(format!("bad subscribe ack: {arg:.80}"));
                     };
                     if ack.mode == SubscribeMode::Snapshot {
-                        snapshot = Some(Snapshot { epoch: ack.epoch, seq: ack.head_seq, done: BTreeSet::new(), entities: Vec::new() });
+                        snapshot = Some(Snapshot {
+                            epoch: ack.epoch,
+                            seq: ack.head_seq,
+                            done: BTreeSet::new(),
+                            entities: Vec::new(),
+                        });
                     }
                     self.backoff.reset();
                     live = true;
@@ -354,7 +368,8 @@ impl Io {
     }
 
     async fn on_snapshot(&mut self, arg: &str, snap: &mut Option<Snapshot>) -> Result<(), Exit> {
-        let page: SnapshotPage = serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad snapshot page: {e}")))?;
+        let page: SnapshotPage =
+            serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad snapshot page: {e}")))?;
         let Some(s) = snap.as_mut() else { return Ok(()) };
         if page.epoch != s.epoch || page.seq != s.seq {
             return Err(Exit::Failed("snapshot page from another position".into()));

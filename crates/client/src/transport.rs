@@ -125,14 +125,27 @@ impl Session {
     }
 
     /// As [`Session::connect`], trusting `tls` for `wss://`.
-    pub async fn connect_tls(base: &str, ns: &str, token: &str, timeout: Duration, tls: Option<&Tls>) -> Result<Self, TransportError> {
+    pub async fn connect_tls(
+        base: &str,
+        ns: &str,
+        token: &str,
+        timeout: Duration,
+        tls: Option<&Tls>,
+    ) -> Result<Self, TransportError> {
         let fut = async {
             let connector = tls.map(|t| tokio_tungstenite::Connector::Rustls(t.0.clone()));
-            let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(engine_url(base), None, true, connector).await?;
+            let (ws, _) =
+                tokio_tungstenite::connect_async_tls_with_config(engine_url(base), None, true, connector).await?;
             let mut s = Session {
                 ws,
                 ns: ns.to_owned(),
-                open: OpenPacket { sid: String::new(), upgrades: vec![], ping_interval: 25_000, ping_timeout: 20_000, max_payload: 0 },
+                open: OpenPacket {
+                    sid: String::new(),
+                    upgrades: vec![],
+                    ping_interval: 25_000,
+                    ping_timeout: 20_000,
+                    max_payload: 0,
+                },
                 next_ack: 0,
                 deadline: Instant::now() + timeout,
                 pong_due: None,

@@ -216,7 +216,9 @@ fn tail_ends_cleanly_when_the_output_pipe_closes() {
     let cfg = client_config(&gw.url(), token(Role::Viewer, "tail"), None);
     let (done_tx, done_rx) = crossbeam_channel::bounded(1);
     // The stop flag stays false: only the closed pipe may end it.
-    std::thread::spawn(move || done_tx.send(cli::tail(cfg, true, &mut ClosesAfterFirstLine(false), &AtomicBool::new(false))));
+    std::thread::spawn(move || {
+        done_tx.send(cli::tail(cfg, true, &mut ClosesAfterFirstLine(false), &AtomicBool::new(false)))
+    });
     let result = done_rx.recv_timeout(Duration::from_secs(10)).expect("tail ends promptly when its pipe closes");
     assert!(result.is_ok(), "a closed pipe is a clean end, not an error: {result:?}");
 }
@@ -236,12 +238,16 @@ fn a_refused_token_fails_at_once_naming_the_code() {
     assert!(started.elapsed() < Duration::from_secs(10), "no waiting for the timeout");
     assert!(!out.exists(), "nothing written");
 
-    let err = cli::state(client_config(&gw.url(), token_ttl(Role::Viewer, "v", -60), None), &out, LONG).expect_err("expired");
+    let err =
+        cli::state(client_config(&gw.url(), token_ttl(Role::Viewer, "v", -60), None), &out, LONG).expect_err("expired");
     assert!(err.to_string().contains("token_expired"), "{err}");
 
     let mut tail = Tail::start(client_config(&gw.url(), forged, None), true);
     let lines = tail.lines_until(|l| l.contains("refused"));
-    assert_eq!(json_line(lines.last().expect("line")), json!({ "connection": { "state": "refused", "code": "token_invalid" } }));
+    assert_eq!(
+        json_line(lines.last().expect("line")),
+        json!({ "connection": { "state": "refused", "code": "token_invalid" } })
+    );
     let err = tail.thread.join().expect("no panic").expect_err("tail stops on a refused token");
     assert!(err.to_string().contains("token_invalid"), "{err}");
 }
@@ -253,8 +259,12 @@ fn state_times_out_naming_the_server_when_no_gateway_answers() {
         format!("ws://{}", l.local_addr().expect("addr"))
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let err = cli::state(client_config(&url, token(Role::Viewer, "v"), None), &dir.path().join("s.json"), Duration::from_secs(1))
-        .expect_err("nobody listens");
+    let err = cli::state(
+        client_config(&url, token(Role::Viewer, "v"), None),
+        &dir.path().join("s.json"),
+        Duration::from_secs(1),
+    )
+    .expect_err("nobody listens");
     let msg = err.to_string();
     assert!(matches!(err, CliError::Timeout { .. }), "{err:?}");
     assert!(msg.contains(&url) && msg.contains("within 1s"), "{msg}");
@@ -284,7 +294,10 @@ fn state_writes_the_whole_view_sorted_by_id_at_one_position() {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     let _players: Vec<Session> = ["d-b", "d-a"]
         .iter()
-        .map(|d| rt.block_on(Session::connect(&url, "/device", &token(Role::Device, d), Duration::from_secs(5))).expect("player"))
+        .map(|d| {
+            rt.block_on(Session::connect(&url, "/device", &token(Role::Device, d), Duration::from_secs(5)))
+                .expect("player")
+        })
         .collect();
     writer.until("every mutation.applied and both devices", LONG, |w| {
         let devices = w.entries.iter().filter(|(_, e)| matches!(e.event, Event::DeviceUpserted(_))).count();
@@ -298,8 +311,11 @@ fn state_writes_the_whole_view_sorted_by_id_at_one_position() {
     reader.until("a snapshot", LONG, |r| !r.snapshots.is_empty());
     let out = dir.path().join("out").join("state.json");
     std::fs::create_dir_all(out.parent().expect("parent")).expect("mkdir");
-    let summary = cli::state(client_config(&url, token(Role::Viewer, "cli"), None), &out, Duration::from_secs(30)).expect("state");
-    reader.until("the reader at the state's seq", LONG, |r| r.snapshots[0] == summary.seq || r.entries.last().is_some_and(|(_, e)| e.seq >= summary.seq));
+    let summary = cli::state(client_config(&url, token(Role::Viewer, "cli"), None), &out, Duration::from_secs(30))
+        .expect("state");
+    reader.until("the reader at the state's seq", LONG, |r| {
+        r.snapshots[0] == summary.seq || r.entries.last().is_some_and(|(_, e)| e.seq >= summary.seq)
+    });
     let mut expected = OrgState::default();
     for u in &reader.log {
         match u {
@@ -307,7 +323,9 @@ fn state_writes_the_whole_view_sorted_by_id_at_one_position() {
                 assert_eq!(epoch, &summary.epoch);
                 expected = OrgState::from_entities(entities.iter().cloned());
             }
-            Update::Entries { items, .. } => items.iter().filter(|e| e.seq <= summary.seq).for_each(|e| expected.apply_event(&e.event)),
+            Update::Entries { items, .. } => {
+                items.iter().filter(|e| e.seq <= summary.seq).for_each(|e| expected.apply_event(&e.event))
+            }
             _ => {}
         }
     }
@@ -339,7 +357,8 @@ fn state_writes_the_whole_view_sorted_by_id_at_one_position() {
     });
     assert_eq!(file, want, "every entity in PROTOCOL.md shape, as the log has it at `seq`");
     assert_eq!(summary.counts, KindCounts::of_state(&expected));
-    let leftovers: Vec<_> = std::fs::read_dir(out.parent().expect("parent")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
+    let leftovers: Vec<_> =
+        std::fs::read_dir(out.parent().expect("parent")).expect("dir").map(|e| e.expect("entry").file_name()).collect();
     assert_eq!(leftovers, [std::ffi::OsString::from("state.json")], "no temp file left behind");
     reader.shutdown();
 }

@@ -19,10 +19,12 @@ const LONG: Duration = Duration::from_secs(60);
 fn a_gateway_restart_mid_stream_loses_and_repeats_no_entry() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut gw = Gateway::start(&dir.path().join("gw"));
-    let mut reader = Watched::spawn(client_config(&gw.url(), token(Role::Viewer, "viewer"), Some(&dir.path().join("reader.db"))));
+    let mut reader =
+        Watched::spawn(client_config(&gw.url(), token(Role::Viewer, "viewer"), Some(&dir.path().join("reader.db"))));
     reader.until_live(1);
     reader.until("the first snapshot", LONG, |w| !w.snapshots.is_empty());
-    let mut writer = Watched::spawn(client_config(&gw.url(), token(Role::Operator, "writer"), Some(&dir.path().join("writer.db"))));
+    let mut writer =
+        Watched::spawn(client_config(&gw.url(), token(Role::Operator, "writer"), Some(&dir.path().join("writer.db"))));
     writer.until_live(1);
 
     let ids: Vec<String> = (0..300).map(|i| format!("w{i:03}")).collect();
@@ -64,7 +66,8 @@ fn a_gateway_restart_mid_stream_loses_and_repeats_no_entry() {
 fn a_thousand_mutations_made_while_the_gateway_is_down_apply_exactly_once_in_order() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut gw = Gateway::start(&dir.path().join("gw"));
-    let mut wall = Watched::spawn(client_config(&gw.url(), token(Role::Operator, "bob"), Some(&dir.path().join("wall.db"))));
+    let mut wall =
+        Watched::spawn(client_config(&gw.url(), token(Role::Operator, "bob"), Some(&dir.path().join("wall.db"))));
     wall.until_live(1);
     gw.stop();
     let ids: Vec<String> = (0..1000).map(|i| format!("b{i:04}")).collect();
@@ -151,7 +154,9 @@ fn an_expired_token_is_read_again_from_its_file_and_refused_without_one() {
     cfg.token_file = Some(file.clone());
     let mut rotating = Watched::spawn(cfg);
     rotating.until("a retry for the expired token", LONG, |w| {
-        w.states.iter().any(|s| matches!(s, ConnectionState::Reconnecting { reason, .. } if reason.contains("token expired")))
+        w.states
+            .iter()
+            .any(|s| matches!(s, ConnectionState::Reconnecting { reason, .. } if reason.contains("token expired")))
     });
     std::fs::write(&file, token(Role::Viewer, "kiosk")).expect("rotate token");
     rotating.until_live(1);

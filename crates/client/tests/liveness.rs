@@ -19,7 +19,9 @@ fn a_session_survives_many_ping_timeouts() {
     };
     let auth = Auth::hs256(b"liveness");
     let gw = Embedded::start(cfg, auth.clone()).expect("gateway");
-    let token = auth.mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600 }).expect("mint");
+    let token = auth
+        .mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600 })
+        .expect("mint");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(async {
         let mut s = Session::connect(&gw.url(), "/wall", &token, Duration::from_secs(5)).await.expect("connect");
@@ -34,7 +36,11 @@ fn a_session_survives_many_ping_timeouts() {
         }
         let id = s.emit_with_ack("subscribe", &serde_json::json!({ "since": null })).await.expect("emit");
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), s.recv()).await.expect("ack in time").expect("still connected") {
+            match tokio::time::timeout(Duration::from_secs(5), s.recv())
+                .await
+                .expect("ack in time")
+                .expect("still connected")
+            {
                 Incoming::Ack { id: got, .. } if got == id => break,
                 _ => {}
             }

@@ -19,7 +19,10 @@ fn tls_proxy(rt: &tokio::runtime::Runtime, backend: std::net::SocketAddr) -> (u1
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
     let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
     let key = KeyPair::generate().expect("server key");
-    let cert = CertificateParams::new(vec!["localhost".to_owned()]).expect("params").signed_by(&key, &ca).expect("server cert");
+    let cert = CertificateParams::new(vec!["localhost".to_owned()])
+        .expect("params")
+        .signed_by(&key, &ca)
+        .expect("server cert");
     let server = ServerConfig::builder()
         .with_no_client_auth()
         .with_single_cert(vec![cert.der().clone()], PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der())))
@@ -40,13 +43,18 @@ fn tls_proxy(rt: &tokio::runtime::Runtime, backend: std::net::SocketAddr) -> (u1
     (port, ca.pem())
 }
 
-fn wait_for(client: &vizora_client::ClientHandle, limit: Duration, mut want: impl FnMut(&Update) -> bool) -> Option<Update> {
+fn wait_for(
+    client: &vizora_client::ClientHandle,
+    limit: Duration,
+    mut want: impl FnMut(&Update) -> bool,
+) -> Option<Update> {
     let end = Instant::now() + limit;
     while Instant::now() < end {
         if let Ok(u) = client.updates.recv_timeout(Duration::from_millis(100))
-            && want(&u) {
-                return Some(u);
-            }
+            && want(&u)
+        {
+            return Some(u);
+        }
     }
     None
 }
@@ -55,13 +63,18 @@ fn wait_for(client: &vizora_client::ClientHandle, limit: Duration, mut want: imp
 fn wss_with_a_private_ca_connects_and_an_unknown_ca_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let auth = Auth::hs256(b"wss");
-    let gw = Embedded::start(GatewayConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().into(), ..Default::default() }, auth.clone())
-        .expect("gateway");
+    let gw = Embedded::start(
+        GatewayConfig { listen: "127.0.0.1:0".into(), data_dir: dir.path().into(), ..Default::default() },
+        auth.clone(),
+    )
+    .expect("gateway");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let (port, ca_pem) = tls_proxy(&rt, gw.addr);
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_pem).expect("write ca");
-    let token = auth.mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600 }).expect("mint");
+    let token = auth
+        .mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600 })
+        .expect("mint");
     let url = format!("wss://localhost:{port}");
 
     let mut cfg = ClientConfig::new(url.clone(), token.clone());
@@ -73,7 +86,9 @@ fn wss_with_a_private_ca_connects_and_an_unknown_ca_is_refused() {
 
     // Without the CA the certificate cannot be verified: no session, a reason that says so.
     let client = vizora_client::spawn(ClientConfig::new(url, token)).expect("client");
-    let lost = wait_for(&client, Duration::from_secs(15), |u| matches!(u, Update::Connection(ConnectionState::Reconnecting { .. })));
+    let lost = wait_for(&client, Duration::from_secs(15), |u| {
+        matches!(u, Update::Connection(ConnectionState::Reconnecting { .. }))
+    });
     match lost {
         Some(Update::Connection(ConnectionState::Reconnecting { reason, .. })) => {
             assert!(reason.to_lowercase().contains("certificate"), "reason names the certificate: {reason}")

@@ -8,15 +8,15 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use tokio::sync::mpsc::error::TrySendError as TrySendError2;
 use engineioxide::socket::{DisconnectReason, Sid};
 use engineioxide::{Socket, Str};
+use tokio::sync::mpsc::error::TrySendError as TrySendError2;
 use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::org_state::OrgState;
 use vizora_protocol::{
-    AlertState, DeviceStatus, Entity, EntityKind, Event, LogEntry, MutationAck, NS_WALL,
-    Position, ScheduleExecuted, SubscribeAck, SubscribeMode, now_ms,
+    AlertState, DeviceStatus, Entity, EntityKind, Event, LogEntry, MutationAck, NS_WALL, Position, ScheduleExecuted,
+    SubscribeAck, SubscribeMode, now_ms,
 };
 
 mod devices;
@@ -229,9 +229,10 @@ impl Org {
                     }
                     if let Entity::Alert(a) = &e
                         && a.state != AlertState::Resolved
-                            && let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
-                                org.open_alerts.insert((dev.clone(), kind), a.id.clone());
-                            }
+                        && let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind))
+                    {
+                        org.open_alerts.insert((dev.clone(), kind), a.id.clone());
+                    }
                     org.state.insert(e);
                 }
                 Err(e) => tracing::error!(org = %org.id, cause = %e, "unreadable stored entity skipped"),
@@ -393,11 +394,12 @@ impl Engine {
             Cmd::DeviceGone { org, device_id, sid } => {
                 let o = self.org(&org);
                 if let Some(rt) = o.rt.get_mut(&device_id)
-                    && rt.sock.as_ref().is_some_and(|s| s.id == sid) {
-                        rt.sock = None;
-                        // Keep its last sign of life across a gateway restart.
-                        o.persist_device(&device_id);
-                    }
+                    && rt.sock.as_ref().is_some_and(|s| s.id == sid)
+                {
+                    rt.sock = None;
+                    // Keep its last sign of life across a gateway restart.
+                    o.persist_device(&device_id);
+                }
             }
             Cmd::Decided { org, sock, ack, client_id, mutation_id, reply } => {
                 let reply = self.remember(&org, client_id, mutation_id, reply);
@@ -586,9 +588,10 @@ impl Engine {
         }
         for org in self.orgs.values() {
             if org.head > keep
-                && let Err(e) = self.store.prune(&org.id, org.head - keep, before) {
-                    tracing::error!(org = %org.id, cause = %e, "log prune failed");
-                }
+                && let Err(e) = self.store.prune(&org.id, org.head - keep, before)
+            {
+                tracing::error!(org = %org.id, cause = %e, "log prune failed");
+            }
         }
     }
 

@@ -59,10 +59,13 @@ pub async fn serve(
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(|| async { "ready" }))
-        .route("/metrics", get(move || {
-            let c = metrics_counters.clone();
-            async move { c.render() }
-        }))
+        .route(
+            "/metrics",
+            get(move || {
+                let c = metrics_counters.clone();
+                async move { c.render() }
+            }),
+        )
         .layer(EngineIoLayer::from_config(handler, eio));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "gateway listening");
@@ -137,4 +140,3 @@ impl Drop for Embedded {
         self.shutdown();
     }
 }
-

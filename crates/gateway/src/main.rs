@@ -74,7 +74,8 @@ fn secret_from_env() -> Option<Vec<u8>> {
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     if let Some(Command::Token { org, role, sub, ttl }) = &cli.command {
-        let secret = secret_from_env().context("VIZORA_JWT_SECRET is not set: it is the HS256 key tokens are signed with")?;
+        let secret =
+            secret_from_env().context("VIZORA_JWT_SECRET is not set: it is the HS256 key tokens are signed with")?;
         let exp = vizora_protocol::now_ms() / 1000 + parse_ttl(ttl)?.as_secs();
         let claims = Claims { sub: sub.clone(), org: org.clone(), role: parse_role(role)?, exp };
         let token = Auth::hs256(&secret).mint(&claims).context("signing failed")?;

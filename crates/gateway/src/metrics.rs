@@ -98,7 +98,10 @@ impl Counters {
         }
         cumulative += self.latency_buckets[LATENCY_BUCKETS_S.len()].load(Ordering::Relaxed);
         out.push_str(&format!("vizora_delivery_seconds_bucket{{le=\"+Inf\"}} {cumulative}\n"));
-        out.push_str(&format!("vizora_delivery_seconds_sum {}\n", self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6));
+        out.push_str(&format!(
+            "vizora_delivery_seconds_sum {}\n",
+            self.latency_sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        ));
         out.push_str(&format!("vizora_delivery_seconds_count {}\n", self.latency_count.load(Ordering::Relaxed)));
         out
     }

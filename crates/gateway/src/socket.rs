@@ -15,8 +15,8 @@ use vizora_protocol::codec::{
 };
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::{
-    AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, Mutation, MutationAck, NS_DEVICE,
-    NS_WALL, RejectCode, Role, ScheduleExecuted, Subscribe, now_ms,
+    AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, Mutation, MutationAck, NS_DEVICE, NS_WALL,
+    RejectCode, Role, ScheduleExecuted, Subscribe, now_ms,
 };
 
 use crate::auth::Auth;
@@ -58,7 +58,14 @@ pub struct SioHandler {
 impl SioHandler {
     /// A handler verifying with `auth` and feeding `engine`.
     pub fn new(auth: Auth, engine: EngineHandle, counters: Arc<Counters>, cfg: &GatewayConfig) -> Self {
-        Self { auth, engine, counters, rate: cfg.rate_per_s, burst: cfg.rate_burst, max_sessions: cfg.max_connections as u64 }
+        Self {
+            auth,
+            engine,
+            counters,
+            rate: cfg.rate_per_s,
+            burst: cfg.rate_burst,
+            max_sessions: cfg.max_connections as u64,
+        }
     }
 
     fn send_error(&self, sock: &Sock, ns: &str, code: ErrorCode, message: impl Into<String>) {
@@ -121,7 +128,11 @@ impl SioHandler {
         let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
         counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if ns == NS_DEVICE {
-            self.engine.send(Cmd::DeviceConnected { org: claims.org.clone(), device_id: claims.sub.clone(), sock: sock.clone() });
+            self.engine.send(Cmd::DeviceConnected {
+                org: claims.org.clone(),
+                device_id: claims.sub.clone(),
+                sock: sock.clone(),
+            });
         }
         self.expire_later(sock, ns, claims);
     }
@@ -155,7 +166,13 @@ impl SioHandler {
     fn on_event(&self, sock: Sock, ns: &str, name: &str, args: &[Box<RawValue>], ack: Option<u64>) {
         let claims = {
             let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-            if ns == NS_WALL { st.wall.clone() } else if ns == NS_DEVICE { st.device.clone() } else { None }
+            if ns == NS_WALL {
+                st.wall.clone()
+            } else if ns == NS_DEVICE {
+                st.device.clone()
+            } else {
+                None
+            }
         };
         let Some(claims) = claims else {
             return self.send_error(&sock, ns, ErrorCode::BadRequest, "not connected to this namespace");
@@ -181,7 +198,12 @@ impl SioHandler {
         match (ns, name) {
             (NS_WALL, "subscribe") => {
                 let (Some(ack), Ok(sub)) = (ack, serde_json::from_str::<Subscribe>(arg)) else {
-                    return self.send_error(&sock, ns, ErrorCode::BadRequest, "subscribe needs an ack and {\"since\": position|null}");
+                    return self.send_error(
+                        &sock,
+                        ns,
+                        ErrorCode::BadRequest,
+                        "subscribe needs an ack and {\"since\": position|null}",
+                    );
                 };
                 if !self.engine.send(Cmd::Subscribe { org, sock: sock.clone(), ack, since: sub.since }) {
                     sock.close(DisconnectReason::TransportError);
@@ -189,7 +211,12 @@ impl SioHandler {
             }
             (NS_WALL, "mutate") => {
                 let Some(ack) = ack else {
-                    return self.send_error(&sock, ns, ErrorCode::BadRequest, "mutate needs an ack id; nothing was applied");
+                    return self.send_error(
+                        &sock,
+                        ns,
+                        ErrorCode::BadRequest,
+                        "mutate needs an ack id; nothing was applied",
+                    );
                 };
                 let value: serde_json::Value = match serde_json::from_str(arg) {
                     Ok(v) => v,
@@ -198,7 +225,10 @@ impl SioHandler {
                 let cmd = match Mutation::decode(&value) {
                     Ok(mutation) => Cmd::Mutate { claims, sock: sock.clone(), ack, mutation: Box::new(mutation) },
                     Err(e) => {
-                        let ids = (value.get("client_id").and_then(|v| v.as_str()), value.get("mutation_id").and_then(|v| v.as_str()));
+                        let ids = (
+                            value.get("client_id").and_then(|v| v.as_str()),
+                            value.get("mutation_id").and_then(|v| v.as_str()),
+                        );
                         let reply = MutationAck::invalid(&e);
                         match ids {
                             // Decided: remembered, so a retry answers `duplicate`.
@@ -326,7 +356,9 @@ impl EngineIoHandler for SioHandler {
                 self.engine.send(Cmd::CommandAcked { sid: sock.id, ack: id, reply });
             }
             SioBody::Ack { .. } => {}
-            SioBody::ConnectError(_) => self.send_error(&sock, &packet.ns, ErrorCode::BadRequest, "clients do not send CONNECT_ERROR"),
+            SioBody::ConnectError(_) => {
+                self.send_error(&sock, &packet.ns, ErrorCode::BadRequest, "clients do not send CONNECT_ERROR")
+            }
         }
     }
 

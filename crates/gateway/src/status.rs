@@ -36,9 +36,8 @@ pub fn derive(
     if now_ms.saturating_sub(live.last_seen_ms) > 3 * heartbeat_ms {
         return DeviceStatus::Offline;
     }
-    let cpu_long = live
-        .cpu_high_since_ms
-        .is_some_and(|since| now_ms.saturating_sub(since) >= limits.cpu_window_s * 1000);
+    let cpu_long =
+        live.cpu_high_since_ms.is_some_and(|since| now_ms.saturating_sub(since) >= limits.cpu_window_s * 1000);
     let degraded = health.is_some_and(|h| h.temp_c > limits.temp_c_max || h.disk_free_pct < limits.disk_free_pct_min);
     if degraded || cpu_long { DeviceStatus::Degraded } else { DeviceStatus::Online }
 }

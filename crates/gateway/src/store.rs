@@ -106,8 +106,7 @@ fn kind_from(s: &str) -> Option<EntityKind> {
 impl Store {
     /// Opens (creating) `dir/vizora.db`.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir)
-            .map_err(|source| StoreError::Dir { path: dir.display().to_string(), source })?;
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.display().to_string(), source })?;
         let conn = Connection::open(dir.join("vizora.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: an acknowledged change survives power loss, not just kill -9.
@@ -193,9 +192,8 @@ impl LogStore for Store {
 
     /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
     fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, entry FROM log WHERE org = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, entry FROM log WHERE org = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
         let rows = stmt.query_map(params![org, after as i64, limit as i64], |r| {
             Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
         })?;
@@ -204,11 +202,8 @@ impl LogStore for Store {
 
     /// Lowest retained seq of an org.
     fn oldest_seq(&self, org: &str) -> Result<Option<u64>, StoreError> {
-        let v: Option<i64> = self
-            .conn
-            .query_row("SELECT MIN(seq) FROM log WHERE org = ?1", [org], |r| r.get(0))
-            .optional()?
-            .flatten();
+        let v: Option<i64> =
+            self.conn.query_row("SELECT MIN(seq) FROM log WHERE org = ?1", [org], |r| r.get(0)).optional()?.flatten();
         Ok(v.map(|s| s as u64))
     }
 

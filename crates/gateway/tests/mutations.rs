@@ -130,7 +130,8 @@ fn a_restart_keeps_entities_log_epoch_and_decided_ids() {
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
         for i in 0..20 {
             let args = json!({ "id": format!("p{i}"), "name": format!("Playlist {i}") });
-            let ack = op.call("mutate", &mutation(&format!("m{i}"), "wall-a", "playlist.create", None, None, args)).await;
+            let ack =
+                op.call("mutate", &mutation(&format!("m{i}"), "wall-a", "playlist.create", None, None, args)).await;
             assert_eq!(ack["status"], "applied");
         }
         let sub = op.call("subscribe", &json!({ "since": null })).await;
@@ -142,11 +143,19 @@ fn a_restart_keeps_entities_log_epoch_and_decided_ids() {
     let gw = start(dir.path());
     rt().block_on(async {
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
-        let dup = op.call("mutate", &mutation("m3", "wall-a", "playlist.create", None, None, json!({ "id": "p3", "name": "again" }))).await;
+        let dup = op
+            .call(
+                "mutate",
+                &mutation("m3", "wall-a", "playlist.create", None, None, json!({ "id": "p3", "name": "again" })),
+            )
+            .await;
         assert_eq!(dup, json!({ "status": "duplicate", "seq": 7, "rev": 1 }));
         // Resume from the middle: replay, same epoch, exact entries.
         let sub = op.call("subscribe", &json!({ "since": { "epoch": epoch, "seq": 30 } })).await;
-        assert_eq!((sub["mode"].as_str(), sub["epoch"].as_str(), sub["head_seq"].as_u64()), (Some("replay"), Some(epoch.as_str()), Some(40)));
+        assert_eq!(
+            (sub["mode"].as_str(), sub["epoch"].as_str(), sub["head_seq"].as_u64()),
+            (Some("replay"), Some(epoch.as_str()), Some(40))
+        );
         let entries = op.entries_until(40).await;
         assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (31..=40).collect::<Vec<_>>());
         let snap = op.call("subscribe", &json!({ "since": null })).await;

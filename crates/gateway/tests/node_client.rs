@@ -99,7 +99,10 @@ impl NodeRun {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    panic!("node did not print {want:?} within {within:?}; stderr so far:\n{}", self.stderr_seen.join("\n"))
+                    panic!(
+                        "node did not print {want:?} within {within:?}; stderr so far:\n{}",
+                        self.stderr_seen.join("\n")
+                    )
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let (status, stdout, stderr) = self.finish(Duration::from_secs(5));
@@ -137,7 +140,8 @@ impl NodeRun {
         let (status, stdout, stderr) = self.finish(within);
         assert!(status.success(), "node failed ({status})\nstdout:\n{stdout}\nstderr:\n{stderr}");
         let line = stdout.lines().rfind(|l| !l.trim().is_empty()).unwrap_or_default();
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("node's stdout is not one JSON line ({e}):\n{stdout}\nstderr:\n{stderr}"))
+        serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("node's stdout is not one JSON line ({e}):\n{stdout}\nstderr:\n{stderr}"))
     }
 }
 
@@ -163,7 +167,9 @@ fn stock_client_polls_upgrades_subscribes_and_receives_live_events() {
     let mut op = rt.block_on(async {
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "olga")).await;
         // Something for the snapshot: content c-before at seq 1 (+ mutation.applied at 2).
-        let ack = op.call("mutate", &mutation("m-before", "rust-op", "content.create", None, None, content("c-before"))).await;
+        let ack = op
+            .call("mutate", &mutation("m-before", "rust-op", "content.create", None, None, content("c-before")))
+            .await;
         assert_eq!(ack, json!({ "status": "applied", "seq": 1, "rev": 1 }));
         op
     });
@@ -174,7 +180,8 @@ fn stock_client_polls_upgrades_subscribes_and_receives_live_events() {
     // Connected, upgraded, subscribed and through the whole snapshot.
     node.wait_for_line(READY, Duration::from_secs(20));
 
-    let applied = rt.block_on(op.call("mutate", &mutation("m-live", "rust-op", "content.create", None, None, content("c-live"))));
+    let applied =
+        rt.block_on(op.call("mutate", &mutation("m-live", "rust-op", "content.create", None, None, content("c-live"))));
     assert_eq!(applied["status"], "applied", "{applied}");
     let seq = applied["seq"].as_u64().expect("seq");
     assert_eq!(seq, 3);
@@ -200,7 +207,11 @@ fn stock_client_polls_upgrades_subscribes_and_receives_live_events() {
     );
     // The live change, over the upgraded WebSocket, at the mutation's seq.
     assert_eq!(out["event_transport"], "websocket", "{out}");
-    assert_eq!(out["event"], json!({ "seq": seq, "type": "content.upserted", "id": "c-live", "rev": 1, "epoch": epoch }), "{out}");
+    assert_eq!(
+        out["event"],
+        json!({ "seq": seq, "type": "content.upserted", "id": "c-live", "rev": 1, "epoch": epoch }),
+        "{out}"
+    );
     // Gap-free after the snapshot: the change, then its mutation.applied (§8).
     let seen: Vec<(u64, String)> = out["entries_seen"]
         .as_array()
@@ -230,7 +241,11 @@ fn stock_client_sees_the_refusal_as_connect_error_with_its_code() {
     ] {
         let out = NodeRun::spawn("refused.mjs", &[&url, tok, code]).result(Duration::from_secs(25));
         eprintln!("node refused.mjs ({what}): {out}");
-        assert_eq!(out["connect_error"], json!({ "message": "unauthorized", "data": { "code": code } }), "{what}: {out}");
+        assert_eq!(
+            out["connect_error"],
+            json!({ "message": "unauthorized", "data": { "code": code } }),
+            "{what}: {out}"
+        );
         assert_eq!(out["connected"], false, "{what}: {out}");
         assert_eq!(out["transport"], "polling", "{what}: the default transports start with polling: {out}");
     }

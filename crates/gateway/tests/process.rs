@@ -115,9 +115,23 @@ fn run_to_exit(cmd: &mut Command, dir: &Path) -> (ExitStatus, String, String) {
 
 fn create(i: usize) -> Value {
     if i.is_multiple_of(2) {
-        mutation(&format!("m{i}"), "wall-a", "content.create", None, None, json!({ "id": format!("e{i}"), "name": "C", "kind": "web", "uri": "https://x", "duration_s": 5, "size_bytes": 0 }))
+        mutation(
+            &format!("m{i}"),
+            "wall-a",
+            "content.create",
+            None,
+            None,
+            json!({ "id": format!("e{i}"), "name": "C", "kind": "web", "uri": "https://x", "duration_s": 5, "size_bytes": 0 }),
+        )
     } else {
-        mutation(&format!("m{i}"), "wall-a", "playlist.create", None, None, json!({ "id": format!("e{i}"), "name": "P" }))
+        mutation(
+            &format!("m{i}"),
+            "wall-a",
+            "playlist.create",
+            None,
+            None,
+            json!({ "id": format!("e{i}"), "name": "P" }),
+        )
     }
 }
 
@@ -156,14 +170,27 @@ fn kill_9_loses_no_acknowledged_mutation() {
     block_on(async {
         let mut v = Wall::connect(&gw.url(), &token("acme", Role::Viewer, "v")).await;
         let sub = v.call("subscribe", &json!({ "since": { "epoch": epoch, "seq": 0 } })).await;
-        assert_eq!((sub["mode"].as_str(), sub["epoch"].as_str()), (Some("replay"), Some(epoch.as_str())), "same epoch after the crash: {sub}");
+        assert_eq!(
+            (sub["mode"].as_str(), sub["epoch"].as_str()),
+            (Some("replay"), Some(epoch.as_str())),
+            "same epoch after the crash: {sub}"
+        );
         let head = sub["head_seq"].as_u64().expect("head");
         let entries = v.entries_until(head).await;
-        assert_eq!(entries.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=head).collect::<Vec<_>>(), "the whole log, gap-free");
+        assert_eq!(
+            entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            (1..=head).collect::<Vec<_>>(),
+            "the whole log, gap-free"
+        );
         let entries: Vec<Value> = entries.iter().map(|e| serde_json::to_value(e).expect("json")).collect();
         for (m, ack) in &acked {
             let seq = ack["seq"].as_u64().expect("seq") as usize;
-            assert_eq!(entries[seq - 1]["data"]["id"], m["args"]["id"], "change of {} at its acked seq", m["mutation_id"]);
+            assert_eq!(
+                entries[seq - 1]["data"]["id"],
+                m["args"]["id"],
+                "change of {} at its acked seq",
+                m["mutation_id"]
+            );
             assert_eq!(entries[seq]["data"]["mutation_id"], m["mutation_id"], "mutation.applied right after");
         }
 
@@ -185,7 +212,12 @@ fn kill_9_loses_no_acknowledged_mutation() {
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
         for (m, ack) in [&acked[0], &acked[acked.len() - 1]] {
             let again = op.call("mutate", m).await;
-            assert_eq!(again, json!({ "status": "duplicate", "seq": ack["seq"], "rev": ack["rev"] }), "resend of {}", m["mutation_id"]);
+            assert_eq!(
+                again,
+                json!({ "status": "duplicate", "seq": ack["seq"], "rev": ack["rev"] }),
+                "resend of {}",
+                m["mutation_id"]
+            );
         }
     });
 }
@@ -198,8 +230,12 @@ fn sigterm_closes_clients_promptly_and_exits_zero() {
         let url = gw.url();
         let mut subscribed = Wall::connect(&url, &token("acme", Role::Viewer, "v")).await;
         subscribed.call("subscribe", &json!({ "since": null })).await;
-        let idle = Session::connect(&url, "/wall", &token("acme", Role::Viewer, "idle"), Duration::from_secs(5)).await.expect("idle");
-        let player = Session::connect(&url, "/device", &token("acme", Role::Device, "p1"), Duration::from_secs(5)).await.expect("player");
+        let idle = Session::connect(&url, "/wall", &token("acme", Role::Viewer, "idle"), Duration::from_secs(5))
+            .await
+            .expect("idle");
+        let player = Session::connect(&url, "/device", &token("acme", Role::Device, "p1"), Duration::from_secs(5))
+            .await
+            .expect("player");
         let status = Command::new("kill").args(["-TERM", &gw.child.id().to_string()]).status().expect("kill");
         assert!(status.success());
         let sent = Instant::now();
@@ -213,7 +249,9 @@ fn sigterm_closes_clients_promptly_and_exits_zero() {
             }
         }
     });
-    let status = gw.exit_within(Duration::from_secs(10)).unwrap_or_else(|| panic!("still running 10 s after SIGTERM:\n{}", gw.log_text()));
+    let status = gw
+        .exit_within(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("still running 10 s after SIGTERM:\n{}", gw.log_text()));
     assert_eq!(status.code(), Some(0), "{}", gw.log_text());
     assert!(!gw.log_text().contains("panicked"), "a clean shutdown:\n{}", gw.log_text());
 }
@@ -223,18 +261,26 @@ fn token_subcommand_healthz_and_metrics() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = Gateway::start(&dir.path().join("data"), dir.path().join("gw.log"));
     let (status, out, err) = run_to_exit(
-        Command::new(BIN).env("VIZORA_JWT_SECRET", SECRET).args(["token", "--org", "o", "--role", "viewer", "--sub", "s", "--ttl", "1h"]),
+        Command::new(BIN)
+            .env("VIZORA_JWT_SECRET", SECRET)
+            .args(["token", "--org", "o", "--role", "viewer", "--sub", "s", "--ttl", "1h"]),
         dir.path(),
     );
     assert!(status.success(), "{err}");
     let jwt = out.trim().to_owned();
     assert_eq!(jwt.split('.').count(), 3, "a JWT on stdout: {out}");
-    let (status, _, err) = run_to_exit(Command::new(BIN).env("VIZORA_JWT_SECRET", SECRET).args(["token", "--org", "o", "--role", "root", "--sub", "s"]), dir.path());
+    let (status, _, err) = run_to_exit(
+        Command::new(BIN)
+            .env("VIZORA_JWT_SECRET", SECRET)
+            .args(["token", "--org", "o", "--role", "root", "--sub", "s"]),
+        dir.path(),
+    );
     assert!(!status.success() && err.contains("--role"), "a bad role is named: {err}");
 
     let (code, body) = http_get(&gw.addr, "/healthz").expect("healthz");
     assert_eq!((code, body.as_str()), (200, "ok"));
-    let wall_gauge = || sample(&http_get(&gw.addr, "/metrics").expect("metrics").1, "vizora_connections{namespace=\"/wall\"}");
+    let wall_gauge =
+        || sample(&http_get(&gw.addr, "/metrics").expect("metrics").1, "vizora_connections{namespace=\"/wall\"}");
     assert_eq!(wall_gauge(), Some(0.0));
     block_on(async {
         let mut w = Wall::connect(&gw.url(), &jwt).await;
@@ -251,13 +297,19 @@ fn token_subcommand_healthz_and_metrics() {
 fn refuses_to_start_without_a_key_or_with_an_unknown_config_key() {
     let dir = tempfile::tempdir().expect("tempdir");
     let data = dir.path().join("data");
-    let (status, _, err) = run_to_exit(Command::new(BIN).env_remove("VIZORA_JWT_SECRET").args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(&data), dir.path());
+    let (status, _, err) = run_to_exit(
+        Command::new(BIN).env_remove("VIZORA_JWT_SECRET").args(["--listen", "127.0.0.1:0", "--data-dir"]).arg(&data),
+        dir.path(),
+    );
     assert!(!status.success(), "started without a key");
     assert!(err.contains("VIZORA_JWT_SECRET"), "names the variable: {err}");
 
     let cfg = dir.path().join("gw.ron");
     std::fs::write(&cfg, "(\n    listen: \"127.0.0.1:0\",\n    ping_intervall_ms: 500,\n)\n").expect("write");
-    let (status, _, err) = run_to_exit(Command::new(BIN).env("VIZORA_JWT_SECRET", SECRET).arg("--config").arg(&cfg).arg("--data-dir").arg(&data), dir.path());
+    let (status, _, err) = run_to_exit(
+        Command::new(BIN).env("VIZORA_JWT_SECRET", SECRET).arg("--config").arg(&cfg).arg("--data-dir").arg(&data),
+        dir.path(),
+    );
     assert!(!status.success(), "started with an unknown key");
     let at = format!("{}:3:", cfg.display());
     let col = err.split(&at).nth(1).map(|rest| rest.chars().take_while(char::is_ascii_digit).count()).unwrap_or(0);

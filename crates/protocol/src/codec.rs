@@ -77,9 +77,7 @@ impl<'a> EioPacket<'a> {
         let t = chars.next().ok_or(DecodeError::Empty)?;
         let rest = chars.as_str();
         Ok(match t {
-            '0' => EioPacket::Open(
-                serde_json::from_str(rest).map_err(|e| DecodeError::Payload(e.to_string()))?,
-            ),
+            '0' => EioPacket::Open(serde_json::from_str(rest).map_err(|e| DecodeError::Payload(e.to_string()))?),
             '1' => EioPacket::Close,
             '2' => EioPacket::Ping(rest),
             '3' => EioPacket::Pong(rest),

@@ -257,13 +257,8 @@ pub enum EntityKind {
 
 impl EntityKind {
     /// All kinds in the order snapshots send them.
-    pub const ALL: [EntityKind; 5] = [
-        EntityKind::Device,
-        EntityKind::Playlist,
-        EntityKind::Content,
-        EntityKind::Schedule,
-        EntityKind::Alert,
-    ];
+    pub const ALL: [EntityKind; 5] =
+        [EntityKind::Device, EntityKind::Playlist, EntityKind::Content, EntityKind::Schedule, EntityKind::Alert];
 
     /// The wire name.
     pub fn as_str(self) -> &'static str {

@@ -150,10 +150,9 @@ impl Event {
             Self::ContentUpserted(d) => d.serialize(s),
             Self::ScheduleUpserted(d) => d.serialize(s),
             Self::AlertUpserted(d) => d.serialize(s),
-            Self::DeviceRemoved(d)
-            | Self::PlaylistRemoved(d)
-            | Self::ContentRemoved(d)
-            | Self::ScheduleRemoved(d) => d.serialize(s),
+            Self::DeviceRemoved(d) | Self::PlaylistRemoved(d) | Self::ContentRemoved(d) | Self::ScheduleRemoved(d) => {
+                d.serialize(s)
+            }
             Self::DeviceStatus(d) => d.serialize(s),
             Self::ScheduleExecuted(d) => d.serialize(s),
             Self::MutationApplied(d) => d.serialize(s),
@@ -262,8 +261,9 @@ impl<'de> Visitor<'de> for EntryVisitor {
         let type_name = type_name.ok_or_else(|| A::Error::missing_field("type"))?;
         let event = match (event, early_data) {
             (Some(e), _) => e,
-            (None, Some(v)) => Event::from_value(&type_name, v)
-                .map_err(|e| A::Error::custom(format!("{type_name}: {e}")))?,
+            (None, Some(v)) => {
+                Event::from_value(&type_name, v).map_err(|e| A::Error::custom(format!("{type_name}: {e}")))?
+            }
             (None, None) => return Err(A::Error::missing_field("data")),
         };
         Ok(LogEntry {

@@ -15,18 +15,15 @@ pub mod stream;
 pub use apply::{Applied, ApplyCtx, Rejection, apply, lookups};
 pub use auth::{AuthErrorCode, Claims, ConnectErrorData, ConnectErrorPayload, Role};
 pub use entity::{
-    Alert, AlertState, Content, ContentKind, Device, DeviceStatus, Entity, EntityKind, Health,
-    Playing, Playlist, PlaylistItem, Schedule, ScheduleTarget, Severity,
+    Alert, AlertState, Content, ContentKind, Device, DeviceStatus, Entity, EntityKind, Health, Playing, Playlist,
+    PlaylistItem, Schedule, ScheduleTarget, Severity,
 };
-pub use event::{
-    DeviceStatusData, Event, ExecutionOutcome, LogEntry, MutationApplied, Removed,
-    ScheduleExecuted,
-};
+pub use event::{DeviceStatusData, Event, ExecutionOutcome, LogEntry, MutationApplied, Removed, ScheduleExecuted};
 pub use mutation::{ArgError, Mutation, MutationAck, MutationOp, RejectCode};
 pub use org_state::OrgState;
 pub use stream::{
-    ErrorCode, ErrorMsg, Events, Metrics, Position, SnapshotPage, Subscribe, SubscribeAck,
-    SubscribeMode, Telemetry, TelemetryDevice, TopContent,
+    ErrorCode, ErrorMsg, Events, Metrics, Position, SnapshotPage, Subscribe, SubscribeAck, SubscribeMode, Telemetry,
+    TelemetryDevice, TopContent,
 };
 
 /// Namespace for dashboards and wallboards.
@@ -36,8 +33,5 @@ pub const NS_DEVICE: &str = "/device";
 
 /// Current time in Unix milliseconds, the unit of every `*_ms` field.
 pub fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }

@@ -12,8 +12,8 @@ use crate::entity::{ContentKind, EntityKind, PlaylistItem};
 mod args;
 mod schedule_args;
 
-pub use schedule_args::{ScheduleFields, SchedulePatch};
 pub(crate) use schedule_args::check_window;
+pub use schedule_args::{ScheduleFields, SchedulePatch};
 
 /// A rejected argument: which field, and why.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -178,16 +178,12 @@ impl MutationOp {
         Ok(match kind {
             "device.rename" => Self::DeviceRename { name: a.name("name")? },
             "device.set_tags" => Self::DeviceSetTags { tags: a.tags("tags")? },
-            "device.assign_playlist" => {
-                Self::DeviceAssignPlaylist { playlist_id: a.opt_id("playlist_id")? }
-            }
+            "device.assign_playlist" => Self::DeviceAssignPlaylist { playlist_id: a.opt_id("playlist_id")? },
             "device.restart" => Self::DeviceRestart,
             "device.remove" => Self::DeviceRemove,
-            "playlist.create" => Self::PlaylistCreate {
-                id: a.opt_id("id")?,
-                name: a.name("name")?,
-                items: a.items("items")?,
-            },
+            "playlist.create" => {
+                Self::PlaylistCreate { id: a.opt_id("id")?, name: a.name("name")?, items: a.items("items")? }
+            }
             "playlist.rename" => Self::PlaylistRename { name: a.name("name")? },
             "playlist.add_item" => Self::PlaylistAddItem {
                 content_id: a.id("content_id")?,
@@ -195,9 +191,7 @@ impl MutationOp {
                 index: a.opt_index("index")?,
             },
             "playlist.remove_item" => Self::PlaylistRemoveItem { index: a.index("index")? },
-            "playlist.move_item" => {
-                Self::PlaylistMoveItem { from: a.index("from")?, to: a.index("to")? }
-            }
+            "playlist.move_item" => Self::PlaylistMoveItem { from: a.index("from")?, to: a.index("to")? },
             "playlist.delete" => Self::PlaylistDelete,
             "content.create" => Self::ContentCreate {
                 id: a.opt_id("id")?,
@@ -276,18 +270,12 @@ impl MutationOp {
     /// Whether `base_rev` is required and compared (false for creates and *any rev* kinds).
     pub fn checks_rev(&self) -> bool {
         !self.is_create()
-            && !matches!(
-                self,
-                Self::DeviceRestart | Self::AlertAck | Self::AlertResolve | Self::AlertMute { .. }
-            )
+            && !matches!(self, Self::DeviceRestart | Self::AlertAck | Self::AlertResolve | Self::AlertMute { .. })
     }
 
     /// Needs the `admin` role.
     pub fn needs_admin(&self) -> bool {
-        matches!(
-            self,
-            Self::DeviceRemove | Self::PlaylistDelete | Self::ContentDelete | Self::ScheduleDelete
-        )
+        matches!(self, Self::DeviceRemove | Self::PlaylistDelete | Self::ContentDelete | Self::ScheduleDelete)
     }
 
     /// The `args` object as sent on the wire.

@@ -9,9 +9,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use vizora_protocol::{
-    Alert, AlertState, Content, ContentKind, Device, DeviceStatus, DeviceStatusData, Entity, EntityKind, Event,
-    Events, ExecutionOutcome, Health, LogEntry, MutationApplied, Playing, Playlist, PlaylistItem, Removed,
-    Schedule, ScheduleExecuted, ScheduleTarget, Severity, SnapshotPage,
+    Alert, AlertState, Content, ContentKind, Device, DeviceStatus, DeviceStatusData, Entity, EntityKind, Event, Events,
+    ExecutionOutcome, Health, LogEntry, MutationApplied, Playing, Playlist, PlaylistItem, Removed, Schedule,
+    ScheduleExecuted, ScheduleTarget, Severity, SnapshotPage,
 };
 
 fn json(text: &str) -> Value {
@@ -27,9 +27,9 @@ fn ours<T: Serialize>(v: &T) -> Value {
 /// Drops `null` members: a null optional field and a missing one are the same (§8).
 fn strip_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
         v => v,
     }
@@ -245,7 +245,8 @@ fn enum_wire_names() {
     for (sev, name) in [(Severity::Info, "info"), (Severity::Warning, "warning"), (Severity::Critical, "critical")] {
         assert_wire(&format!("{name:?}"), &sev);
     }
-    for (state, name) in [(AlertState::Open, "open"), (AlertState::Acked, "acked"), (AlertState::Resolved, "resolved")] {
+    for (state, name) in [(AlertState::Open, "open"), (AlertState::Acked, "acked"), (AlertState::Resolved, "resolved")]
+    {
         assert_wire(&format!("{name:?}"), &state);
     }
     let names: Vec<&str> = EntityKind::ALL.iter().map(|k| k.as_str()).collect();
@@ -287,7 +288,10 @@ fn every_entry() -> Vec<(String, LogEntry)> {
         (entry(6, "device.removed", r#"{"id":"dev-1","rev":4}"#), log(6, Event::DeviceRemoved(removed("dev-1", 4)))),
         (entry(7, "playlist.removed", r#"{"id":"pl-7","rev":5}"#), log(7, Event::PlaylistRemoved(removed("pl-7", 5)))),
         (entry(8, "content.removed", r#"{"id":"c-2","rev":3}"#), log(8, Event::ContentRemoved(removed("c-2", 3)))),
-        (entry(9, "schedule.removed", r#"{"id":"sch-2","rev":7}"#), log(9, Event::ScheduleRemoved(removed("sch-2", 7)))),
+        (
+            entry(9, "schedule.removed", r#"{"id":"sch-2","rev":7}"#),
+            log(9, Event::ScheduleRemoved(removed("sch-2", 7))),
+        ),
         (
             entry(10, "device.status", r#"{"id":"dev-1","rev":4,"status":"offline","last_seen_ms":1764230390000}"#),
             log(
@@ -319,7 +323,11 @@ fn every_entry() -> Vec<(String, LogEntry)> {
             ),
         ),
         (
-            entry(12, "mutation.applied", r#"{"mutation_id":"01JD0001","client_id":"wall-3","kind":"playlist.rename"}"#),
+            entry(
+                12,
+                "mutation.applied",
+                r#"{"mutation_id":"01JD0001","client_id":"wall-3","kind":"playlist.rename"}"#,
+            ),
             log(
                 12,
                 Event::MutationApplied(MutationApplied {
@@ -375,7 +383,8 @@ fn schedule_executed_outcomes() {
         };
         assert_wire(&literal, &expected);
     }
-    let with_null = r#"{"schedule_id":"sch-1","device_id":"dev-1","playlist_id":"pl-7","at_ms":10,"outcome":"ok","error":null}"#;
+    let with_null =
+        r#"{"schedule_id":"sch-1","device_id":"dev-1","playlist_id":"pl-7","at_ms":10,"outcome":"ok","error":null}"#;
     assert_eq!(serde_json::from_str::<ScheduleExecuted>(with_null).unwrap().error, None);
 }
 
@@ -393,7 +402,8 @@ fn log_entry_with_data_before_type_decodes() {
 
 #[test]
 fn log_entry_ignores_unknown_members() {
-    let literal = r#"{"seq":6,"ts_ms":1764230400123,"v":2,"type":"device.removed","data":{"id":"dev-1","rev":4},"x":[1]}"#;
+    let literal =
+        r#"{"seq":6,"ts_ms":1764230400123,"v":2,"type":"device.removed","data":{"id":"dev-1","rev":4},"x":[1]}"#;
     assert_eq!(serde_json::from_str::<LogEntry>(literal).unwrap(), log(6, Event::DeviceRemoved(removed("dev-1", 4))));
 }
 
@@ -464,9 +474,16 @@ fn snapshot_page_of_each_kind_round_trips() {
     let cases = [
         (
             page("device", &[DEVICE_FULL, DEVICE_BARE], false),
-            expected_page(EntityKind::Device, vec![Entity::Device(device_full()), Entity::Device(device_bare())], false),
+            expected_page(
+                EntityKind::Device,
+                vec![Entity::Device(device_full()), Entity::Device(device_bare())],
+                false,
+            ),
         ),
-        (page("playlist", &[PLAYLIST], true), expected_page(EntityKind::Playlist, vec![Entity::Playlist(playlist())], true)),
+        (
+            page("playlist", &[PLAYLIST], true),
+            expected_page(EntityKind::Playlist, vec![Entity::Playlist(playlist())], true),
+        ),
         (page("content", &[CONTENT], true), expected_page(EntityKind::Content, vec![Entity::Content(content())], true)),
         (
             page("schedule", &[SCHEDULE_DEVICE, SCHEDULE_TAG], true),

@@ -28,9 +28,9 @@ fn ours<T: Serialize>(v: &T) -> Value {
 /// Drops `null` members: a null optional field and a missing one are the same (§8).
 fn strip_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
         v => v,
     }
@@ -183,7 +183,8 @@ fn claims_for_each_role() {
 
 #[test]
 fn claims_ignore_registered_extras_and_need_exp() {
-    let with_extras = r#"{"sub":"dev-1","org":"org-1","role":"device","exp":1764234000,"iat":1764230400,"iss":"vizora"}"#;
+    let with_extras =
+        r#"{"sub":"dev-1","org":"org-1","role":"device","exp":1764234000,"iat":1764230400,"iss":"vizora"}"#;
     let c: Claims = serde_json::from_str(with_extras).unwrap();
     assert_eq!(c, Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000 });
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"viewer"}"#).is_err());
@@ -208,7 +209,10 @@ fn connect_error_payload_with_each_code() {
 
 #[test]
 fn connect_auth_payload() {
-    assert_wire_exact(r#"{"token":"eyJhbGciOiJIUzI1NiJ9.e30.x"}"#, &AuthPayload { token: s("eyJhbGciOiJIUzI1NiJ9.e30.x") });
+    assert_wire_exact(
+        r#"{"token":"eyJhbGciOiJIUzI1NiJ9.e30.x"}"#,
+        &AuthPayload { token: s("eyJhbGciOiJIUzI1NiJ9.e30.x") },
+    );
     assert!(serde_json::from_str::<AuthPayload>("{}").is_err());
 }
 

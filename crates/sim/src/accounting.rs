@@ -42,10 +42,11 @@ impl SeqTracker {
     /// Closes the account against the log head: whatever is missing at the end is lost too.
     pub fn finish(&mut self, head: u64) {
         if let Some(last) = self.last
-            && head > last {
-                self.lost += head - last;
-                self.last = Some(head);
-            }
+            && head > last
+        {
+            self.lost += head - last;
+            self.last = Some(head);
+        }
     }
 }
 

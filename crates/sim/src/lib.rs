@@ -70,7 +70,11 @@ pub struct SimConfig {
 
 impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SimConfig").field("server", &self.server).field("players", &self.players).field("seed", &self.seed).finish()
+        f.debug_struct("SimConfig")
+            .field("server", &self.server)
+            .field("players", &self.players)
+            .field("seed", &self.seed)
+            .finish()
     }
 }
 

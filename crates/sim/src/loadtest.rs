@@ -183,7 +183,8 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     let t0 = Instant::now();
     let mut walls = Vec::with_capacity(cfg.walls);
     for i in 0..cfg.walls {
-        let (sem, shared, url, token) = (sem.clone(), shared.clone(), cfg.server.clone(), (cfg.wall_token)(&i.to_string()));
+        let (sem, shared, url, token) =
+            (sem.clone(), shared.clone(), cfg.server.clone(), (cfg.wall_token)(&i.to_string()));
         walls.push(tokio::spawn(async move { wall(i, url, token, sem, shared).await }));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
@@ -229,7 +230,14 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     report.walls_with_loss = trackers.iter().filter(|t| t.lost > 0).count();
     let h = shared.hist.lock().await;
     let ms = |q: f64| h.value_at_quantile(q) as f64 / 1000.0;
-    report.latency_ms = Percentiles { p50: ms(0.5), p90: ms(0.9), p99: ms(0.99), p999: ms(0.999), max: h.max() as f64 / 1000.0, count: h.len() };
+    report.latency_ms = Percentiles {
+        p50: ms(0.5),
+        p90: ms(0.9),
+        p99: ms(0.99),
+        p999: ms(0.999),
+        max: h.max() as f64 / 1000.0,
+        count: h.len(),
+    };
     drop(h);
     report.gateway_rss_end_mib = cfg.gateway_pid.and_then(rss_mib);
     if let Some(f) = fleet {
@@ -238,10 +246,19 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     Ok(report)
 }
 
-async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared: Arc<Shared>) -> Option<(SeqTracker, bool)> {
+async fn wall(
+    i: usize,
+    url: String,
+    token: String,
+    sem: Arc<Semaphore>,
+    shared: Arc<Shared>,
+) -> Option<(SeqTracker, bool)> {
     let mut s = {
         let _permit = sem.acquire().await.ok()?;
-        let mut s = Session::connect(&url, "/wall", &token, Duration::from_secs(30)).await.map_err(|e| tracing::warn!(wall = i, cause = %e, "connect failed")).ok()?;
+        let mut s = Session::connect(&url, "/wall", &token, Duration::from_secs(30))
+            .await
+            .map_err(|e| tracing::warn!(wall = i, cause = %e, "connect failed"))
+            .ok()?;
         let id = s.emit_with_ack("subscribe", &json!({ "since": null })).await.ok()?;
         let head = loop {
             match s.recv().await.ok()? {
@@ -293,9 +310,10 @@ async fn wall(i: usize, url: String, token: String, sem: Arc<Semaphore>, shared:
                     .ok()
                     .and_then(|d| d.mutation_id.strip_prefix("lt-")?.parse::<usize>().ok());
                 if let Some(sent) = n.and_then(|n| shared.sent_us.get(n)).map(|a| a.load(Ordering::Relaxed))
-                    && sent > 0 {
-                        samples.push(now_us.saturating_sub(sent).max(1));
-                    }
+                    && sent > 0
+                {
+                    samples.push(now_us.saturating_sub(sent).max(1));
+                }
             }
         }
         if samples.len() >= 256 {
@@ -350,15 +368,23 @@ async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u64, u64), L
     let until = Instant::now() + Duration::from_secs(10);
     while !acks_wanted.is_empty() && Instant::now() < until {
         if let Ok(Ok(Incoming::Ack { id, arg })) = tokio::time::timeout(Duration::from_millis(500), s.recv()).await
-            && acks_wanted.remove(&id) && arg.contains("\"applied\"") {
-                applied += 1;
-            }
+            && acks_wanted.remove(&id)
+            && arg.contains("\"applied\"")
+        {
+            applied += 1;
+        }
     }
-    let id = s.emit_with_ack("subscribe", &json!({ "since": null })).await.map_err(|e| LoadError::Operator(e.to_string()))?;
+    let id = s
+        .emit_with_ack("subscribe", &json!({ "since": null }))
+        .await
+        .map_err(|e| LoadError::Operator(e.to_string()))?;
     let head = loop {
         match tokio::time::timeout(Duration::from_secs(10), s.recv()).await {
             Ok(Ok(Incoming::Ack { id: got, arg })) if got == id => {
-                break serde_json::from_str::<serde_json::Value>(&arg).ok().and_then(|v| v["head_seq"].as_u64()).unwrap_or(0);
+                break serde_json::from_str::<serde_json::Value>(&arg)
+                    .ok()
+                    .and_then(|v| v["head_seq"].as_u64())
+                    .unwrap_or(0);
             }
             Ok(Ok(_)) => {}
             _ => return Err(LoadError::Operator("no subscribe ack at the end".into())),
@@ -371,7 +397,9 @@ async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u64, u64), L
 impl LoadReport {
     /// A human table.
     pub fn table(&self) -> String {
-        let opt = |v: Option<f64>, unit: &str| v.map(|x| format!("{x:.1} {unit}")).unwrap_or_else(|| "n/a (no --gateway-pid)".into());
+        let opt = |v: Option<f64>, unit: &str| {
+            v.map(|x| format!("{x:.1} {unit}")).unwrap_or_else(|| "n/a (no --gateway-pid)".into())
+        };
         format!(
             "walls subscribed          {}/{}\n\
              players connected         {}\n\
@@ -382,11 +410,28 @@ impl LoadReport {
              lost / duplicated         {} / {}  (walls with loss: {}, disconnected: {})\n\
              gateway RSS before/idle/end  {} / {} / {}\n\
              gateway RSS per idle wall {}\n",
-            self.walls_subscribed, self.walls, self.players_connected, self.time_to_all_subscribed_s, self.connect_rate_per_s,
-            self.mutations_sent, self.mutations_applied, self.delivered, self.delivered_per_s,
-            self.latency_ms.p50, self.latency_ms.p90, self.latency_ms.p99, self.latency_ms.p999, self.latency_ms.max, self.latency_ms.count,
-            self.lost, self.duplicated, self.walls_with_loss, self.walls_disconnected,
-            opt(self.gateway_rss_before_mib, "MiB"), opt(self.gateway_rss_idle_mib, "MiB"), opt(self.gateway_rss_end_mib, "MiB"),
+            self.walls_subscribed,
+            self.walls,
+            self.players_connected,
+            self.time_to_all_subscribed_s,
+            self.connect_rate_per_s,
+            self.mutations_sent,
+            self.mutations_applied,
+            self.delivered,
+            self.delivered_per_s,
+            self.latency_ms.p50,
+            self.latency_ms.p90,
+            self.latency_ms.p99,
+            self.latency_ms.p999,
+            self.latency_ms.max,
+            self.latency_ms.count,
+            self.lost,
+            self.duplicated,
+            self.walls_with_loss,
+            self.walls_disconnected,
+            opt(self.gateway_rss_before_mib, "MiB"),
+            opt(self.gateway_rss_idle_mib, "MiB"),
+            opt(self.gateway_rss_end_mib, "MiB"),
             opt(self.gateway_rss_per_wall_kib, "KiB"),
         )
     }

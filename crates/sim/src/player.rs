@@ -107,7 +107,8 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
     let period = cfg.fault_period.as_secs_f64().max(0.1);
     // Healthy phase, then fault phase, alternating; a dark site's players share the timing.
     let mut phase_rng = SmallRng::seed_from_u64(plan.phase_seed);
-    let mut phase_end = tokio::time::Instant::now() + Duration::from_secs_f64(period * phase_rng.random_range(0.5..1.5));
+    let mut phase_end =
+        tokio::time::Instant::now() + Duration::from_secs_f64(period * phase_rng.random_range(0.5..1.5));
     let mut faulty = false;
     let content = ["welcome-loop", "menu-board", "promo-winter", "safety-notice", "news-ticker", "weather"];
     while !stop.load(Ordering::Relaxed) {

@@ -248,7 +248,8 @@ impl ClientStore {
     /// synced on its own (see the module docs).
     pub fn remove(&mut self, mutation_id: &str) -> Result<bool, StoreError> {
         self.sync(false)?;
-        let n = self.conn.execute("DELETE FROM outbox WHERE mutation_id = ?1", [mutation_id]).map_err(|e| self.err(e))?;
+        let n =
+            self.conn.execute("DELETE FROM outbox WHERE mutation_id = ?1", [mutation_id]).map_err(|e| self.err(e))?;
         self.len = self.len.saturating_sub(n);
         Ok(n > 0)
     }
@@ -260,9 +261,7 @@ impl ClientStore {
             .prepare("SELECT mutation, org, role, sub, new_id FROM outbox ORDER BY ord")
             .map_err(|e| self.err(e))?;
         let rows = stmt
-            .query_map([], |r| {
-                Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?))
-            })
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?, r.get(4)?)))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(self.len);
         for row in rows {
@@ -326,12 +325,14 @@ impl ClientStore {
                     .map_err(|err| StoreError::Corrupt { path: path.clone(), what: format!("entity: {err}") })?;
                 put.execute(params![e.kind().as_str(), e.id(), json]).map_err(sql)?;
             }
-            let mut del = tx.prepare_cached("DELETE FROM confirmed_entities WHERE kind = ?1 AND id = ?2").map_err(sql)?;
+            let mut del =
+                tx.prepare_cached("DELETE FROM confirmed_entities WHERE kind = ?1 AND id = ?2").map_err(sql)?;
             for (kind, id) in removed {
                 del.execute(params![kind.as_str(), id]).map_err(sql)?;
             }
         }
-        let seq = i64::try_from(position.seq).map_err(|_| StoreError::Corrupt { path: path.clone(), what: "seq out of range".into() })?;
+        let seq = i64::try_from(position.seq)
+            .map_err(|_| StoreError::Corrupt { path: path.clone(), what: "seq out of range".into() })?;
         let as_of = i64::try_from(as_of_ms).unwrap_or(i64::MAX);
         tx.execute(
             "INSERT OR REPLACE INTO confirmed_position (id, epoch, seq, as_of_ms) VALUES (0, ?1, ?2, ?3)",
@@ -360,7 +361,8 @@ impl ClientStore {
             let (kind, id, json) = row.map_err(|e| self.err(e))?;
             let kind = serde_json::from_value::<EntityKind>(serde_json::Value::String(kind))
                 .map_err(|e| self.corrupt(format!("entity kind: {e}")))?;
-            let entity = Entity::from_json(kind, &json).map_err(|e| self.corrupt(format!("{} `{id}`: {e}", kind.as_str())))?;
+            let entity =
+                Entity::from_json(kind, &json).map_err(|e| self.corrupt(format!("{} `{id}`: {e}", kind.as_str())))?;
             entities.push(entity);
         }
         entities.sort_by(|a, b| (a.kind(), a.id()).cmp(&(b.kind(), b.id())));

@@ -49,7 +49,9 @@ fn queued_mutations_are_sent_in_order_within_the_window() {
     assert_eq!(sent.len(), WINDOW, "no more than the window awaits acks");
     assert_eq!(sent[..3], ["m0", "m1", "m2"]);
     let out = o.on_ack(0, APPLIED, now);
-    assert!(matches!(&out[..], [Update::Acked { mutation_id, ack: MutationAck::Applied { .. } }] if mutation_id == "m0"));
+    assert!(
+        matches!(&out[..], [Update::Acked { mutation_id, ack: MutationAck::Applied { .. } }] if mutation_id == "m0")
+    );
     assert_eq!(send_all(&mut o, 1000, now), [format!("m{WINDOW}")], "a slot freed, the next in order goes");
     assert_eq!(o.len(), WINDOW + 9);
     assert!(o.on_ack(0, APPLIED, now).is_empty(), "a second answer to the same ack id is ignored");

@@ -177,7 +177,11 @@ impl Watched {
         let deadline = Instant::now() + limit;
         while !done(self) {
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {what}; last states: {:?}", self.states.iter().rev().take(3).collect::<Vec<_>>());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; last states: {:?}",
+                self.states.iter().rev().take(3).collect::<Vec<_>>()
+            );
             if let Ok(u) = self.handle.updates.recv_timeout(left.min(Duration::from_millis(100))) {
                 self.record(u);
             }

@@ -3,9 +3,7 @@
 
 use engineioxide::socket::DisconnectReason;
 use vizora_protocol::device::{Command, CommandKind, Heartbeat};
-use vizora_protocol::{
-    Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity, now_ms,
-};
+use vizora_protocol::{Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity, now_ms};
 
 use std::time::{Duration, Instant};
 
@@ -47,9 +45,10 @@ impl Engine {
         let rt = org.rt.entry(device_id.to_owned()).or_insert(DeviceRt { live: Liveness::default(), sock: None });
         // A second connection of the same device replaces the first.
         if let Some(old) = rt.sock.replace(sock.clone())
-            && old.id != sock.id {
-                old.close(DisconnectReason::TransportClose);
-            }
+            && old.id != sock.id
+        {
+            old.close(DisconnectReason::TransportClose);
+        }
         // A CONNECT counts as a sign of life.
         rt.live.last_seen_ms = now;
         if let Some(d) = org.state.devices.get_mut(device_id) {
@@ -82,7 +81,12 @@ impl Engine {
         if new == old {
             return;
         }
-        let data = DeviceStatusData { id: device_id.to_owned(), rev: dev.rev + 1, status: new, last_seen_ms: dev.last_seen_ms };
+        let data = DeviceStatusData {
+            id: device_id.to_owned(),
+            rev: dev.rev + 1,
+            status: new,
+            last_seen_ms: dev.last_seen_ms,
+        };
         let name = dev.name.clone();
         org.record(now, Event::DeviceStatus(data));
         counters.status_changes.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -175,9 +179,10 @@ impl Engine {
     pub(crate) fn forget_device(&mut self, org_id: &str, device_id: &str) {
         let org = self.org(org_id);
         if let Some(rt) = org.rt.remove(device_id)
-            && let Some(s) = rt.sock {
-                s.close(DisconnectReason::TransportClose);
-            }
+            && let Some(s) = rt.sock
+        {
+            s.close(DisconnectReason::TransportClose);
+        }
         org.telemetry_dirty.remove(device_id);
         for kind in ["device_offline", "device_degraded"] {
             org.open_alerts.remove(&(device_id.to_owned(), kind));

@@ -34,7 +34,11 @@ impl Engine {
                 let (kind, id, rev) = (applied.kind, applied.id.clone(), applied.rev);
                 let mut first_seq = None;
                 for event in applied.into_events(&m) {
-                    let seq = if matches!(event, Event::MutationApplied(_)) { org.append(now, event) } else { org.record(now, event) };
+                    let seq = if matches!(event, Event::MutationApplied(_)) {
+                        org.append(now, event)
+                    } else {
+                        org.record(now, event)
+                    };
                     first_seq.get_or_insert(seq);
                 }
                 let seq = first_seq.unwrap_or(org.head);
@@ -60,7 +64,13 @@ impl Engine {
     }
 
     /// Records an outcome decided outside `apply`; a repeat gets `duplicate`.
-    pub(crate) fn remember(&mut self, org_id: &str, client_id: String, mutation_id: String, reply: MutationAck) -> MutationAck {
+    pub(crate) fn remember(
+        &mut self,
+        org_id: &str,
+        client_id: String,
+        mutation_id: String,
+        reply: MutationAck,
+    ) -> MutationAck {
         let now = now_ms();
         let counters = self.counters.clone();
         let org = self.org(org_id);

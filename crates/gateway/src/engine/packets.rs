@@ -18,7 +18,8 @@ pub(super) fn send_snapshot(org: &Org, sock: &Sock, page: usize) -> bool {
         let chunks: Vec<&[Entity]> = if items.is_empty() { vec![&[]] } else { items.chunks(page).collect() };
         let n = chunks.len();
         for (i, chunk) in chunks.into_iter().enumerate() {
-            let p = SnapshotPage { epoch: org.epoch.clone(), seq: org.head, kind, items: chunk.to_vec(), last: i + 1 == n };
+            let p =
+                SnapshotPage { epoch: org.epoch.clone(), seq: org.head, kind, items: chunk.to_vec(), last: i + 1 == n };
             if sock.emit(encode_event(NS_WALL, None, "snapshot", &p)).is_err() {
                 return false;
             }

@@ -91,7 +91,10 @@ fn nothing_of_any_org_reaches_a_socket_before_it_authenticates() {
         let url = gw.url();
         let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
         let args = json!({ "id": "secret-menu", "name": "Secret", "kind": "web", "uri": "https://x", "duration_s": 5, "size_bytes": 1 });
-        assert_eq!(op.call("mutate", &mutation("m1", "a", "content.create", None, None, args)).await["status"], "applied");
+        assert_eq!(
+            op.call("mutate", &mutation("m1", "a", "content.create", None, None, args)).await["status"],
+            "applied"
+        );
 
         let mut raw = Raw::open(&url).await;
         let sneaky = mutation("x1", "raw", "playlist.create", None, None, json!({ "id": "pwned", "name": "x" }));
@@ -114,12 +117,18 @@ fn a_token_expiring_mid_connection_ends_it_with_token_expired() {
     block_on(async {
         let url = gw.url();
         let exp = now_ms() / 1000 + 2;
-        let mut s = Session::connect(&url, "/wall", &token_exp(Role::Viewer, "short", exp), Duration::from_secs(5)).await.expect("connect");
+        let mut s = Session::connect(&url, "/wall", &token_exp(Role::Viewer, "short", exp), Duration::from_secs(5))
+            .await
+            .expect("connect");
         let id = s.emit_with_ack("subscribe", &json!({ "since": null })).await.expect("emit");
         let mut acked = false;
         let mut expired_at = None;
         loop {
-            match tokio::time::timeout(Duration::from_secs(10), s.recv()).await.expect("expiry within 10 s").expect("recv") {
+            match tokio::time::timeout(Duration::from_secs(10), s.recv())
+                .await
+                .expect("expiry within 10 s")
+                .expect("recv")
+            {
                 Incoming::Ack { id: got, .. } if got == id => acked = true,
                 Incoming::Event { name, arg, .. } if name == "error" => {
                     let v: Value = serde_json::from_str(&arg).expect("json");
@@ -137,7 +146,8 @@ fn a_token_expiring_mid_connection_ends_it_with_token_expired() {
 
         // Disconnected means no more data: a change now does not reach it.
         let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
-        let ack = op.call("mutate", &mutation("m1", "a", "playlist.create", None, None, json!({ "name": "After" }))).await;
+        let ack =
+            op.call("mutate", &mutation("m1", "a", "playlist.create", None, None, json!({ "name": "After" }))).await;
         assert_eq!(ack["status"], "applied");
         s.emit_with_ack("subscribe", &json!({ "since": null })).await.expect("emit");
         match tokio::time::timeout(Duration::from_secs(10), s.recv()).await.expect("answer").expect("recv") {

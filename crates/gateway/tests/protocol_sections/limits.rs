@@ -34,20 +34,24 @@ fn over_the_rate_mutations_are_rejected_and_other_events_get_one_error_a_second(
         let mut acks = vec![Value::Null; 20];
         let mut answered = 0;
         while answered < 20 {
-            if let Incoming::Ack { id, arg } = tokio::time::timeout(Duration::from_secs(10), op.s.recv()).await.expect("acks in time").expect("recv") {
+            if let Incoming::Ack { id, arg } =
+                tokio::time::timeout(Duration::from_secs(10), op.s.recv()).await.expect("acks in time").expect("recv")
+            {
                 acks[ids[&id]] = serde_json::from_str(&arg).expect("json");
                 answered += 1;
             }
         }
         let applied = acks.iter().filter(|a| a["status"] == "applied").count();
-        let limited: Vec<usize> = (0..20).filter(|&i| acks[i]["status"] == "rejected" && acks[i]["code"] == "rate_limited").collect();
+        let limited: Vec<usize> =
+            (0..20).filter(|&i| acks[i]["status"] == "rejected" && acks[i]["code"] == "rate_limited").collect();
         assert_eq!(applied + limited.len(), 20, "each mutate is applied or rate_limited: {acks:?}");
         assert!(acks[..5].iter().all(|a| a["status"] == "applied"), "the burst is admitted: {acks:?}");
         assert!((5..=12).contains(&applied), "{applied} applied of 20 with burst 5 at 5/s");
 
         // Someone else is not slowed down by alice's bucket.
         let mut bob = Wall::connect(&url, &token("acme", Role::Operator, "bob")).await;
-        let ack = bob.call("mutate", &mutation("b1", "bob", "playlist.create", None, None, json!({ "name": "Bob's" }))).await;
+        let ack =
+            bob.call("mutate", &mutation("b1", "bob", "playlist.create", None, None, json!({ "name": "Bob's" }))).await;
         assert_eq!(ack["status"], "applied", "{ack}");
 
         // rate_limited is not a decision: the same mutation applies once there is room.
@@ -64,7 +68,9 @@ fn over_the_rate_mutations_are_rejected_and_other_events_get_one_error_a_second(
         }
 
         // Other events: one `error rate_limited` per second at most.
-        let mut dev = Session::connect(&url, "/device", &token("acme", Role::Device, "p1"), Duration::from_secs(5)).await.expect("device");
+        let mut dev = Session::connect(&url, "/device", &token("acme", Role::Device, "p1"), Duration::from_secs(5))
+            .await
+            .expect("device");
         let hb = json!({ "ts_ms": 1, "health": { "cpu_pct": 1.0, "mem_pct": 1.0, "temp_c": 40.0, "disk_free_pct": 50.0, "uptime_s": 1 } });
         let mut errors: Vec<(Instant, Value)> = Vec::new();
         for _burst in 0..2 {
@@ -84,11 +90,17 @@ fn over_the_rate_mutations_are_rejected_and_other_events_get_one_error_a_second(
         }
         let codes: Vec<&str> = errors.iter().map(|(_, e)| e["code"].as_str().unwrap_or("")).collect();
         assert_eq!(codes, vec!["rate_limited", "rate_limited"], "one error per burst, not one per event");
-        assert!(errors[1].0 - errors[0].0 >= Duration::from_millis(900), "errors {:?} apart", errors[1].0 - errors[0].0);
+        assert!(
+            errors[1].0 - errors[0].0 >= Duration::from_millis(900),
+            "errors {:?} apart",
+            errors[1].0 - errors[0].0
+        );
         // And the connection still works: a malformed heartbeat is answered as such.
         dev.emit("heartbeat", &json!({ "ts_ms": 1 })).await.expect("emit");
         loop {
-            if let Incoming::Event { name, arg, .. } = tokio::time::timeout(Duration::from_secs(10), dev.recv()).await.expect("answer").expect("recv") {
+            if let Incoming::Event { name, arg, .. } =
+                tokio::time::timeout(Duration::from_secs(10), dev.recv()).await.expect("answer").expect("recv")
+            {
                 assert_eq!(name, "error");
                 assert!(arg.contains("bad_request"), "{arg}");
                 break;
@@ -118,7 +130,9 @@ fn unknown_events_and_malformed_payloads_get_bad_request() {
     block_on(async {
         let url = gw.url();
         let mut wall = Raw::open(&url).await;
-        assert!(wall.connect_ns("/wall", Some(&auth(&token("acme", Role::Operator, "o")))).await.starts_with("0/wall,"));
+        assert!(
+            wall.connect_ns("/wall", Some(&auth(&token("acme", Role::Operator, "o")))).await.starts_with("0/wall,")
+        );
         for p in [
             r#"2/wall,["frobnicate",{}]"#,
             r#"2/wall,["heartbeat",{"ts_ms":1}]"#,
@@ -134,7 +148,9 @@ fn unknown_events_and_malformed_payloads_get_bad_request() {
         expect_error(&mut wall, "/wall", "a binary frame").await;
 
         let mut dev = Raw::open(&url).await;
-        assert!(dev.connect_ns("/device", Some(&auth(&token("acme", Role::Device, "p1")))).await.starts_with("0/device,"));
+        assert!(
+            dev.connect_ns("/device", Some(&auth(&token("acme", Role::Device, "p1")))).await.starts_with("0/device,")
+        );
         for p in [
             r#"2/device,["heartbeat",{"ts_ms":1}]"#,
             r#"2/device,["heartbeat","hot"]"#,
@@ -151,7 +167,8 @@ fn unknown_events_and_malformed_payloads_get_bad_request() {
         let ack = wall.packet(Duration::from_secs(10)).await.expect("open");
         assert!(is_ack(&ack) && ack.contains("snapshot"), "{ack}");
         let mut other = Wall::connect(&url, &token("acme", Role::Operator, "x")).await;
-        let ack = other.call("mutate", &mutation("ok", "x", "playlist.create", None, None, json!({ "name": "Fine" }))).await;
+        let ack =
+            other.call("mutate", &mutation("ok", "x", "playlist.create", None, None, json!({ "name": "Fine" }))).await;
         assert_eq!(ack["status"], "applied", "{ack}");
     });
 }

@@ -28,7 +28,10 @@ fn history_beyond_retention_is_pruned_and_resumes_from_there_get_a_snapshot() {
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "op")).await;
         for i in 0..20 {
             let args = json!({ "id": format!("p{i}"), "name": "x" });
-            assert_eq!(op.call("mutate", &mutation(&format!("m{i}"), "op", "playlist.create", None, None, args)).await["status"], "applied");
+            assert_eq!(
+                op.call("mutate", &mutation(&format!("m{i}"), "op", "playlist.create", None, None, args)).await["status"],
+                "applied"
+            );
         }
         let head = op.call("subscribe", &json!({ "since": null })).await;
         let epoch = head["epoch"].as_str().expect("epoch").to_owned();
@@ -61,18 +64,28 @@ fn command_acks_are_counted_and_unanswered_commands_time_out() {
     block_on(async {
         let connect = |id: &'static str| {
             let url = gw.url();
-            async move { Session::connect(&url, "/device", &token("acme", Role::Device, id), Duration::from_secs(5)).await.expect("player") }
+            async move {
+                Session::connect(&url, "/device", &token("acme", Role::Device, id), Duration::from_secs(5))
+                    .await
+                    .expect("player")
+            }
         };
         let mut polite = connect("p-polite").await;
         let _silent = connect("p-silent").await;
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "op")).await;
         for (i, target) in ["p-polite", "p-silent"].iter().enumerate() {
-            let ack = op.call("mutate", &mutation(&format!("r{i}"), "op", "device.restart", Some(target), None, json!({}))).await;
+            let ack = op
+                .call("mutate", &mutation(&format!("r{i}"), "op", "device.restart", Some(target), None, json!({})))
+                .await;
             assert_eq!(ack["status"], "applied", "{ack}");
         }
         // The polite player answers its command.
         loop {
-            match tokio::time::timeout(Duration::from_secs(5), polite.recv()).await.expect("command in time").expect("recv") {
+            match tokio::time::timeout(Duration::from_secs(5), polite.recv())
+                .await
+                .expect("command in time")
+                .expect("recv")
+            {
                 Incoming::Event { name, ack: Some(id), .. } if name == "command" => {
                     polite.ack(id, &json!({ "ok": true })).await.expect("ack");
                     break;
@@ -88,7 +101,11 @@ fn command_acks_are_counted_and_unanswered_commands_time_out() {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         assert_eq!(metric(&addr, "vizora_commands_total{outcome=\"acked\"}"), 1.0);
-        assert_eq!(metric(&addr, "vizora_commands_total{outcome=\"timed_out\"}"), 1.0, "the silent player's command expired");
+        assert_eq!(
+            metric(&addr, "vizora_commands_total{outcome=\"timed_out\"}"),
+            1.0,
+            "the silent player's command expired"
+        );
     });
     gw.stop();
 }

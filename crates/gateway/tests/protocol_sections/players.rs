@@ -34,7 +34,9 @@ struct Player {
 
 impl Player {
     async fn connect(url: &str, id: &str) -> Self {
-        let s = Session::connect(url, "/device", &token("acme", Role::Device, id), Duration::from_secs(5)).await.expect("player connects");
+        let s = Session::connect(url, "/device", &token("acme", Role::Device, id), Duration::from_secs(5))
+            .await
+            .expect("player connects");
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let (heard_tx, heard) = mpsc::unbounded_channel();
         let last_beat = Arc::new(Mutex::new(Instant::now()));
@@ -64,7 +66,8 @@ impl Player {
     /// Waits until the server ends this player's session.
     async fn gone(&mut self) {
         loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.heard.recv()).await.expect("disconnected in time") {
+            match tokio::time::timeout(Duration::from_secs(10), self.heard.recv()).await.expect("disconnected in time")
+            {
                 Some(Heard::Gone) | None => return,
                 Some(Heard::Event(..)) => {}
             }
@@ -72,7 +75,12 @@ impl Player {
     }
 }
 
-async fn run_player(mut s: Session, mut ctl: mpsc::UnboundedReceiver<Ctl>, heard: mpsc::UnboundedSender<Heard>, last_beat: Arc<Mutex<Instant>>) {
+async fn run_player(
+    mut s: Session,
+    mut ctl: mpsc::UnboundedReceiver<Ctl>,
+    heard: mpsc::UnboundedSender<Heard>,
+    last_beat: Arc<Mutex<Instant>>,
+) {
     let (mut temp, mut beating) = (40.0, true);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
@@ -121,14 +129,22 @@ async fn run_player(mut s: Session, mut ctl: mpsc::UnboundedReceiver<Ctl>, heard
 /// Asserts `e` is a `device.status` of p1 to `status` at `rev`.
 fn assert_status(e: &Value, status: &str, rev: u64) {
     assert_eq!(e["type"], "device.status", "{e}");
-    assert_eq!((e["data"]["id"].as_str(), e["data"]["status"].as_str(), e["data"]["rev"].as_u64()), (Some("p1"), Some(status), Some(rev)), "{e}");
+    assert_eq!(
+        (e["data"]["id"].as_str(), e["data"]["status"].as_str(), e["data"]["rev"].as_u64()),
+        (Some("p1"), Some(status), Some(rev)),
+        "{e}"
+    );
 }
 
 /// Asserts `e` is an alert of p1 of `kind`/`severity` in `state`; returns its id.
 fn assert_alert(e: &Value, kind: &str, severity: &str, state: &str) -> String {
     assert_eq!(e["type"], "alert.upserted", "{e}");
     let a = &e["data"];
-    assert_eq!((a["device_id"].as_str(), a["kind"].as_str(), a["severity"].as_str(), a["state"].as_str()), (Some("p1"), Some(kind), Some(severity), Some(state)), "{e}");
+    assert_eq!(
+        (a["device_id"].as_str(), a["kind"].as_str(), a["severity"].as_str(), a["state"].as_str()),
+        (Some("p1"), Some(kind), Some(severity), Some(state)),
+        "{e}"
+    );
     a["id"].as_str().expect("alert id").to_owned()
 }
 
@@ -147,7 +163,11 @@ fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
         let p = Player::connect(&url, "p1").await;
 
         let e = wall.next().await;
-        assert_eq!((e["type"].as_str(), e["data"]["status"].as_str(), e["data"]["rev"].as_u64()), (Some("device.upserted"), Some("unknown"), Some(1)), "{e}");
+        assert_eq!(
+            (e["type"].as_str(), e["data"]["status"].as_str(), e["data"]["rev"].as_u64()),
+            (Some("device.upserted"), Some("unknown"), Some(1)),
+            "{e}"
+        );
         assert_status(&wall.next().await, "online", 2);
 
         // Heartbeats show up in telemetry, not in the log.
@@ -155,14 +175,28 @@ fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
             let t = wall.wall.next_event("telemetry").await;
             let mine = t["devices"].as_array().expect("devices").iter().find(|d| d["id"] == "p1").cloned();
             if let Some(d) = mine {
-                assert_eq!((d["health"]["temp_c"].as_f64(), d["playing"]["content_id"].as_str()), (Some(40.0), Some("c1")), "{d}");
+                assert_eq!(
+                    (d["health"]["temp_c"].as_f64(), d["playing"]["content_id"].as_str()),
+                    (Some(40.0), Some("c1")),
+                    "{d}"
+                );
                 break;
             }
         }
-        let ack = op.call("mutate", &mutation("r1", "op", "device.rename", Some("p1"), Some(2), json!({ "name": "Lobby" }))).await;
-        assert_eq!(ack, json!({ "status": "applied", "seq": 3, "rev": 3 }), "heartbeats wrote no entries and bumped no rev");
+        let ack = op
+            .call("mutate", &mutation("r1", "op", "device.rename", Some("p1"), Some(2), json!({ "name": "Lobby" })))
+            .await;
+        assert_eq!(
+            ack,
+            json!({ "status": "applied", "seq": 3, "rev": 3 }),
+            "heartbeats wrote no entries and bumped no rev"
+        );
         let e = wall.next().await;
-        assert_eq!((e["data"]["name"].as_str(), e["data"]["health"]["temp_c"].as_f64()), (Some("Lobby"), Some(40.0)), "health is kept in place: {e}");
+        assert_eq!(
+            (e["data"]["name"].as_str(), e["data"]["health"]["temp_c"].as_f64()),
+            (Some("Lobby"), Some(40.0)),
+            "health is kept in place: {e}"
+        );
         wall.next_of("mutation.applied").await;
 
         p.send(Ctl::Temp(85.0));
@@ -191,7 +225,11 @@ fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
         late.call("subscribe", &json!({ "since": null })).await;
         let page = late.next_event("snapshot").await;
         let d = &page["items"][0];
-        assert_eq!((d["status"].as_str(), d["rev"].as_u64(), d["health"]["temp_c"].as_f64()), (Some("online"), Some(7), Some(40.0)), "{page}");
+        assert_eq!(
+            (d["status"].as_str(), d["rev"].as_u64(), d["health"]["temp_c"].as_f64()),
+            (Some("online"), Some(7), Some(40.0)),
+            "{page}"
+        );
         drop(p);
     });
 }
@@ -224,7 +262,11 @@ fn player_events_commands_and_a_second_connection_of_the_same_device() {
         assert_eq!(err["code"], "bad_request", "another device's id: {err}");
         p.emit("schedule.executed", ran("p1"));
         let e = wall.next().await;
-        assert_eq!((e["seq"].as_u64(), &e["type"], &e["data"]), (Some(3), &json!("schedule.executed"), &ran("p1")), "only its own report is logged");
+        assert_eq!(
+            (e["seq"].as_u64(), &e["type"], &e["data"]),
+            (Some(3), &json!("schedule.executed"), &ran("p1")),
+            "only its own report is logged"
+        );
 
         let ack = op.call("mutate", &mutation("x1", "op", "device.restart", Some("p1"), None, json!({}))).await;
         assert_eq!(ack, json!({ "status": "applied", "seq": 4, "rev": 2 }), "a restart logs only mutation.applied");

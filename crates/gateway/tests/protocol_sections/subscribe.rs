@@ -32,22 +32,50 @@ fn the_ack_comes_first_then_five_kinds_of_pages_then_live_events() {
         let url = gw.url();
         let mut op = Feed::subscribe(&url, &token("acme", Role::Operator, "alice")).await;
         for i in 0..5 {
-            let ack = op.wall.call("mutate", &mutation(&format!("c{i}"), "op", "content.create", None, None, content(&format!("c{i}")))).await;
+            let ack = op
+                .wall
+                .call(
+                    "mutate",
+                    &mutation(&format!("c{i}"), "op", "content.create", None, None, content(&format!("c{i}"))),
+                )
+                .await;
             assert_eq!(ack["status"], "applied", "{ack}");
         }
         for i in 0..3 {
-            let ack = op.wall.call("mutate", &mutation(&format!("p{i}"), "op", "playlist.create", None, None, json!({ "id": format!("p{i}"), "name": "P" }))).await;
+            let ack = op
+                .wall
+                .call(
+                    "mutate",
+                    &mutation(
+                        &format!("p{i}"),
+                        "op",
+                        "playlist.create",
+                        None,
+                        None,
+                        json!({ "id": format!("p{i}"), "name": "P" }),
+                    ),
+                )
+                .await;
             assert_eq!(ack["status"], "applied", "{ack}");
         }
-        let sched = json!({ "name": "Mornings", "playlist_id": "p0", "target": { "device": "player-1" }, "start_ms": 0 });
-        assert_eq!(op.wall.call("mutate", &mutation("s0", "op", "schedule.create", None, None, sched)).await["status"], "applied");
+        let sched =
+            json!({ "name": "Mornings", "playlist_id": "p0", "target": { "device": "player-1" }, "start_ms": 0 });
+        assert_eq!(
+            op.wall.call("mutate", &mutation("s0", "op", "schedule.create", None, None, sched)).await["status"],
+            "applied"
+        );
         // A player that runs hot gives a device and an alert.
-        let mut player = Session::connect(&url, "/device", &token("acme", Role::Device, "player-1"), Duration::from_secs(5)).await.expect("player");
+        let mut player =
+            Session::connect(&url, "/device", &token("acme", Role::Device, "player-1"), Duration::from_secs(5))
+                .await
+                .expect("player");
         let hot = json!({ "ts_ms": 1, "health": { "cpu_pct": 10.0, "mem_pct": 20.0, "temp_c": 85.0, "disk_free_pct": 50.0, "uptime_s": 60 } });
         player.emit("heartbeat", &hot).await.expect("heartbeat");
         op.next_of("alert.upserted").await;
 
-        let mut reader = Session::connect(&url, "/wall", &token("acme", Role::Viewer, "v"), Duration::from_secs(5)).await.expect("reader");
+        let mut reader = Session::connect(&url, "/wall", &token("acme", Role::Viewer, "v"), Duration::from_secs(5))
+            .await
+            .expect("reader");
         let id = reader.emit_with_ack("subscribe", &json!({ "since": null })).await.expect("emit");
         let ack = match recv(&mut reader).await {
             Incoming::Ack { id: got, arg } if got == id => json_of(&arg),
@@ -59,7 +87,11 @@ fn the_ack_comes_first_then_five_kinds_of_pages_then_live_events() {
             match recv(&mut reader).await {
                 Incoming::Event { name, arg, .. } if name == "snapshot" => {
                     let p = json_of(&arg);
-                    assert_eq!((&p["epoch"], &p["seq"]), (&ack["epoch"], &ack["head_seq"]), "snapshot seq is the ack's head_seq");
+                    assert_eq!(
+                        (&p["epoch"], &p["seq"]),
+                        (&ack["epoch"], &ack["head_seq"]),
+                        "snapshot seq is the ack's head_seq"
+                    );
                     let n = p["items"].as_array().expect("items").len();
                     pages.push((p["kind"].as_str().expect("kind").to_owned(), n, p["last"] == true));
                 }
@@ -83,7 +115,10 @@ fn the_ack_comes_first_then_five_kinds_of_pages_then_live_events() {
             "five kinds in order, pages of at most 2, each kind ending with last: true"
         );
 
-        let live = op.wall.call("mutate", &mutation("live", "op", "playlist.rename", Some("p1"), Some(1), json!({ "name": "Now" }))).await;
+        let live = op
+            .wall
+            .call("mutate", &mutation("live", "op", "playlist.rename", Some("p1"), Some(1), json!({ "name": "Now" })))
+            .await;
         let head = ack["head_seq"].as_u64().expect("head");
         assert_eq!(live["seq"].as_u64(), Some(head + 1), "{live}");
         let first = loop {
@@ -99,7 +134,12 @@ fn the_ack_comes_first_then_five_kinds_of_pages_then_live_events() {
 }
 
 /// Creates content until stopped, reporting each applied seq.
-async fn writer(url: String, name: &'static str, stop: watch::Receiver<bool>, acks: mpsc::UnboundedSender<u64>) -> usize {
+async fn writer(
+    url: String,
+    name: &'static str,
+    stop: watch::Receiver<bool>,
+    acks: mpsc::UnboundedSender<u64>,
+) -> usize {
     let mut w = Wall::connect(&url, &token("acme", Role::Operator, name)).await;
     let mut n = 0;
     while !*stop.borrow() {
@@ -114,7 +154,13 @@ async fn writer(url: String, name: &'static str, stop: watch::Receiver<bool>, ac
 
 /// Applies `events` until `done(last, fresh entries)`, asserting each
 /// entry is exactly the next seq.
-async fn apply_events(s: &mut Session, epoch: &str, last: &mut u64, seen: &mut Vec<u64>, done: impl Fn(u64, usize) -> bool) {
+async fn apply_events(
+    s: &mut Session,
+    epoch: &str,
+    last: &mut u64,
+    seen: &mut Vec<u64>,
+    done: impl Fn(u64, usize) -> bool,
+) {
     let mut fresh = 0;
     while !done(*last, fresh) {
         if let Incoming::Event { name, arg, .. } = recv(s).await {
@@ -177,13 +223,21 @@ fn replay_across_disconnects_while_others_write_has_every_seq_once() {
                     }
                 }
             } else {
-                assert_eq!((ack["mode"].as_str(), ack["epoch"].as_str()), (Some("replay"), Some(epoch.as_str())), "{ack}");
+                assert_eq!(
+                    (ack["mode"].as_str(), ack["epoch"].as_str()),
+                    (Some("replay"), Some(epoch.as_str())),
+                    "{ack}"
+                );
                 assert!(head >= last, "{ack}");
             }
             if round < 4 {
                 // Past the head at subscribe time and some live entries, then drop off.
                 apply_events(&mut s, &epoch, &mut last, &mut seen, |l, fresh| l > head && fresh >= 20).await;
-                if round % 2 == 0 { drop(s) } else { s.close().await }
+                if round % 2 == 0 {
+                    drop(s)
+                } else {
+                    s.close().await
+                }
                 // Writers keep going while this reader is away.
                 while acks.try_recv().is_ok() {}
                 for _ in 0..10 {
@@ -214,7 +268,12 @@ fn stale_or_foreign_positions_get_a_snapshot_and_malformed_ones_an_error() {
         let url = gw.url();
         let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
         for i in 0..2 {
-            let ack = op.call("mutate", &mutation(&format!("p{i}"), "op", "playlist.create", None, None, json!({ "name": "P" }))).await;
+            let ack = op
+                .call(
+                    "mutate",
+                    &mutation(&format!("p{i}"), "op", "playlist.create", None, None, json!({ "name": "P" })),
+                )
+                .await;
             assert_eq!(ack["status"], "applied");
         }
         let mut v = Wall::connect(&url, &token("acme", Role::Viewer, "v")).await;
@@ -230,7 +289,11 @@ fn stale_or_foreign_positions_get_a_snapshot_and_malformed_ones_an_error() {
         ];
         for (since, mode, why) in cases {
             let ack = v.call("subscribe", &json!({ "since": since })).await;
-            assert_eq!((ack["mode"].as_str(), ack["epoch"].as_str(), ack["head_seq"].as_u64()), (Some(mode), Some(epoch.as_str()), Some(4)), "{why}: {ack}");
+            assert_eq!(
+                (ack["mode"].as_str(), ack["epoch"].as_str(), ack["head_seq"].as_u64()),
+                (Some(mode), Some(epoch.as_str()), Some(4)),
+                "{why}: {ack}"
+            );
             if mode == "snapshot" {
                 let mut kinds = Vec::new();
                 while kinds.len() < 5 {
@@ -247,7 +310,9 @@ fn stale_or_foreign_positions_get_a_snapshot_and_malformed_ones_an_error() {
         assert_eq!(replayed.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![2, 3, 4], "replay after seq 1");
 
         // Malformed `since`: error bad_request, no ack, no subscription.
-        let mut bad = Session::connect(&url, "/wall", &token("acme", Role::Viewer, "b"), Duration::from_secs(5)).await.expect("connect");
+        let mut bad = Session::connect(&url, "/wall", &token("acme", Role::Viewer, "b"), Duration::from_secs(5))
+            .await
+            .expect("connect");
         let malformed = [
             json!({ "since": { "epoch": 5, "seq": 1 } }),
             json!({ "since": { "epoch": epoch } }),
@@ -258,16 +323,21 @@ fn stale_or_foreign_positions_get_a_snapshot_and_malformed_ones_an_error() {
         for arg in malformed {
             let id = bad.emit_with_ack("subscribe", &arg).await.expect("emit");
             match recv(&mut bad).await {
-                Incoming::Event { name, arg: e, .. } if name == "error" => assert_eq!(json_of(&e)["code"], "bad_request", "{arg}"),
+                Incoming::Event { name, arg: e, .. } if name == "error" => {
+                    assert_eq!(json_of(&e)["code"], "bad_request", "{arg}")
+                }
                 other => panic!("subscribe {arg} (ack {id}) answered {other:?}"),
             }
         }
         bad.emit("subscribe", &json!({ "since": null })).await.expect("emit");
         match recv(&mut bad).await {
-            Incoming::Event { name, arg, .. } if name == "error" => assert_eq!(json_of(&arg)["code"], "bad_request", "no ack id"),
+            Incoming::Event { name, arg, .. } if name == "error" => {
+                assert_eq!(json_of(&arg)["code"], "bad_request", "no ack id")
+            }
             other => panic!("subscribe without an ack id answered {other:?}"),
         }
-        let ack = op.call("mutate", &mutation("p9", "op", "playlist.create", None, None, json!({ "name": "Later" }))).await;
+        let ack =
+            op.call("mutate", &mutation("p9", "op", "playlist.create", None, None, json!({ "name": "Later" }))).await;
         assert_eq!(ack["status"], "applied");
         bad.emit("whoami", &json!({})).await.expect("emit");
         match recv(&mut bad).await {

@@ -42,7 +42,9 @@ fn a_frame_over_max_payload_ends_that_connection_only() {
         assert!(!seen.iter().any(|p| is_ack(p)), "the oversized mutate was not acknowledged: {seen:?}");
 
         // Everyone else is still served, and the big one never happened.
-        let ack = other.call("mutate", &mutation("o1", "bob", "playlist.create", None, None, json!({ "name": "Lobby" }))).await;
+        let ack = other
+            .call("mutate", &mutation("o1", "bob", "playlist.create", None, None, json!({ "name": "Lobby" })))
+            .await;
         assert_eq!(ack["status"], "applied", "{ack}");
         let mut late = Wall::connect(&url, &token("acme", Role::Viewer, "late")).await;
         let sub = late.call("subscribe", &json!({ "since": null })).await;
@@ -62,7 +64,10 @@ fn pings_come_every_interval_and_a_peer_that_never_pongs_is_dropped() {
     block_on(async {
         let url = gw.url();
         let mut ponger = Raw::open(&url).await;
-        assert_eq!((ponger.open["pingInterval"].as_u64(), ponger.open["pingTimeout"].as_u64()), (Some(interval), Some(timeout)));
+        assert_eq!(
+            (ponger.open["pingInterval"].as_u64(), ponger.open["pingTimeout"].as_u64()),
+            (Some(interval), Some(timeout))
+        );
         let viewer = auth(&token("acme", Role::Viewer, "v"));
         assert!(ponger.connect_ns("/wall", Some(&viewer)).await.starts_with("0/wall,"));
         // Taken before the handshake, so surely before the server's session starts.
@@ -96,14 +101,20 @@ fn pings_come_every_interval_and_a_peer_that_never_pongs_is_dropped() {
         assert!(pings.len() >= 4, "pings at {pings:?}");
         let (first, last) = (pings[0], pings[pings.len() - 1]);
         let mean = (last - first) / (pings.len() as u32 - 1);
-        assert!(mean >= Duration::from_millis(interval * 8 / 10) && mean <= Duration::from_millis(interval * 2), "mean ping period {mean:?} for pingInterval {interval} ms");
+        assert!(
+            mean >= Duration::from_millis(interval * 8 / 10) && mean <= Duration::from_millis(interval * 2),
+            "mean ping period {mean:?} for pingInterval {interval} ms"
+        );
 
         let lived = silent_task.await.expect("silent task").expect("the silent peer was pinged before being dropped");
         // engineioxide pings once right after OPEN, so a peer that never pongs
         // goes pingTimeout after that ping: never sooner, and surely within
         // pingInterval + pingTimeout (plus scheduling slack).
         assert!(lived >= Duration::from_millis(timeout), "dropped {lived:?} after opening, before pingTimeout ran out");
-        assert!(lived <= Duration::from_millis(interval + timeout) + Duration::from_secs(2), "dropped only {lived:?} after opening");
+        assert!(
+            lived <= Duration::from_millis(interval + timeout) + Duration::from_secs(2),
+            "dropped only {lived:?} after opening"
+        );
 
         // Its /wall session is gone from the gauge; the ponger still gets answers.
         let deadline = Instant::now() + Duration::from_secs(5);

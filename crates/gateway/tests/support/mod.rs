@@ -44,9 +44,15 @@ impl Wall {
     pub async fn call<T: Serialize>(&mut self, name: &str, arg: &T) -> Value {
         let id = self.s.emit_with_ack(name, arg).await.expect("emit");
         loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.s.recv()).await.expect("ack in time").expect("recv") {
+            match tokio::time::timeout(Duration::from_secs(10), self.s.recv())
+                .await
+                .expect("ack in time")
+                .expect("recv")
+            {
                 Incoming::Ack { id: got, arg } if got == id => return serde_json::from_str(&arg).expect("ack json"),
-                Incoming::Event { name, arg, .. } => self.events.push((name, serde_json::from_str(&arg).unwrap_or(Value::Null))),
+                Incoming::Event { name, arg, .. } => {
+                    self.events.push((name, serde_json::from_str(&arg).unwrap_or(Value::Null)))
+                }
                 _ => {}
             }
         }
@@ -58,9 +64,15 @@ impl Wall {
             return self.events.remove(i).1;
         }
         loop {
-            match tokio::time::timeout(Duration::from_secs(10), self.s.recv()).await.expect("event in time").expect("recv") {
+            match tokio::time::timeout(Duration::from_secs(10), self.s.recv())
+                .await
+                .expect("event in time")
+                .expect("recv")
+            {
                 Incoming::Event { name: n, arg, .. } if n == name => return serde_json::from_str(&arg).expect("json"),
-                Incoming::Event { name: n, arg, .. } => self.events.push((n, serde_json::from_str(&arg).unwrap_or(Value::Null))),
+                Incoming::Event { name: n, arg, .. } => {
+                    self.events.push((n, serde_json::from_str(&arg).unwrap_or(Value::Null)))
+                }
                 _ => {}
             }
         }

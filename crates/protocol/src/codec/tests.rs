@@ -83,14 +83,10 @@ fn eio_control_packets_decode_and_encode() {
 fn eio_message_carries_the_socket_io_packet_verbatim() {
     assert_eio("4hello", EioPacket::Message("hello"));
     assert_eio(r#"42["hello",1]"#, EioPacket::Message(r#"2["hello",1]"#));
-    let Ok(EioPacket::Message(inner)) = EioPacket::decode(r#"42/admin,456["project:delete",123]"#)
-    else {
+    let Ok(EioPacket::Message(inner)) = EioPacket::decode(r#"42/admin,456["project:delete",123]"#) else {
         panic!("not a message");
     };
-    assert_eq!(
-        SioPacket::decode(inner),
-        Ok(event("/admin", Some(456), "project:delete", &["123"]))
-    );
+    assert_eq!(SioPacket::decode(inner), Ok(event("/admin", Some(456), "project:delete", &["123"])));
 }
 
 #[test]
@@ -123,10 +119,7 @@ fn sio_connect_to_custom_namespace() {
 #[test]
 fn sio_connect_with_auth_payload() {
     assert_sio(r#"0{"token":"123"}"#, sio("/", SioBody::Connect(Some(raw(r#"{"token":"123"}"#)))));
-    assert_sio(
-        r#"0/admin,{"token":"123"}"#,
-        sio("/admin", SioBody::Connect(Some(raw(r#"{"token":"123"}"#)))),
-    );
+    assert_sio(r#"0/admin,{"token":"123"}"#, sio("/admin", SioBody::Connect(Some(raw(r#"{"token":"123"}"#)))));
 }
 
 #[test]
@@ -158,10 +151,7 @@ fn sio_event() {
 
 #[test]
 fn sio_event_with_namespace_and_ack_id() {
-    assert_sio(
-        r#"2/admin,456["project:delete",123]"#,
-        event("/admin", Some(456), "project:delete", &["123"]),
-    );
+    assert_sio(r#"2/admin,456["project:delete",123]"#, event("/admin", Some(456), "project:delete", &["123"]));
 }
 
 #[test]
@@ -218,14 +208,8 @@ fn sio_connect_error_of_our_protocol() {
 
 #[test]
 fn sio_binary_packets_are_refused() {
-    assert_eq!(
-        SioPacket::decode(r#"51-["hello",{"_placeholder":true,"num":0}]"#),
-        Err(DecodeError::Binary)
-    );
-    assert_eq!(
-        SioPacket::decode(r#"61-/admin,456[{"_placeholder":true,"num":0}]"#),
-        Err(DecodeError::Binary)
-    );
+    assert_eq!(SioPacket::decode(r#"51-["hello",{"_placeholder":true,"num":0}]"#), Err(DecodeError::Binary));
+    assert_eq!(SioPacket::decode(r#"61-/admin,456[{"_placeholder":true,"num":0}]"#), Err(DecodeError::Binary));
 }
 
 // ---- Socket.IO: errors --------------------------------------------------------
@@ -251,10 +235,7 @@ fn sio_unknown_type_digit() {
 
 #[test]
 fn sio_event_name_must_be_a_string() {
-    assert_eq!(
-        SioPacket::decode("2[1,2]"),
-        Err(DecodeError::Payload("EVENT name must be a string".into()))
-    );
+    assert_eq!(SioPacket::decode("2[1,2]"), Err(DecodeError::Payload("EVENT name must be a string".into())));
     assert_payload_err(r#"2[{"name":"x"}]"#);
     assert_payload_err("2[null]");
 }
@@ -291,22 +272,13 @@ fn sio_ack_id_on_packets_that_take_none() {
 
 #[test]
 fn sio_ack_id_too_large() {
-    assert_eq!(
-        SioPacket::decode(r#"218446744073709551616["x"]"#),
-        Err(DecodeError::Header("ack id too large"))
-    );
-    assert_eq!(
-        SioPacket::decode(r#"218446744073709551615["x"]"#),
-        Ok(event("/", Some(u64::MAX), "x", &[]))
-    );
+    assert_eq!(SioPacket::decode(r#"218446744073709551616["x"]"#), Err(DecodeError::Header("ack id too large")));
+    assert_eq!(SioPacket::decode(r#"218446744073709551615["x"]"#), Ok(event("/", Some(u64::MAX), "x", &[])));
 }
 
 #[test]
 fn sio_connect_payload_must_be_an_object() {
-    assert_eq!(
-        SioPacket::decode("0[1]"),
-        Err(DecodeError::Payload("CONNECT payload must be an object".into()))
-    );
+    assert_eq!(SioPacket::decode("0[1]"), Err(DecodeError::Payload("CONNECT payload must be an object".into())));
     assert_payload_err(r#"0/wall,"token""#);
 }
 
@@ -326,10 +298,7 @@ fn sio_junk_json() {
 #[test]
 fn encode_event_literals() {
     assert_eq!(encode_event("/", None, "hello", &1), r#"2["hello",1]"#);
-    assert_eq!(
-        encode_event("/admin", Some(456), "project:delete", &123),
-        r#"2/admin,456["project:delete",123]"#
-    );
+    assert_eq!(encode_event("/admin", Some(456), "project:delete", &123), r#"2/admin,456["project:delete",123]"#);
     assert_eq!(
         encode_event("/wall", Some(1), "subscribe", &json!({ "since": null })),
         r#"2/wall,1["subscribe",{"since":null}]"#
@@ -370,10 +339,7 @@ fn encode_connect_literals() {
 
 #[test]
 fn encode_connect_error_literals() {
-    assert_eq!(
-        encode_connect_error("/", &json!({ "message": "Not authorized" })),
-        r#"4{"message":"Not authorized"}"#
-    );
+    assert_eq!(encode_connect_error("/", &json!({ "message": "Not authorized" })), r#"4{"message":"Not authorized"}"#);
     assert_eq!(
         encode_connect_error("/wall", &ConnectErrorPayload::unauthorized(AuthErrorCode::TokenExpired)),
         r#"4/wall,{"message":"unauthorized","data":{"code":"token_expired"}}"#
@@ -393,11 +359,23 @@ fn encode_disconnect_literals() {
 #[test]
 fn helper_output_decodes_to_the_same_packet() {
     let cases = [
-        (encode_event("/wall", Some(9), "mutate", &json!({ "k": 1 })), event("/wall", Some(9), "mutate", &[r#"{"k":1}"#])),
+        (
+            encode_event("/wall", Some(9), "mutate", &json!({ "k": 1 })),
+            event("/wall", Some(9), "mutate", &[r#"{"k":1}"#]),
+        ),
         (encode_event_raw("/wall", "metrics", r#"{"ts_ms":1}"#), event("/wall", None, "metrics", &[r#"{"ts_ms":1}"#])),
-        (encode_ack("/wall", 9, &json!({ "mode": "replay" })), sio("/wall", SioBody::Ack { id: 9, args: vec![raw(r#"{"mode":"replay"}"#)] })),
-        (encode_connect("/device", Some(&json!({ "token": "t" }))), sio("/device", SioBody::Connect(Some(raw(r#"{"token":"t"}"#))))),
-        (encode_connect_error("/wall", &json!({ "message": "m" })), sio("/wall", SioBody::ConnectError(raw(r#"{"message":"m"}"#)))),
+        (
+            encode_ack("/wall", 9, &json!({ "mode": "replay" })),
+            sio("/wall", SioBody::Ack { id: 9, args: vec![raw(r#"{"mode":"replay"}"#)] }),
+        ),
+        (
+            encode_connect("/device", Some(&json!({ "token": "t" }))),
+            sio("/device", SioBody::Connect(Some(raw(r#"{"token":"t"}"#)))),
+        ),
+        (
+            encode_connect_error("/wall", &json!({ "message": "m" })),
+            sio("/wall", SioBody::ConnectError(raw(r#"{"message":"m"}"#))),
+        ),
         (encode_disconnect("/wall"), sio("/wall", SioBody::Disconnect)),
     ];
     for (text, expected) in cases {
@@ -420,8 +398,29 @@ fn arg_decodes_a_typed_argument() {
 /// input reaches the namespace, ack id and JSON stages.
 fn packetish() -> impl Strategy<Value = String> {
     let pieces = vec![
-        "0", "1", "2", "3", "4", "5", "6", "/", "/admin", ",", "456", "18446744073709551616", "[",
-        "]", "{", "}", "\"", "\"hello\"", ":", "null", "-", "é", "\\",
+        "0",
+        "1",
+        "2",
+        "3",
+        "4",
+        "5",
+        "6",
+        "/",
+        "/admin",
+        ",",
+        "456",
+        "18446744073709551616",
+        "[",
+        "]",
+        "{",
+        "}",
+        "\"",
+        "\"hello\"",
+        ":",
+        "null",
+        "-",
+        "é",
+        "\\",
     ];
     prop::collection::vec(prop::sample::select(pieces), 0..16).prop_map(|v| v.concat())
 }
@@ -444,8 +443,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 }
 
 fn json_object() -> impl Strategy<Value = Value> {
-    prop::collection::btree_map("\\PC{0,6}", json_value(), 0..4)
-        .prop_map(|m| Value::Object(m.into_iter().collect()))
+    prop::collection::btree_map("\\PC{0,6}", json_value(), 0..4).prop_map(|m| Value::Object(m.into_iter().collect()))
 }
 
 fn to_raw(v: &Value) -> Box<RawValue> {
@@ -458,16 +456,11 @@ fn sio_packet() -> impl Strategy<Value = SioPacket> {
     let body = prop_oneof![
         prop::option::of(json_object()).prop_map(|p| SioBody::Connect(p.as_ref().map(to_raw))),
         Just(SioBody::Disconnect),
-        ("\\PC{0,12}", args(), prop::option::of(any::<u64>())).prop_map(|(name, args, ack)| {
-            SioBody::Event { name, args: args.iter().map(to_raw).collect(), ack }
-        }),
-        (any::<u64>(), args()).prop_map(|(id, args)| SioBody::Ack {
-            id,
-            args: args.iter().map(to_raw).collect()
-        }),
+        ("\\PC{0,12}", args(), prop::option::of(any::<u64>()))
+            .prop_map(|(name, args, ack)| { SioBody::Event { name, args: args.iter().map(to_raw).collect(), ack } }),
+        (any::<u64>(), args()).prop_map(|(id, args)| SioBody::Ack { id, args: args.iter().map(to_raw).collect() }),
         // CONNECT_ERROR payloads are objects (Socket.IO 5) or strings (older servers).
-        prop_oneof![json_object(), "\\PC{0,12}".prop_map(Value::from)]
-            .prop_map(|p| SioBody::ConnectError(to_raw(&p))),
+        prop_oneof![json_object(), "\\PC{0,12}".prop_map(Value::from)].prop_map(|p| SioBody::ConnectError(to_raw(&p))),
     ];
     (ns, body).prop_map(|(ns, body)| SioPacket { ns, body })
 }

@@ -56,10 +56,8 @@ pub struct SchedulePatch {
     pub enabled: Option<bool>,
 }
 
-const FIELDS: [&str; 10] = [
-    "name", "playlist_id", "target", "start_ms", "end_ms", "days", "daily_from", "daily_to",
-    "priority", "enabled",
-];
+const FIELDS: [&str; 10] =
+    ["name", "playlist_id", "target", "start_ms", "end_ms", "days", "daily_from", "daily_to", "priority", "enabled"];
 
 fn target(a: &Args, f: &str) -> Result<ScheduleTarget, ArgError> {
     let Some(Value::Object(m)) = a.0.get(f) else {
@@ -113,7 +111,11 @@ fn hhmm(a: &Args, f: &str) -> Result<String, ArgError> {
 }
 
 /// Reads a nullable field: absent → None, null → Some(None).
-fn nullable<T>(a: &Args, f: &str, read: impl Fn(&Args, &str) -> Result<T, ArgError>) -> Result<Option<Option<T>>, ArgError> {
+fn nullable<T>(
+    a: &Args,
+    f: &str,
+    read: impl Fn(&Args, &str) -> Result<T, ArgError>,
+) -> Result<Option<Option<T>>, ArgError> {
     match a.0.get(f) {
         None => Ok(None),
         Some(Value::Null) => Ok(Some(None)),
@@ -185,16 +187,36 @@ impl SchedulePatch {
         let mut put = |k: &str, v: Value| {
             m.insert(k.to_owned(), v);
         };
-        if let Some(v) = &self.name { put("name", json!(v)) }
-        if let Some(v) = &self.playlist_id { put("playlist_id", json!(v)) }
-        if let Some(v) = &self.target { put("target", json!(v)) }
-        if let Some(v) = self.start_ms { put("start_ms", json!(v)) }
-        if let Some(v) = &self.end_ms { put("end_ms", json!(v)) }
-        if let Some(v) = &self.days { put("days", json!(v)) }
-        if let Some(v) = &self.daily_from { put("daily_from", json!(v)) }
-        if let Some(v) = &self.daily_to { put("daily_to", json!(v)) }
-        if let Some(v) = self.priority { put("priority", json!(v)) }
-        if let Some(v) = self.enabled { put("enabled", json!(v)) }
+        if let Some(v) = &self.name {
+            put("name", json!(v))
+        }
+        if let Some(v) = &self.playlist_id {
+            put("playlist_id", json!(v))
+        }
+        if let Some(v) = &self.target {
+            put("target", json!(v))
+        }
+        if let Some(v) = self.start_ms {
+            put("start_ms", json!(v))
+        }
+        if let Some(v) = &self.end_ms {
+            put("end_ms", json!(v))
+        }
+        if let Some(v) = &self.days {
+            put("days", json!(v))
+        }
+        if let Some(v) = &self.daily_from {
+            put("daily_from", json!(v))
+        }
+        if let Some(v) = &self.daily_to {
+            put("daily_to", json!(v))
+        }
+        if let Some(v) = self.priority {
+            put("priority", json!(v))
+        }
+        if let Some(v) = self.enabled {
+            put("enabled", json!(v))
+        }
         Value::Object(m)
     }
 }

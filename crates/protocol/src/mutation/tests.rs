@@ -12,9 +12,9 @@ use crate::entity::ScheduleTarget;
 /// optional field and a missing one mean the same.
 fn strip_nulls(v: Value) -> Value {
     match v {
-        Value::Object(m) => Value::Object(
-            m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect(),
-        ),
+        Value::Object(m) => {
+            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
+        }
         Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
         v => v,
     }
@@ -215,10 +215,27 @@ fn every_kind_decodes_to_its_op_and_serialises_back() {
 
 /// The kinds column of the §6 table, copied from PROTOCOL.md.
 const PROTOCOL_KINDS: [&str; 21] = [
-    "device.rename", "device.set_tags", "device.assign_playlist", "device.restart", "device.remove",
-    "playlist.create", "playlist.rename", "playlist.add_item", "playlist.remove_item", "playlist.move_item",
-    "playlist.delete", "content.create", "content.update", "content.delete", "schedule.create",
-    "schedule.update", "schedule.set_enabled", "schedule.delete", "alert.ack", "alert.resolve", "alert.mute",
+    "device.rename",
+    "device.set_tags",
+    "device.assign_playlist",
+    "device.restart",
+    "device.remove",
+    "playlist.create",
+    "playlist.rename",
+    "playlist.add_item",
+    "playlist.remove_item",
+    "playlist.move_item",
+    "playlist.delete",
+    "content.create",
+    "content.update",
+    "content.delete",
+    "schedule.create",
+    "schedule.update",
+    "schedule.set_enabled",
+    "schedule.delete",
+    "alert.ack",
+    "alert.resolve",
+    "alert.mute",
 ];
 
 #[test]
@@ -403,7 +420,10 @@ fn ack_rejected_with_and_without_current() {
         assert_ack(&literal, MutationAck::rejected(code, "m"));
     }
     let null_current = r#"{"status":"rejected","code":"not_found","message":"m","current":null}"#;
-    assert_eq!(serde_json::from_str::<MutationAck>(null_current).unwrap(), MutationAck::rejected(RejectCode::NotFound, "m"));
+    assert_eq!(
+        serde_json::from_str::<MutationAck>(null_current).unwrap(),
+        MutationAck::rejected(RejectCode::NotFound, "m")
+    );
 }
 
 #[test]
@@ -434,4 +454,3 @@ fn deserialize_impl_reports_the_field() {
     let err = serde_json::from_value::<Mutation>(mutate("device.rename", json!({}))).unwrap_err();
     assert!(err.to_string().starts_with("name: "), "{err}");
 }
-

@@ -76,8 +76,8 @@ fn item_positions_are_required_unsigned_integers() {
 
 #[test]
 fn tags_are_deduplicated_keeping_order() {
-    let m = Mutation::decode(&mutate("device.set_tags", json!({ "tags": ["lobby", "north", "lobby", "north"] })))
-        .unwrap();
+    let m =
+        Mutation::decode(&mutate("device.set_tags", json!({ "tags": ["lobby", "north", "lobby", "north"] }))).unwrap();
     assert_eq!(m.op, MutationOp::DeviceSetTags { tags: vec![s("lobby"), s("north")] });
     let m = Mutation::decode(&mutate("device.set_tags", json!({ "tags": [] }))).unwrap();
     assert_eq!(m.op, MutationOp::DeviceSetTags { tags: vec![] });

@@ -53,7 +53,10 @@ fn schedule_create_required_fields() {
     for f in ["name", "playlist_id", "target", "start_ms"] {
         let mut args = minimal_schedule();
         args.as_object_mut().unwrap().remove(f);
-        assert_eq!(field_of(json!({ "mutation_id": "m", "client_id": "c", "kind": "schedule.create", "args": args })), f);
+        assert_eq!(
+            field_of(json!({ "mutation_id": "m", "client_id": "c", "kind": "schedule.create", "args": args })),
+            f
+        );
     }
 }
 
@@ -119,8 +122,9 @@ fn schedule_update_null_clears_a_nullable_field() {
     };
     assert_eq!(p, expected);
     // Serialising keeps the explicit null: it means "clear", not "unchanged".
-    let m = Mutation::decode(&mutate("schedule.update", json!({ "end_ms": null, "days": [3, 1], "daily_to": "18:00" })))
-        .unwrap();
+    let m =
+        Mutation::decode(&mutate("schedule.update", json!({ "end_ms": null, "days": [3, 1], "daily_to": "18:00" })))
+            .unwrap();
     assert_eq!(
         serde_json::to_value(&m).unwrap()["args"],
         json!({ "end_ms": null, "days": [1, 3], "daily_to": "18:00" })
