@@ -10,7 +10,6 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use engineioxide::socket::{DisconnectReason, Sid};
 use engineioxide::{Socket, Str};
-use tokio::sync::mpsc::error::TrySendError as TrySendError2;
 use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::org_state::OrgState;
@@ -19,6 +18,7 @@ use vizora_protocol::{
     SubscribeAck, SubscribeMode, now_ms,
 };
 
+mod commit;
 mod devices;
 mod mutate;
 mod packets;
@@ -516,83 +516,6 @@ impl Engine {
             }
         }
         true
-    }
-
-    /// Writes every pending batch in one transaction, then fans out.
-    fn flush(&mut self) {
-        let pending: Vec<&Org> = self.orgs.values().filter(|o| o.has_pending()).collect();
-        if pending.is_empty() {
-            return;
-        }
-        let batches: Vec<OrgBatch> = pending
-            .iter()
-            .map(|o| OrgBatch {
-                org: o.id.clone(),
-                epoch: o.epoch.clone(),
-                head: o.head,
-                entries: o.batch.entries.clone(),
-                entities: o.batch.entities.clone(),
-                decided: o.batch.decided.clone(),
-            })
-            .collect();
-        if let Err(e) = self.store.commit(&batches) {
-            // Nothing is sent or acknowledged until it is on disk; retry next round.
-            tracing::error!(cause = %e, "store commit failed; will retry");
-            return;
-        }
-        for org in self.orgs.values_mut() {
-            if !org.has_pending() {
-                continue;
-            }
-            org.persist_org = false;
-            org.batch.entities.clear();
-            org.batch.decided.clear();
-            // Acks only now: what they confirm is on disk.
-            for a in org.acks.drain(..) {
-                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &a.reply));
-            }
-            let entries = std::mem::take(&mut org.batch.entries);
-            if entries.is_empty() {
-                continue;
-            }
-            self.counters.entries.fetch_add(entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
-            self.counters.set_head(&org.id, org.head);
-            let items: Vec<&str> = entries.iter().map(|e| e.2.as_str()).collect();
-            let text: Str = events_packet(&org.epoch, &items).into();
-            org.subs.retain(|s| match s.sock.emit(text.clone()) {
-                Ok(()) => true,
-                Err(TrySendError2::Full(_)) => {
-                    // Too far behind on state: disconnect; it resumes by replay.
-                    tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
-                    s.sock.close(DisconnectReason::TransportError);
-                    false
-                }
-                Err(TrySendError2::Closed(_)) => false,
-            });
-            // Append → committed → handed to every subscriber's socket.
-            if let Some(since) = org.batch_since.take() {
-                self.counters.observe_delivery(since.elapsed(), entries.len() as u64);
-            }
-        }
-    }
-
-    fn prune(&mut self) {
-        let keep = self.cfg.history_entries;
-        let before = now_ms().saturating_sub(self.cfg.history_secs * 1000);
-        let decided_before = now_ms().saturating_sub(DECIDED_RETENTION_MS);
-        for org in self.orgs.values_mut() {
-            org.decided.retain(|_, (_, ts)| *ts >= decided_before);
-        }
-        if let Err(e) = self.store.prune_decided(decided_before) {
-            tracing::error!(cause = %e, "pruning decided mutation ids failed");
-        }
-        for org in self.orgs.values() {
-            if org.head > keep
-                && let Err(e) = self.store.prune(&org.id, org.head - keep, before)
-            {
-                tracing::error!(org = %org.id, cause = %e, "log prune failed");
-            }
-        }
     }
 
     fn close_all(&mut self) {
