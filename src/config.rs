@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use vizora_gateway::config::{ConfigError, load_ron};
 
 /// A panel a page can show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -71,54 +72,10 @@ impl Default for WallConfig {
     }
 }
 
-/// A config file that could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum WallConfigError {
-    /// Unreadable.
-    #[error("{path}: {source}")]
-    Io {
-        /// File.
-        path: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// Syntax or schema error (unknown keys are named).
-    #[error("{path}:{line}:{col}: {message}")]
-    Parse {
-        /// File.
-        path: String,
-        /// Line.
-        line: usize,
-        /// Column.
-        col: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A value out of range.
-    #[error("{path}: {field}: {message}")]
-    Invalid {
-        /// File.
-        path: String,
-        /// Field.
-        field: &'static str,
-        /// Why.
-        message: String,
-    },
-}
-
 impl WallConfig {
     /// Reads and validates a RON file.
-    pub fn load(path: &Path) -> Result<Self, WallConfigError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| WallConfigError::Io { path: p.clone(), source })?;
-        let cfg: WallConfig = ron::from_str(&text).map_err(|e| WallConfigError::Parse {
-            path: p.clone(),
-            line: e.span.start.line,
-            col: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        cfg.validate().map_err(|(field, message)| WallConfigError::Invalid { path: p, field, message })?;
-        Ok(cfg)
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        load_ron(path, Self::validate)
     }
 
     /// Checks ranges.

@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use vizora_gateway::config::{ConfigError, read_file};
 use vizora_protocol::{Alert, Content, Device, Entity, Playlist, Schedule};
 
 /// The whole view of an org at a position.
@@ -31,38 +32,12 @@ pub struct StateFile {
     pub alert: Vec<Alert>,
 }
 
-/// A fixture that could not be read.
-#[derive(Debug, thiserror::Error)]
-pub enum FixtureError {
-    /// Unreadable.
-    #[error("{path}: {source}")]
-    Io {
-        /// File.
-        path: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// Not the expected JSON.
-    #[error("{path}:{line}:{col}: {message}")]
-    Parse {
-        /// File.
-        path: String,
-        /// Line.
-        line: usize,
-        /// Column.
-        col: usize,
-        /// What is wrong.
-        message: String,
-    },
-}
-
 impl StateFile {
     /// Reads a fixture, reporting file:line:col on bad JSON.
-    pub fn load(path: &Path) -> Result<Self, FixtureError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Io { path: p.clone(), source })?;
-        serde_json::from_str(&text).map_err(|e| FixtureError::Parse {
-            path: p,
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = read_file(path)?;
+        serde_json::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.display().to_string(),
             line: e.line(),
             col: e.column(),
             message: e.to_string(),

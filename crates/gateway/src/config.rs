@@ -92,7 +92,7 @@ impl Default for GatewayConfig {
     }
 }
 
-/// A config file that could not be used.
+/// A config (or fixture) file that could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// Unreadable file.
@@ -127,19 +127,34 @@ pub enum ConfigError {
     },
 }
 
+/// Reads a file, reporting an unreadable one with its path.
+pub fn read_file(path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: path.display().to_string(), source })
+}
+
+/// Reads a RON file into `T` (unknown keys are refused where `T` denies
+/// them) and checks it with `validate`; every error carries file:line:col or
+/// the field. Shared by every RON config of the project.
+pub fn load_ron<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    validate: impl FnOnce(&T) -> Result<(), (&'static str, String)>,
+) -> Result<T, ConfigError> {
+    let p = path.display().to_string();
+    let text = read_file(path)?;
+    let value: T = ron::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: p.clone(),
+        line: e.span.start.line,
+        col: e.span.start.col,
+        message: e.code.to_string(),
+    })?;
+    validate(&value).map_err(|(field, message)| ConfigError::Invalid { path: p, field, message })?;
+    Ok(value)
+}
+
 impl GatewayConfig {
     /// Reads and validates a RON file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Io { path: p.clone(), source })?;
-        let cfg: GatewayConfig = ron::from_str(&text).map_err(|e| ConfigError::Parse {
-            path: p.clone(),
-            line: e.span.start.line,
-            col: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        cfg.validate().map_err(|(field, message)| ConfigError::Invalid { path: p, field, message })?;
-        Ok(cfg)
+        load_ron(path, Self::validate)
     }
 
     /// Checks ranges.
