@@ -115,8 +115,19 @@ fn update_hud(
     info: Res<LinkInfo>,
     page: Option<Res<ActivePage>>,
     settings: Option<Res<WallSettings>>,
+    time: Res<Time>,
+    mut since: Local<f32>,
     mut q: Query<(&HudText, &mut Text, &mut TextColor)>,
 ) {
+    // Redraw when something shown moved, and once a second for the clock:
+    // counting the fleet every frame would make frames cost O(fleet).
+    *since += time.delta_secs();
+    let moved =
+        fleet.is_changed() || state.is_changed() || info.is_changed() || page.as_ref().is_some_and(|p| p.is_changed());
+    if !moved && *since < 1.0 {
+        return;
+    }
+    *since = 0.0;
     let now = now_ms();
     for (which, mut text, mut color) in &mut q {
         let (s, c) = match which {

@@ -64,12 +64,23 @@ pub fn critical_open(fleet: &Fleet, now: u64) -> bool {
     })
 }
 
-fn choose_page(time: Res<Time>, settings: Res<WallSettings>, fleet: Res<Fleet>, mut page: ResMut<ActivePage>) {
+fn choose_page(
+    time: Res<Time>,
+    settings: Res<WallSettings>,
+    fleet: Res<Fleet>,
+    mut page: ResMut<ActivePage>,
+    mut pin_cache: Local<(bool, f32)>,
+) {
     let cfg = &settings.0;
     if page.fixed {
         return;
     }
-    let pin = cfg.pin_health_on_critical && critical_open(&fleet, now_ms());
+    // Alerts are scanned when they change, and once a second for mutes running out.
+    pin_cache.1 += time.delta_secs();
+    if fleet.is_changed() || pin_cache.1 >= 1.0 {
+        *pin_cache = (critical_open(&fleet, now_ms()), 0.0);
+    }
+    let pin = cfg.pin_health_on_critical && pin_cache.0;
     if pin && let Some(i) = cfg.page_of(PanelKind::Health) {
         if !page.pinned || page.index != i {
             page.index = i;
