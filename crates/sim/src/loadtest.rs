@@ -145,6 +145,7 @@ struct Shared {
     sent_us: Vec<AtomicU64>,
     hist: Mutex<Histogram<u64>>,
     subscribed: AtomicU64,
+    subscribed_note: tokio::sync::Notify,
     stop: AtomicBool,
     /// Log head at the end of the run; walls read until they reach it.
     final_head: AtomicU64,
@@ -158,6 +159,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
         sent_us: (0..max_mutations).map(|_| AtomicU64::new(0)).collect(),
         hist: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| LoadError::Operator(e.to_string()))?),
         subscribed: AtomicU64::new(0),
+        subscribed_note: tokio::sync::Notify::new(),
         stop: AtomicBool::new(false),
         final_head: AtomicU64::new(0),
     });
@@ -188,8 +190,12 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
         walls.push(tokio::spawn(async move { wall(i, url, token, sem, shared).await }));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
-    while (shared.subscribed.load(Ordering::Relaxed) as usize) < cfg.walls && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
+    // Woken by each subscribe, not polled.
+    while (shared.subscribed.load(Ordering::Relaxed) as usize) < cfg.walls {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || tokio::time::timeout(left, shared.subscribed_note.notified()).await.is_err() {
+            break;
+        }
     }
     let subscribe_time = t0.elapsed().as_secs_f64();
     report.walls_subscribed = shared.subscribed.load(Ordering::Relaxed) as usize;
@@ -269,6 +275,8 @@ async fn wall(
             }
         };
         shared.subscribed.fetch_add(1, Ordering::Relaxed);
+        // notify_one stores a permit, so a wake-up between the check and the wait is not lost.
+        shared.subscribed_note.notify_one();
         (s, head)
     };
     let mut tracker = SeqTracker::starting_at(s.1);
