@@ -3,50 +3,15 @@
 //! expected value serialises back to the literal. Other messages are in
 //! `serde_roundtrip_messages.rs`.
 
-use std::fmt::Debug;
+mod support;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
 use serde_json::Value;
+use support::{assert_wire, ours, parse as json, s};
 use vizora_protocol::{
     Alert, AlertState, Content, ContentKind, Device, DeviceStatus, DeviceStatusData, Entity, EntityKind, Event, Events,
     ExecutionOutcome, Health, LogEntry, MutationApplied, Playing, Playlist, PlaylistItem, Removed, Schedule,
     ScheduleExecuted, ScheduleTarget, Severity, SnapshotPage,
 };
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("test literal is not JSON ({e}): {text}"))
-}
-
-/// Our text, read back as a value: goes through the text form so that `f32`
-/// fields compare as the decimal the wire carries.
-fn ours<T: Serialize>(v: &T) -> Value {
-    json(&serde_json::to_string(v).expect("serialises"))
-}
-
-/// Drops `null` members: a null optional field and a missing one are the same (§8).
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
-        v => v,
-    }
-}
-
-/// `literal` decodes to `expected`, and `expected` serialises to `literal`
-/// (nulls in the literal standing for fields our serialiser leaves out).
-#[track_caller]
-fn assert_wire<T: Serialize + DeserializeOwned + PartialEq + Debug>(literal: &str, expected: &T) {
-    let decoded: T = serde_json::from_str(literal).unwrap_or_else(|e| panic!("{e}: {literal}"));
-    assert_eq!(&decoded, expected, "decoding {literal}");
-    assert_eq!(ours(expected), strip_nulls(json(literal)), "serialising {expected:?}");
-}
-
-fn s(v: &str) -> String {
-    v.to_owned()
-}
 
 // ---- entities ----------------------------------------------------------------
 

@@ -3,59 +3,16 @@
 //! as literal JSON: each decodes to the expected value, and the expected value
 //! serialises back to the literal.
 
-use std::fmt::Debug;
+mod support;
 
-use serde::Serialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::json;
+use support::{assert_wire, assert_wire_exact, ours, parse, s};
 use vizora_protocol::auth::AuthPayload;
 use vizora_protocol::device::{Command, CommandAck, CommandKind, Heartbeat, Playback};
 use vizora_protocol::{
     AuthErrorCode, Claims, ConnectErrorData, ConnectErrorPayload, ErrorCode, ErrorMsg, Health, Metrics, Playing,
     Position, Role, Subscribe, SubscribeAck, SubscribeMode, Telemetry, TelemetryDevice, TopContent,
 };
-
-fn parse(text: &str) -> Value {
-    serde_json::from_str(text).unwrap_or_else(|e| panic!("test literal is not JSON ({e}): {text}"))
-}
-
-/// Our text, read back as a value: goes through the text form so that `f32`
-/// fields compare as the decimal the wire carries.
-fn ours<T: Serialize>(v: &T) -> Value {
-    parse(&serde_json::to_string(v).expect("serialises"))
-}
-
-/// Drops `null` members: a null optional field and a missing one are the same (§8).
-fn strip_nulls(v: Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            Value::Object(m.into_iter().filter(|(_, v)| !v.is_null()).map(|(k, v)| (k, strip_nulls(v))).collect())
-        }
-        Value::Array(a) => Value::Array(a.into_iter().map(strip_nulls).collect()),
-        v => v,
-    }
-}
-
-/// `literal` decodes to `expected`, and `expected` serialises to `literal`
-/// (nulls in the literal standing for fields our serialiser leaves out).
-#[track_caller]
-fn assert_wire<T: Serialize + DeserializeOwned + PartialEq + Debug>(literal: &str, expected: &T) {
-    let decoded: T = serde_json::from_str(literal).unwrap_or_else(|e| panic!("{e}: {literal}"));
-    assert_eq!(&decoded, expected, "decoding {literal}");
-    assert_eq!(ours(expected), strip_nulls(parse(literal)), "serialising {expected:?}");
-}
-
-/// Like [`assert_wire`], but the literal must come back exactly, nulls included.
-#[track_caller]
-fn assert_wire_exact<T: Serialize + DeserializeOwned + PartialEq + Debug>(literal: &str, expected: &T) {
-    let decoded: T = serde_json::from_str(literal).unwrap_or_else(|e| panic!("{e}: {literal}"));
-    assert_eq!(&decoded, expected, "decoding {literal}");
-    assert_eq!(ours(expected), parse(literal), "serialising {expected:?}");
-}
-
-fn s(v: &str) -> String {
-    v.to_owned()
-}
 
 const HEALTH: &str = r#"{"cpu_pct":97.5,"mem_pct":40.1,"temp_c":81.3,"disk_free_pct":4.5,"uptime_s":3600}"#;
 
