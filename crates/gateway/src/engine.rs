@@ -259,7 +259,7 @@ impl Org {
     /// Folds a change event into the state, persists the entity, and logs it.
     pub(crate) fn record(&mut self, ts_ms: u64, event: Event) -> u64 {
         self.state.apply_event(&event);
-        if let Some((kind, id)) = touched(&event) {
+        if let Some((kind, id)) = event.entity_ref().map(|(k, id)| (k, id.to_owned())) {
             let json = self.state.get(kind, &id).and_then(|e| serde_json::to_string(&e).ok());
             self.batch.entities.push((kind, id, json));
         }
@@ -281,23 +281,6 @@ impl Org {
             || !self.batch.decided.is_empty()
             || !self.acks.is_empty()
     }
-}
-
-/// The entity an event changes, if any.
-fn touched(event: &Event) -> Option<(EntityKind, String)> {
-    Some(match event {
-        Event::DeviceUpserted(e) => (EntityKind::Device, e.id.clone()),
-        Event::PlaylistUpserted(e) => (EntityKind::Playlist, e.id.clone()),
-        Event::ContentUpserted(e) => (EntityKind::Content, e.id.clone()),
-        Event::ScheduleUpserted(e) => (EntityKind::Schedule, e.id.clone()),
-        Event::AlertUpserted(e) => (EntityKind::Alert, e.id.clone()),
-        Event::DeviceRemoved(r) => (EntityKind::Device, r.id.clone()),
-        Event::PlaylistRemoved(r) => (EntityKind::Playlist, r.id.clone()),
-        Event::ContentRemoved(r) => (EntityKind::Content, r.id.clone()),
-        Event::ScheduleRemoved(r) => (EntityKind::Schedule, r.id.clone()),
-        Event::DeviceStatus(s) => (EntityKind::Device, s.id.clone()),
-        Event::ScheduleExecuted(_) | Event::MutationApplied(_) => return None,
-    })
 }
 
 fn static_kind(kind: &str) -> Option<&'static str> {

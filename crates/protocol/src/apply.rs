@@ -131,7 +131,7 @@ pub fn apply(state: &OrgState, m: &Mutation, ctx: &ApplyCtx) -> Result<Applied, 
         Entity::Alert(a) => Change::Upsert(Entity::Alert(alert(&m.op, a, ctx)?)),
     };
     Ok(match change {
-        Change::Upsert(e) => Applied { kind, id: id.to_owned(), rev: e.rev(), event: Some(upserted(e)) },
+        Change::Upsert(e) => Applied { kind, id: id.to_owned(), rev: e.rev(), event: Some(Event::upserted(e)) },
         Change::Remove(make) => {
             let removed = Removed { id: id.to_owned(), rev: rev + 1 };
             Applied { kind, id: id.to_owned(), rev: rev + 1, event: Some(make(removed)) }
@@ -158,16 +158,6 @@ fn authorize(op: &MutationOp, role: Role) -> Result<(), Rejection> {
         return Err(Rejection::new(RejectCode::Forbidden, msg));
     }
     Ok(())
-}
-
-fn upserted(e: Entity) -> Event {
-    match e {
-        Entity::Device(e) => Event::DeviceUpserted(e),
-        Entity::Playlist(e) => Event::PlaylistUpserted(e),
-        Entity::Content(e) => Event::ContentUpserted(e),
-        Entity::Schedule(e) => Event::ScheduleUpserted(e),
-        Entity::Alert(e) => Event::AlertUpserted(e),
-    }
 }
 
 /// Checks that `id` names an entity of `kind` in `org`; `field` is named if not.
@@ -249,7 +239,7 @@ fn create(state: &OrgState, op: &MutationOp, ctx: &ApplyCtx) -> Result<Applied, 
         MutationOp::ScheduleCreate(f) => Entity::Schedule(new_schedule(state, f, id, org)?),
         _ => return Err(wrong_kind(op)),
     };
-    Ok(Applied { kind, id: entity.id().to_owned(), rev: 1, event: Some(upserted(entity)) })
+    Ok(Applied { kind, id: entity.id().to_owned(), rev: 1, event: Some(Event::upserted(entity)) })
 }
 
 fn new_schedule(state: &OrgState, f: &ScheduleFields, id: String, org: String) -> Result<Schedule, Rejection> {

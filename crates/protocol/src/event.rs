@@ -99,6 +99,18 @@ pub enum Event {
 }
 
 impl Event {
+    /// The `*.upserted` event carrying `e`.
+    pub fn upserted(e: crate::entity::Entity) -> Self {
+        use crate::entity::Entity;
+        match e {
+            Entity::Device(e) => Self::DeviceUpserted(e),
+            Entity::Playlist(e) => Self::PlaylistUpserted(e),
+            Entity::Content(e) => Self::ContentUpserted(e),
+            Entity::Schedule(e) => Self::ScheduleUpserted(e),
+            Entity::Alert(e) => Self::AlertUpserted(e),
+        }
+    }
+
     /// The wire `type`.
     pub fn type_name(&self) -> &'static str {
         match self {

@@ -78,16 +78,6 @@ fn entry(seq: u64, event: Event) -> LogEntry {
     LogEntry { seq, ts_ms: seq, event }
 }
 
-fn upserted(e: Entity) -> Event {
-    match e {
-        Entity::Device(e) => Event::DeviceUpserted(e),
-        Entity::Playlist(e) => Event::PlaylistUpserted(e),
-        Entity::Content(e) => Event::ContentUpserted(e),
-        Entity::Schedule(e) => Event::ScheduleUpserted(e),
-        Entity::Alert(e) => Event::AlertUpserted(e),
-    }
-}
-
 fn applied(m: &Mutation) -> Event {
     Event::MutationApplied(MutationApplied {
         mutation_id: m.mutation_id.clone(),
@@ -131,7 +121,8 @@ fn a_local_change_shows_at_once_and_confirms_without_flicker() {
     assert_eq!(e.ack("m1", &MutationAck::Applied { seq: 11, rev: 2 }), AckOutcome::Waiting);
     assert_eq!((e.pending().len(), e.unacked().count()), (1, 0), "waits for its entry; not resent");
 
-    let changes = e.apply_entries("e1", &[entry(11, upserted(device("d1", 2, "Atrium"))), entry(12, applied(&m))]);
+    let changes =
+        e.apply_entries("e1", &[entry(11, Event::upserted(device("d1", 2, "Atrium"))), entry(12, applied(&m))]);
     assert_eq!(changes.confirmed, vec!["m1".to_owned()]);
     assert!(changes.changed.is_empty(), "the view already showed it: {changes:?}");
     assert!(e.pending().is_empty());
@@ -151,7 +142,7 @@ fn an_acked_change_confirms_at_its_entry_even_before_mutation_applied() {
         a.acked_by = Some("u1".into());
     }
     // An any-rev kind would apply again on top; the ack says it is this entry.
-    let changes = e.apply_entries("e1", &[entry(11, upserted(acked))]);
+    let changes = e.apply_entries("e1", &[entry(11, Event::upserted(acked))]);
     assert_eq!((changes.confirmed.len(), changes.changed.len()), (1, 0));
     assert_eq!(e.view().alerts["a1"].rev, 2);
     let changes =
@@ -164,7 +155,7 @@ fn an_ack_after_the_log_is_unknown_and_a_duplicate_behind_the_log_confirms() {
     let mut e = engine();
     let m = rename("m1", "d1", 1, "Atrium");
     e.mutate(m.clone(), ctx("n1")).expect("applies");
-    e.apply_entries("e1", &[entry(11, upserted(device("d1", 2, "Atrium"))), entry(12, applied(&m))]);
+    e.apply_entries("e1", &[entry(11, Event::upserted(device("d1", 2, "Atrium"))), entry(12, applied(&m))]);
     assert_eq!(e.ack("m1", &MutationAck::Applied { seq: 11, rev: 2 }), AckOutcome::Unknown);
 
     // Confirmed by a snapshot that skipped its entries: the resend's duplicate ack settles it.
@@ -254,7 +245,10 @@ fn pending_changes_rebase_on_remote_ones_or_wait_hidden() {
     if let Entity::Alert(a) = &mut acked {
         a.acked_by = Some("u9".into());
     }
-    let changes = e.apply_entries("e1", &[entry(11, upserted(device("d2", 2, "Theirs"))), entry(12, upserted(acked))]);
+    let changes = e.apply_entries(
+        "e1",
+        &[entry(11, Event::upserted(device("d2", 2, "Theirs"))), entry(12, Event::upserted(acked))],
+    );
     let a1 = &e.view().alerts["a1"];
     assert_eq!(
         (a1.state, a1.muted_until_ms, a1.rev),
@@ -278,7 +272,7 @@ fn chained_changes_and_optimistic_creates_keep_their_ids() {
         ctx("n4"),
     )
     .expect("targets the optimistic playlist");
-    let remote = e.apply_entries("e1", &[entry(11, upserted(device("d2", 2, "Other")))]);
+    let remote = e.apply_entries("e1", &[entry(11, Event::upserted(device("d2", 2, "Other")))]);
     assert_eq!(remote.changed, vec![key(EntityKind::Device, "d2")], "only what moved");
     assert_eq!(name_of(e.view(), "d1"), "B");
     assert_eq!(e.view().playlists["pl-local"].items.len(), 1, "same id on every replay");
@@ -351,7 +345,7 @@ fn a_step_reports_only_what_it_touched_in_a_large_org() {
     let mut e = SyncEngine::new();
     e.apply_snapshot("e1", 0, (0..10_000).map(|i| device(&format!("d{i}"), 1, "x")).collect());
     e.mutate(rename("m1", "d5", 1, "mine"), ctx("n1")).expect("applies");
-    let changes = e.apply_entries("e1", &[entry(1, upserted(device("d7", 2, "y")))]);
+    let changes = e.apply_entries("e1", &[entry(1, Event::upserted(device("d7", 2, "y")))]);
     assert_eq!(changes.changed, vec![key(EntityKind::Device, "d7")]);
     assert_eq!(name_of(e.view(), "d5"), "mine");
 }
@@ -371,7 +365,7 @@ fn a_hidden_change_reappears_when_what_it_refers_to_comes_back() {
     assert!(e.view().playlists["p1"].items.is_empty());
 
     // Only c1 moves in the log, yet p1 changes in the view.
-    let back = e.apply_entries("e1", &[entry(12, upserted(content("c1")))]);
+    let back = e.apply_entries("e1", &[entry(12, Event::upserted(content("c1")))]);
     assert_eq!(back.changed, vec![key(EntityKind::Playlist, "p1"), key(EntityKind::Content, "c1")]);
     assert_eq!(e.view().playlists["p1"].items.len(), 1);
 }
@@ -381,7 +375,7 @@ fn pending_changes_replay_only_when_the_log_moves_what_they_refer_to() {
     let mut e = engine();
     let assign = mutation("m1", "device.assign_playlist", Some("d1"), Some(1), json!({"playlist_id": "p1"}));
     e.mutate(assign, ctx("n1")).expect("applies");
-    let elsewhere = e.apply_entries("e1", &[entry(11, upserted(device("d2", 2, "Bar")))]);
+    let elsewhere = e.apply_entries("e1", &[entry(11, Event::upserted(device("d2", 2, "Bar")))]);
     assert_eq!(elsewhere.changed, vec![key(EntityKind::Device, "d2")]);
     assert_eq!(e.view().devices["d1"].playlist_id.as_deref(), Some("p1"));
 
@@ -392,7 +386,7 @@ fn pending_changes_replay_only_when_the_log_moves_what_they_refer_to() {
     );
     assert_eq!(gone.changed, vec![key(EntityKind::Device, "d1"), key(EntityKind::Playlist, "p1")]);
     assert_eq!(e.pending()[0].shadowed().map(|r| r.message.split(':').next()), Some(Some("playlist_id")));
-    let back = e.apply_entries("e1", &[entry(13, upserted(playlist("p1", 1, "Main")))]);
+    let back = e.apply_entries("e1", &[entry(13, Event::upserted(playlist("p1", 1, "Main")))]);
     assert_eq!(back.changed, vec![key(EntityKind::Device, "d1"), key(EntityKind::Playlist, "p1")]);
     assert_eq!(e.view().devices["d1"].playlist_id.as_deref(), Some("p1"));
 }
