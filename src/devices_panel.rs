@@ -141,7 +141,7 @@ fn rebuild_tiles(
     for (_, e) in index.0.drain() {
         commands.entity(e).despawn();
     }
-    let devices: Vec<&Device> = fleet.0.devices.values().collect();
+    let devices: Vec<&Device> = fleet.0.state.devices.values().collect();
     if devices.is_empty() {
         return;
     }
@@ -203,7 +203,7 @@ fn update_changed_tiles(
     mut texts: Query<&mut Text2d>,
 ) {
     for c in changed.read() {
-        let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.devices.get(&c.id)) else { continue };
+        let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.state.devices.get(&c.id)) else { continue };
         let Ok((tile, mut sprite)) = tiles.get_mut(e) else { continue };
         let new = rgb(status_color(d.status));
         if sprite.color != new {

@@ -92,7 +92,7 @@ fn apply_telemetry(
 ) {
     for t in msgs.read() {
         for d in &t.0.devices {
-            if let Some(dev) = fleet.0.devices.get_mut(&d.id) {
+            if let Some(dev) = fleet.0.state.devices.get_mut(&d.id) {
                 dev.health = Some(d.health);
                 dev.playing = d.playing.clone();
                 changed.write(DeviceChanged { id: d.id.clone() });

@@ -2,9 +2,7 @@
 //! entries. Pure: no Bevy. (The full sync engine with optimistic mutations
 //! lives in `vizora-sync`; this is the read side the panels draw.)
 
-use std::collections::BTreeMap;
-
-use vizora_protocol::{Alert, AlertState, Device, Entity, Event, LogEntry};
+use vizora_protocol::{AlertState, Entity, EntityKind, LogEntry, OrgState};
 
 /// What changed after applying something.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -22,10 +20,8 @@ pub struct Changes {
 /// The fleet as the wall shows it.
 #[derive(Debug, Clone, Default)]
 pub struct FleetModel {
-    /// Devices by id.
-    pub devices: BTreeMap<String, Device>,
-    /// Alerts by id.
-    pub alerts: BTreeMap<String, Alert>,
+    /// The org's entities, folded with the protocol's own `OrgState::apply_event`.
+    pub state: OrgState,
     /// Log position `(epoch, seq)` of the last applied entry.
     pub position: Option<(String, u64)>,
     /// Time of the last applied entry, ms.
@@ -35,21 +31,9 @@ pub struct FleetModel {
 impl FleetModel {
     /// Replaces everything with a snapshot.
     pub fn apply_snapshot(&mut self, epoch: &str, seq: u64, entities: Vec<Entity>) -> Changes {
-        self.devices.clear();
-        self.alerts.clear();
-        for e in entities {
-            match e {
-                Entity::Device(d) => {
-                    self.devices.insert(d.id.clone(), d);
-                }
-                Entity::Alert(a) => {
-                    self.alerts.insert(a.id.clone(), a);
-                }
-                _ => {}
-            }
-        }
+        self.state = OrgState::from_entities(entities);
         self.position = Some((epoch.to_owned(), seq));
-        Changes { reset: true, devices: self.devices.keys().cloned().collect(), membership: true, alerts: true }
+        Changes { reset: true, devices: self.state.devices.keys().cloned().collect(), membership: true, alerts: true }
     }
 
     /// Applies log entries in order.
@@ -58,28 +42,18 @@ impl FleetModel {
         for entry in items {
             self.position = Some((epoch.to_owned(), entry.seq));
             self.last_event_ms = Some(entry.ts_ms);
-            match &entry.event {
-                Event::DeviceUpserted(d) => {
-                    if self.devices.insert(d.id.clone(), d.clone()).is_none() {
-                        ch.membership = true;
-                    }
-                    ch.devices.push(d.id.clone());
-                }
-                Event::DeviceRemoved(r) if self.devices.remove(&r.id).is_some() => {
-                    ch.membership = true;
-                }
-                Event::DeviceStatus(s) => {
-                    if let Some(d) = self.devices.get_mut(&s.id) {
-                        d.status = s.status;
-                        d.rev = s.rev;
-                        d.last_seen_ms = s.last_seen_ms;
-                        ch.devices.push(s.id.clone());
+            let Some((kind, id)) = entry.event.entity_ref() else { continue };
+            let known = self.state.contains(kind, id);
+            self.state.apply_event(&entry.event);
+            match kind {
+                EntityKind::Device => {
+                    let now = self.state.contains(kind, id);
+                    ch.membership |= known != now;
+                    if now {
+                        ch.devices.push(id.to_owned());
                     }
                 }
-                Event::AlertUpserted(a) => {
-                    self.alerts.insert(a.id.clone(), a.clone());
-                    ch.alerts = true;
-                }
+                EntityKind::Alert => ch.alerts = true,
                 _ => {}
             }
         }
@@ -90,14 +64,14 @@ impl FleetModel {
 
     /// Open (unresolved) alerts.
     pub fn open_alerts(&self) -> usize {
-        self.alerts.values().filter(|a| a.state != AlertState::Resolved).count()
+        self.state.alerts.values().filter(|a| a.state != AlertState::Resolved).count()
     }
 
     /// Device counts by status: online, degraded, offline, unknown.
     pub fn counts(&self) -> [usize; 4] {
         use vizora_protocol::DeviceStatus::*;
         let mut c = [0; 4];
-        for d in self.devices.values() {
+        for d in self.state.devices.values() {
             c[match d.status {
                 Online => 0,
                 Degraded => 1,
@@ -112,7 +86,7 @@ impl FleetModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vizora_protocol::{DeviceStatus, DeviceStatusData};
+    use vizora_protocol::{Device, DeviceStatus, DeviceStatusData, Event};
 
     fn device(id: &str, status: DeviceStatus) -> Device {
         Device {

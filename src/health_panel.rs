@@ -56,7 +56,7 @@ pub fn age(ms: u64) -> String {
 
 /// Unresolved alerts, most severe first, then oldest first.
 pub fn open_alerts(fleet: &Fleet) -> Vec<&Alert> {
-    let mut v: Vec<&Alert> = fleet.0.alerts.values().filter(|a| a.state != AlertState::Resolved).collect();
+    let mut v: Vec<&Alert> = fleet.0.state.alerts.values().filter(|a| a.state != AlertState::Resolved).collect();
     v.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.raised_ms.cmp(&b.raised_ms)).then(a.id.cmp(&b.id)));
     v
 }

@@ -74,7 +74,7 @@ fn draw_overlay(
         sorted.sort_by(f32::total_cmp);
         let pct = |p: f32| sorted.get(((sorted.len() as f32 - 1.0) * p) as usize).copied().unwrap_or(0.0);
         ui.label(format!("frame ms p50 {:.1}  p99 {:.1}  max {:.1}", pct(0.5), pct(0.99), pct(1.0)));
-        ui.label(format!("entities: {}   devices: {}", entities.iter().count(), fleet.0.devices.len()));
+        ui.label(format!("entities: {}   devices: {}", entities.iter().count(), fleet.0.state.devices.len()));
     });
     Ok(())
 }
