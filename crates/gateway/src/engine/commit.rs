@@ -22,17 +22,17 @@ impl Engine {
             b.head = org.head;
             batches.push(b);
         }
-        if !batches.is_empty() {
-            if let Err(e) = self.store.commit(&batches) {
-                // Nothing is sent or acknowledged until it is on disk; retry next round.
-                tracing::error!(cause = %e, "store commit failed; will retry");
-                for b in batches {
-                    if let Some(org) = self.orgs.get_mut(&b.org) {
-                        org.batch = b;
-                    }
+        if !batches.is_empty()
+            && let Err(e) = self.store.commit(&batches)
+        {
+            // Nothing is sent or acknowledged until it is on disk; retry next round.
+            tracing::error!(cause = %e, "store commit failed; will retry");
+            for b in batches {
+                if let Some(org) = self.orgs.get_mut(&b.org) {
+                    org.batch = b;
                 }
-                return;
             }
+            return;
         }
         for batch in batches {
             let Some(org) = self.orgs.get_mut(&batch.org) else { continue };
