@@ -109,6 +109,7 @@ fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "each argument is one thing the bar shows")]
 fn update_hud(
     fleet: Res<Fleet>,
     state: Res<State<LinkState>>,
