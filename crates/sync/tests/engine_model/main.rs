@@ -186,8 +186,16 @@ impl World {
                 };
                 let first = self.downlink.iter().position(|d| last(d).is_some())?;
                 let (epoch, seq) = last(&self.downlink[first])?;
-                let revealed =
-                    self.downlink.iter().skip(first + 1).filter_map(last).any(|(e, s)| e != epoch || s > seq);
+                // A later batch reveals the loss if it is further on in the same epoch, or in the
+                // server's current epoch when the lost one was older. A stale batch of an old epoch
+                // (a redelivery) reveals nothing: the client would rightly skip it.
+                let now = self.server.epoch();
+                let revealed = self
+                    .downlink
+                    .iter()
+                    .skip(first + 1)
+                    .filter_map(last)
+                    .any(|(e, s)| (e == epoch && s > seq) || (e != epoch && e == now));
                 if revealed {
                     self.downlink.remove(first);
                 }
