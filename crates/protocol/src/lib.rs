@@ -10,6 +10,7 @@ pub mod entity;
 pub mod event;
 pub mod mutation;
 pub mod org_state;
+pub mod schedule;
 pub mod stream;
 
 pub use apply::{Applied, ApplyCtx, Rejection, apply, lookups};
