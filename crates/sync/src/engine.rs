@@ -290,6 +290,22 @@ impl SyncEngine {
         AckOutcome::RolledBack(changes)
     }
 
+    /// Takes back a pending mutation the server never saw, because the caller
+    /// could not queue it (the outbox was full, the store failed): it leaves
+    /// the pending list and the view rolls back, reported as a rollback with
+    /// no server code and `reason` as its message. `None` when no pending
+    /// mutation has this id, or when the server already acked it.
+    pub fn withdraw(&mut self, mutation_id: &str, reason: &str) -> Option<Changes> {
+        let i = self.pending.iter().position(|p| p.mutation.mutation_id == mutation_id && !p.is_acked())?;
+        let mutation = self.pending.remove(i).mutation;
+        self.pending_changed();
+        self.stats.rolled_back += 1;
+        let mut changes = Changes::default();
+        changes.rollbacks.push(Rollback { mutation, code: None, message: reason.to_owned(), current: None });
+        changes.changed = self.rebase(Touched::default());
+        Some(changes)
+    }
+
     /// Counts and re-derives after `changes.confirmed` left the pending list.
     fn confirmed_now(&mut self, mut changes: Changes) -> Changes {
         self.pending_changed();

@@ -413,3 +413,19 @@ fn a_restored_engine_shows_what_it_showed_before_the_crash() {
     let cold = SyncEngine::restore(None, vec![]);
     assert!(cold.position().is_none() && cold.view().is_empty(), "nothing stored: needs a snapshot");
 }
+
+#[test]
+fn a_change_that_could_not_be_queued_is_withdrawn_and_rolls_back() {
+    let mut e = engine();
+    e.mutate(rename("m1", "d1", 1, "Atrium"), ctx("n1")).expect("applies locally");
+    e.mutate(rename("m2", "d2", 1, "Cafe"), ctx("n2")).expect("applies locally");
+    let changes = e.withdraw("m1", "outbox full").expect("m1 is pending");
+    assert_eq!(changes.changed, vec![key(EntityKind::Device, "d1")]);
+    assert_eq!(changes.rollbacks.len(), 1);
+    assert_eq!((changes.rollbacks[0].code, changes.rollbacks[0].message.as_str()), (None, "outbox full"));
+    assert_eq!(name_of(e.view(), "d1"), "Lobby", "rolled back");
+    assert_eq!(name_of(e.view(), "d2"), "Cafe", "the other change stays");
+    assert!(e.withdraw("m1", "again").is_none(), "gone");
+    assert_eq!(e.ack("m2", &MutationAck::Applied { seq: 11, rev: 2 }), AckOutcome::Waiting);
+    assert!(e.withdraw("m2", "too late").is_none(), "the server has it: it cannot be taken back");
+}
