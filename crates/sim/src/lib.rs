@@ -5,6 +5,7 @@
 pub mod accounting;
 pub mod loadtest;
 pub mod player;
+pub mod scenario;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
