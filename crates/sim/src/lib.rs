@@ -1,17 +1,22 @@
 //! A fleet of simulated signage players speaking `/device` (PROTOCOL.md §7):
-//! heartbeats with drifting health, playback reports, and injected faults
-//! (overheating, full disks, going dark), deterministic for a given seed.
+//! heartbeats with drifting health, playback reports that walk the playlist
+//! each player's schedules name, `schedule.executed` reports, and injected
+//! faults (overheating, full disks, going dark), deterministic for a given
+//! seed. A scenario file seeds the org first ([`scenario`]).
 
 pub mod accounting;
 pub mod loadtest;
 pub mod player;
 pub mod scenario;
+pub mod show;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 pub use player::{Fault, PlayerPlan};
+pub use scenario::{Provision, Scenario, SeedError};
+use show::Show;
 
 /// Makes the token a player connects with, from its device id.
 pub type TokenFn = Arc<dyn Fn(&str) -> String + Send + Sync>;
@@ -92,6 +97,8 @@ pub struct FleetStats {
     pub connect_errors: AtomicU64,
     /// Restarts (commanded, or crashes in a crash loop).
     pub restarts: AtomicU64,
+    /// `schedule.executed` reports sent.
+    pub executions: AtomicU64,
 }
 
 /// A running fleet.
@@ -104,23 +111,52 @@ pub struct Fleet {
 }
 
 impl Fleet {
-    /// Starts every player on the current tokio runtime.
+    /// Starts every player on the current tokio runtime, each playing the built-in loop.
     pub fn start(cfg: SimConfig) -> Self {
+        Self::start_with(cfg, Arc::new(show::builtin()))
+    }
+
+    /// Starts every player, each following what `provision` tells it (a seeded scenario).
+    pub fn start_with(cfg: SimConfig, provision: Arc<Provision>) -> Self {
         let stats = Arc::new(FleetStats::default());
         let stop = Arc::new(AtomicBool::new(false));
         let n = cfg.players.max(1);
         let tasks = (0..cfg.players)
             .map(|i| {
                 let plan = PlayerPlan::new(&cfg, i);
+                let show = Show::new(provision.clone(), provision.device(&plan.id, i, cfg.players));
                 let delay = cfg.ramp.mul_f64(i as f64 / n as f64);
                 let (cfg, stats, stop) = (cfg.clone(), stats.clone(), stop.clone());
                 tokio::spawn(async move {
                     tokio::time::sleep(delay).await;
-                    player::run(cfg, plan, stats, stop).await;
+                    player::run(cfg, plan, show, stats, stop).await;
                 })
             })
             .collect();
         Self { stats, stop, tasks }
+    }
+
+    /// Seeds `scenario` over an admin `/wall` session (`admin_token`: operator
+    /// or admin), starts the players on what was seeded, then gives each its
+    /// group's tags and playlist once it has connected. Fails naming the item
+    /// the gateway refused; the players are stopped then.
+    pub async fn start_scenario(cfg: SimConfig, scenario: &Scenario, admin_token: &str) -> Result<Self, SeedError> {
+        let timeout = Duration::from_secs(30);
+        let mut admin = scenario::Admin::connect(&cfg.server, admin_token, timeout).await?;
+        let seeded = scenario::seed::seed(&mut admin, scenario, vizora_protocol::now_ms()).await?;
+        let provision = Arc::new(Provision::new(scenario, &seeded, &admin.state));
+        let ids: Vec<String> = (0..cfg.players).map(|i| PlayerPlan::new(&cfg, i).id).collect();
+        let appear_within = cfg.ramp + timeout;
+        let fleet = Self::start_with(cfg, provision.clone());
+        let devices = scenario::seed::seed_devices(&mut admin, &provision, &ids, appear_within).await;
+        admin.close().await;
+        match devices {
+            Ok(()) => Ok(fleet),
+            Err(e) => {
+                fleet.stop().await;
+                Err(e)
+            }
+        }
     }
 
     /// Players with a live session now.

@@ -7,9 +7,10 @@ use std::time::Duration;
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use vizora_client::transport::{Incoming, Session};
-use vizora_protocol::device::{Command, CommandAck, CommandKind, Heartbeat, Playback};
-use vizora_protocol::{Health, NS_DEVICE, Playing, now_ms};
+use vizora_protocol::device::{Command, CommandAck, CommandKind, Heartbeat};
+use vizora_protocol::{Health, NS_DEVICE, now_ms};
 
+use crate::show::Show;
 use crate::{FleetStats, SimConfig};
 
 /// A fault a player cycles through.
@@ -90,9 +91,12 @@ impl Body {
     }
 }
 
-/// Runs one player until `stop`.
-pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop: Arc<AtomicBool>) {
+/// Runs one player until `stop`; `show` is what it plays and how it follows its schedules.
+pub async fn run(cfg: SimConfig, plan: PlayerPlan, mut show: Show, stats: Arc<FleetStats>, stop: Arc<AtomicBool>) {
     let mut rng = SmallRng::seed_from_u64(plan.seed);
+    // Its own streams, so schedule and playback outcomes do not shift health or fault timing.
+    let mut sched_rng = SmallRng::seed_from_u64(plan.seed ^ 0x5EED_5C4E_D01E_0000);
+    let mut play_rng = SmallRng::seed_from_u64(plan.seed ^ 0x91A7_BAC4_0000_0001);
     let mut body = Body {
         health: Health {
             cpu_pct: rng.random_range(10.0..50.0),
@@ -110,7 +114,6 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
     let mut phase_end =
         tokio::time::Instant::now() + Duration::from_secs_f64(period * phase_rng.random_range(0.5..1.5));
     let mut faulty = false;
-    let content = ["welcome-loop", "menu-board", "promo-winter", "safety-notice", "news-ticker", "weather"];
     while !stop.load(Ordering::Relaxed) {
         let session = Session::connect(&cfg.server, NS_DEVICE, &token, Duration::from_secs(10)).await;
         let mut s = match session {
@@ -126,8 +129,6 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
         let mut beat = tokio::time::interval(cfg.heartbeat);
         // In a crash loop the player dies a few heartbeats after each start.
         let mut beats_to_crash: Option<u32> = None;
-        let mut item = 0usize;
-        let mut item_started = now_ms();
         let reason = loop {
             if stop.load(Ordering::Relaxed) {
                 break "stop";
@@ -147,47 +148,44 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
                     break "fault: crashed";
                 }
             }
+            let now_ms = now_ms();
+            if let Some(ev) = show.retarget(now_ms, &mut sched_rng) {
+                if s.emit("schedule.executed", &ev).await.is_err() {
+                    break "send failed";
+                }
+                stats.executions.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(pb) = show.advance(now_ms, &mut play_rng) {
+                if s.emit("playback", &pb).await.is_err() {
+                    break "send failed";
+                }
+                stats.playbacks.fetch_add(1, Ordering::Relaxed);
+            }
+            // Wake when the item on screen ends (or with the next beat).
+            let item_end = show
+                .item_end_ms()
+                .map_or(Duration::from_secs(3600), |end| Duration::from_millis(end.saturating_sub(now_ms)));
             tokio::select! {
+                _ = tokio::time::sleep(item_end) => {}
                 _ = beat.tick() => {
                     if let Some(left) = beats_to_crash.as_mut() {
                         *left = left.saturating_sub(1);
                     }
                     body.drift(faulty.then_some(plan.fault));
-                    let now_ms = now_ms();
-                    // Items last ~8 s; report each as it ends.
-                    if now_ms - item_started > 8_000 {
-                        let ok = rng.random::<f64>() > 0.02;
-                        let pb = Playback {
-                            content_id: content[item % content.len()].to_owned(),
-                            started_ms: item_started,
-                            duration_s: 8,
-                            ok,
-                            error: (!ok).then(|| "decoder error".to_owned()),
-                        };
-                        if s.emit("playback", &pb).await.is_err() { break "send failed"; }
-                        stats.playbacks.fetch_add(1, Ordering::Relaxed);
-                        item += 1;
-                        item_started = now_ms;
-                    }
-                    let hb = Heartbeat {
-                        ts_ms: now_ms,
-                        health: body.health,
-                        playing: Some(Playing {
-                            playlist_id: "default".into(),
-                            content_id: content[item % content.len()].to_owned(),
-                            since_ms: item_started,
-                        }),
-                    };
+                    let hb = Heartbeat { ts_ms: now_ms, health: body.health, playing: show.playing() };
                     if s.emit("heartbeat", &hb).await.is_err() { break "send failed"; }
                     stats.heartbeats.fetch_add(1, Ordering::Relaxed);
                 }
                 incoming = s.recv() => match incoming {
                     Ok(Incoming::Event { name, ack: Some(id), arg }) if name == "command" => {
                         let _ = s.ack(id, &CommandAck { ok: true, error: None }).await;
-                        match serde_json::from_str::<Command>(&arg).map(|c| c.kind) {
+                        match serde_json::from_str::<Command>(&arg) {
                             // A restart drops the session and comes back with uptime 0.
-                            Ok(CommandKind::Restart) => break "restart",
-                            Ok(CommandKind::AssignPlaylist) | Err(_) => {}
+                            Ok(Command { kind: CommandKind::Restart, .. }) => break "restart",
+                            Ok(Command { kind: CommandKind::AssignPlaylist, args, .. }) => {
+                                show.assign(args["playlist_id"].as_str().map(str::to_owned));
+                            }
+                            Err(_) => {}
                         }
                     }
                     Ok(Incoming::Disconnected) | Err(_) => break "connection lost",
@@ -206,6 +204,7 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, stats: Arc<FleetStats>, stop:
         }
         if reason == "restart" || reason == "fault: crashed" {
             body.health.uptime_s = 0;
+            show.reboot();
             stats.restarts.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(rng.random_range(300..900))).await;
             continue;

@@ -4,7 +4,10 @@ mod support;
 
 use std::time::Duration;
 
-use vizora_protocol::{Role, ScheduleTarget, now_ms};
+use vizora_client::transport::{Incoming, Session};
+use vizora_protocol::{
+    Event, Events, ExecutionOutcome, LogEntry, Role, ScheduleExecuted, ScheduleTarget, Telemetry, now_ms,
+};
 use vizora_sim::scenario::seed::{seed, seed_devices};
 use vizora_sim::scenario::{Admin, Provision, Scenario, SeedError};
 use vizora_sim::{FaultRates, Fleet};
@@ -100,5 +103,121 @@ fn a_rejected_item_fails_the_seeding_naming_it() {
             .expect_err("dangling playlist");
         let text = err.to_string();
         assert!(text.starts_with("schedule \"ghost\": rejected invalid") && text.contains("playlist_id"), "{text}");
+    });
+}
+
+/// Everything a viewer sees from now on: log entries and telemetry. Returns
+/// once subscribed; the task ends when `done` holds or after `secs`.
+async fn watch(
+    url: &str,
+    secs: u64,
+    done: impl Fn(&[LogEntry], &[Telemetry]) -> bool + Send + 'static,
+) -> tokio::task::JoinHandle<(Vec<LogEntry>, Vec<Telemetry>)> {
+    let token = support::token("acme", Role::Viewer, "watcher");
+    let mut s = Session::connect(url, "/wall", &token, WAIT).await.expect("viewer");
+    let id = s.emit_with_ack("subscribe", &serde_json::json!({ "since": null })).await.expect("subscribe");
+    while !matches!(s.recv().await.expect("subscribe ack"), Incoming::Ack { id: got, .. } if got == id) {}
+    tokio::spawn(async move {
+        let (mut entries, mut telemetry) = (Vec::new(), Vec::new());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while !done(&entries, &telemetry) {
+            match tokio::time::timeout_at(deadline, s.recv()).await {
+                Ok(Ok(Incoming::Event { name, arg, .. })) if name == "events" => {
+                    entries.extend(serde_json::from_str::<Events>(&arg).expect("events").items);
+                }
+                Ok(Ok(Incoming::Event { name, arg, .. })) if name == "telemetry" => {
+                    telemetry.push(serde_json::from_str(&arg).expect("telemetry"));
+                }
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => panic!("viewer: {e}"),
+                Err(_) => break,
+            }
+        }
+        s.close().await;
+        (entries, telemetry)
+    })
+}
+
+fn executed(entries: &[LogEntry]) -> Vec<ScheduleExecuted> {
+    entries
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::ScheduleExecuted(x) => Some(x.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn playing(telemetry: &[Telemetry], id: &str) -> Option<vizora_protocol::Playing> {
+    telemetry.iter().rev().flat_map(|t| &t.devices).find(|d| d.id == id).and_then(|d| d.playing.clone())
+}
+
+const CAFES: [&str; 3] = ["player-00000", "player-00001", "player-00002"];
+const LOBBIES: [&str; 3] = ["player-00003", "player-00004", "player-00005"];
+
+#[test]
+fn players_play_their_winning_schedule_and_report_executing_it() {
+    // Windows are left open so the outcome does not hang on the time of day.
+    let text = r#"(
+        content: [
+            (name: "Menu", kind: image, uri: "u1", duration_s: 1, size_bytes: 1),
+            (name: "Promo", kind: video, uri: "u2", duration_s: 1, size_bytes: 2),
+            (name: "News", kind: web, uri: "u3", duration_s: 1, size_bytes: 0),
+        ],
+        playlists: [
+            (name: "Cafe own", items: [(content: "Menu")]),
+            (name: "Promos", items: [(content: "Promo"), (content: "Menu")]),
+            (name: "Lobby", items: [(content: "News")]),
+        ],
+        schedules: [
+            (name: "Promos at cafes", playlist: "Promos", target: tag("cafe"), priority: 5),
+            (name: "Weaker", playlist: "Lobby", target: tag("cafe"), priority: 1),
+            (name: "Lobby from tomorrow", playlist: "Promos", target: tag("lobby"), start_days: 1),
+        ],
+        groups: [
+            (name: "cafes", share: 1.0, tags: ["cafe"], playlist: Some("Cafe own")),
+            (name: "lobbies", share: 1.0, tags: ["lobby"], playlist: Some("Lobby")),
+        ],
+    )"#;
+    let scenario = Scenario::parse(text, "inline").expect("valid");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = support::gateway(dir.path());
+    support::runtime().block_on(async {
+        // Each cafe executes its winning schedule; telemetry shows every player on its playlist.
+        let watcher = watch(&gw.url(), 15, |e, t| {
+            let ex = executed(e);
+            CAFES.iter().all(|c| ex.iter().any(|x| x.device_id == *c))
+                && CAFES.iter().chain(&LOBBIES).all(|d| playing(t, d).is_some())
+        })
+        .await;
+        let cfg = support::sim_config(&gw, 6, FaultRates::none());
+        let fleet = Fleet::start_scenario(cfg, &scenario, &support::token("acme", Role::Operator, "seeder"))
+            .await
+            .expect("scenario starts");
+        let (entries, telemetry) = watcher.await.expect("watcher");
+        let admin = Admin::connect(&gw.url(), &support::token("acme", Role::Viewer, "v"), WAIT).await.expect("admin");
+        let st = &admin.state;
+        let playlist = |name: &str| st.playlists.values().find(|p| p.name == name).map(|p| p.id.clone());
+        let (promos, lobby) = (playlist("Promos").expect("seeded"), playlist("Lobby").expect("seeded"));
+        let winner = st.schedules.values().find(|s| s.name == "Promos at cafes").map(|s| s.id.clone());
+        let ex = executed(&entries);
+        for c in CAFES {
+            let mine: Vec<&ScheduleExecuted> = ex.iter().filter(|x| x.device_id == c).collect();
+            assert_eq!(mine.len(), 1, "{c} reports its switch once: {mine:?}");
+            assert_eq!((Some(&mine[0].schedule_id), &mine[0].playlist_id), (winner.as_ref(), &promos), "{c}");
+            assert_eq!(mine[0].outcome, ExecutionOutcome::Ok);
+            assert_eq!(playing(&telemetry, c).map(|p| p.playlist_id), Some(promos.clone()), "{c} plays the promos");
+        }
+        for l in LOBBIES {
+            assert!(ex.iter().all(|x| x.device_id != l), "no schedule applies to {l} yet: nothing executed");
+            assert_eq!(
+                playing(&telemetry, l).map(|p| p.playlist_id),
+                Some(lobby.clone()),
+                "{l} plays its own playlist"
+            );
+        }
+        assert!(fleet.stats.playbacks.load(std::sync::atomic::Ordering::Relaxed) > 0, "items end and are reported");
+        admin.close().await;
+        fleet.stop().await;
     });
 }
