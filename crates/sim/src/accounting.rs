@@ -39,6 +39,12 @@ impl SeqTracker {
         }
     }
 
+    /// Resumes after `seq` without counting what lies between as lost: the
+    /// subscriber was resynced by a snapshot consistent as of `seq`.
+    pub fn resync(&mut self, seq: u64) {
+        self.last = Some(seq);
+    }
+
     /// Closes the account against the log head: whatever is missing at the end is lost too.
     pub fn finish(&mut self, head: u64) {
         if let Some(last) = self.last

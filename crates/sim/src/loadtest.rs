@@ -3,20 +3,70 @@
 //! measures connect time, delivered entries/s, publish → deliver latency
 //! (HDR histogram), lost and duplicated entries per subscriber, and the
 //! gateway's RSS per idle connection when given its pid.
+//!
+//! Subscribers that lose their connection resume with `since`. A *storm*
+//! measures that at scale, the way an operator meets it: every subscriber
+//! loses its connection at once, either because the gateway restarts (a
+//! deploy or crash: [`StormKind::RestartGateway`], for a load generator that
+//! runs its gateway) or because the network path drops them all
+//! ([`StormKind::DropConnections`], any gateway). Recovery is the time from
+//! the gateway being back (or the cut) until every subscriber has
+//! re-subscribed and holds the log head its re-subscribe saw; lost and
+//! duplicated entries are counted across the storm as everywhere else.
 
+mod operator;
+mod wall;
+
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
-use serde_json::value::RawValue;
 use tokio::sync::{Mutex, Semaphore};
-use vizora_client::transport::{Incoming, Session};
 
-use crate::accounting::SeqTracker;
 use crate::{FaultRates, Fleet, SimConfig, TokenFn};
+
+/// Stops the gateway and starts it again on the same address and store;
+/// resolves once it listens again.
+pub type RestartFn = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> + Send + Sync>;
+
+/// How every subscriber loses its connection at once.
+#[derive(Clone)]
+pub enum StormKind {
+    /// The load generator drops every subscriber's socket (a network blip, a proxy restart).
+    DropConnections,
+    /// The gateway restarts (the caller runs it and knows how).
+    RestartGateway(RestartFn),
+}
+
+/// A reconnect storm during the run.
+#[derive(Clone)]
+pub struct Storm {
+    /// When, after the operator starts writing.
+    pub at: Duration,
+    /// How.
+    pub kind: StormKind,
+}
+
+/// What a storm did.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct StormReport {
+    /// `drop_connections` or `restart_gateway`.
+    pub kind: String,
+    /// Seconds into the run when the gateway was back (or the connections were cut).
+    pub at_s: f64,
+    /// Seconds the gateway restart took (0 for a cut).
+    pub restart_s: f64,
+    /// Seconds from then until the last subscriber caught up; none if some never did.
+    pub recovery_s: Option<f64>,
+    /// Subscribers that caught up.
+    pub walls_recovered: u64,
+    /// Subscribers there were.
+    pub walls: u64,
+}
 
 /// What to run.
 #[derive(Clone)]
@@ -74,8 +124,20 @@ pub struct LoadReport {
     pub duplicated: u64,
     /// Walls with any loss.
     pub walls_with_loss: usize,
-    /// Walls whose connection ended before the run did (they would resume by replay; this tool does not reconnect).
+    /// Walls whose connection died at least once (they resume with `since`).
     pub walls_disconnected: usize,
+    /// Re-subscribes after a lost connection, all walls together.
+    #[serde(default)]
+    pub resubscribes: u64,
+    /// Of those, answered `replay` (the gateway had every entry since) …
+    #[serde(default)]
+    pub resumed_by_replay: u64,
+    /// … or `snapshot` (it did not: history lost, or a new epoch).
+    #[serde(default)]
+    pub resumed_by_snapshot: u64,
+    /// The reconnect storm, when one was asked for.
+    #[serde(default)]
+    pub storm: Option<StormReport>,
     /// Gateway RSS before the walls connected, MiB.
     pub gateway_rss_before_mib: Option<f64>,
     /// Gateway RSS with every wall connected and idle, MiB.
@@ -111,27 +173,6 @@ pub enum LoadError {
     Operator(String),
 }
 
-#[derive(Deserialize)]
-struct Batch<'a> {
-    #[serde(borrow)]
-    items: Vec<Item<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Item<'a> {
-    seq: u64,
-    #[serde(rename = "type", borrow)]
-    ty: &'a str,
-    #[serde(borrow)]
-    data: &'a RawValue,
-}
-
-#[derive(Deserialize)]
-struct AppliedData<'a> {
-    #[serde(borrow)]
-    mutation_id: &'a str,
-}
-
 /// Reads VmRSS of a process, MiB.
 pub fn rss_mib(pid: u32) -> Option<f64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -142,6 +183,14 @@ pub fn rss_mib(pid: u32) -> Option<f64> {
 
 struct Shared {
     start: Instant,
+    /// Bumped to cut every subscriber's connection ([`StormKind::DropConnections`]).
+    cut: tokio::sync::watch::Sender<u64>,
+    /// Storms begun so far.
+    storm_gen: AtomicU64,
+    /// Walls caught up after the current storm, and the latest time one did (µs since `start`).
+    recovered: AtomicU64,
+    recovered_us: AtomicU64,
+    recovered_note: tokio::sync::Notify,
     sent_us: Vec<AtomicU64>,
     hist: Mutex<Histogram<u64>>,
     subscribed: AtomicU64,
@@ -153,9 +202,19 @@ struct Shared {
 
 /// Runs the load and reports.
 pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
+    run_with(cfg, None).await
+}
+
+/// Runs the load with a reconnect storm, and reports.
+pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadReport, LoadError> {
     let max_mutations = (cfg.mutations_per_s * cfg.duration.as_secs_f64()).ceil() as usize + 16;
     let shared = Arc::new(Shared {
         start: Instant::now(),
+        cut: tokio::sync::watch::channel(0).0,
+        storm_gen: AtomicU64::new(0),
+        recovered: AtomicU64::new(0),
+        recovered_us: AtomicU64::new(0),
+        recovered_note: tokio::sync::Notify::new(),
         sent_us: (0..max_mutations).map(|_| AtomicU64::new(0)).collect(),
         hist: Mutex::new(Histogram::new_with_bounds(1, 60_000_000, 3).map_err(|e| LoadError::Operator(e.to_string()))?),
         subscribed: AtomicU64::new(0),
@@ -187,7 +246,7 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     for i in 0..cfg.walls {
         let (sem, shared, url, token) =
             (sem.clone(), shared.clone(), cfg.server.clone(), (cfg.wall_token)(&i.to_string()));
-        walls.push(tokio::spawn(async move { wall(i, url, token, sem, shared).await }));
+        walls.push(tokio::spawn(wall::run(i, url, token, sem, shared)));
     }
     let deadline = Instant::now() + Duration::from_secs(120);
     // Woken by each subscribe, not polled.
@@ -215,7 +274,15 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     }
 
     // The operator writes at a fixed rate; acks are counted as they come.
-    let (sent, applied, head) = operate(&cfg, &shared).await?;
+    let storm_run = async {
+        match &storm {
+            Some(st) => Some(run_storm(st, &shared, report.walls_subscribed as u64).await),
+            None => None,
+        }
+    };
+    let (written, storm_report) = tokio::join!(operator::operate(&cfg, &shared), storm_run);
+    let (sent, applied, head) = written?;
+    report.storm = storm_report;
     report.mutations_sent = sent;
     report.mutations_applied = applied;
     shared.final_head.store(head, Ordering::Relaxed);
@@ -223,10 +290,13 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
 
     let mut trackers = Vec::new();
     for w in walls {
-        if let Ok(Some((mut t, disconnected))) = w.await {
-            t.finish(head);
-            trackers.push(t);
-            report.walls_disconnected += usize::from(disconnected);
+        if let Ok(Some(mut out)) = w.await {
+            out.tracker.finish(head);
+            trackers.push(out.tracker);
+            report.walls_disconnected += usize::from(out.disconnected);
+            report.resubscribes += out.resubscribes;
+            report.resumed_by_replay += out.replays;
+            report.resumed_by_snapshot += out.snapshots;
         }
     }
     report.delivered = trackers.iter().map(|t| t.received).sum();
@@ -252,154 +322,45 @@ pub async fn run(cfg: LoadConfig) -> Result<LoadReport, LoadError> {
     Ok(report)
 }
 
-async fn wall(
-    i: usize,
-    url: String,
-    token: String,
-    sem: Arc<Semaphore>,
-    shared: Arc<Shared>,
-) -> Option<(SeqTracker, bool)> {
-    let mut s = {
-        let _permit = sem.acquire().await.ok()?;
-        let mut s = Session::connect(&url, "/wall", &token, Duration::from_secs(30))
-            .await
-            .map_err(|e| tracing::warn!(wall = i, cause = %e, "connect failed"))
-            .ok()?;
-        let id = s.emit_with_ack("subscribe", &json!({ "since": null })).await.ok()?;
-        let head = loop {
-            match s.recv().await.ok()? {
-                Incoming::Ack { id: got, arg } if got == id => {
-                    break serde_json::from_str::<serde_json::Value>(&arg).ok()?["head_seq"].as_u64()?;
-                }
-                _ => {}
-            }
-        };
-        shared.subscribed.fetch_add(1, Ordering::Relaxed);
-        // notify_one stores a permit, so a wake-up between the check and the wait is not lost.
-        shared.subscribed_note.notify_one();
-        (s, head)
-    };
-    let mut tracker = SeqTracker::starting_at(s.1);
-    let mut samples: Vec<u64> = Vec::new();
-    // After the stop, keep reading until the head is reached: a wall that is
-    // behind is slow, not lossy. Give up after a bounded drain.
-    let mut drain_deadline: Option<Instant> = None;
-    let mut disconnected = false;
-    loop {
-        if shared.stop.load(Ordering::Relaxed) {
-            let head = shared.final_head.load(Ordering::Relaxed);
-            if tracker.last().is_some_and(|l| l >= head) {
-                break;
-            }
-            let deadline = *drain_deadline.get_or_insert_with(|| Instant::now() + Duration::from_secs(30));
-            if Instant::now() >= deadline {
-                break;
-            }
+/// Waits `storm.at`, cuts every subscriber off, and times their recovery.
+async fn run_storm(storm: &Storm, shared: &Shared, walls: u64) -> StormReport {
+    tokio::time::sleep(storm.at).await;
+    shared.recovered.store(0, Ordering::SeqCst);
+    shared.storm_gen.fetch_add(1, Ordering::SeqCst);
+    let began = Instant::now();
+    let kind = match &storm.kind {
+        StormKind::DropConnections => {
+            shared.cut.send_modify(|g| *g += 1);
+            "drop_connections"
         }
-        let msg = match tokio::time::timeout(Duration::from_millis(200), s.0.recv()).await {
-            Ok(Ok(m)) => m,
-            Ok(Err(e)) => {
-                tracing::debug!(wall = i, cause = %e, "wall connection ended");
-                disconnected = true;
-                break;
+        StormKind::RestartGateway(restart) => {
+            if let Err(e) = restart().await {
+                tracing::error!(cause = %e, "gateway restart failed");
             }
-            Err(_) => continue,
-        };
-        let Incoming::Event { name, arg, .. } = msg else { continue };
-        if name != "events" {
-            continue;
-        }
-        let now_us = shared.start.elapsed().as_micros() as u64;
-        let Ok(batch) = serde_json::from_str::<Batch>(&arg) else { continue };
-        for item in batch.items {
-            tracker.observe(item.seq);
-            if item.ty == "mutation.applied" {
-                let n = serde_json::from_str::<AppliedData>(item.data.get())
-                    .ok()
-                    .and_then(|d| d.mutation_id.strip_prefix("lt-")?.parse::<usize>().ok());
-                if let Some(sent) = n.and_then(|n| shared.sent_us.get(n)).map(|a| a.load(Ordering::Relaxed))
-                    && sent > 0
-                {
-                    samples.push(now_us.saturating_sub(sent).max(1));
-                }
-            }
-        }
-        if samples.len() >= 256 {
-            let mut h = shared.hist.lock().await;
-            samples.drain(..).for_each(|v| h.saturating_record(v));
-        }
-    }
-    let mut h = shared.hist.lock().await;
-    samples.drain(..).for_each(|v| h.saturating_record(v));
-    drop(h);
-    s.0.close().await;
-    Some((tracker, disconnected))
-}
-
-/// Writes `content.create` at the configured rate; returns (sent, applied, final head).
-async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u64, u64), LoadError> {
-    let mut s = Session::connect(&cfg.server, "/wall", &cfg.operator_token, Duration::from_secs(10))
-        .await
-        .map_err(|e| LoadError::Operator(e.to_string()))?;
-    let run = format!("{:x}", shared.start.elapsed().as_nanos() ^ u128::from(std::process::id()));
-    let period = Duration::from_secs_f64(1.0 / cfg.mutations_per_s.max(0.001));
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let end = Instant::now() + cfg.duration;
-    let (mut sent, mut applied) = (0u64, 0u64);
-    let mut acks_wanted = std::collections::HashSet::new();
-    while Instant::now() < end {
-        tokio::select! {
-            _ = tick.tick() => {
-                let n = sent as usize;
-                if n >= shared.sent_us.len() { continue; }
-                let m = json!({
-                    "mutation_id": format!("lt-{n}"), "client_id": format!("loadtest-{run}"), "kind": "content.create",
-                    "args": { "name": format!("load {n}"), "kind": "web", "uri": "https://example.invalid/x", "duration_s": 5, "size_bytes": 0 },
-                });
-                shared.sent_us[n].store(shared.start.elapsed().as_micros() as u64, Ordering::Relaxed);
-                match s.emit_with_ack("mutate", &m).await {
-                    Ok(id) => { acks_wanted.insert(id); sent += 1; }
-                    Err(e) => return Err(LoadError::Operator(e.to_string())),
-                }
-            }
-            msg = s.recv() => match msg {
-                Ok(Incoming::Ack { id, arg }) if acks_wanted.remove(&id) => {
-                    if arg.contains("\"applied\"") { applied += 1; }
-                }
-                Ok(_) => {}
-                Err(e) => return Err(LoadError::Operator(e.to_string())),
-            }
-        }
-    }
-    // Collect the remaining acks, then ask for the head.
-    let until = Instant::now() + Duration::from_secs(10);
-    while !acks_wanted.is_empty() && Instant::now() < until {
-        if let Ok(Ok(Incoming::Ack { id, arg })) = tokio::time::timeout(Duration::from_millis(500), s.recv()).await
-            && acks_wanted.remove(&id)
-            && arg.contains("\"applied\"")
-        {
-            applied += 1;
-        }
-    }
-    let id = s
-        .emit_with_ack("subscribe", &json!({ "since": null }))
-        .await
-        .map_err(|e| LoadError::Operator(e.to_string()))?;
-    let head = loop {
-        match tokio::time::timeout(Duration::from_secs(10), s.recv()).await {
-            Ok(Ok(Incoming::Ack { id: got, arg })) if got == id => {
-                break serde_json::from_str::<serde_json::Value>(&arg)
-                    .ok()
-                    .and_then(|v| v["head_seq"].as_u64())
-                    .unwrap_or(0);
-            }
-            Ok(Ok(_)) => {}
-            _ => return Err(LoadError::Operator("no subscribe ack at the end".into())),
+            "restart_gateway"
         }
     };
-    s.close().await;
-    Ok((sent, applied, head))
+    let back_us = shared.start.elapsed().as_micros() as u64;
+    let mut report = StormReport {
+        kind: kind.into(),
+        at_s: back_us as f64 / 1e6,
+        restart_s: began.elapsed().as_secs_f64(),
+        walls,
+        ..Default::default()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    // Woken by each recovery, not polled.
+    while shared.recovered.load(Ordering::SeqCst) < walls {
+        if tokio::time::timeout_at(deadline, shared.recovered_note.notified()).await.is_err() {
+            break;
+        }
+    }
+    report.walls_recovered = shared.recovered.load(Ordering::SeqCst);
+    if report.walls_recovered >= walls {
+        let last = shared.recovered_us.load(Ordering::SeqCst);
+        report.recovery_s = Some(last.saturating_sub(back_us) as f64 / 1e6);
+    }
+    report
 }
 
 impl LoadReport {
@@ -417,7 +378,9 @@ impl LoadReport {
              latency ms p50/p90/p99/p999/max  {:.2} / {:.2} / {:.2} / {:.2} / {:.2}  (n={})\n\
              lost / duplicated         {} / {}  (walls with loss: {}, disconnected: {})\n\
              gateway RSS before/idle/end  {} / {} / {}\n\
-             gateway RSS per idle wall {}\n",
+             gateway RSS per idle wall {}\n\
+             resubscribes              {} (replay {}, snapshot {})\n\
+             reconnect storm recovery  {}\n",
             self.walls_subscribed,
             self.walls,
             self.players_connected,
@@ -441,6 +404,21 @@ impl LoadReport {
             opt(self.gateway_rss_idle_mib, "MiB"),
             opt(self.gateway_rss_end_mib, "MiB"),
             opt(self.gateway_rss_per_wall_kib, "KiB"),
+            self.resubscribes,
+            self.resumed_by_replay,
+            self.resumed_by_snapshot,
+            self.storm.as_ref().map_or_else(|| "n/a (no storm)".into(), StormReport::line),
+        )
+    }
+}
+
+impl StormReport {
+    /// One line for the table.
+    pub fn line(&self) -> String {
+        let took = self.recovery_s.map_or_else(|| "NOT RECOVERED".to_owned(), |s| format!("{:.3} s", s));
+        format!(
+            "{took} ({}/{} walls caught up; {} at {:.1} s, restart {:.2} s)",
+            self.walls_recovered, self.walls, self.kind, self.at_s, self.restart_s
         )
     }
 }

@@ -36,6 +36,7 @@ pub async fn start(upstream: String, drop_nth: Option<usize>) -> (String, Arc<Pr
 
 async fn relay(tcp: TcpStream, upstream: String, drop_nth: Option<usize>, stats: Arc<ProxyStats>) {
     let mut path = String::new();
+    #[expect(clippy::result_large_err, reason = "the signature tungstenite's handshake callback requires")]
     let capture = |req: &Request, resp: Response| {
         path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
         Ok(resp)
