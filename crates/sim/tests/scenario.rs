@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use vizora_client::transport::{Incoming, Session};
 use vizora_protocol::{
-    Event, Events, ExecutionOutcome, LogEntry, Role, ScheduleExecuted, ScheduleTarget, Telemetry, now_ms,
+    Event, Events, ExecutionOutcome, LogEntry, Metrics, Role, ScheduleExecuted, ScheduleTarget, Telemetry, now_ms,
 };
 use vizora_sim::scenario::seed::{seed, seed_devices};
 use vizora_sim::scenario::{Admin, Provision, Scenario, SeedError};
@@ -216,7 +216,28 @@ fn players_play_their_winning_schedule_and_report_executing_it() {
                 "{l} plays its own playlist"
             );
         }
-        assert!(fleet.stats.playbacks.load(std::sync::atomic::Ordering::Relaxed) > 0, "items end and are reported");
+        // Playback reports follow the playlists: "Promo" is only on the schedule's playlist, "News" only on the lobbies'.
+        let content = |name: &str| st.contents.values().find(|c| c.name == name).map(|c| c.id.clone());
+        let (promo, news) = (content("Promo").expect("seeded"), content("News").expect("seeded"));
+        let mut s =
+            Session::connect(&gw.url(), "/wall", &support::token("acme", Role::Viewer, "m"), WAIT).await.expect("m");
+        s.emit_with_ack("subscribe", &serde_json::json!({ "since": null })).await.expect("subscribe");
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let played = loop {
+            match tokio::time::timeout_at(deadline, s.recv()).await {
+                Ok(Ok(Incoming::Event { name, arg, .. })) if name == "metrics" => {
+                    let m: Metrics = serde_json::from_str(&arg).expect("metrics");
+                    let ids: Vec<String> = m.top_content.into_iter().map(|t| t.content_id).collect();
+                    if ids.contains(&promo) && ids.contains(&news) {
+                        break ids;
+                    }
+                }
+                Ok(Ok(_)) => {}
+                other => panic!("metrics never showed both playlists played: {other:?}"),
+            }
+        };
+        assert!(played.iter().all(|id| st.contents.contains_key(id)), "only seeded content is played: {played:?}");
+        s.close().await;
         admin.close().await;
         fleet.stop().await;
     });
