@@ -11,7 +11,15 @@ use bevy::winit::WinitPlugin;
 
 use crate::config::{PanelKind, WallConfig};
 use crate::devices_panel::{DevicesPanelPlugin, WallSize};
-use crate::fleet::FleetPlugin;
+use crate::analytics_panel::AnalyticsPanelPlugin;
+use crate::catalog_panels::CatalogPanelsPlugin;
+use crate::fleet::{FleetPlugin, Identity};
+use crate::main_panel::MainPanelPlugin;
+use crate::operator::OperatorPlugin;
+use crate::panel::PanelPlugin;
+use crate::schedules_panel::SchedulesPanelPlugin;
+use crate::tile_marks::{PulseClock, TileMarksPlugin};
+use crate::toast::ToastPlugin;
 use crate::headless::HeadlessPlugin;
 use crate::health_panel::HealthPanelPlugin;
 use crate::hud::{DemoMode, HudPlugin};
@@ -34,6 +42,8 @@ pub enum Surface {
         out: PathBuf,
         /// Frames to render with data before capturing.
         frames: u32,
+        /// A second capture this many frames after the first (animations).
+        then: Option<(PathBuf, u32)>,
     },
 }
 
@@ -52,6 +62,8 @@ pub struct WallOptions {
     pub config: WallConfig,
     /// Show only this panel (no rotation).
     pub page: Option<PanelKind>,
+    /// Who the wall acts as (operator controls show for operators and admins).
+    pub identity: Identity,
 }
 
 /// The wall app, without its data link (insert a [`crate::net::NetLink`] before running).
@@ -74,7 +86,7 @@ pub fn build(opts: &WallOptions) -> App {
                 }),
                 ..default()
             }))
-            .add_plugins(OverlayPlugin)
+            .add_plugins((OverlayPlugin, OperatorPlugin))
             .add_systems(Startup, |mut commands: Commands| {
                 commands.spawn((Camera2d, Msaa::Off));
             })
@@ -102,7 +114,7 @@ pub fn build(opts: &WallOptions) -> App {
             })
             .add_systems(PreUpdate, track_window_size);
         }
-        Surface::Headless { out, frames } => {
+        Surface::Headless { out, frames, then } => {
             app.add_plugins(
                 DefaultPlugins
                     .set(WindowPlugin {
@@ -119,17 +131,28 @@ pub fn build(opts: &WallOptions) -> App {
             .add_plugins(HeadlessPlugin {
                 out: out.clone(),
                 frames: *frames,
+                then: then.clone(),
                 data_timeout: Duration::from_secs(60),
-            });
+            })
+            // Animations step a fixed 0.1 s a frame: captures are repeatable.
+            .insert_resource(PulseClock { t: 0.0, fixed_step: Some(0.1) });
         }
     }
+    app.insert_resource(opts.identity.clone());
     app.add_plugins((
         NetPlugin { offline: opts.offline },
         FleetPlugin,
         PagesPlugin { fixed: opts.page },
+        PanelPlugin,
+        MainPanelPlugin,
         DevicesPanelPlugin,
+        TileMarksPlugin,
         HealthPanelPlugin,
+        AnalyticsPanelPlugin,
+        SchedulesPanelPlugin,
+        CatalogPanelsPlugin,
         HudPlugin,
+        ToastPlugin,
     ));
     app
 }

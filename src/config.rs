@@ -12,18 +12,57 @@ use vizora_gateway::config::{ConfigError, load_ron};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PanelKind {
+    /// Fleet totals, alerts by severity, plays per minute, clock.
+    Main,
     /// One tile per device.
     Devices,
     /// Open alerts by severity and age.
     Health,
+    /// Plays, impressions and errors over 15 minutes; top content.
+    Analytics,
+    /// Schedules per device group; what should play against what plays.
+    Schedules,
+    /// Playlists, their items and who runs them.
+    Playlists,
+    /// The content library and where it is used.
+    Content,
 }
 
 impl PanelKind {
+    /// Every panel, in the order of the default rotation.
+    pub const ALL: [PanelKind; 7] = [
+        Self::Main,
+        Self::Devices,
+        Self::Health,
+        Self::Analytics,
+        Self::Schedules,
+        Self::Playlists,
+        Self::Content,
+    ];
+
     /// The name used on the command line and in the config.
     pub fn as_str(self) -> &'static str {
         match self {
+            Self::Main => "main",
             Self::Devices => "devices",
             Self::Health => "health",
+            Self::Analytics => "analytics",
+            Self::Schedules => "schedules",
+            Self::Playlists => "playlists",
+            Self::Content => "content",
+        }
+    }
+
+    /// The page title.
+    pub fn title(self) -> &'static str {
+        match self {
+            Self::Main => "Overview",
+            Self::Devices => "Devices",
+            Self::Health => "Health",
+            Self::Analytics => "Analytics",
+            Self::Schedules => "Schedules",
+            Self::Playlists => "Playlists",
+            Self::Content => "Content",
         }
     }
 }
@@ -52,6 +91,8 @@ pub struct WallConfig {
     pub viewing_distance_m: f32,
     /// Physical height of the screen, metres.
     pub screen_height_m: f32,
+    /// A device not heard from for this long is hatched as silent.
+    pub silent_after_s: f32,
     /// Kiosk mode settings (used with `--kiosk`).
     pub kiosk: crate::kiosk::KioskConfig,
 }
@@ -59,14 +100,12 @@ pub struct WallConfig {
 impl Default for WallConfig {
     fn default() -> Self {
         Self {
-            pages: vec![
-                PageConfig { name: "Devices".into(), panel: PanelKind::Devices },
-                PageConfig { name: "Health".into(), panel: PanelKind::Health },
-            ],
+            pages: PanelKind::ALL.iter().map(|&p| PageConfig { name: p.title().into(), panel: p }).collect(),
             rotate_s: 20.0,
             pin_health_on_critical: true,
             viewing_distance_m: 4.0,
             screen_height_m: 0.68,
+            silent_after_s: 90.0,
             kiosk: crate::kiosk::KioskConfig::default(),
         }
     }
@@ -88,6 +127,9 @@ impl WallConfig {
         }
         if !(self.viewing_distance_m > 0.0 && self.screen_height_m > 0.0) {
             return Err(("viewing_distance_m", "distance and screen height must be > 0".into()));
+        }
+        if !(self.silent_after_s > 0.0 && self.silent_after_s.is_finite()) {
+            return Err(("silent_after_s", "must be > 0 seconds".into()));
         }
         self.kiosk.validate()
     }

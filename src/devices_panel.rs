@@ -41,6 +41,10 @@ pub struct Tile {
 #[derive(Component, Debug)]
 pub struct DevicesPanel;
 
+/// The tiles were spawned anew (marks on them must be redone).
+#[derive(Message, Debug, Clone, Default)]
+pub struct TilesRebuilt;
+
 /// Device id → tile entity.
 #[derive(Resource, Debug, Default)]
 pub struct TileIndex(pub HashMap<String, Entity>);
@@ -64,6 +68,7 @@ impl Plugin for DevicesPanelPlugin {
             .add_systems(Startup, |mut commands: Commands| {
                 commands.spawn((DevicesPanel, Transform::default(), Visibility::default()));
             })
+            .add_message::<TilesRebuilt>()
             .add_systems(
                 Update,
                 (rebuild_tiles, update_changed_tiles, show_devices_panel).chain().in_set(DevicesPanelSystems::Draw),
@@ -133,15 +138,17 @@ fn rebuild_tiles(
     mut index: ResMut<TileIndex>,
     mut reset: MessageReader<FleetReset>,
     mut membership: MessageReader<FleetMembershipChanged>,
+    mut rebuilt: MessageWriter<TilesRebuilt>,
 ) {
     let resized = size.is_changed();
     if reset.read().count() == 0 && membership.read().count() == 0 && !resized {
         return;
     }
+    rebuilt.write(TilesRebuilt);
     for (_, e) in index.0.drain() {
         commands.entity(e).despawn();
     }
-    let devices: Vec<&Device> = fleet.0.state.devices.values().collect();
+    let devices: Vec<&Device> = fleet.0.view().devices.values().collect();
     if devices.is_empty() {
         return;
     }
@@ -203,7 +210,7 @@ fn update_changed_tiles(
     mut texts: Query<&mut Text2d>,
 ) {
     for c in changed.read() {
-        let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.state.devices.get(&c.id)) else { continue };
+        let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.view().devices.get(&c.id)) else { continue };
         let Ok((tile, mut sprite)) = tiles.get_mut(e) else { continue };
         let new = rgb(status_color(d.status));
         if sprite.color != new {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use vizora_gateway::config::{ConfigError, read_file};
-use vizora_protocol::{Alert, Content, Device, Entity, Playlist, Schedule};
+use vizora_protocol::{Alert, Content, Device, Entity, Metrics, Playlist, Schedule, ScheduleExecuted};
 
 /// The whole view of an org at a position.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -30,6 +30,12 @@ pub struct StateFile {
     /// Alerts.
     #[serde(default)]
     pub alert: Vec<Alert>,
+    /// Fixture extras (not written by `vizora state`): metrics history, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub metrics: Vec<Metrics>,
+    /// Fixture extras: `schedule.executed` reports, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub executions: Vec<ScheduleExecuted>,
 }
 
 impl StateFile {
@@ -45,6 +51,11 @@ impl StateFile {
     }
 
     /// Every entity, in snapshot order.
+    pub fn entities(&self) -> Vec<Entity> {
+        self.clone().into_entities()
+    }
+
+    /// Every entity, in snapshot order.
     pub fn into_entities(self) -> Vec<Entity> {
         let mut out: Vec<Entity> = Vec::new();
         out.extend(self.device.into_iter().map(Entity::Device));
@@ -52,6 +63,31 @@ impl StateFile {
         out.extend(self.content.into_iter().map(Entity::Content));
         out.extend(self.schedule.into_iter().map(Entity::Schedule));
         out.extend(self.alert.into_iter().map(Entity::Alert));
+        out
+    }
+}
+
+pub use crate::sample::sample_fleet;
+
+impl StateFile {
+    /// What a client would deliver for this fixture: the snapshot, then the
+    /// executions as log entries after it, then the metrics.
+    pub fn into_updates(self) -> Vec<vizora_client::Update> {
+        use vizora_client::Update;
+        use vizora_protocol::{Event, LogEntry};
+        let (epoch, seq) = (self.epoch.clone(), self.seq);
+        let metrics = self.metrics.clone();
+        let items: Vec<LogEntry> = self
+            .executions
+            .iter()
+            .enumerate()
+            .map(|(i, x)| LogEntry { seq: seq + 1 + i as u64, ts_ms: x.at_ms, event: Event::ScheduleExecuted(x.clone()) })
+            .collect();
+        let mut out = vec![Update::Snapshot { epoch: epoch.clone(), seq, entities: self.into_entities() }];
+        if !items.is_empty() {
+            out.push(Update::Entries { epoch, items });
+        }
+        out.extend(metrics.into_iter().map(Update::Metrics));
         out
     }
 }

@@ -1,14 +1,74 @@
-//! FleetPlugin: applies snapshots and entries to the fleet model and says
-//! which devices changed, so panels touch only those.
+//! FleetPlugin (the sync plugin): the client sync engine as a resource.
+//! Applies snapshots, entries, telemetry and acks; takes operator actions
+//! (shown in the same frame, queued to the IO thread, rolled back with a
+//! toast when the gateway refuses); says which entities changed, so panels
+//! touch only those.
 
 use bevy::prelude::*;
+use vizora_client::Control;
+use vizora_protocol::{ApplyCtx, Claims, Mutation, MutationOp, RejectCode, Role};
 
-use crate::fleet_model::FleetModel;
-use crate::net::{EntriesReceived, NetSystems, SnapshotReceived, TelemetryReceived};
+use crate::fleet_model::{Changes, FleetModel};
+use crate::net::{
+    EntriesReceived, NetSystems, OutboxChanged, Outgoing, RestoredReceived, SnapshotReceived, TelemetryReceived,
+};
+use crate::toast::{Toast, ToastKind};
 
 /// The fleet as the wall shows it.
 #[derive(Resource, Debug, Default)]
 pub struct Fleet(pub FleetModel);
+
+/// Who this wall acts as: from its token's claims (the gateway checks them
+/// again; this only decides whether operator controls show).
+#[derive(Resource, Debug, Clone)]
+pub struct Identity {
+    /// Org.
+    pub org: String,
+    /// Role.
+    pub role: Role,
+    /// User id.
+    pub sub: String,
+    /// `client_id` of this wall's mutations.
+    pub client_id: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self { org: String::new(), role: Role::Viewer, sub: String::new(), client_id: "wall".into() }
+    }
+}
+
+impl Identity {
+    /// From a token's claims (unverified: the wall cannot verify, the gateway does).
+    pub fn from_token(token: &str) -> Option<Self> {
+        let c: Claims = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+        Some(Self { client_id: format!("wall-{}", c.sub), org: c.org, role: c.role, sub: c.sub })
+    }
+
+    /// Operators and admins get the operator controls.
+    pub fn can_operate(&self) -> bool {
+        matches!(self.role, Role::Operator | Role::Admin)
+    }
+}
+
+/// An operator asks for a change (from a dialog, or a test).
+#[derive(Message, Debug, Clone)]
+pub struct OperatorAction {
+    /// Target entity (none on creates).
+    pub target: Option<String>,
+    /// The rev the operator saw.
+    pub base_rev: Option<u64>,
+    /// What to do.
+    pub op: MutationOp,
+}
+
+/// When this wall's changes were sent, to time the round trip to their ack.
+#[derive(Resource, Debug, Default)]
+pub struct AckTimes {
+    sent: std::collections::HashMap<String, std::time::Instant>,
+    /// The last change's send → ack time.
+    pub last_ms: Option<f32>,
+}
 
 /// Systems of this plugin.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
@@ -29,6 +89,10 @@ pub struct FleetMembershipChanged;
 #[derive(Message, Debug, Clone, Default)]
 pub struct AlertsChanged;
 
+/// Playlists, content, schedules or schedule executions changed.
+#[derive(Message, Debug, Clone, Default)]
+pub struct CatalogChanged;
+
 /// One device's view changed.
 #[derive(Message, Debug, Clone, PartialEq, Eq)]
 pub struct DeviceChanged {
@@ -43,45 +107,86 @@ pub struct FleetPlugin;
 impl Plugin for FleetPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Fleet>()
+            .init_resource::<Identity>()
+            .init_resource::<AckTimes>()
             .add_message::<FleetReset>()
             .add_message::<FleetMembershipChanged>()
             .add_message::<DeviceChanged>()
             .add_message::<AlertsChanged>()
+            .add_message::<CatalogChanged>()
+            .add_message::<OperatorAction>()
+            .add_message::<Toast>()
             .configure_sets(PreUpdate, FleetSystems::Apply.after(NetSystems::Receive))
             .add_systems(
                 PreUpdate,
-                (apply_snapshots, apply_entries, apply_telemetry).chain().in_set(FleetSystems::Apply),
-            );
+                (apply_restored, apply_snapshots, apply_entries, apply_telemetry, apply_outbox).chain().in_set(FleetSystems::Apply),
+            )
+            // Operator actions apply in Update, after the dialogs, so the next draw shows them.
+            .add_systems(Update, apply_operator_actions);
     }
 }
 
-fn apply_snapshots(
-    mut fleet: ResMut<Fleet>,
-    mut snaps: MessageReader<SnapshotReceived>,
-    mut reset: MessageWriter<FleetReset>,
-) {
-    for s in snaps.read() {
-        fleet.0.apply_snapshot(&s.epoch, s.seq, s.entities.clone());
-        reset.write(FleetReset);
-    }
+/// Writers for everything a change can announce.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Announce<'w> {
+    reset: MessageWriter<'w, FleetReset>,
+    membership: MessageWriter<'w, FleetMembershipChanged>,
+    devices: MessageWriter<'w, DeviceChanged>,
+    alerts: MessageWriter<'w, AlertsChanged>,
+    catalog: MessageWriter<'w, CatalogChanged>,
+    toasts: MessageWriter<'w, Toast>,
 }
 
-fn apply_entries(
-    mut fleet: ResMut<Fleet>,
-    mut batches: MessageReader<EntriesReceived>,
-    mut membership: MessageWriter<FleetMembershipChanged>,
-    mut changed: MessageWriter<DeviceChanged>,
-    mut alerts: MessageWriter<AlertsChanged>,
-) {
-    for b in batches.read() {
-        let ch = fleet.0.apply_entries(&b.epoch, &b.items);
+impl Announce<'_> {
+    fn send(&mut self, ch: Changes) {
+        if ch.reset {
+            self.reset.write(FleetReset);
+        }
         if ch.membership {
-            membership.write(FleetMembershipChanged);
+            self.membership.write(FleetMembershipChanged);
         }
         if ch.alerts {
-            alerts.write(AlertsChanged);
+            self.alerts.write(AlertsChanged);
         }
-        changed.write_batch(ch.devices.into_iter().map(|id| DeviceChanged { id }));
+        if ch.catalog || ch.executions {
+            self.catalog.write(CatalogChanged);
+        }
+        for rb in &ch.rollbacks {
+            let what = rb.mutation.op.kind_name();
+            let target = rb.mutation.target.as_deref().unwrap_or("new");
+            let reason = match rb.code {
+                Some(RejectCode::Conflict) => match &rb.current {
+                    Some(cur) => format!("conflict: someone else changed it first (now rev {})", cur.rev()),
+                    None => "conflict: someone else changed it first".to_owned(),
+                },
+                Some(code) => format!("{}: {}", code.as_str(), rb.message),
+                None => rb.message.clone(),
+            };
+            let kind = if rb.code == Some(RejectCode::Conflict) { ToastKind::Conflict } else { ToastKind::Rejected };
+            self.toasts.write(Toast::new(kind, format!("{what} {target} rolled back: {reason}")));
+        }
+        self.devices.write_batch(ch.devices.into_iter().map(|id| DeviceChanged { id }));
+    }
+}
+
+fn apply_restored(mut fleet: ResMut<Fleet>, mut msgs: MessageReader<RestoredReceived>, mut out: Announce) {
+    for r in msgs.read() {
+        let ch = fleet.0.restore(r.confirmed.clone(), r.pending.clone());
+        out.send(ch);
+    }
+}
+
+fn apply_snapshots(mut fleet: ResMut<Fleet>, mut snaps: MessageReader<SnapshotReceived>, mut out: Announce) {
+    for s in snaps.read() {
+        let ch = fleet.0.apply_snapshot(&s.epoch, s.seq, s.entities.clone());
+        out.send(ch);
+    }
+}
+
+fn apply_entries(mut fleet: ResMut<Fleet>, mut batches: MessageReader<EntriesReceived>, mut out: Announce) {
+    for b in batches.read() {
+        let ch = fleet.0.apply_entries(&b.epoch, &b.items);
+        out.send(ch);
     }
 }
 
@@ -91,11 +196,70 @@ fn apply_telemetry(
     mut changed: MessageWriter<DeviceChanged>,
 ) {
     for t in msgs.read() {
-        for d in &t.0.devices {
-            if let Some(dev) = fleet.0.state.devices.get_mut(&d.id) {
-                dev.health = Some(d.health);
-                dev.playing = d.playing.clone();
-                changed.write(DeviceChanged { id: d.id.clone() });
+        let moved = fleet.0.apply_telemetry(t.0.ts_ms, &t.0.devices);
+        changed.write_batch(moved.into_iter().map(|id| DeviceChanged { id }));
+    }
+}
+
+fn apply_outbox(
+    mut fleet: ResMut<Fleet>,
+    mut msgs: MessageReader<OutboxChanged>,
+    mut times: ResMut<AckTimes>,
+    mut out: Announce,
+) {
+    for m in msgs.read() {
+        match m {
+            OutboxChanged::Acked { mutation_id, ack } => {
+                if let Some(t) = times.sent.remove(mutation_id) {
+                    times.last_ms = Some(t.elapsed().as_secs_f32() * 1000.0);
+                }
+                let ch = fleet.0.ack(mutation_id, ack);
+                out.send(ch);
+            }
+            OutboxChanged::Full { mutation_id, capacity } => {
+                let ch = fleet.0.withdraw(mutation_id, &format!("outbox full ({capacity} changes waiting)"));
+                out.toasts.write(Toast::new(
+                    ToastKind::Rejected,
+                    format!("outbox full: {capacity} changes wait for the gateway; nothing was lost"),
+                ));
+                out.send(ch);
+            }
+            OutboxChanged::StoreFailed { mutation_id: Some(id), message } => {
+                let ch = fleet.0.withdraw(id, &format!("not saved: {message}"));
+                out.send(ch);
+            }
+            OutboxChanged::StoreFailed { mutation_id: None, message } => {
+                out.toasts.write(Toast::new(ToastKind::Rejected, format!("local store failed: {message}")));
+            }
+            OutboxChanged::Restored { pending } if *pending > 0 => {
+                out.toasts.write(Toast::new(ToastKind::Info, format!("{pending} saved changes are being delivered")));
+            }
+            OutboxChanged::Restored { .. } | OutboxChanged::Queued(_) => {}
+        }
+    }
+}
+
+fn apply_operator_actions(
+    mut fleet: ResMut<Fleet>,
+    who: Res<Identity>,
+    mut actions: MessageReader<OperatorAction>,
+    mut sent: MessageWriter<Outgoing>,
+    mut times: ResMut<AckTimes>,
+    mut out: Announce,
+) {
+    for a in actions.read() {
+        let id = ulid::Ulid::generate().to_string();
+        let mutation =
+            Mutation { mutation_id: id.clone(), client_id: who.client_id.clone(), target: a.target.clone(), base_rev: a.base_rev, op: a.op.clone() };
+        let ctx = ApplyCtx { org: who.org.clone(), role: who.role, sub: who.sub.clone(), new_id: format!("local-{id}") };
+        match fleet.0.mutate(mutation.clone(), ctx.clone()) {
+            Ok(ch) => {
+                out.send(ch);
+                times.sent.insert(id, std::time::Instant::now());
+                sent.write(Outgoing(Control::Mutate { mutation, ctx }));
+            }
+            Err(r) => {
+                out.toasts.write(Toast::new(ToastKind::Rejected, format!("{} refused: {}", a.op.kind_name(), r.message)));
             }
         }
     }

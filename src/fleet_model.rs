@@ -1,11 +1,21 @@
-//! What the wall knows about the fleet, applied from snapshots and log
-//! entries. Pure: no Bevy. (The full sync engine with optimistic mutations
-//! lives in `vizora-sync`; this is the read side the panels draw.)
+//! What the wall knows about the fleet: the client sync engine (confirmed
+//! state from the log, the operator's pending changes on top), plus what
+//! the log does not carry: live telemetry and `schedule.executed` reports.
+//! Pure: no Bevy.
 
-use vizora_protocol::{AlertState, Entity, EntityKind, LogEntry, OrgState};
+use std::collections::{BTreeSet, HashMap, VecDeque};
+
+use vizora_protocol::{
+    AlertState, ApplyCtx, Device, DeviceStatus, Entity, EntityKind, Event, Health, LogEntry, Mutation, MutationAck,
+    OrgState, Playing, Rejection, ScheduleExecuted, Severity, TelemetryDevice,
+};
+use vizora_sync::{AckOutcome, Rollback, SyncEngine};
+
+/// Most `schedule.executed` reports kept.
+pub const EXECUTIONS_KEPT: usize = 512;
 
 /// What changed after applying something.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Changes {
     /// Everything was replaced (snapshot).
     pub reset: bool,
@@ -15,68 +25,222 @@ pub struct Changes {
     pub membership: bool,
     /// Alerts changed.
     pub alerts: bool,
+    /// Playlists, content or schedules changed.
+    pub catalog: bool,
+    /// Schedule executions arrived.
+    pub executions: bool,
+    /// Operator changes the server refused (or that could not be queued).
+    pub rollbacks: Vec<Rollback>,
+    /// Operator changes the log confirmed.
+    pub confirmed: usize,
+}
+
+impl Changes {
+    fn absorb(&mut self, model: &mut FleetModel, c: vizora_sync::Changes) {
+        for (kind, id) in c.changed {
+            match kind {
+                EntityKind::Device => {
+                    let now = model.engine.view().devices.contains_key(&id);
+                    let was = if now { !model.device_ids.insert(id.clone()) } else { model.device_ids.remove(&id) };
+                    self.membership |= was != now;
+                    if now {
+                        self.devices.push(id);
+                    }
+                }
+                EntityKind::Alert => self.alerts = true,
+                EntityKind::Playlist | EntityKind::Content | EntityKind::Schedule => self.catalog = true,
+            }
+        }
+        self.rollbacks.extend(c.rollbacks);
+        self.confirmed += c.confirmed.len();
+    }
+
+    fn finish(mut self) -> Self {
+        self.devices.sort();
+        self.devices.dedup();
+        self
+    }
+}
+
+/// Telemetry of one device, newer than the log's copy.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Live {
+    /// Latest health.
+    pub health: Health,
+    /// What it plays.
+    pub playing: Option<Playing>,
+    /// When the wall heard it.
+    pub heard_ms: u64,
 }
 
 /// The fleet as the wall shows it.
 #[derive(Debug, Clone, Default)]
 pub struct FleetModel {
-    /// The org's entities, folded with the protocol's own `OrgState::apply_event`.
-    pub state: OrgState,
-    /// Log position `(epoch, seq)` of the last applied entry.
-    pub position: Option<(String, u64)>,
+    engine: SyncEngine,
+    device_ids: BTreeSet<String>,
+    live: HashMap<String, Live>,
+    /// Latest `schedule.executed` reports, oldest first.
+    pub executions: VecDeque<ScheduleExecuted>,
     /// Time of the last applied entry, ms.
     pub last_event_ms: Option<u64>,
+    /// When the wall last took a snapshot or entries (its clock), ms.
+    pub synced_ms: Option<u64>,
 }
 
 impl FleetModel {
-    /// Replaces everything with a snapshot.
-    pub fn apply_snapshot(&mut self, epoch: &str, seq: u64, entities: Vec<Entity>) -> Changes {
-        self.state = OrgState::from_entities(entities);
-        self.position = Some((epoch.to_owned(), seq));
-        Changes { reset: true, devices: self.state.devices.keys().cloned().collect(), membership: true, alerts: true }
+    /// The view: confirmed state with pending operator changes applied.
+    pub fn view(&self) -> &OrgState {
+        self.engine.view()
     }
 
-    /// Applies log entries in order.
+    /// The sync engine (position, pending changes, counters).
+    pub fn engine(&self) -> &SyncEngine {
+        &self.engine
+    }
+
+    /// Log position of the confirmed state.
+    pub fn position(&self) -> Option<(&str, u64)> {
+        self.engine.position().map(|p| (p.epoch.as_str(), p.seq))
+    }
+
+    /// Whether the entity differs from what the server confirmed (a pending edit shows).
+    pub fn is_pending(&self, kind: EntityKind, id: &str) -> bool {
+        !self.engine.view().same_at(self.engine.confirmed(), kind, id)
+    }
+
+    /// Starts from what the client store kept: the confirmed state as of
+    /// its save, and the operator changes still waiting, replayed on top.
+    pub fn restore(&mut self, confirmed: Option<vizora_sync::ConfirmedState>, pending: Vec<vizora_sync::QueuedMutation>) -> Changes {
+        self.engine = SyncEngine::restore(confirmed, pending);
+        self.device_ids = self.engine.view().devices.keys().cloned().collect();
+        self.live.clear();
+        Changes {
+            reset: true,
+            membership: true,
+            alerts: true,
+            catalog: true,
+            devices: self.device_ids.iter().cloned().collect(),
+            ..Changes::default()
+        }
+    }
+
+    /// Replaces everything with a snapshot.
+    pub fn apply_snapshot(&mut self, epoch: &str, seq: u64, entities: Vec<Entity>) -> Changes {
+        let c = self.engine.apply_snapshot(epoch, seq, entities);
+        self.synced_ms = Some(vizora_protocol::now_ms());
+        self.device_ids = self.engine.view().devices.keys().cloned().collect();
+        self.live.retain(|id, _| self.device_ids.contains(id));
+        let mut ch = Changes { reset: true, membership: true, alerts: true, catalog: true, ..Changes::default() };
+        ch.devices = self.device_ids.iter().cloned().collect();
+        ch.rollbacks = c.rollbacks;
+        ch.confirmed = c.confirmed.len();
+        ch
+    }
+
+    /// Applies log entries in order (the IO thread delivers them gap-free).
     pub fn apply_entries(&mut self, epoch: &str, items: &[LogEntry]) -> Changes {
+        let c = self.engine.apply_entries(epoch, items);
+        self.synced_ms = Some(vizora_protocol::now_ms());
         let mut ch = Changes::default();
         for entry in items {
-            self.position = Some((epoch.to_owned(), entry.seq));
             self.last_event_ms = Some(entry.ts_ms);
-            let Some((kind, id)) = entry.event.entity_ref() else { continue };
-            let known = self.state.contains(kind, id);
-            self.state.apply_event(&entry.event);
-            match kind {
-                EntityKind::Device => {
-                    let now = self.state.contains(kind, id);
-                    ch.membership |= known != now;
-                    if now {
-                        ch.devices.push(id.to_owned());
-                    }
+            if let Event::ScheduleExecuted(x) = &entry.event {
+                if self.executions.len() == EXECUTIONS_KEPT {
+                    self.executions.pop_front();
                 }
-                EntityKind::Alert => ch.alerts = true,
-                _ => {}
+                self.executions.push_back(x.clone());
+                ch.executions = true;
             }
         }
-        ch.devices.sort();
-        ch.devices.dedup();
-        ch
+        ch.absorb(self, c);
+        ch.finish()
+    }
+
+    /// Takes telemetry; returns the devices it moved.
+    pub fn apply_telemetry(&mut self, ts_ms: u64, devices: &[TelemetryDevice]) -> Vec<String> {
+        let mut moved = Vec::new();
+        for d in devices {
+            if self.device_ids.contains(&d.id) {
+                self.live.insert(d.id.clone(), Live { health: d.health, playing: d.playing.clone(), heard_ms: ts_ms });
+                moved.push(d.id.clone());
+            }
+        }
+        moved
+    }
+
+    /// A local operator change: shown at once, queued for the server. `Err`
+    /// names the field (or the reason) when the view already refuses it.
+    pub fn mutate(&mut self, m: Mutation, ctx: ApplyCtx) -> Result<Changes, Rejection> {
+        let c = self.engine.mutate(m, ctx)?;
+        let mut ch = Changes::default();
+        ch.absorb(self, c);
+        Ok(ch.finish())
+    }
+
+    /// The server decided a change.
+    pub fn ack(&mut self, mutation_id: &str, ack: &MutationAck) -> Changes {
+        let mut ch = Changes::default();
+        match self.engine.ack(mutation_id, ack) {
+            AckOutcome::Confirmed(c) | AckOutcome::RolledBack(c) => ch.absorb(self, c),
+            AckOutcome::Waiting | AckOutcome::Retry | AckOutcome::Unknown => {}
+        }
+        ch.finish()
+    }
+
+    /// A change the IO side could not queue: it rolls back with `reason`.
+    pub fn withdraw(&mut self, mutation_id: &str, reason: &str) -> Changes {
+        let mut ch = Changes::default();
+        if let Some(c) = self.engine.withdraw(mutation_id, reason) {
+            ch.absorb(self, c);
+        }
+        ch.finish()
+    }
+
+    /// Health, from telemetry when heard, else the log's copy.
+    pub fn health(&self, d: &Device) -> Option<Health> {
+        self.live.get(&d.id).map(|l| l.health).or(d.health)
+    }
+
+    /// What the device plays, from telemetry when heard, else the log's copy.
+    pub fn playing<'a>(&'a self, d: &'a Device) -> Option<&'a Playing> {
+        match self.live.get(&d.id) {
+            Some(l) => l.playing.as_ref(),
+            None => d.playing.as_ref(),
+        }
+    }
+
+    /// When the device was last heard from: telemetry or its `last_seen_ms`.
+    pub fn last_heard_ms(&self, d: &Device) -> u64 {
+        self.live.get(&d.id).map_or(d.last_seen_ms, |l| l.heard_ms.max(d.last_seen_ms))
     }
 
     /// Open (unresolved) alerts.
     pub fn open_alerts(&self) -> usize {
-        self.state.alerts.values().filter(|a| a.state != AlertState::Resolved).count()
+        self.view().alerts.values().filter(|a| a.state != AlertState::Resolved).count()
+    }
+
+    /// Unresolved alerts by severity: critical, warning, info.
+    pub fn alerts_by_severity(&self) -> [usize; 3] {
+        let mut c = [0; 3];
+        for a in self.view().alerts.values().filter(|a| a.state != AlertState::Resolved) {
+            c[match a.severity {
+                Severity::Critical => 0,
+                Severity::Warning => 1,
+                Severity::Info => 2,
+            }] += 1;
+        }
+        c
     }
 
     /// Device counts by status: online, degraded, offline, unknown.
     pub fn counts(&self) -> [usize; 4] {
-        use vizora_protocol::DeviceStatus::*;
         let mut c = [0; 4];
-        for d in self.state.devices.values() {
+        for d in self.view().devices.values() {
             c[match d.status {
-                Online => 0,
-                Degraded => 1,
-                Offline => 2,
-                Unknown => 3,
+                DeviceStatus::Online => 0,
+                DeviceStatus::Degraded => 1,
+                DeviceStatus::Offline => 2,
+                DeviceStatus::Unknown => 3,
             }] += 1;
         }
         c
@@ -86,7 +250,7 @@ impl FleetModel {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vizora_protocol::{Device, DeviceStatus, DeviceStatusData, Event};
+    use vizora_protocol::{DeviceStatusData, MutationOp, RejectCode, Role};
 
     fn device(id: &str, status: DeviceStatus) -> Device {
         Device {
@@ -103,14 +267,19 @@ mod tests {
         }
     }
 
-    #[test]
-    fn status_entries_change_only_their_device() {
+    fn model() -> FleetModel {
         let mut m = FleetModel::default();
         m.apply_snapshot(
             "e",
             4,
             vec![Entity::Device(device("a", DeviceStatus::Online)), Entity::Device(device("b", DeviceStatus::Online))],
         );
+        m
+    }
+
+    #[test]
+    fn status_entries_change_only_their_device() {
+        let mut m = model();
         let entry = LogEntry {
             seq: 5,
             ts_ms: 10,
@@ -125,6 +294,28 @@ mod tests {
         assert_eq!(ch.devices, vec!["b".to_owned()]);
         assert!(!ch.membership);
         assert_eq!(m.counts(), [1, 0, 1, 0]);
-        assert_eq!(m.position, Some(("e".into(), 5)));
+        assert_eq!(m.position(), Some(("e", 5)));
+    }
+
+    #[test]
+    fn an_operator_rename_shows_at_once_and_rolls_back_on_conflict() {
+        let mut m = model();
+        let rename = Mutation {
+            mutation_id: "m1".into(),
+            client_id: "wall".into(),
+            target: Some("a".into()),
+            base_rev: Some(1),
+            op: MutationOp::DeviceRename { name: "Atrium".into() },
+        };
+        let ctx = ApplyCtx { org: "o".into(), role: Role::Operator, sub: "op".into(), new_id: "n".into() };
+        let ch = m.mutate(rename, ctx).expect("applies");
+        assert_eq!(ch.devices, vec!["a".to_owned()]);
+        assert_eq!(m.view().devices["a"].name, "Atrium");
+        assert!(m.is_pending(EntityKind::Device, "a"));
+        let ch = m.ack("m1", &MutationAck::rejected(RejectCode::Conflict, "rev 2 is current"));
+        assert_eq!(ch.devices, vec!["a".to_owned()]);
+        assert_eq!(ch.rollbacks.len(), 1);
+        assert_eq!(m.view().devices["a"].name, "a", "rolled back");
+        assert!(!m.is_pending(EntityKind::Device, "a"));
     }
 }

@@ -21,6 +21,8 @@ pub struct HeadlessPlugin {
     pub out: PathBuf,
     /// Frames to render once data is in, before the capture.
     pub frames: u32,
+    /// A second capture, this many frames after the first (to see animation).
+    pub then: Option<(PathBuf, u32)>,
     /// Give up if no data arrives within this long.
     pub data_timeout: Duration,
 }
@@ -34,6 +36,9 @@ struct Capture {
     frames: u32,
     counted: u32,
     requested: bool,
+    then: Option<(PathBuf, u32)>,
+    /// Captures still to be written before exiting.
+    outstanding: u32,
     started: Instant,
     data_timeout: Duration,
     target: Handle<Image>,
@@ -46,6 +51,8 @@ impl Plugin for HeadlessPlugin {
             frames: self.frames.max(1),
             counted: 0,
             requested: false,
+            then: self.then.clone(),
+            outstanding: 1 + u32::from(self.then.is_some()),
             started: Instant::now(),
             data_timeout: self.data_timeout,
             target: Handle::default(),
@@ -77,9 +84,17 @@ fn capture_when_ready(
     frames: Res<FrameCount>,
 ) {
     if cap.requested {
+        // The second capture, a fixed number of frames after the first.
+        if let Some((out, after)) = cap.then.clone() {
+            cap.counted += 1;
+            if cap.counted >= cap.frames + after {
+                cap.then = None;
+                spawn_capture(&mut commands, cap.target.clone(), out);
+            }
+        }
         return;
     }
-    let ready = fleet.0.position.is_some();
+    let ready = fleet.0.position().is_some();
     if !ready {
         if cap.started.elapsed() > cap.data_timeout {
             error!(link = ?link.get(), "no fleet data within {:?}; nothing to render", cap.data_timeout);
@@ -92,12 +107,20 @@ fn capture_when_ready(
     if cap.counted < cap.frames || frames.0 < WARMUP_FRAMES {
         return;
     }
+    cap.counted = cap.frames;
     cap.requested = true;
     let out = cap.out.clone();
     info!(path = %out.display(), "capturing wall");
-    commands.spawn(Screenshot::image(cap.target.clone())).observe(save_to_disk(out)).observe(
-        |_: On<ScreenshotCaptured>, mut exit: MessageWriter<AppExit>| {
-            exit.write(AppExit::Success);
+    spawn_capture(&mut commands, cap.target.clone(), out);
+}
+
+fn spawn_capture(commands: &mut Commands, target: Handle<Image>, out: PathBuf) {
+    commands.spawn(Screenshot::image(target)).observe(save_to_disk(out)).observe(
+        |_: On<ScreenshotCaptured>, mut cap: ResMut<Capture>, mut exit: MessageWriter<AppExit>| {
+            cap.outstanding = cap.outstanding.saturating_sub(1);
+            if cap.outstanding == 0 {
+                exit.write(AppExit::Success);
+            }
         },
     );
 }

@@ -7,8 +7,8 @@ use vizora_protocol::{Alert, AlertState, Severity, now_ms};
 use crate::config::PanelKind;
 use crate::devices_panel::WallSize;
 use crate::fleet::{AlertsChanged, Fleet, FleetReset};
-use crate::layout::bar_height;
-use crate::pages::{ActivePage, WallSettings};
+use crate::pages::WallSettings;
+use crate::panel::{HatchImages, spawn_panel};
 use crate::palette::{self, Rgb};
 
 /// Most alert rows on screen.
@@ -22,13 +22,17 @@ pub struct HealthPanel;
 #[derive(Component, Debug)]
 pub struct AlertRow(pub usize);
 
+/// A row of an open critical alert: its text pulses with the tile pulse clock.
+#[derive(Component, Debug, Clone, Copy, PartialEq)]
+pub struct RowPulse(pub bool);
+
 /// Draws the health panel.
 #[derive(Default)]
 pub struct HealthPanelPlugin;
 
 impl Plugin for HealthPanelPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Startup, spawn_health_panel).add_systems(Update, (show_health_panel, update_alert_rows));
+        app.add_systems(Startup, spawn_health_panel).add_systems(Update, (update_alert_rows, pulse_rows).chain());
     }
 }
 
@@ -56,7 +60,7 @@ pub fn age(ms: u64) -> String {
 
 /// Unresolved alerts, most severe first, then oldest first.
 pub fn open_alerts(fleet: &Fleet) -> Vec<&Alert> {
-    let mut v: Vec<&Alert> = fleet.0.state.alerts.values().filter(|a| a.state != AlertState::Resolved).collect();
+    let mut v: Vec<&Alert> = fleet.0.view().alerts.values().filter(|a| a.state != AlertState::Resolved).collect();
     v.sort_by(|a, b| b.severity.cmp(&a.severity).then(a.raised_ms.cmp(&b.raised_ms)).then(a.id.cmp(&b.id)));
     v
 }
@@ -71,51 +75,43 @@ fn row_text(a: &Alert, now: u64) -> String {
     };
     let msg: String = a.message.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(34).collect();
     let state: String = state.chars().take(16).collect();
-    format!("{label}  {msg:<34}  {state:<16}  {}", age(now.saturating_sub(a.raised_ms)))
+    let open_ms = now.saturating_sub(a.raised_ms);
+    // Escalation: open and unacknowledged for 5 minutes, then 15.
+    let escalated = match (a.state, a.severity, open_ms) {
+        (_, Severity::Info, _) => "",
+        (AlertState::Open, _, 900_000..) => "  ESCALATED x2",
+        (AlertState::Open, _, 300_000..) => "  ESCALATED",
+        _ => "",
+    };
+    format!("{label}  {msg:<34}  {state:<16}  {}{escalated}", age(open_ms))
 }
 
-fn spawn_health_panel(mut commands: Commands, size: Res<WallSize>, settings: Option<Res<WallSettings>>) {
-    let bar = bar_height(size.h);
-    let text_px = settings.map(|s| s.0.text_px(size.h)).unwrap_or(24.0).min(size.h / (MAX_ROWS as f32 + 4.0));
-    commands
-        .spawn((
-            HealthPanel,
-            Node {
-                position_type: PositionType::Absolute,
-                left: px(bar * 0.5),
-                top: px(bar * 1.4),
-                flex_direction: FlexDirection::Column,
-                row_gap: px(text_px * 0.35),
-                ..default()
-            },
-            Visibility::Hidden,
-        ))
-        .with_children(|p| {
+fn spawn_health_panel(
+    mut commands: Commands,
+    size: Res<WallSize>,
+    settings: Option<Res<WallSettings>>,
+    images: Res<HatchImages>,
+) {
+    let text_px = settings.map(|s| s.0.text_px(size.h)).unwrap_or(24.0).min(size.h / (MAX_ROWS as f32 + 6.0));
+    let root = spawn_panel(&mut commands, PanelKind::Health, &size, text_px, &images);
+    commands.entity(root).insert(HealthPanel).with_children(|p| {
+        p.spawn((
+            Text::new("OPEN ALERTS"),
+            TextFont::from_font_size(text_px * 1.1),
+            TextColor(rgb(palette::TEXT)),
+            AlertRow(usize::MAX),
+        ));
+        for i in 0..MAX_ROWS {
             p.spawn((
-                Text::new("OPEN ALERTS"),
-                TextFont::from_font_size(text_px * 1.2),
+                Text::new(""),
+                TextFont::from_font_size(text_px),
                 TextColor(rgb(palette::TEXT)),
-                AlertRow(usize::MAX),
+                TextLayout::default().with_no_wrap(),
+                AlertRow(i),
+                RowPulse(false),
             ));
-            for i in 0..MAX_ROWS {
-                p.spawn((
-                    Text::new(""),
-                    TextFont::from_font_size(text_px),
-                    TextColor(rgb(palette::TEXT)),
-                    TextLayout::default().with_no_wrap(),
-                    AlertRow(i),
-                ));
-            }
-        });
-}
-
-fn show_health_panel(page: Res<ActivePage>, mut q: Query<&mut Visibility, With<HealthPanel>>) {
-    if !page.is_changed() {
-        return;
-    }
-    for mut v in &mut q {
-        *v = if page.panel == PanelKind::Health { Visibility::Inherited } else { Visibility::Hidden };
-    }
+        }
+    });
 }
 
 fn update_alert_rows(
@@ -124,7 +120,7 @@ fn update_alert_rows(
     mut since: Local<f32>,
     mut changed: MessageReader<AlertsChanged>,
     mut reset: MessageReader<FleetReset>,
-    mut rows: Query<(&AlertRow, &mut Text, &mut TextColor)>,
+    mut rows: Query<(&AlertRow, &mut Text, &mut TextColor, Option<&mut RowPulse>)>,
 ) {
     *since += time.delta_secs();
     let dirty = changed.read().count() + reset.read().count() > 0;
@@ -135,7 +131,13 @@ fn update_alert_rows(
     *since = 0.0;
     let now = now_ms();
     let alerts = open_alerts(&fleet);
-    for (row, mut text, mut color) in &mut rows {
+    for (row, mut text, mut color, pulse) in &mut rows {
+        let escalating = alerts.get(row.0).is_some_and(|a| a.state == AlertState::Open && a.severity == Severity::Critical);
+        if let Some(mut p) = pulse
+            && p.0 != escalating
+        {
+            p.0 = escalating;
+        }
         let (s, c) = if row.0 == usize::MAX {
             (format!("OPEN ALERTS  {}", alerts.len()), palette::TEXT)
         } else if let Some(a) = alerts.get(row.0) {
@@ -148,8 +150,19 @@ fn update_alert_rows(
         if text.0 != s {
             text.0 = s;
         }
-        if color.0 != rgb(c) {
-            color.0 = rgb(c);
+        if color.0.with_alpha(1.0) != rgb(c) {
+            color.0 = rgb(c).with_alpha(color.0.alpha());
+        }
+    }
+}
+
+/// Open critical rows breathe between 55 % and 100 % at the tile pulse rate (≤ 3 Hz).
+fn pulse_rows(clock: Res<crate::tile_marks::PulseClock>, mut rows: Query<(&RowPulse, &mut TextColor)>) {
+    let a = 0.775 + 0.225 * (std::f32::consts::TAU * crate::tile_marks::PULSE_HZ * clock.t).sin();
+    for (p, mut c) in &mut rows {
+        let want = if p.0 { a } else { 1.0 };
+        if (c.0.alpha() - want).abs() > 0.01 {
+            c.0.set_alpha(want);
         }
     }
 }

@@ -27,8 +27,10 @@ pub enum HudText {
     Totals,
     /// Connection badge.
     Link,
-    /// UTC clock and last-event age.
+    /// UTC clock.
     Clock,
+    /// Operator changes not yet confirmed by the gateway.
+    Pending,
     /// Page name, and whether an alert holds it.
     Page,
 }
@@ -80,6 +82,7 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
             bar_node.spawn((text("", palette::ACCENT), HudText::Page));
             bar_node.spawn((text("", palette::TEXT), HudText::Totals));
             bar_node.spawn(Node { flex_grow: 1.0, ..default() });
+            bar_node.spawn((text("", palette::TEXT_DIM), HudText::Pending));
             bar_node.spawn((text("", palette::TEXT), HudText::Link));
             bar_node.spawn((text("", palette::TEXT_DIM), HudText::Clock));
         });
@@ -90,22 +93,31 @@ fn link_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     match info.restored_as_of_ms {
         Some(t) if state != LinkState::Live => {
             let s = t / 1000;
-            (format!("{badge}  showing state as of {:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60), color)
+            (format!("{badge}  as of {:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60), color)
         }
         _ => (badge, color),
     }
 }
 
 fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
+    let since = |t: u64| format!("{:02}:{:02}", (t / 3_600_000) % 24, (t / 60_000) % 60);
+    let (badge, color) = plain_badge(state, info);
+    match (state, info.down_since_ms) {
+        (LinkState::Reconnecting | LinkState::Refused, Some(t)) => (format!("{badge} (down since {})", since(t)), color),
+        _ => (badge, color),
+    }
+}
+
+fn plain_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     match state {
         LinkState::Live => ("LIVE".into(), palette::ONLINE),
         LinkState::Connecting => ("CONNECTING".into(), palette::DEGRADED),
         LinkState::Reconnecting => {
             let secs = info.retry_in.map(|d| d.as_secs_f32().ceil() as u64).unwrap_or(0);
-            (format!("RECONNECTING, next try in {secs} s"), palette::DEGRADED)
+            (format!("RECONNECTING in {secs} s"), palette::DEGRADED)
         }
         LinkState::Refused => ("REFUSED: check token".into(), palette::OFFLINE),
-        LinkState::Offline => ("OFFLINE (fixture)".into(), palette::TEXT_DIM),
+        LinkState::Offline => ("FIXTURE".into(), palette::TEXT_DIM),
     }
 }
 
@@ -134,20 +146,18 @@ fn update_hud(
         let (s, c) = match which {
             HudText::Totals => {
                 let [on, deg, off, unk] = fleet.0.counts();
-                (
-                    format!(
-                        "ONLINE {on}   DEGRADED {deg}   OFFLINE {off}   UNKNOWN {unk}   ALERTS {}",
-                        fleet.0.open_alerts()
-                    ),
-                    palette::TEXT,
-                )
+                (format!("OK {on}  DEG {deg}  OFF {off}  ? {unk}  ALERTS {}", fleet.0.open_alerts()), palette::TEXT)
+            }
+            HudText::Pending => {
+                let n = fleet.0.engine().pending().len();
+                (format!("PENDING {n}"), if n > 0 { palette::ACCENT } else { palette::TEXT_DIM })
             }
             HudText::Link => link_badge(*state.get(), &info),
             HudText::Page => match (&page, &settings) {
                 (Some(p), Some(s)) => {
                     let name = s.0.pages.get(p.index).map(|pg| pg.name.to_uppercase()).unwrap_or_default();
                     if p.pinned {
-                        (format!("{name} (PINNED: critical alert)"), palette::OFFLINE)
+                        (format!("{name} (PINNED)"), palette::OFFLINE)
                     } else {
                         (name, palette::ACCENT)
                     }
@@ -156,13 +166,7 @@ fn update_hud(
             },
             HudText::Clock => {
                 let secs = now / 1000;
-                let clock = format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60);
-                let age = fleet
-                    .0
-                    .last_event_ms
-                    .map(|t| format!("   last event {}s ago", now.saturating_sub(t) / 1000))
-                    .unwrap_or_default();
-                (format!("{clock}{age}"), palette::TEXT_DIM)
+                (format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::TEXT_DIM)
             }
         };
         if text.0 != s {

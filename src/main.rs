@@ -10,10 +10,11 @@ use bevy::app::AppExit;
 use clap::{Args, Parser, Subcommand};
 use vizora::app::{Surface, WallOptions};
 use vizora::config::{PanelKind, WallConfig};
+use vizora::fleet::Identity;
 use vizora::demo::DemoBackend;
 use vizora::fixture::StateFile;
 use vizora::net::NetLink;
-use vizora_client::{ClientConfig, Update};
+use vizora_client::ClientConfig;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -103,6 +104,10 @@ struct LoadArgs {
     /// Write the report as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Reconnect storm: this many seconds into the writing, cut every wall's
+    /// connection at once and time until all have resumed and caught up.
+    #[arg(long)]
+    storm_at_s: Option<f64>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -151,13 +156,25 @@ struct WallArgs {
     /// Frames to render once data is in, before the capture (--headless).
     #[arg(long, default_value_t = 8)]
     frames: u32,
+    /// A second PNG, captured --then-frames frames after the first (animations; --headless).
+    #[arg(long, requires = "headless")]
+    then: Option<PathBuf>,
+    /// Frames between the two captures (headless frames step animations by 0.1 s).
+    #[arg(long, default_value_t = 2)]
+    then_frames: u32,
+    /// With --fixture: act as this role (viewer, operator, admin) for the operator controls.
+    #[arg(long, value_parser = parse_role)]
+    role: Option<vizora_protocol::Role>,
     /// Show this fleet (JSON as `vizora state` writes it) instead of a gateway's.
     #[arg(long, conflicts_with = "server")]
     fixture: Option<PathBuf>,
+    /// Show a generated sample fleet of this many devices (no gateway): for screenshots and benchmarks.
+    #[arg(long, conflicts_with_all = ["server", "fixture"])]
+    sample: Option<usize>,
     /// Wallboard config (RON); default: config/wallboard.ron when present.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Show only this page, no rotation: devices or health.
+    /// Show only this page, no rotation: main, devices, health, analytics, schedules, playlists or content.
     #[arg(long, value_parser = parse_page)]
     page: Option<PanelKind>,
     #[command(flatten)]
@@ -205,16 +222,22 @@ struct SimArgs {
     /// Mean seconds between faults, and how long each lasts.
     #[arg(long, default_value_t = 30.0)]
     fault_period_s: f64,
+    /// Seed the org from this scenario (RON, e.g. config/scenario.ron) over
+    /// /wall first; the players then follow its schedules.
+    #[arg(long)]
+    scenario: Option<PathBuf>,
 }
 
 fn parse_page(s: &str) -> Result<PanelKind, String> {
-    match s {
-        "devices" => Ok(PanelKind::Devices),
-        "health" => Ok(PanelKind::Health),
-        _ => Err(format!(
-            "{s}: pages are devices, health (main, analytics, schedules, playlists and content are not built yet)"
-        )),
-    }
+    PanelKind::ALL.into_iter().find(|p| p.as_str() == s).ok_or_else(|| {
+        let names: Vec<&str> = PanelKind::ALL.iter().map(|p| p.as_str()).collect();
+        format!("{s}: pages are {}", names.join(", "))
+    })
+}
+
+fn parse_role(s: &str) -> Result<vizora_protocol::Role, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned()))
+        .map_err(|_| format!("{s}: roles are viewer, operator, admin"))
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
@@ -241,7 +264,11 @@ fn main() -> ExitCode {
             screenshot: PathBuf::new(),
             size: (1920, 1080),
             frames: 8,
+            then: None,
+            then_frames: 2,
+            role: None,
             fixture: None,
+            sample: None,
             config: None,
             page: None,
             demo: d,
@@ -262,7 +289,7 @@ fn main() -> ExitCode {
 }
 
 fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
-    let demo = args.server.is_empty() && args.fixture.is_none();
+    let demo = args.server.is_empty() && args.fixture.is_none() && args.sample.is_none();
     // Config first: a bad file is reported before any window opens.
     let config = match &args.config {
         Some(path) => WallConfig::load(path)?,
@@ -273,7 +300,11 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     };
     let opts = WallOptions {
         surface: if args.headless {
-            Surface::Headless { out: args.screenshot.clone(), frames: args.frames }
+            Surface::Headless {
+                out: args.screenshot.clone(),
+                frames: args.frames,
+                then: args.then.clone().map(|p| (p, args.then_frames)),
+            }
         } else if args.kiosk {
             Surface::Kiosk
         } else {
@@ -281,23 +312,33 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         },
         size: args.size,
         demo,
-        offline: args.fixture.is_some(),
+        offline: args.fixture.is_some() || args.sample.is_some(),
         config,
         page: args.page,
+        identity: Identity {
+            role: args.role.unwrap_or(vizora_protocol::Role::Viewer),
+            sub: "fixture".into(),
+            ..Identity::default()
+        },
     };
     // Fixture first: a bad file is reported before any window opens.
-    let fixture = args.fixture.as_deref().map(StateFile::load).transpose()?;
+    let fixture = match args.sample {
+        Some(n) => Some(vizora::fixture::sample_fleet(n, vizora_protocol::now_ms())),
+        None => args.fixture.as_deref().map(StateFile::load).transpose()?,
+    };
     // Building the app installs the log subscriber (Bevy's LogPlugin owns it).
     let mut app = vizora::app::build(&opts);
     let mut backend = None;
     let link = if let Some(state) = fixture {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let (epoch, seq) = (state.epoch.clone(), state.seq);
-        let _ = tx.send(Update::Snapshot { epoch, seq, entities: state.into_entities() });
+        for u in state.into_updates() {
+            let _ = tx.send(u);
+        }
         NetLink::from_channel(rx)
     } else if demo {
         let b = DemoBackend::start(args.demo.players, Duration::from_secs_f64(args.demo.heartbeat_s), args.demo.seed)?;
         let client = vizora_client::spawn(ClientConfig::new(b.url.clone(), b.viewer.clone()))?;
+        app.insert_resource(Identity::from_token(&b.viewer).unwrap_or_default());
         backend = Some(b);
         NetLink::from_client(client)
     } else {
@@ -311,6 +352,11 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         cfg.token_file = args.token_file.clone();
         cfg.ca_file = args.ca_file.clone();
         cfg.store_path = args.store.clone();
+        let token_text = match &args.token_file {
+            Some(f) if args.token.is_none() => std::fs::read_to_string(f).unwrap_or_default(),
+            _ => cfg.token.clone(),
+        };
+        app.insert_resource(Identity::from_token(token_text.trim()).unwrap_or_default());
         NetLink::from_client(vizora_client::spawn(cfg)?)
     };
     app.insert_resource(link);
@@ -381,18 +427,29 @@ fn run_loadtest(args: LoadArgs) -> anyhow::Result<ExitCode> {
         gateway_pid: args.gateway_pid,
         connect_parallelism: args.connect_parallelism,
     };
+    // A URL is all this command has of the gateway, so its storm cuts the
+    // connections; a caller that runs the gateway can restart it instead
+    // (vizora_sim::loadtest::StormKind::RestartGateway).
+    let storm = args.storm_at_s.map(|s| vizora_sim::loadtest::Storm {
+        at: Duration::from_secs_f64(s.max(0.0)),
+        kind: vizora_sim::loadtest::StormKind::DropConnections,
+    });
     let rt = tokio::runtime::Runtime::new()?;
-    let report = rt.block_on(vizora_sim::loadtest::run(cfg))?;
+    let report = rt.block_on(vizora_sim::loadtest::run_with(cfg, storm))?;
     println!("{}", report.table());
     if let Some(path) = &args.json {
         std::fs::write(path, serde_json::to_string_pretty(&report)?).with_context(|| format!("{}", path.display()))?;
     }
-    Ok(if report.lost == 0 && report.duplicated == 0 { ExitCode::SUCCESS } else { ExitCode::from(3) })
+    let recovered = report.storm.as_ref().is_none_or(|s| s.recovery_s.is_some());
+    Ok(if report.lost == 0 && report.duplicated == 0 && recovered { ExitCode::SUCCESS } else { ExitCode::from(3) })
 }
 
 fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
     init_cli_logging();
+    // The scenario first: a bad file is reported before anything connects.
+    let scenario = args.scenario.as_deref().map(vizora_sim::Scenario::load).transpose()?;
     let auth = auth_from_env()?;
+    let admin_token = mint(&auth, &args.org, vizora_protocol::Role::Admin, "sim-scenario");
     let org = args.org.clone();
     let cfg = vizora_sim::SimConfig {
         server: args.server.clone(),
@@ -422,7 +479,10 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
-        let fleet = vizora_sim::Fleet::start(cfg);
+        let fleet = match &scenario {
+            Some(s) => vizora_sim::Fleet::start_scenario(cfg, s, &admin_token).await?,
+            None => vizora_sim::Fleet::start(cfg),
+        };
         let stop = async {
             match args.duration_s {
                 Some(s) => tokio::time::sleep(Duration::from_secs(s)).await,
@@ -439,11 +499,12 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
                 _ = report.tick() => {
                     let s = &fleet.stats;
                     use std::sync::atomic::Ordering::Relaxed;
-                    tracing::info!(connected = s.connected.load(Relaxed), heartbeats = s.heartbeats.load(Relaxed), playbacks = s.playbacks.load(Relaxed), connect_errors = s.connect_errors.load(Relaxed), restarts = s.restarts.load(Relaxed), "fleet");
+                    tracing::info!(connected = s.connected.load(Relaxed), heartbeats = s.heartbeats.load(Relaxed), playbacks = s.playbacks.load(Relaxed), connect_errors = s.connect_errors.load(Relaxed), restarts = s.restarts.load(Relaxed), executions = s.executions.load(Relaxed), "fleet");
                 }
             }
         }
         fleet.stop().await;
-    });
+        anyhow::Ok(())
+    })?;
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 use crossbeam_channel::Receiver;
-use vizora_client::{ClientHandle, ConnectionState, Update};
+use vizora_client::{ClientHandle, ConnectionState, Control, Update};
 use vizora_protocol::{Entity, ErrorMsg, LogEntry, Metrics, SubscribeMode, Telemetry};
 
 /// Link to the gateway as the wall shows it.
@@ -53,6 +53,8 @@ pub struct LinkInfo {
     pub telemetry: u64,
     /// The fleet on screen came from the saved state, current as of this time.
     pub restored_as_of_ms: Option<u64>,
+    /// When the link went down (none while live).
+    pub down_since_ms: Option<u64>,
 }
 
 /// A complete snapshot arrived.
@@ -64,6 +66,16 @@ pub struct SnapshotReceived {
     pub seq: u64,
     /// Every entity.
     pub entities: Vec<Entity>,
+}
+
+/// What the client store kept from the last run: the confirmed state (if
+/// saved) and the operator changes still in the outbox.
+#[derive(Message, Debug, Clone)]
+pub struct RestoredReceived {
+    /// Last saved confirmed state.
+    pub confirmed: Option<vizora_sync::ConfirmedState>,
+    /// Undelivered changes, in order.
+    pub pending: Vec<vizora_sync::QueuedMutation>,
 }
 
 /// Log entries arrived, in order and without gaps.
@@ -120,24 +132,55 @@ pub enum OutboxChanged {
     },
 }
 
-/// The channel from the IO thread, and the thread's handle (dropping it shuts the thread down).
+/// The channel from the IO thread, and where controls go back to it.
 #[derive(Resource)]
 pub struct NetLink {
     updates: Receiver<Update>,
-    _handle: Option<ClientHandle>,
+    controls: Controls,
+}
+
+enum Controls {
+    /// The IO thread (dropping the handle shuts it down).
+    Client(ClientHandle),
+    /// A test's channel.
+    Channel(crossbeam_channel::Sender<Control>),
+    /// Fixture data: nothing to send to.
+    None,
 }
 
 impl NetLink {
     /// A link to a running client.
     pub fn from_client(handle: ClientHandle) -> Self {
-        Self { updates: handle.updates.clone(), _handle: Some(handle) }
+        Self { updates: handle.updates.clone(), controls: Controls::Client(handle) }
     }
 
-    /// A link fed by any channel (fixtures, tests).
+    /// A link fed by any channel, with nowhere to send (fixtures).
     pub fn from_channel(updates: Receiver<Update>) -> Self {
-        Self { updates, _handle: None }
+        Self { updates, controls: Controls::None }
+    }
+
+    /// A link over a channel pair (tests): updates in, controls out.
+    pub fn from_channels(updates: Receiver<Update>, controls: crossbeam_channel::Sender<Control>) -> Self {
+        Self { updates, controls: Controls::Channel(controls) }
+    }
+
+    /// Whether controls reach a client (operator changes can be delivered).
+    pub fn can_send(&self) -> bool {
+        !matches!(self.controls, Controls::None)
+    }
+
+    fn send(&self, c: Control) {
+        match &self.controls {
+            Controls::Client(h) => h.control(c),
+            Controls::Channel(tx) => drop(tx.send(c)),
+            Controls::None => {}
+        }
     }
 }
+
+/// A request for the IO thread, sent in `PostUpdate`.
+#[derive(Message, Debug, Clone)]
+pub struct Outgoing(pub Control);
 
 /// Drains the client channel once per frame.
 #[derive(Default)]
@@ -156,7 +199,10 @@ impl Plugin for NetPlugin {
             .add_message::<MetricsReceived>()
             .add_message::<ServerErrorReceived>()
             .add_message::<OutboxChanged>()
-            .add_systems(PreUpdate, drain_net_inbox.in_set(NetSystems::Receive));
+            .add_message::<Outgoing>()
+            .add_message::<RestoredReceived>()
+            .add_systems(PreUpdate, drain_net_inbox.in_set(NetSystems::Receive))
+            .add_systems(PostUpdate, send_controls);
     }
 }
 
@@ -175,6 +221,7 @@ fn drain_net_inbox(
     mut metrics: MessageWriter<MetricsReceived>,
     mut errors: MessageWriter<ServerErrorReceived>,
     mut outbox: MessageWriter<OutboxChanged>,
+    mut restored: MessageWriter<RestoredReceived>,
 ) {
     let Some(link) = link else { return };
     for update in link.updates.try_iter().take(MAX_UPDATES_PER_FRAME) {
@@ -200,17 +247,14 @@ fn drain_net_inbox(
                 errors.write(ServerErrorReceived(e));
             }
             Update::Restored { pending, confirmed } => {
-                // Offline-first boot: show the last known state until the gateway answers.
-                if let Some(c) = confirmed {
+                // Offline-first boot: show the last known state (and the changes
+                // still waiting) until the gateway answers.
+                if let Some(c) = &confirmed {
                     info.restored_as_of_ms = Some(c.as_of_ms);
                     info!(epoch = %c.position.epoch, seq = c.position.seq, as_of_ms = c.as_of_ms, "starting from the saved state");
-                    snapshots.write(SnapshotReceived {
-                        epoch: c.position.epoch,
-                        seq: c.position.seq,
-                        entities: c.entities,
-                    });
                 }
                 outbox.write(OutboxChanged::Restored { pending: pending.len() });
+                restored.write(RestoredReceived { confirmed, pending });
             }
             Update::Queued { mutation_id } => {
                 outbox.write(OutboxChanged::Queued(mutation_id));
@@ -229,6 +273,13 @@ fn drain_net_inbox(
     }
 }
 
+fn send_controls(link: Option<Res<NetLink>>, mut out: MessageReader<Outgoing>) {
+    let Some(link) = link else { return };
+    for Outgoing(c) in out.read() {
+        link.send(c.clone());
+    }
+}
+
 fn apply_connection(state: ConnectionState, info: &mut LinkInfo, next: &mut NextState<LinkState>) {
     match state {
         ConnectionState::Connecting { server, .. } => {
@@ -237,6 +288,7 @@ fn apply_connection(state: ConnectionState, info: &mut LinkInfo, next: &mut Next
         }
         ConnectionState::Live { server, mode } => {
             info.restored_as_of_ms = None;
+            info.down_since_ms = None;
             info.server = Some(server);
             info.mode = Some(mode);
             info.reason = None;
@@ -245,12 +297,14 @@ fn apply_connection(state: ConnectionState, info: &mut LinkInfo, next: &mut Next
         }
         ConnectionState::Reconnecting { reason, retry_in } => {
             info.reconnects += 1;
+            info.down_since_ms.get_or_insert_with(vizora_protocol::now_ms);
             info.reason = Some(reason);
             info.retry_in = Some(retry_in);
             next.set(LinkState::Reconnecting);
         }
         ConnectionState::Refused(code) => {
             info.reason = Some(format!("refused: {}", code.as_str()));
+            info.down_since_ms.get_or_insert_with(vizora_protocol::now_ms);
             next.set(LinkState::Refused);
         }
         ConnectionState::Stopped => next.set(LinkState::Offline),

@@ -59,7 +59,7 @@ impl Plugin for PagesPlugin {
 
 /// An open, unmuted critical alert exists.
 pub fn critical_open(fleet: &Fleet, now: u64) -> bool {
-    fleet.0.state.alerts.values().any(|a| {
+    fleet.0.view().alerts.values().any(|a| {
         a.severity == Severity::Critical && a.state == AlertState::Open && a.muted_until_ms.is_none_or(|m| m <= now)
     })
 }

@@ -68,3 +68,8 @@ pub fn status_shape(s: DeviceStatus) -> Shape {
         DeviceStatus::Unknown => Shape::Dot,
     }
 }
+
+/// As a Bevy colour.
+pub fn color(c: Rgb) -> bevy::color::Color {
+    bevy::color::Color::srgb_u8(c[0], c[1], c[2])
+}

@@ -1,0 +1,242 @@
+//! AnalyticsPanelPlugin: live charts from `metrics`: plays, impressions and
+//! errors per minute over the last 15 minutes, kept in a ring buffer, the
+//! newest bar growing in as it arrives; and the top content.
+
+use std::collections::VecDeque;
+
+use bevy::prelude::*;
+use vizora_protocol::{Metrics, now_ms};
+
+use crate::config::PanelKind;
+use crate::devices_panel::WallSize;
+use crate::fleet::Fleet;
+use crate::net::MetricsReceived;
+use crate::pages::WallSettings;
+use crate::palette::{self};
+use crate::panel::{
+    ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_chart, spawn_panel, spawn_rows,
+    write_chart, write_rows,
+};
+
+/// How far back the charts look.
+pub const HISTORY_MS: u64 = 15 * 60 * 1000;
+/// Bars per chart: one per 20 s.
+pub const BARS: usize = 45;
+/// How long a new bar takes to grow in.
+const GROW_S: f32 = 0.4;
+/// Metrics older than this mean the analytics have no live data.
+const FRESH_MS: u64 = 120_000;
+
+/// One metrics sample, as rates per minute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sample {
+    /// When the gateway computed it.
+    pub ts_ms: u64,
+    /// Ok plays per minute.
+    pub plays: f32,
+    /// All playback reports per minute.
+    pub impressions: f32,
+    /// Failed plays per minute.
+    pub errors: f32,
+}
+
+/// The last 15 minutes of metrics, and the latest top-content list.
+#[derive(Resource, Debug, Default)]
+pub struct AnalyticsHistory {
+    /// Samples, oldest first.
+    pub samples: VecDeque<Sample>,
+    /// The newest metrics message.
+    pub latest: Option<Metrics>,
+    /// Seconds since the newest sample arrived (drives the grow-in).
+    pub arrived_s: f32,
+}
+
+impl AnalyticsHistory {
+    /// Takes a metrics message. Bad windows (0 s) are refused with the reason.
+    pub fn push(&mut self, m: &Metrics) -> Result<(), String> {
+        if m.window_s == 0 {
+            return Err(format!("metrics at {} have a 0 s window", m.ts_ms));
+        }
+        let per_min = 60.0 / m.window_s as f32;
+        let s = Sample {
+            ts_ms: m.ts_ms,
+            plays: m.plays as f32 * per_min,
+            impressions: m.impressions as f32 * per_min,
+            errors: m.errors as f32 * per_min,
+        };
+        if self.samples.back().is_some_and(|b| b.ts_ms > s.ts_ms) {
+            return Ok(()); // out of order: older than what is shown
+        }
+        self.samples.push_back(s);
+        while self.samples.front().is_some_and(|f| f.ts_ms + HISTORY_MS < s.ts_ms) {
+            self.samples.pop_front();
+        }
+        self.latest = Some(m.clone());
+        self.arrived_s = 0.0;
+        Ok(())
+    }
+
+    /// One value per 20 s bucket over the last 15 minutes up to `now_ms` (the
+    /// bucket's latest sample; gaps stay 0), oldest first.
+    pub fn series(&self, now_ms: u64, pick: impl Fn(&Sample) -> f32) -> Vec<f32> {
+        let bucket = HISTORY_MS / BARS as u64;
+        let start = now_ms.saturating_sub(HISTORY_MS);
+        let mut out = vec![0.0; BARS];
+        for s in &self.samples {
+            if s.ts_ms < start || s.ts_ms > now_ms {
+                continue;
+            }
+            let i = (((s.ts_ms - start) / bucket) as usize).min(BARS - 1);
+            out[i] = pick(s);
+        }
+        out
+    }
+}
+
+/// Draws the analytics panel.
+#[derive(Default)]
+pub struct AnalyticsPanelPlugin;
+
+impl Plugin for AnalyticsPanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<AnalyticsHistory>()
+            .add_systems(Startup, spawn_analytics)
+            .add_systems(Update, (take_metrics, draw_analytics).chain());
+    }
+}
+
+const CHARTS: [(&str, palette::Rgb); 3] =
+    [("PLAYS / MIN", palette::ONLINE), ("IMPRESSIONS / MIN", palette::ACCENT), ("ERRORS / MIN", palette::OFFLINE)];
+
+fn spawn_analytics(
+    mut commands: Commands,
+    size: Res<WallSize>,
+    settings: Option<Res<WallSettings>>,
+    images: Res<HatchImages>,
+) {
+    let font = panel_font(&size, settings.as_deref());
+    let kind = PanelKind::Analytics;
+    let root = spawn_panel(&mut commands, kind, &size, font, &images);
+    let chart_h = (size.h * 0.13).max(40.0);
+    for (i, (_, c)) in CHARTS.iter().enumerate() {
+        spawn_rows(&mut commands, root, kind, i, 1, font);
+        spawn_chart(&mut commands, root, kind, i as u8, BARS, chart_h, *c);
+    }
+    spawn_rows(&mut commands, root, kind, CHARTS.len(), 7, font);
+}
+
+fn take_metrics(
+    mut history: ResMut<AnalyticsHistory>,
+    mut msgs: MessageReader<MetricsReceived>,
+    mut statuses: ResMut<PanelStatuses>,
+    time: Res<Time>,
+) {
+    let mut error = None;
+    for m in msgs.read() {
+        if let Err(e) = history.push(&m.0) {
+            error = Some(e);
+        }
+    }
+    if history.arrived_s < GROW_S {
+        history.arrived_s += time.delta_secs();
+    } else {
+        history.bypass_change_detection().arrived_s += time.delta_secs();
+    }
+    if let Some(e) = error {
+        let mut s = statuses.0.get(&PanelKind::Analytics).cloned().unwrap_or_default();
+        s.error = Some(e);
+        PanelStatuses::set(&mut statuses, PanelKind::Analytics, s);
+    }
+}
+
+/// "1.2k" style.
+pub fn short(v: f32) -> String {
+    match v {
+        v if v >= 1e6 => format!("{:.1}M", v / 1e6),
+        v if v >= 1e4 => format!("{:.0}k", v / 1e3),
+        v if v >= 1e3 => format!("{:.1}k", v / 1e3),
+        v => format!("{v:.0}"),
+    }
+}
+
+fn draw_analytics(
+    history: Res<AnalyticsHistory>,
+    fleet: Res<Fleet>,
+    time: Res<Time>,
+    mut every: Local<Every>,
+    mut statuses: ResMut<PanelStatuses>,
+    mut rows: Query<(&PanelRow, &mut Text, &mut TextColor)>,
+    mut bars: Query<(&ChartBar, &mut Node)>,
+) {
+    if !every.due(time.delta_secs(), history.is_changed(), 0.0, 1.0) {
+        return;
+    }
+    let kind = PanelKind::Analytics;
+    let now = now_ms();
+    let newest = history.samples.back().map(|s| s.ts_ms);
+    let no_data = newest.is_none_or(|t| now.saturating_sub(t) > FRESH_MS);
+    let error = statuses.0.get(&kind).and_then(|s| s.error.clone());
+    PanelStatuses::set(&mut statuses, kind, PanelStatus { no_data, silent: false, error, as_of_ms: newest });
+    // The newest bar grows in over GROW_S after its sample arrives.
+    let grow = (history.arrived_s / GROW_S).clamp(0.0, 1.0);
+    let mut text = Vec::new();
+    let picks: [fn(&crate::analytics_panel::Sample) -> f32; 3] = [|s| s.plays, |s| s.impressions, |s| s.errors];
+    for (i, pick) in picks.iter().enumerate() {
+        let mut series = history.series(now, pick);
+        let max = series.iter().copied().fold(0.0f32, f32::max).max(1.0);
+        let current = history.samples.back().map(pick).unwrap_or(0.0);
+        let scaled: Vec<f32> = series.iter_mut().map(|v| *v / max).collect();
+        let mut scaled = scaled;
+        if let Some(last) = scaled.iter().rposition(|v| *v > 0.0)
+            && last == scaled.len() - 1
+        {
+            scaled[last] *= grow;
+        }
+        write_chart(kind, i as u8, &scaled, &mut bars);
+        text.push(Row::new(format!("{}  {}   (peak {})", CHARTS[i].0, short(current), short(max)), CHARTS[i].1));
+    }
+    text.push(Row::new("TOP CONTENT (plays in the window)", palette::TEXT));
+    if let Some(m) = &history.latest {
+        for (n, t) in m.top_content.iter().take(6).enumerate() {
+            let name = fleet.0.view().contents.get(&t.content_id).map_or(t.content_id.as_str(), |c| c.name.as_str());
+            let name: String = name.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(40).collect();
+            text.push(Row::new(format!("{:>2}. {name:<40} {:>7}", n + 1, t.plays), palette::TEXT_DIM));
+        }
+    }
+    write_rows(kind, &text, &mut rows);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn metrics(ts_ms: u64, plays: u64) -> Metrics {
+        Metrics {
+            ts_ms,
+            window_s: 60,
+            online: 1,
+            degraded: 0,
+            offline: 0,
+            plays,
+            errors: 0,
+            impressions: plays,
+            top_content: vec![],
+        }
+    }
+
+    #[test]
+    fn the_ring_keeps_fifteen_minutes_and_buckets_by_twenty_seconds() {
+        let mut h = AnalyticsHistory::default();
+        let t0 = 1_000_000_000;
+        for i in 0..1000u64 {
+            h.push(&metrics(t0 + i * 1000, i)).expect("valid");
+        }
+        let newest = t0 + 999_000;
+        assert!(h.samples.front().expect("kept").ts_ms + HISTORY_MS >= newest);
+        assert!(h.samples.len() <= 901, "{}", h.samples.len());
+        let s = h.series(newest, |s| s.plays);
+        assert_eq!(s.len(), BARS);
+        assert_eq!(*s.last().expect("bars"), 999.0, "the newest bucket holds the newest sample");
+        assert!(h.push(&Metrics { window_s: 0, ..metrics(newest + 1, 1) }).is_err(), "a 0 s window is refused");
+    }
+}

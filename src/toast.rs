@@ -1,0 +1,170 @@
+//! ToastPlugin: short notices in the bottom-right corner: rollbacks with the
+//! gateway's reason, conflicts, reconnects, a full outbox. Each stays a few
+//! seconds; the newest is at the bottom; at most [`MAX_TOASTS`] show.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+
+use crate::devices_panel::WallSize;
+use crate::net::{LinkInfo, LinkState};
+use crate::palette::{self, Rgb, color};
+
+/// Most toasts on screen; older ones leave early.
+pub const MAX_TOASTS: usize = 5;
+/// How long a toast stays.
+pub const TOAST_TTL: Duration = Duration::from_secs(8);
+
+/// What a toast reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ToastKind {
+    /// The gateway refused a change (or it could not be queued).
+    Rejected,
+    /// Someone else changed it first.
+    Conflict,
+    /// The link to the gateway moved.
+    Connection,
+    /// Anything else worth a glance.
+    Info,
+}
+
+impl ToastKind {
+    fn style(self) -> (&'static str, Rgb) {
+        match self {
+            Self::Rejected => ("REJECTED", palette::OFFLINE),
+            Self::Conflict => ("CONFLICT", palette::DEGRADED),
+            Self::Connection => ("LINK", palette::ACCENT),
+            Self::Info => ("INFO", palette::TEXT_DIM),
+        }
+    }
+}
+
+/// Show a toast.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+pub struct Toast {
+    /// What kind.
+    pub kind: ToastKind,
+    /// What to say.
+    pub text: String,
+}
+
+impl Toast {
+    /// A toast.
+    pub fn new(kind: ToastKind, text: impl Into<String>) -> Self {
+        Self { kind, text: text.into() }
+    }
+}
+
+/// A toast on screen.
+#[derive(Component, Debug)]
+pub struct ToastNode {
+    /// What it says.
+    pub toast: Toast,
+    left: Timer,
+}
+
+/// The column toasts stack in.
+#[derive(Component, Debug)]
+pub struct ToastColumn;
+
+/// Draws toasts.
+#[derive(Default)]
+pub struct ToastPlugin;
+
+impl Plugin for ToastPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<Toast>()
+            .add_systems(Startup, spawn_column)
+            .add_systems(Update, (link_toasts, show_toasts, expire_toasts).chain());
+    }
+}
+
+fn spawn_column(mut commands: Commands, size: Res<WallSize>) {
+    let pad = (size.h * 0.015).max(6.0);
+    commands.spawn((
+        ToastColumn,
+        Node {
+            position_type: PositionType::Absolute,
+            right: px(pad),
+            bottom: px(pad),
+            max_width: percent(45),
+            flex_direction: FlexDirection::Column,
+            align_items: AlignItems::FlexEnd,
+            row_gap: px(pad * 0.5),
+            ..default()
+        },
+        GlobalZIndex(10),
+    ));
+}
+
+fn link_toasts(
+    state: Res<State<LinkState>>,
+    info: Res<LinkInfo>,
+    mut was: Local<Option<LinkState>>,
+    mut toasts: MessageWriter<Toast>,
+) {
+    let now = *state.get();
+    let before = was.replace(now);
+    if before == Some(now) {
+        return;
+    }
+    let text = match (before, now) {
+        (Some(LinkState::Live), LinkState::Reconnecting) => {
+            let reason = info.reason.as_deref().unwrap_or("link lost");
+            format!("connection lost ({reason}); reconnecting")
+        }
+        (Some(LinkState::Reconnecting), LinkState::Live) => format!("reconnected after {} tries", info.reconnects),
+        (_, LinkState::Refused) => "the gateway refused this wall's token".to_owned(),
+        _ => return,
+    };
+    toasts.write(Toast::new(ToastKind::Connection, text));
+}
+
+fn show_toasts(
+    mut commands: Commands,
+    size: Res<WallSize>,
+    column: Option<Single<Entity, With<ToastColumn>>>,
+    mut toasts: MessageReader<Toast>,
+    existing: Query<(Entity, &ToastNode)>,
+) {
+    let Some(column) = column else { return };
+    let fresh: Vec<&Toast> = toasts.read().collect();
+    if fresh.is_empty() {
+        return;
+    }
+    // Keep the newest MAX_TOASTS: the oldest on screen leave first.
+    let overflow = (existing.iter().len() + fresh.len()).saturating_sub(MAX_TOASTS);
+    let mut old: Vec<(Entity, f32)> = existing.iter().map(|(e, t)| (e, t.left.remaining_secs())).collect();
+    old.sort_by(|a, b| a.1.total_cmp(&b.1));
+    for (e, _) in old.iter().take(overflow) {
+        commands.entity(*e).despawn();
+    }
+    let font = (size.h * 0.022).clamp(12.0, 64.0);
+    let skip = fresh.len().saturating_sub(MAX_TOASTS);
+    for t in fresh.into_iter().skip(skip) {
+        let (label, c) = t.kind.style();
+        commands.entity(*column).with_child((
+            ToastNode { toast: t.clone(), left: Timer::new(TOAST_TTL, TimerMode::Once) },
+            Node {
+                padding: UiRect::axes(px(font * 0.6), px(font * 0.3)),
+                border: UiRect::left(px(font * 0.3)),
+                ..default()
+            },
+            BorderColor::all(color(c)),
+            BackgroundColor(color(palette::PANEL)),
+            children![(
+                Text::new(format!("{label}  {}", t.text)),
+                TextFont::from_font_size(font),
+                TextColor(color(palette::TEXT)),
+            )],
+        ));
+    }
+}
+
+fn expire_toasts(mut commands: Commands, time: Res<Time>, mut q: Query<(Entity, &mut ToastNode)>) {
+    for (e, mut t) in &mut q {
+        if t.left.tick(time.delta()).is_finished() {
+            commands.entity(e).despawn();
+        }
+    }
+}
