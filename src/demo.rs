@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use vizora_gateway::{Auth, Embedded, GatewayConfig};
 use vizora_protocol::{Claims, Role, now_ms};
-use vizora_sim::{FaultRates, Fleet, SimConfig};
+use vizora_sim::{FaultRates, Fleet, Scenario, SimConfig};
 
 /// Org the demo fleet belongs to.
 pub const DEMO_ORG: &str = "demo";
@@ -16,7 +16,7 @@ pub const DEMO_ORG: &str = "demo";
 pub struct DemoBackend {
     gateway: Option<Embedded>,
     fleet_rt: Option<tokio::runtime::Runtime>,
-    fleet: Option<Fleet>,
+    fleet: Option<tokio::task::JoinHandle<Fleet>>,
     data_dir: PathBuf,
     /// `ws://` URL of the embedded gateway.
     pub url: String,
@@ -68,7 +68,19 @@ impl DemoBackend {
             token: Arc::new(move |id: &str| token(&mint, Role::Device, id)),
             ramp: Duration::from_secs(2),
         };
-        let fleet = fleet_rt.block_on(async { Fleet::start(sim) });
+        // The shipped scenario seeds content, playlists and schedules over the
+        // wire while the wall starts; the dashboards fill in as it lands.
+        let scenario = Scenario::parse(include_str!("../config/scenario.ron"), "config/scenario.ron")?;
+        let admin = token(&auth, Role::Admin, "demo-scenario");
+        let fleet = fleet_rt.spawn(async move {
+            match Fleet::start_scenario(sim.clone(), &scenario, &admin).await {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::error!("demo scenario could not be seeded ({e}); running players without it");
+                    Fleet::start(sim)
+                }
+            }
+        });
         Ok(Self {
             gateway: Some(gateway),
             fleet_rt: Some(fleet_rt),
@@ -96,7 +108,11 @@ fn token(auth: &Auth, role: Role, sub: &str) -> String {
 impl Drop for DemoBackend {
     fn drop(&mut self) {
         if let (Some(rt), Some(fleet)) = (self.fleet_rt.take(), self.fleet.take()) {
-            rt.block_on(async { tokio::time::timeout(Duration::from_secs(3), fleet.stop()).await.ok() });
+            rt.block_on(async {
+                if let Ok(Ok(fleet)) = tokio::time::timeout(Duration::from_secs(3), fleet).await {
+                    tokio::time::timeout(Duration::from_secs(3), fleet.stop()).await.ok();
+                }
+            });
             rt.shutdown_timeout(Duration::from_secs(1));
         }
         if let Some(gw) = self.gateway.take() {

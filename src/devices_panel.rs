@@ -35,6 +35,8 @@ pub struct Tile {
     pub id: String,
     marker: Entity,
     status_text: Option<Entity>,
+    name_text: Option<Entity>,
+    max_chars: usize,
 }
 
 /// Parent of every tile: hidden when another page shows.
@@ -174,6 +176,7 @@ fn rebuild_tiles(
         }
         tile.add_child(marker);
         let mut status_text = None;
+        let mut name_text = None;
         if labelled {
             let name = tile
                 .commands()
@@ -195,8 +198,9 @@ fn rebuild_tiles(
                 .id();
             tile.add_children(&[name, st]);
             status_text = Some(st);
+            name_text = Some(name);
         }
-        let id = tile.insert(Tile { id: d.id.clone(), marker, status_text }).id();
+        let id = tile.insert(Tile { id: d.id.clone(), marker, status_text, name_text, max_chars }).id();
         index.0.insert(d.id.clone(), id);
     }
 }
@@ -224,6 +228,13 @@ fn update_changed_tiles(
             let label = status_label(d.status);
             if t.0 != label {
                 t.0 = label.to_owned();
+            }
+        }
+        // A rename (an operator's, shown before the gateway confirms it).
+        if let Some(Ok(mut t)) = tile.name_text.map(|e| texts.get_mut(e)) {
+            let name = fitted_name(&d.name, tile.max_chars);
+            if t.0 != name {
+                t.0 = name;
             }
         }
     }

@@ -225,9 +225,10 @@ pub struct Check {
 }
 
 impl Check {
-    /// Whether it plays something other than it should (unknown is not a mismatch).
+    /// Whether it plays something other than it should. Not knowing what it
+    /// plays, or it having nothing assigned or scheduled, is no mismatch.
     pub fn mismatch(&self) -> bool {
-        self.playing.is_some() && self.playing != self.expected
+        self.playing.is_some() && self.expected.is_some() && self.playing != self.expected
     }
 }
 
@@ -265,7 +266,7 @@ fn draw_schedules(
     let all = checks(model, now);
     let name = |id: &Option<String>| match id {
         Some(id) => ascii(state.playlists.get(id).map_or(id.as_str(), |p| p.name.as_str()), 22),
-        None => "-".to_owned(),
+        None => "(nothing assigned)".to_owned(),
     };
     let mismatched = all.iter().filter(|c| c.mismatch()).count();
     let unknown = all.iter().filter(|c| c.playing.is_none()).count();
