@@ -99,6 +99,7 @@ pub struct AnalyticsPanelPlugin;
 
 impl Plugin for AnalyticsPanelPlugin {
     fn build(&self, app: &mut App) {
+        crate::panel::ensure_panel_plugin(app);
         app.init_resource::<AnalyticsHistory>()
             .add_systems(Startup, spawn_analytics)
             .add_systems(Update, (take_metrics, draw_analytics).chain());

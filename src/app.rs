@@ -44,6 +44,8 @@ pub enum Surface {
         frames: u32,
         /// A second capture this many frames after the first (animations).
         then: Option<(PathBuf, u32)>,
+        /// Wait for this many devices before counting frames.
+        min_devices: usize,
     },
 }
 
@@ -114,7 +116,7 @@ pub fn build(opts: &WallOptions) -> App {
             })
             .add_systems(PreUpdate, track_window_size);
         }
-        Surface::Headless { out, frames, then } => {
+        Surface::Headless { out, frames, then, min_devices } => {
             app.add_plugins(
                 DefaultPlugins
                     .set(WindowPlugin {
@@ -132,6 +134,7 @@ pub fn build(opts: &WallOptions) -> App {
                 out: out.clone(),
                 frames: *frames,
                 then: then.clone(),
+                min_devices: *min_devices,
                 data_timeout: Duration::from_secs(60),
             })
             // Animations step a fixed 0.1 s a frame: captures are repeatable.

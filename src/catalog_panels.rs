@@ -26,6 +26,7 @@ pub struct CatalogPanelsPlugin;
 
 impl Plugin for CatalogPanelsPlugin {
     fn build(&self, app: &mut App) {
+        crate::panel::ensure_panel_plugin(app);
         app.add_systems(Startup, spawn_catalog).add_systems(Update, draw_catalog);
     }
 }

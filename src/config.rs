@@ -122,13 +122,13 @@ impl WallConfig {
         if self.pages.is_empty() {
             return Err(("pages", "at least one page".into()));
         }
-        if !(self.rotate_s >= 0.0 && self.rotate_s.is_finite()) {
-            return Err(("rotate_s", "must be ≥ 0 seconds".into()));
+        if !(0.0..=86_400.0).contains(&self.rotate_s) {
+            return Err(("rotate_s", "must be 0 (no rotation) to 86400 seconds".into()));
         }
         if !(self.viewing_distance_m > 0.0 && self.screen_height_m > 0.0) {
             return Err(("viewing_distance_m", "distance and screen height must be > 0".into()));
         }
-        if !(self.silent_after_s > 0.0 && self.silent_after_s.is_finite()) {
+        if !(self.silent_after_s > 0.0 && self.silent_after_s <= 7.0 * 86_400.0) {
             return Err(("silent_after_s", "must be > 0 seconds".into()));
         }
         self.kiosk.validate()

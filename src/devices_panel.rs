@@ -64,18 +64,29 @@ pub struct DevicesPanelPlugin;
 
 impl Plugin for DevicesPanelPlugin {
     fn build(&self, app: &mut App) {
+        crate::panel::ensure_panel_plugin(app);
         app.init_resource::<WallSize>()
             .init_resource::<TileIndex>()
             .configure_sets(Update, DevicesPanelSystems::Draw)
-            .add_systems(Startup, |mut commands: Commands| {
-                commands.spawn((DevicesPanel, Transform::default(), Visibility::default()));
-            })
+            .add_systems(Startup, spawn_devices_panel)
             .add_message::<TilesRebuilt>()
             .add_systems(
                 Update,
                 (rebuild_tiles, update_changed_tiles, show_devices_panel).chain().in_set(DevicesPanelSystems::Draw),
             );
     }
+}
+
+fn spawn_devices_panel(
+    mut commands: Commands,
+    size: Res<WallSize>,
+    settings: Option<Res<crate::pages::WallSettings>>,
+    images: Res<crate::panel::HatchImages>,
+) {
+    commands.spawn((DevicesPanel, Transform::default(), Visibility::default()));
+    // The UI layer over the tiles: age, error tile and staleness hatch.
+    let font = crate::panel::panel_font(&size, settings.as_deref());
+    crate::panel::spawn_panel_with(&mut commands, PanelKind::Devices, &size, font, &images, false);
 }
 
 /// Pixel rect (top-left origin) → sprite centre in world space (centre origin, y up).

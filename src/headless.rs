@@ -23,6 +23,8 @@ pub struct HeadlessPlugin {
     pub frames: u32,
     /// A second capture, this many frames after the first (to see animation).
     pub then: Option<(PathBuf, u32)>,
+    /// Wait until the fleet holds at least this many devices (a live demo ramps up).
+    pub min_devices: usize,
     /// Give up if no data arrives within this long.
     pub data_timeout: Duration,
 }
@@ -37,6 +39,7 @@ struct Capture {
     counted: u32,
     requested: bool,
     then: Option<(PathBuf, u32)>,
+    min_devices: usize,
     /// Captures still to be written before exiting.
     outstanding: u32,
     started: Instant,
@@ -52,6 +55,7 @@ impl Plugin for HeadlessPlugin {
             counted: 0,
             requested: false,
             then: self.then.clone(),
+            min_devices: self.min_devices,
             outstanding: 1 + u32::from(self.then.is_some()),
             started: Instant::now(),
             data_timeout: self.data_timeout,
@@ -94,7 +98,7 @@ fn capture_when_ready(
         }
         return;
     }
-    let ready = fleet.0.position().is_some();
+    let ready = fleet.0.position().is_some() && fleet.0.view().devices.len() >= cap.min_devices;
     if !ready {
         if cap.started.elapsed() > cap.data_timeout {
             error!(link = ?link.get(), "no fleet data within {:?}; nothing to render", cap.data_timeout);

@@ -32,6 +32,7 @@ pub struct HealthPanelPlugin;
 
 impl Plugin for HealthPanelPlugin {
     fn build(&self, app: &mut App) {
+        crate::panel::ensure_panel_plugin(app);
         app.add_systems(Startup, spawn_health_panel).add_systems(Update, (update_alert_rows, pulse_rows).chain());
     }
 }
@@ -132,7 +133,7 @@ fn update_alert_rows(
     let now = now_ms();
     let alerts = open_alerts(&fleet);
     for (row, mut text, mut color, pulse) in &mut rows {
-        let escalating = alerts.get(row.0).is_some_and(|a| a.state == AlertState::Open && a.severity == Severity::Critical);
+        let escalating = alerts.get(row.0).is_some_and(|a| escalated(a, now));
         if let Some(mut p) = pulse
             && p.0 != escalating
         {
@@ -156,7 +157,12 @@ fn update_alert_rows(
     }
 }
 
-/// Open critical rows breathe between 55 % and 100 % at the tile pulse rate (≤ 3 Hz).
+/// Open and unacknowledged for five minutes, critical or warning: the row breathes.
+pub fn escalated(a: &Alert, now: u64) -> bool {
+    a.state == AlertState::Open && a.severity != Severity::Info && now.saturating_sub(a.raised_ms) >= 300_000
+}
+
+/// Escalated rows breathe between 55 % and 100 % at the tile pulse rate (≤ 3 Hz).
 fn pulse_rows(clock: Res<crate::tile_marks::PulseClock>, mut rows: Query<(&RowPulse, &mut TextColor)>) {
     let a = 0.775 + 0.225 * (std::f32::consts::TAU * crate::tile_marks::PULSE_HZ * clock.t).sin();
     for (p, mut c) in &mut rows {

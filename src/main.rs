@@ -159,6 +159,9 @@ struct WallArgs {
     /// A second PNG, captured --then-frames frames after the first (animations; --headless).
     #[arg(long, requires = "headless")]
     then: Option<PathBuf>,
+    /// Wait until the fleet holds this many devices before counting frames (--headless).
+    #[arg(long, default_value_t = 0)]
+    min_devices: usize,
     /// Frames between the two captures (headless frames step animations by 0.1 s).
     #[arg(long, default_value_t = 2)]
     then_frames: u32,
@@ -266,6 +269,7 @@ fn main() -> ExitCode {
             frames: 8,
             then: None,
             then_frames: 2,
+            min_devices: 0,
             role: None,
             fixture: None,
             sample: None,
@@ -304,6 +308,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
                 out: args.screenshot.clone(),
                 frames: args.frames,
                 then: args.then.clone().map(|p| (p, args.then_frames)),
+                min_devices: args.min_devices,
             }
         } else if args.kiosk {
             Surface::Kiosk

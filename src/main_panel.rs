@@ -35,6 +35,7 @@ pub struct MainPanelPlugin;
 
 impl Plugin for MainPanelPlugin {
     fn build(&self, app: &mut App) {
+        crate::panel::ensure_panel_plugin(app);
         app.add_systems(Startup, spawn_main).add_systems(Update, draw_main);
     }
 }

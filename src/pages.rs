@@ -45,7 +45,8 @@ impl Plugin for PagesPlugin {
         let cfg = app.world().get_resource::<WallSettings>().cloned().unwrap_or_default().0;
         let index = self.fixed.and_then(|p| cfg.page_of(p)).unwrap_or(0);
         let panel = self.fixed.unwrap_or(cfg.pages[index].panel);
-        let secs = if cfg.rotate_s > 0.0 { cfg.rotate_s } else { f32::MAX };
+        // No rotation: a timer that never comes round (f32::MAX seconds is no Duration).
+        let secs = if cfg.rotate_s > 0.0 { cfg.rotate_s } else { 365.0 * 86_400.0 };
         app.insert_resource(ActivePage {
             index,
             panel,

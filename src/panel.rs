@@ -234,17 +234,32 @@ pub fn panel_font(size: &WallSize, settings: Option<&WallSettings>) -> f32 {
 /// Spawns a panel root with its title, age line, error tile and hatch; the
 /// panel adds its own children to the returned root.
 pub fn spawn_panel(commands: &mut Commands, kind: PanelKind, size: &WallSize, font: f32, images: &HatchImages) -> Entity {
+    spawn_panel_with(commands, kind, size, font, images, true)
+}
+
+/// [`spawn_panel`], optionally without the title row: the device grid draws
+/// its tiles in the world and keeps only the age (bottom right), the error
+/// tile and the hatch over them.
+pub fn spawn_panel_with(
+    commands: &mut Commands,
+    kind: PanelKind,
+    size: &WallSize,
+    font: f32,
+    images: &HatchImages,
+    titled: bool,
+) -> Entity {
     let bar = bar_height(size.h);
-    let pad = bar * 0.5;
+    let pad = if titled { bar * 0.5 } else { 0.0 };
+    let top = if titled { bar * 1.3 } else { bar };
     let root = commands
         .spawn((
             PanelRoot(kind),
             Node {
                 position_type: PositionType::Absolute,
                 left: px(pad),
-                top: px(bar * 1.3),
+                top: px(top),
                 width: px(size.w - 2.0 * pad),
-                height: px(size.h - bar * 1.3 - pad),
+                height: px(size.h - top - pad),
                 flex_direction: FlexDirection::Column,
                 row_gap: px(font * 0.35),
                 overflow: Overflow::clip(),
@@ -254,19 +269,33 @@ pub fn spawn_panel(commands: &mut Commands, kind: PanelKind, size: &WallSize, fo
         ))
         .id();
     commands.entity(root).with_children(|p| {
-        p.spawn(Node { column_gap: px(font), align_items: AlignItems::Baseline, ..default() }).with_children(|t| {
-            t.spawn((
-                Text::new(kind.title().to_uppercase()),
-                TextFont::from_font_size(font * 1.3),
-                TextColor(color(palette::TEXT)),
+        if titled {
+            p.spawn(Node { column_gap: px(font), align_items: AlignItems::Baseline, ..default() }).with_children(|t| {
+                t.spawn((
+                    Text::new(kind.title().to_uppercase()),
+                    TextFont::from_font_size(font * 1.3),
+                    TextColor(color(palette::TEXT)),
+                ));
+                t.spawn((
+                    Text::new(""),
+                    TextFont::from_font_size(font * 0.8),
+                    TextColor(color(palette::TEXT_DIM)),
+                    PanelAge(kind),
+                ));
+            });
+        } else {
+            p.spawn((
+                Node { position_type: PositionType::Absolute, right: px(font * 0.3), bottom: px(0), ..default() },
+                BackgroundColor(color(palette::BACKGROUND)),
+                GlobalZIndex(4),
+                children![(
+                    Text::new(""),
+                    TextFont::from_font_size(font * 0.6),
+                    TextColor(color(palette::TEXT_DIM)),
+                    PanelAge(kind),
+                )],
             ));
-            t.spawn((
-                Text::new(""),
-                TextFont::from_font_size(font * 0.8),
-                TextColor(color(palette::TEXT_DIM)),
-                PanelAge(kind),
-            ));
-        });
+        }
         p.spawn((
             PanelErrorTile(kind),
             Node {
@@ -509,19 +538,32 @@ fn update_ages(
 }
 
 /// A redraw throttle: due at once the first time, then when something
-/// changed and `min_s` passed, or every `max_s` regardless.
+/// changed (now or since the last redraw) and `min_s` passed, or every
+/// `max_s` regardless.
 #[derive(Debug, Default)]
-pub struct Every(Option<f32>);
+pub struct Every {
+    since: Option<f32>,
+    dirty: bool,
+}
 
 impl Every {
     /// Whether to redraw this frame.
     pub fn due(&mut self, dt: f32, dirty: bool, min_s: f32, max_s: f32) -> bool {
-        let since = self.0.get_or_insert(f32::INFINITY);
+        let since = self.since.get_or_insert(f32::INFINITY);
         *since += dt;
-        if *since >= max_s || (dirty && *since >= min_s) {
+        self.dirty |= dirty;
+        if *since >= max_s || (self.dirty && *since >= min_s) {
             *since = 0.0;
+            self.dirty = false;
             return true;
         }
         false
+    }
+}
+
+/// Adds [`PanelPlugin`] unless it is there: every panel plugin needs it.
+pub fn ensure_panel_plugin(app: &mut App) {
+    if !app.is_plugin_added::<PanelPlugin>() {
+        app.add_plugins(PanelPlugin);
     }
 }

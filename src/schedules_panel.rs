@@ -44,6 +44,7 @@ pub struct SchedulesPanelPlugin;
 
 impl Plugin for SchedulesPanelPlugin {
     fn build(&self, app: &mut App) {
+        crate::panel::ensure_panel_plugin(app);
         app.add_systems(Startup, spawn_schedules).add_systems(Update, (rebuild_timeline, draw_schedules, move_now));
     }
 }

@@ -14,8 +14,11 @@ use vizora_protocol::{Device, DeviceStatus};
 
 #[path = "wall/ecs.rs"]
 mod ecs;
+#[path = "wall/panels.rs"]
+mod panels;
 
 fn device(i: usize, status: DeviceStatus) -> Device {
+    let now = vizora_protocol::now_ms();
     Device {
         id: format!("dev-{i:03}"),
         org: "acme".into(),
@@ -24,7 +27,7 @@ fn device(i: usize, status: DeviceStatus) -> Device {
         tags: vec!["lobby".into()],
         playlist_id: None,
         status,
-        last_seen_ms: 1_764_230_400_000,
+        last_seen_ms: now,
         health: None,
         playing: None,
     }
@@ -85,7 +88,7 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
 
     let (w, h) = (1280.0, 720.0);
     let out = screenshot_dir().join("wall-fixture-1280x720.png");
-    render(&["--fixture", fixture.to_str().expect("utf8"), "--size", "1280x720", "--frames", "4"], &out);
+    render(&["--fixture", fixture.to_str().expect("utf8"), "--page", "devices", "--size", "1280x720", "--frames", "4"], &out);
 
     let img = image::open(&out).expect("decode png").to_rgb8();
     assert_eq!((img.width(), img.height()), (1280, 720));
@@ -114,7 +117,7 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
 #[test]
 fn live_demo_renders_headless_with_the_simulated_fleet() {
     let out = screenshot_dir().join("wall-demo-1920x1080.png");
-    render(&["--players", "60", "--heartbeat-s", "1", "--frames", "30"], &out);
+    render(&["--players", "60", "--heartbeat-s", "1", "--min-devices", "60", "--frames", "10", "--page", "devices"], &out);
     let img = image::open(&out).expect("decode png").to_rgb8();
     let online = img.pixels().filter(|p| close([p[0], p[1], p[2]], palette::ONLINE)).count();
     // 60 tiles on 1080p are ~100 px a side; most players are online.
@@ -159,7 +162,8 @@ fn health_page_lists_open_alerts_most_severe_first() {
         device: vec![device(1, DeviceStatus::Offline), device(2, DeviceStatus::Degraded)],
         alert: vec![
             alert("a1", Severity::Warning, AlertState::Open, "lobby-002 is degraded", now - 60_000),
-            alert("a2", Severity::Critical, AlertState::Open, "lobby-001 is offline", now - 300_000),
+            // Under five minutes: not escalated, so the row is steady (escalated rows breathe).
+            alert("a2", Severity::Critical, AlertState::Open, "lobby-001 is offline", now - 240_000),
             alert("a3", Severity::Critical, AlertState::Resolved, "lobby-009 is offline", now - 900_000),
             alert("a4", Severity::Info, AlertState::Acked, "firmware update available", now - 30_000),
         ],

@@ -1,0 +1,274 @@
+//! ECS tests of the whole wall minus rendering: every plugin on
+//! `MinimalPlugins`, data through an injected channel pair (updates in,
+//! controls out), time stepping 100 ms a frame.
+
+use std::time::Duration;
+
+use bevy::prelude::*;
+use bevy::state::app::StatesPlugin;
+use bevy::time::TimeUpdateStrategy;
+use vizora::analytics_panel::AnalyticsPanelPlugin;
+use vizora::catalog_panels::CatalogPanelsPlugin;
+use vizora::config::{PanelKind, WallConfig};
+use vizora::devices_panel::{DevicesPanelPlugin, TileIndex};
+use vizora::fixture::sample_fleet;
+use vizora::fleet::{Fleet, FleetPlugin, Identity, OperatorAction};
+use vizora::health_panel::HealthPanelPlugin;
+use vizora::main_panel::MainPanelPlugin;
+use vizora::net::{NetLink, NetPlugin};
+use vizora::pages::{PagesPlugin, WallSettings};
+use vizora::panel::{Hatch, HatchLabel, PanelErrorTile, PanelPlugin, PanelRow};
+use vizora::schedules_panel::SchedulesPanelPlugin;
+use vizora::tile_marks::{PulseRing, SilentHatch, TileMarksPlugin};
+use vizora::toast::{ToastNode, ToastPlugin};
+use vizora_client::{ConnectionState, Control, Update};
+use vizora_protocol::{
+    AlertState, DeviceStatus, Event, LogEntry, Metrics, MutationAck, MutationApplied, MutationOp, RejectCode, Role, SubscribeMode,
+    now_ms,
+};
+
+struct Wall {
+    app: App,
+    tx: crossbeam_channel::Sender<Update>,
+    controls: crossbeam_channel::Receiver<Control>,
+}
+
+impl Wall {
+    fn new(role: Role) -> Self {
+        let (tx, rx) = crossbeam_channel::unbounded();
+        let (ctx, crx) = crossbeam_channel::unbounded();
+        let mut app = App::new();
+        app.add_plugins((MinimalPlugins, StatesPlugin))
+            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
+            .insert_resource(WallSettings(WallConfig { rotate_s: 0.0, ..WallConfig::default() }))
+            .insert_resource(Identity { org: "acme".into(), role, sub: "olga".into(), client_id: "wall-olga".into() })
+            .add_plugins((NetPlugin::default(), FleetPlugin, PagesPlugin::default(), PanelPlugin))
+            .add_plugins((MainPanelPlugin, DevicesPanelPlugin, TileMarksPlugin, HealthPanelPlugin))
+            .add_plugins((AnalyticsPanelPlugin, SchedulesPanelPlugin, CatalogPanelsPlugin, ToastPlugin))
+            .insert_resource(NetLink::from_channels(rx, ctx));
+        app.update();
+        Self { app, tx, controls: crx }
+    }
+
+    /// A live wall on the sample fleet of `n` devices.
+    fn live(role: Role, n: usize) -> Self {
+        let mut w = Self::new(role);
+        w.send(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
+        for u in sample_fleet(n, now_ms()).into_updates() {
+            w.send(u);
+        }
+        w.frames(3);
+        w
+    }
+
+    fn send(&mut self, u: Update) {
+        self.tx.send(u).expect("send");
+    }
+
+    fn frames(&mut self, n: usize) {
+        for _ in 0..n {
+            self.app.update();
+        }
+    }
+
+    fn act(&mut self, target: &str, base_rev: Option<u64>, op: MutationOp) {
+        self.app.world_mut().write_message(OperatorAction { target: Some(target.into()), base_rev, op });
+        self.app.update();
+    }
+
+    fn fleet(&self) -> &vizora::fleet_model::FleetModel {
+        &self.app.world().resource::<Fleet>().0
+    }
+
+    fn rows(&mut self, kind: PanelKind) -> Vec<String> {
+        let mut q = self.app.world_mut().query::<(&PanelRow, &Text)>();
+        let mut v: Vec<(usize, String)> =
+            q.iter(self.app.world()).filter(|(r, _)| r.panel == kind).map(|(r, t)| (r.index, t.0.clone())).collect();
+        v.sort();
+        v.into_iter().map(|(_, t)| t).collect()
+    }
+
+    fn toasts(&mut self) -> Vec<String> {
+        let mut q = self.app.world_mut().query::<&ToastNode>();
+        q.iter(self.app.world()).map(|t| t.toast.text.clone()).collect()
+    }
+
+    fn hatch(&mut self, kind: PanelKind) -> Option<String> {
+        let mut q = self.app.world_mut().query::<(&Hatch, &Visibility)>();
+        let shown = q.iter(self.app.world()).any(|(h, v)| h.0 == kind && *v != Visibility::Hidden);
+        let mut l = self.app.world_mut().query::<(&HatchLabel, &Text)>();
+        let label = l.iter(self.app.world()).find(|(h, _)| h.0 == kind).map(|(_, t)| t.0.clone());
+        shown.then(|| label.unwrap_or_default())
+    }
+
+    fn sent(&self) -> Vec<Control> {
+        self.controls.try_iter().collect()
+    }
+}
+
+#[test]
+fn an_operator_rename_shows_at_once_and_rolls_back_with_a_toast_when_refused() {
+    let mut w = Wall::live(Role::Operator, 24);
+    let rev = w.fleet().view().devices["dev-00003"].rev;
+    w.act("dev-00003", Some(rev), MutationOp::DeviceRename { name: "Atrium".into() });
+    assert_eq!(w.fleet().view().devices["dev-00003"].name, "Atrium", "optimistic: shown in the next frame");
+    assert_eq!(w.fleet().engine().pending().len(), 1);
+    // It went to the IO thread with this wall's client id.
+    let sent = w.sent();
+    let [Control::Mutate { mutation, ctx }] = sent.as_slice() else { panic!("one mutate sent: {sent:?}") };
+    assert_eq!((mutation.client_id.as_str(), ctx.role), ("wall-olga", Role::Operator));
+    assert_eq!(mutation.target.as_deref(), Some("dev-00003"));
+
+    w.send(Update::Acked {
+        mutation_id: mutation.mutation_id.clone(),
+        ack: MutationAck::rejected(RejectCode::Conflict, "rev 3 is current"),
+    });
+    w.frames(2);
+    assert_ne!(w.fleet().view().devices["dev-00003"].name, "Atrium", "rolled back");
+    assert!(w.fleet().engine().pending().is_empty());
+    let toasts = w.toasts();
+    assert!(toasts.iter().any(|t| t.contains("rolled back") && t.contains("conflict")), "{toasts:?}");
+}
+
+#[test]
+fn a_change_the_view_refuses_is_not_sent_and_says_which_field() {
+    let mut w = Wall::live(Role::Operator, 12);
+    w.act("dev-00001", None, MutationOp::DeviceRename { name: String::new() });
+    assert!(w.sent().is_empty(), "nothing queued");
+    w.frames(1);
+    let toasts = w.toasts();
+    assert!(toasts.iter().any(|t| t.contains("refused") && t.contains("name")), "{toasts:?}");
+}
+
+#[test]
+fn a_playlist_reorder_is_marked_pending_until_the_log_confirms_it() {
+    let mut w = Wall::live(Role::Operator, 12);
+    let p = w.fleet().view().playlists["p-office"].clone();
+    w.act(&p.id, Some(p.rev), MutationOp::PlaylistMoveItem { from: 0, to: 2 });
+    w.frames(1);
+    let rows = w.rows(PanelKind::Playlists);
+    assert!(rows.iter().any(|r| r.starts_with("Office loop") && r.contains("PENDING EDIT")), "{rows:?}");
+    let Some(Control::Mutate { mutation, .. }) = w.sent().pop() else { panic!("sent") };
+    // The gateway applies it: the entity and mutation.applied come through the log.
+    let mut moved = w.fleet().view().playlists["p-office"].clone();
+    moved.rev += 1;
+    let (seq, applied) = (w.fleet().position().map_or(0, |p| p.1), mutation.clone());
+    w.send(Update::Acked { mutation_id: applied.mutation_id.clone(), ack: MutationAck::Applied { seq: seq + 1, rev: moved.rev } });
+    w.send(Update::Entries {
+        epoch: "fixture".into(),
+        items: vec![
+            LogEntry { seq: seq + 1, ts_ms: now_ms(), event: Event::upserted(vizora_protocol::Entity::Playlist(moved)) },
+            LogEntry {
+                seq: seq + 2,
+                ts_ms: now_ms(),
+                event: Event::MutationApplied(MutationApplied {
+                    mutation_id: applied.mutation_id.clone(),
+                    client_id: applied.client_id.clone(),
+                    kind: applied.op.kind_name().into(),
+                }),
+            },
+        ],
+    });
+    w.frames(2);
+    assert!(w.fleet().engine().pending().is_empty(), "confirmed");
+    let rows = w.rows(PanelKind::Playlists);
+    assert!(rows.iter().any(|r| r.starts_with("Office loop") && !r.contains("PENDING")), "{rows:?}");
+}
+
+#[test]
+fn hatches_tell_disconnected_no_data_and_silent_apart() {
+    let mut w = Wall::live(Role::Viewer, 26);
+    w.frames(25); // the silent check runs every 2 s
+    assert_eq!(w.hatch(PanelKind::Main), None, "live and fresh: no hatch");
+    // The sample's offline and unknown devices last reported 10 minutes ago: their tiles are hatched.
+    let silent = w.app.world_mut().query::<&SilentHatch>().iter(w.app.world()).count();
+    let expected = (0..26)
+        .filter(|&i| matches!(vizora::sample::sample_status(i), DeviceStatus::Offline | DeviceStatus::Unknown))
+        .count();
+    assert_eq!(silent, expected, "one silent hatch per quiet device");
+
+    w.send(Update::Connection(ConnectionState::Reconnecting { reason: "eof".into(), retry_in: Duration::from_secs(4) }));
+    w.frames(2);
+    for kind in PanelKind::ALL {
+        let label = w.hatch(kind).unwrap_or_else(|| panic!("{kind:?} hatched when disconnected"));
+        assert!(label.starts_with("DISCONNECTED"), "{kind:?}: {label}");
+    }
+    let toasts = w.toasts();
+    assert!(toasts.iter().any(|t| t.contains("connection lost")), "{toasts:?}");
+
+    // Back live, but the analytics never had metrics (a fresh wall): no data.
+    let mut w = Wall::new(Role::Viewer);
+    w.send(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
+    let mut f = sample_fleet(6, now_ms());
+    f.metrics.clear();
+    for u in f.into_updates() {
+        w.send(u);
+    }
+    w.frames(4);
+    assert_eq!(w.hatch(PanelKind::Analytics).as_deref(), Some("NO DATA yet"));
+    assert_eq!(w.hatch(PanelKind::Content), None);
+}
+
+#[test]
+fn malformed_metrics_show_the_error_tile_with_the_reason() {
+    let mut w = Wall::live(Role::Viewer, 6);
+    let bad = Metrics { window_s: 0, ..sample_fleet(6, now_ms()).metrics.pop().expect("metrics") };
+    w.send(Update::Metrics(bad));
+    w.frames(2);
+    let mut q = w.app.world_mut().query::<(&PanelErrorTile, &Visibility, &Children)>();
+    let (_, vis, children) = q.iter(w.app.world()).find(|(t, _, _)| t.0 == PanelKind::Analytics).expect("tile");
+    assert_ne!(*vis, Visibility::Hidden);
+    let text = w.app.world().get::<Text>(children[0]).expect("text").0.clone();
+    assert!(text.contains("0 s window"), "{text}");
+    // The other panels are unaffected.
+    let mut q = w.app.world_mut().query::<(&PanelErrorTile, &Visibility)>();
+    assert!(q.iter(w.app.world()).filter(|(t, _)| t.0 != PanelKind::Analytics).all(|(_, v)| *v == Visibility::Hidden));
+}
+
+#[test]
+fn an_open_alert_pulses_its_tile_until_acknowledged() {
+    let mut w = Wall::live(Role::Operator, 12);
+    w.frames(2);
+    let open: Vec<String> = w
+        .fleet()
+        .view()
+        .alerts
+        .values()
+        .filter(|a| a.state == AlertState::Open)
+        .filter_map(|a| a.device_id.clone())
+        .collect();
+    let mut rings = w.app.world_mut().query::<(&PulseRing, &ChildOf, &Sprite)>();
+    let tiles = w.app.world().resource::<TileIndex>().0.clone();
+    let pulsing: Vec<Entity> = rings.iter(w.app.world()).map(|(_, c, _)| c.parent()).collect();
+    assert_eq!(pulsing.len(), open.len(), "one ring per device with an open alert");
+    for d in &open {
+        assert!(pulsing.contains(&tiles[d]), "{d} pulses");
+    }
+    let alpha = |w: &mut Wall| -> Vec<f32> {
+        let mut q = w.app.world_mut().query::<(&PulseRing, &Sprite)>();
+        q.iter(w.app.world()).map(|(_, s)| s.color.alpha()).collect()
+    };
+    let a0 = alpha(&mut w);
+    w.frames(3); // 0.3 s at 1 Hz
+    let a1 = alpha(&mut w);
+    assert!(a0.iter().zip(&a1).all(|(x, y)| (x - y).abs() > 0.05), "the rings animate: {a0:?} -> {a1:?}");
+
+    // Acknowledge the first one: its ring goes at once (optimistic).
+    let alert = w.fleet().view().alerts.values().find(|a| a.state == AlertState::Open && a.device_id.is_some()).cloned();
+    let alert = alert.expect("an open device alert");
+    w.act(&alert.id, Some(alert.rev), MutationOp::AlertAck);
+    w.frames(1);
+    let n = w.app.world_mut().query::<&PulseRing>().iter(w.app.world()).count();
+    assert_eq!(n, open.len() - 1, "the acknowledged device stops pulsing");
+}
+
+#[test]
+fn the_schedules_panel_puts_mismatches_first() {
+    let mut w = Wall::live(Role::Viewer, 48);
+    w.frames(6); // the panel redraws at most twice a second
+    let rows = w.rows(PanelKind::Schedules);
+    assert!(rows[0].contains("MISMATCHED"), "{rows:?}");
+    assert!(rows[2].contains("MISMATCH"), "the first device row is a mismatch: {rows:?}");
+    // The sample's every-11th device plays the night playlist by mistake.
+    assert!(rows[2].contains("Night ambient"), "{rows:?}");
+}
