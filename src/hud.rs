@@ -51,9 +51,11 @@ fn rgb(c: Rgb) -> Color {
 
 fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
     let bar = bar_height(size.h);
-    let font = bar * 0.42;
+    let font = bar * 0.36;
     let pad = bar * 0.25;
-    let text = |s: &str, c: Rgb| (Text::new(s), TextFont::from_font_size(font), TextColor(rgb(c)));
+    let text = |s: &str, c: Rgb| {
+        (Text::new(s), TextFont::from_font_size(font), TextColor(rgb(c)), TextLayout::default().with_no_wrap())
+    };
     commands
         .spawn((
             HudRoot,
@@ -93,7 +95,7 @@ fn link_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     match info.restored_as_of_ms {
         Some(t) if state != LinkState::Live => {
             let s = t / 1000;
-            (format!("{badge}  as of {:02}:{:02} UTC", (s / 3600) % 24, (s / 60) % 60), color)
+            (format!("{badge} | DATA AS OF {:02}:{:02}", (s / 3600) % 24, (s / 60) % 60), color)
         }
         _ => (badge, color),
     }
@@ -103,7 +105,7 @@ fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     let since = |t: u64| format!("{:02}:{:02}", (t / 3_600_000) % 24, (t / 60_000) % 60);
     let (badge, color) = plain_badge(state, info);
     match (state, info.down_since_ms) {
-        (LinkState::Reconnecting | LinkState::Refused, Some(t)) => (format!("{badge} (down since {})", since(t)), color),
+        (LinkState::Reconnecting | LinkState::Refused, Some(t)) => (format!("{badge} | DOWN SINCE {}", since(t)), color),
         _ => (badge, color),
     }
 }

@@ -206,7 +206,8 @@ fn update_silent(
                 SilentHatch,
                 Sprite {
                     image: images.silent.clone(),
-                    custom_size: Some(Vec2::splat(side)),
+                    // Inside the rim: the status colour still frames the tile.
+                    custom_size: Some(Vec2::splat(side * 0.84)),
                     image_mode: SpriteImageMode::Tiled { tile_x: true, tile_y: true, stretch_value: 1.0 },
                     ..default()
                 },

@@ -14,6 +14,8 @@ use vizora_protocol::{Device, DeviceStatus};
 
 #[path = "wall/ecs.rs"]
 mod ecs;
+#[path = "wall/pages.rs"]
+mod pages;
 #[path = "wall/panels.rs"]
 mod panels;
 
