@@ -37,6 +37,39 @@ pub struct Tile {
     status_text: Option<Entity>,
     name_text: Option<Entity>,
     max_chars: usize,
+    extras: Option<TileExtras>,
+}
+
+/// The parts of a large tile that show telemetry.
+#[derive(Debug, Clone, Copy)]
+struct TileExtras {
+    playing: Entity,
+    cpu: Entity,
+    temp: Entity,
+    side: f32,
+}
+
+/// The "now playing" line of a tile.
+#[derive(Component, Debug)]
+pub struct TilePlaying;
+
+/// A mini bar of a tile.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileBar {
+    /// CPU load, 0..100 %.
+    Cpu,
+    /// SoC temperature, 0..100 °C.
+    Temp,
+}
+
+/// Devices in tile order: grouped by their first tag (untagged last), then by name.
+pub fn tile_order(state: &vizora_protocol::OrgState) -> Vec<&Device> {
+    let mut v: Vec<&Device> = state.devices.values().collect();
+    v.sort_by(|a, b| {
+        let tag = |d: &Device| d.tags.first().map_or((1, String::new()), |t| (0, t.clone()));
+        tag(a).cmp(&tag(b)).then_with(|| a.name.cmp(&b.name)).then_with(|| a.id.cmp(&b.id))
+    });
+    v
 }
 
 /// Parent of every tile: hidden when another page shows.
@@ -161,7 +194,7 @@ fn rebuild_tiles(
     for (_, e) in index.0.drain() {
         commands.entity(e).despawn();
     }
-    let devices: Vec<&Device> = fleet.0.view().devices.values().collect();
+    let devices = tile_order(fleet.0.view());
     if devices.is_empty() {
         return;
     }
@@ -188,6 +221,7 @@ fn rebuild_tiles(
         tile.add_child(marker);
         let mut status_text = None;
         let mut name_text = None;
+        let mut extras = None;
         if labelled {
             let name = tile
                 .commands()
@@ -207,11 +241,41 @@ fn rebuild_tiles(
                     Transform::from_xyz(0.0, -side * 0.34, 0.2),
                 ))
                 .id();
-            tile.add_children(&[name, st]);
+            // What it plays, and CPU / temperature mini bars (left-anchored, drawn on a dark track).
+            let playing = tile
+                .commands()
+                .spawn((
+                    Text2d::new(""),
+                    TextFont::from_font_size(name_font * 0.9),
+                    TextColor(rgb(palette::TEXT)),
+                    Transform::from_xyz(0.0, side * 0.2, 0.2),
+                    TilePlaying,
+                ))
+                .id();
+            let bar = |y: f32| {
+                (
+                    Sprite::from_color(rgb(palette::TEXT), Vec2::new(0.0, side * 0.06)),
+                    Transform::from_xyz(-side * 0.4, y, 0.25),
+                    bevy::sprite::Anchor::CENTER_LEFT,
+                )
+            };
+            let track = |y: f32| {
+                (
+                    Sprite::from_color(rgb(palette::BACKGROUND).with_alpha(0.45), Vec2::new(side * 0.8, side * 0.06)),
+                    Transform::from_xyz(0.0, y, 0.22),
+                )
+            };
+            // Upper half only: the lower half shows the status shape and label.
+            let cpu = tile.commands().spawn((bar(side * 0.06), TileBar::Cpu)).id();
+            let temp = tile.commands().spawn((bar(-side * 0.02), TileBar::Temp)).id();
+            let t1 = tile.commands().spawn(track(side * 0.06)).id();
+            let t2 = tile.commands().spawn(track(-side * 0.02)).id();
+            tile.add_children(&[name, st, playing, t1, t2, cpu, temp]);
             status_text = Some(st);
             name_text = Some(name);
+            extras = Some(TileExtras { playing, cpu, temp, side });
         }
-        let id = tile.insert(Tile { id: d.id.clone(), marker, status_text, name_text, max_chars }).id();
+        let id = tile.insert(Tile { id: d.id.clone(), marker, status_text, name_text, max_chars, extras }).id();
         index.0.insert(d.id.clone(), id);
     }
 }
@@ -223,6 +287,7 @@ fn update_changed_tiles(
     mut tiles: Query<(&Tile, &mut Sprite), Without<TileMarkerPart>>,
     mut parts: Query<(&mut Sprite, &mut Transform), With<TileMarkerPart>>,
     mut texts: Query<&mut Text2d>,
+    mut bars: Query<(&TileBar, &mut Sprite), (Without<Tile>, Without<TileMarkerPart>)>,
 ) {
     for c in changed.read() {
         let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.view().devices.get(&c.id)) else { continue };
@@ -239,6 +304,26 @@ fn update_changed_tiles(
             let label = status_label(d.status);
             if t.0 != label {
                 t.0 = label.to_owned();
+            }
+        }
+        if let Some(x) = tile.extras {
+            let state = fleet.0.view();
+            let health = fleet.0.health(d);
+            let playing = fleet.0.playing(d).map(|p| {
+                let name = state.contents.get(&p.content_id).map_or(p.content_id.as_str(), |c| c.name.as_str());
+                format!("> {}", fitted_name(name, tile.max_chars.saturating_sub(2)))
+            });
+            if let Ok(mut t) = texts.get_mut(x.playing) {
+                let s = playing.unwrap_or_default();
+                if t.0 != s {
+                    t.0 = s;
+                }
+            }
+            for (e, v) in [(x.cpu, health.map(|h| h.cpu_pct)), (x.temp, health.map(|h| h.temp_c))] {
+                if let Ok((_, mut s)) = bars.get_mut(e) {
+                    let w = x.side * 0.8 * (v.unwrap_or(0.0) / 100.0).clamp(0.0, 1.0);
+                    s.custom_size = Some(Vec2::new(w, x.side * 0.06));
+                }
             }
         }
         // A rename (an operator's, shown before the gateway confirms it).

@@ -40,6 +40,8 @@ struct Capture {
     requested: bool,
     then: Option<(PathBuf, u32)>,
     min_devices: usize,
+    /// Frame times once data is in (ms), reported at the capture.
+    frame_ms: Vec<f32>,
     /// Captures still to be written before exiting.
     outstanding: u32,
     started: Instant,
@@ -56,6 +58,7 @@ impl Plugin for HeadlessPlugin {
             requested: false,
             then: self.then.clone(),
             min_devices: self.min_devices,
+            frame_ms: Vec::new(),
             outstanding: 1 + u32::from(self.then.is_some()),
             started: Instant::now(),
             data_timeout: self.data_timeout,
@@ -86,6 +89,7 @@ fn capture_when_ready(
     link: Res<State<LinkState>>,
     mut exit: MessageWriter<AppExit>,
     frames: Res<FrameCount>,
+    time: Res<Time<Real>>,
 ) {
     if cap.requested {
         // The second capture, a fixed number of frames after the first.
@@ -107,15 +111,39 @@ fn capture_when_ready(
         return;
     }
     cap.counted += 1;
+    if frames.0 >= WARMUP_FRAMES && cap.counted > 1 {
+        cap.frame_ms.push(time.delta_secs() * 1000.0);
+    }
     // Some frames for the renderer to warm up, whatever the data timing.
     if cap.counted < cap.frames || frames.0 < WARMUP_FRAMES {
         return;
     }
     cap.counted = cap.frames;
+    if let Some(stats) = frame_stats(&mut cap.frame_ms) {
+        // On stdout, for scripts/bench: the frame time with data, before the capture.
+        println!("{stats}");
+    }
     cap.requested = true;
     let out = cap.out.clone();
     info!(path = %out.display(), "capturing wall");
     spawn_capture(&mut commands, cap.target.clone(), out);
+}
+
+/// "frame_ms n=… mean=… p50=… p99=… max=…" over the recorded frames.
+fn frame_stats(ms: &mut [f32]) -> Option<String> {
+    if ms.is_empty() {
+        return None;
+    }
+    ms.sort_by(f32::total_cmp);
+    let pct = |p: f32| ms[((ms.len() - 1) as f32 * p).round() as usize];
+    let mean = ms.iter().sum::<f32>() / ms.len() as f32;
+    Some(format!(
+        "frame_ms n={} mean={mean:.2} p50={:.2} p99={:.2} max={:.2}",
+        ms.len(),
+        pct(0.5),
+        pct(0.99),
+        pct(1.0)
+    ))
 }
 
 fn spawn_capture(commands: &mut Commands, target: Handle<Image>, out: PathBuf) {

@@ -14,7 +14,7 @@ use vizora::fleet::Identity;
 use vizora::demo::DemoBackend;
 use vizora::fixture::StateFile;
 use vizora::net::NetLink;
-use vizora_client::ClientConfig;
+use vizora_client::{ClientConfig, Update};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -174,6 +174,9 @@ struct WallArgs {
     /// Show a generated sample fleet of this many devices (no gateway): for screenshots and benchmarks.
     #[arg(long, conflicts_with_all = ["server", "fixture"])]
     sample: Option<usize>,
+    /// With --sample: feed this many device changes (status and telemetry) per second.
+    #[arg(long, default_value_t = 0, requires = "sample")]
+    sample_events_per_s: u32,
     /// Wallboard config (RON); default: config/wallboard.ron when present.
     #[arg(long)]
     config: Option<PathBuf>,
@@ -273,6 +276,7 @@ fn main() -> ExitCode {
             role: None,
             fixture: None,
             sample: None,
+            sample_events_per_s: 0,
             config: None,
             page: None,
             demo: d,
@@ -336,8 +340,12 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     let mut backend = None;
     let link = if let Some(state) = fixture {
         let (tx, rx) = crossbeam_channel::unbounded();
+        let feed = vizora::sample::SampleFeed::new(&state);
         for u in state.into_updates() {
             let _ = tx.send(u);
+        }
+        if args.sample_events_per_s > 0 {
+            spawn_sample_feed(feed, args.sample_events_per_s, tx);
         }
         NetLink::from_channel(rx)
     } else if demo {
@@ -374,6 +382,29 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         AppExit::Success => ExitCode::SUCCESS,
         AppExit::Error(code) => ExitCode::from(code.get()),
     })
+}
+
+/// Feeds a sample fleet's changes at `per_s`, in 10 ms batches, until the wall goes.
+fn spawn_sample_feed(mut feed: vizora::sample::SampleFeed, per_s: u32, tx: crossbeam_channel::Sender<Update>) {
+    std::thread::spawn(move || {
+        let start = std::time::Instant::now();
+        let mut sent = 0u64;
+        loop {
+            std::thread::sleep(Duration::from_millis(10));
+            let due = (start.elapsed().as_secs_f64() * f64::from(per_s)) as u64;
+            let n = (due - sent) as usize;
+            if n == 0 {
+                continue;
+            }
+            sent = due;
+            let (items, telemetry) = feed.next(n, vizora_protocol::now_ms());
+            let ok = tx.send(Update::Entries { epoch: "fixture".into(), items }).is_ok()
+                && tx.send(Update::Telemetry(telemetry)).is_ok();
+            if !ok {
+                return;
+            }
+        }
+    });
 }
 
 fn init_cli_logging() {

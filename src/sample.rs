@@ -212,3 +212,58 @@ pub fn sample_fleet(n: usize, now_ms: u64) -> StateFile {
         executions,
     }
 }
+
+/// Live changes for a sample fleet: device status flips and telemetry, as
+/// a gateway would send them, for load on the wall without a gateway.
+#[derive(Debug, Clone)]
+pub struct SampleFeed {
+    devices: usize,
+    seq: u64,
+    next: usize,
+    revs: Vec<u64>,
+}
+
+impl SampleFeed {
+    /// Changes for `sample_fleet(devices, _)`, after its snapshot and executions.
+    pub fn new(fleet: &StateFile) -> Self {
+        Self {
+            devices: fleet.device.len(),
+            seq: fleet.seq + fleet.executions.len() as u64,
+            next: 0,
+            revs: fleet.device.iter().map(|d| d.rev).collect(),
+        }
+    }
+
+    /// The next `n` status entries (devices in turn, flipping online and
+    /// degraded) and a telemetry batch for the same devices.
+    pub fn next(&mut self, n: usize, now_ms: u64) -> (Vec<vizora_protocol::LogEntry>, vizora_protocol::Telemetry) {
+        use vizora_protocol::{DeviceStatusData, Event, LogEntry, Telemetry, TelemetryDevice};
+        let mut entries = Vec::with_capacity(n);
+        let mut telemetry = Vec::with_capacity(n);
+        for _ in 0..n.min(self.devices) {
+            let i = self.next % self.devices.max(1);
+            self.next += 1;
+            self.seq += 1;
+            self.revs[i] += 1;
+            let status = if self.revs[i] % 2 == 0 { DeviceStatus::Online } else { DeviceStatus::Degraded };
+            let id = format!("dev-{i:05}");
+            entries.push(LogEntry {
+                seq: self.seq,
+                ts_ms: now_ms,
+                event: Event::DeviceStatus(DeviceStatusData { id: id.clone(), rev: self.revs[i], status, last_seen_ms: now_ms }),
+            });
+            telemetry.push(TelemetryDevice {
+                id,
+                health: Health {
+                    cpu_pct: (self.seq % 90) as f32,
+                    mem_pct: 50.0,
+                    temp_c: 60.0,
+                    disk_free_pct: 40.0,
+                    uptime_s: self.seq,
+                },
+                playing: None,
+            });
+        }
+        (entries, Telemetry { ts_ms: now_ms, devices: telemetry })
+    }
+}

@@ -101,7 +101,8 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
         let rim = pixel(&img, t.x + 4.0, t.y + t.h / 2.0);
         assert!(close(rim, palette::status_color(*status)), "tile {i} ({status:?}) rim {rim:?}");
         // Shape: offline tiles are hollow, so their centre is background.
-        let centre = pixel(&img, t.x + t.w / 2.0, t.y + t.h / 2.0);
+        // Below the mini bars, above the status label.
+        let centre = pixel(&img, t.x + t.w / 2.0, t.y + t.h * 0.62);
         match status {
             DeviceStatus::Offline | DeviceStatus::Unknown => {
                 assert!(

@@ -4,12 +4,23 @@
 
 use vizora::layout::{Grid, tile_area};
 use vizora::palette::{self, Rgb};
-use vizora::sample::sample_status;
-use vizora_protocol::{DeviceStatus, Position, now_ms};
+use vizora::devices_panel::tile_order;
+use vizora_protocol::{DeviceStatus, OrgState, Position, now_ms};
 
 use super::{close, pixel, render, screenshot_dir};
 
 const SAMPLE: usize = 48;
+
+/// The sample's devices in tile order: (id, status).
+fn order() -> Vec<(String, DeviceStatus)> {
+    let state = OrgState::from_entities(vizora::fixture::sample_fleet(SAMPLE, 0).entities());
+    tile_order(&state).into_iter().map(|d| (d.id.clone(), d.status)).collect()
+}
+
+fn tile_of(id: &str, n: usize) -> usize {
+    let state = OrgState::from_entities(vizora::fixture::sample_fleet(n, 0).entities());
+    tile_order(&state).iter().position(|d| d.id == id).expect("device in the sample")
+}
 
 fn count(img: &image::RgbImage, c: Rgb, x0: u32, y0: u32, x1: u32, y1: u32) -> usize {
     let mut n = 0;
@@ -54,7 +65,7 @@ fn check_page(name: &str, img: &image::RgbImage) {
             let grid = Grid::fit(SAMPLE, tile_area(w, h));
             for i in 0..SAMPLE {
                 let t = grid.tile(i);
-                let status = sample_status(i);
+                let status = order()[i].1;
                 let rim = pixel(img, t.x + t.w * 0.03, t.y + t.h * 0.75);
                 assert!(close(rim, palette::status_color(status)), "devices: tile {i} ({status:?}) rim {rim:?}");
                 if status == DeviceStatus::Offline {
@@ -145,13 +156,13 @@ fn an_alert_pulse_differs_between_two_frames() {
     let (a, b) = (image::open(&first).expect("a").to_rgb8(), image::open(&second).expect("b").to_rgb8());
     let grid = Grid::fit(12, tile_area(1920.0, 1080.0));
     // Device 2 is degraded with an open warning: its ring shows in the gap left of the tile.
-    let t = grid.tile(2);
+    let t = grid.tile(tile_of("dev-00002", 12));
     let (x, y) = (t.x - grid.gap * 0.3, t.y + t.h / 2.0);
     let (pa, pb) = (pixel(&a, x, y), pixel(&b, x, y));
     let diff: u32 = pa.iter().zip(pb).map(|(p, q)| u32::from(p.abs_diff(q))).sum();
     assert!(diff > 24, "the ring of an alerting tile changes between frames: {pa:?} vs {pb:?}");
     // A tile without an alert has no ring: its gap stays the background.
-    let quiet = grid.tile(0);
+    let quiet = grid.tile(tile_of("dev-00000", 12));
     let q = pixel(&a, quiet.x - grid.gap * 0.3, quiet.y + quiet.h / 2.0);
     assert!(close(q, palette::BACKGROUND), "no ring around a quiet tile: {q:?}");
 }
