@@ -62,6 +62,19 @@ pub enum TileBar {
     Temp,
 }
 
+/// A tile's telemetry: the "now playing" line and the CPU and temperature bar widths.
+fn telemetry_of(model: &crate::fleet_model::FleetModel, d: &Device, side: f32, max_chars: usize) -> (String, f32, f32) {
+    let playing = model.playing(d).map(|p| {
+        let name = model.view().contents.get(&p.content_id).map_or(p.content_id.as_str(), |c| c.name.as_str());
+        // Content names read from their start (device names from their end).
+        let name: String = fitted_name(name, usize::MAX).chars().take(max_chars.saturating_sub(2)).collect();
+        format!("> {name}")
+    });
+    let health = model.health(d);
+    let width = |v: Option<f32>| side * 0.8 * (v.unwrap_or(0.0) / 100.0).clamp(0.0, 1.0);
+    (playing.unwrap_or_default(), width(health.map(|h| h.cpu_pct)), width(health.map(|h| h.temp_c)))
+}
+
 /// Devices in tile order: grouped by their first tag (untagged last), then by name.
 pub fn tile_order(state: &vizora_protocol::OrgState) -> Vec<&Device> {
     let mut v: Vec<&Device> = state.devices.values().collect();
@@ -242,19 +255,20 @@ fn rebuild_tiles(
                 ))
                 .id();
             // What it plays, and CPU / temperature mini bars (left-anchored, drawn on a dark track).
+            let (now_playing, cpu_w, temp_w) = telemetry_of(&fleet.0, d, side, max_chars);
             let playing = tile
                 .commands()
                 .spawn((
-                    Text2d::new(""),
+                    Text2d::new(now_playing),
                     TextFont::from_font_size(name_font * 0.9),
                     TextColor(rgb(palette::TEXT)),
                     Transform::from_xyz(0.0, side * 0.2, 0.2),
                     TilePlaying,
                 ))
                 .id();
-            let bar = |y: f32| {
+            let bar = |y: f32, w: f32| {
                 (
-                    Sprite::from_color(rgb(palette::TEXT), Vec2::new(0.0, side * 0.06)),
+                    Sprite::from_color(rgb(palette::TEXT), Vec2::new(w, side * 0.06)),
                     Transform::from_xyz(-side * 0.4, y, 0.25),
                     bevy::sprite::Anchor::CENTER_LEFT,
                 )
@@ -266,8 +280,8 @@ fn rebuild_tiles(
                 )
             };
             // Upper half only: the lower half shows the status shape and label.
-            let cpu = tile.commands().spawn((bar(side * 0.06), TileBar::Cpu)).id();
-            let temp = tile.commands().spawn((bar(-side * 0.02), TileBar::Temp)).id();
+            let cpu = tile.commands().spawn((bar(side * 0.06, cpu_w), TileBar::Cpu)).id();
+            let temp = tile.commands().spawn((bar(-side * 0.02, temp_w), TileBar::Temp)).id();
             let t1 = tile.commands().spawn(track(side * 0.06)).id();
             let t2 = tile.commands().spawn(track(-side * 0.02)).id();
             tile.add_children(&[name, st, playing, t1, t2, cpu, temp]);
@@ -307,21 +321,14 @@ fn update_changed_tiles(
             }
         }
         if let Some(x) = tile.extras {
-            let state = fleet.0.view();
-            let health = fleet.0.health(d);
-            let playing = fleet.0.playing(d).map(|p| {
-                let name = state.contents.get(&p.content_id).map_or(p.content_id.as_str(), |c| c.name.as_str());
-                format!("> {}", fitted_name(name, tile.max_chars.saturating_sub(2)))
-            });
-            if let Ok(mut t) = texts.get_mut(x.playing) {
-                let s = playing.unwrap_or_default();
-                if t.0 != s {
-                    t.0 = s;
-                }
+            let (playing, cpu_w, temp_w) = telemetry_of(&fleet.0, d, x.side, tile.max_chars);
+            if let Ok(mut t) = texts.get_mut(x.playing)
+                && t.0 != playing
+            {
+                t.0 = playing;
             }
-            for (e, v) in [(x.cpu, health.map(|h| h.cpu_pct)), (x.temp, health.map(|h| h.temp_c))] {
+            for (e, w) in [(x.cpu, cpu_w), (x.temp, temp_w)] {
                 if let Ok((_, mut s)) = bars.get_mut(e) {
-                    let w = x.side * 0.8 * (v.unwrap_or(0.0) / 100.0).clamp(0.0, 1.0);
                     s.custom_size = Some(Vec2::new(w, x.side * 0.06));
                 }
             }

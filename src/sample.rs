@@ -221,6 +221,7 @@ pub struct SampleFeed {
     seq: u64,
     next: usize,
     revs: Vec<u64>,
+    playing: Vec<Option<vizora_protocol::Playing>>,
 }
 
 impl SampleFeed {
@@ -231,6 +232,7 @@ impl SampleFeed {
             seq: fleet.seq + fleet.executions.len() as u64,
             next: 0,
             revs: fleet.device.iter().map(|d| d.rev).collect(),
+            playing: fleet.device.iter().map(|d| d.playing.clone()).collect(),
         }
     }
 
@@ -261,7 +263,7 @@ impl SampleFeed {
                     disk_free_pct: 40.0,
                     uptime_s: self.seq,
                 },
-                playing: None,
+                playing: self.playing[i].clone(),
             });
         }
         (entries, Telemetry { ts_ms: now_ms, devices: telemetry })
