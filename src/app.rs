@@ -142,6 +142,11 @@ pub fn build(opts: &WallOptions) -> App {
         }
     }
     app.insert_resource(opts.identity.clone());
+    // On small machines (kiosk mini PCs, this 2-core build box) one thread runs
+    // the wall's many small systems in half the time of waking workers for them.
+    if std::thread::available_parallelism().map_or(1, |n| n.get()) <= 4 {
+        single_threaded_main(&mut app);
+    }
     app.add_plugins((
         NetPlugin { offline: opts.offline },
         FleetPlugin,
@@ -158,6 +163,24 @@ pub fn build(opts: &WallOptions) -> App {
         ToastPlugin,
     ));
     app
+}
+
+/// Runs the main world's per-frame schedules on one thread. The wall's
+/// systems are many and small: on a 2-core kiosk PC, waking worker threads
+/// for them costs more than the work (see `benches/wall_frame.rs`).
+/// Rendering keeps its own thread either way.
+pub fn single_threaded_main(app: &mut App) {
+    use bevy::ecs::schedule::SingleThreadedExecutor;
+    fn one(app: &mut App, label: impl bevy::ecs::schedule::ScheduleLabel) {
+        app.edit_schedule(label, |s| {
+            s.set_executor(SingleThreadedExecutor::new());
+        });
+    }
+    one(app, First);
+    one(app, PreUpdate);
+    one(app, Update);
+    one(app, PostUpdate);
+    one(app, Last);
 }
 
 fn track_window_size(window: Option<Single<&Window>>, mut size: ResMut<WallSize>) {
