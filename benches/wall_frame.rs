@@ -51,7 +51,8 @@ fn wall(devices: usize, single: bool) -> (App, crossbeam_channel::Sender<Update>
         .insert_resource(NetLink::from_channel(rx));
     let fleet = sample_fleet(devices, now_ms());
     let feed = SampleFeed::new(&fleet);
-    let _ = tx.send(Update::Connection(ConnectionState::Live { server: "bench".into(), mode: SubscribeMode::Snapshot }));
+    let _ =
+        tx.send(Update::Connection(ConnectionState::Live { server: "bench".into(), mode: SubscribeMode::Snapshot }));
     for u in fleet.into_updates() {
         let _ = tx.send(u);
     }

@@ -14,8 +14,8 @@ use crate::net::MetricsReceived;
 use crate::pages::WallSettings;
 use crate::palette::{self};
 use crate::panel::{
-    ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_chart, spawn_panel, spawn_rows,
-    write_chart, write_rows,
+    ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_chart, spawn_panel,
+    spawn_rows, write_chart, write_rows,
 };
 
 /// How far back the charts look.

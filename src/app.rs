@@ -9,25 +9,25 @@ use bevy::render::RenderPlugin;
 use bevy::window::{CursorOptions, ExitCondition, MonitorSelection, PresentMode, WindowMode, WindowResolution};
 use bevy::winit::WinitPlugin;
 
-use crate::config::{PanelKind, WallConfig};
-use crate::devices_panel::{DevicesPanelPlugin, WallSize};
 use crate::analytics_panel::AnalyticsPanelPlugin;
 use crate::catalog_panels::CatalogPanelsPlugin;
+use crate::config::{PanelKind, WallConfig};
+use crate::devices_panel::{DevicesPanelPlugin, WallSize};
 use crate::fleet::{FleetPlugin, Identity};
-use crate::main_panel::MainPanelPlugin;
-use crate::operator::OperatorPlugin;
-use crate::panel::PanelPlugin;
-use crate::schedules_panel::SchedulesPanelPlugin;
-use crate::tile_marks::{PulseClock, TileMarksPlugin};
-use crate::toast::ToastPlugin;
 use crate::headless::HeadlessPlugin;
 use crate::health_panel::HealthPanelPlugin;
 use crate::hud::{DemoMode, HudPlugin};
 use crate::kiosk::KioskPlugin;
+use crate::main_panel::MainPanelPlugin;
 use crate::net::NetPlugin;
+use crate::operator::OperatorPlugin;
 use crate::overlay::OverlayPlugin;
 use crate::pages::{PagesPlugin, WallSettings};
 use crate::palette;
+use crate::panel::PanelPlugin;
+use crate::schedules_panel::SchedulesPanelPlugin;
+use crate::tile_marks::{PulseClock, TileMarksPlugin};
+use crate::toast::ToastPlugin;
 
 /// Where the wall is drawn.
 #[derive(Debug, Clone)]

@@ -15,7 +15,9 @@ use crate::fleet_model::FleetModel;
 use crate::health_panel::age;
 use crate::pages::WallSettings;
 use crate::palette;
-use crate::panel::{Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_panel, spawn_rows, write_rows};
+use crate::panel::{
+    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_panel, spawn_rows, write_rows,
+};
 
 /// Text rows of each catalog panel.
 pub const ROWS: usize = 26;
@@ -203,9 +205,10 @@ fn draw_catalog(
     write_rows(PanelKind::Playlists, &fit(playlist_rows(model)), &mut rows);
     write_rows(PanelKind::Content, &fit(content_rows(model)), &mut rows);
     let synced = model.position().is_some();
-    for (kind, empty) in
-        [(PanelKind::Playlists, model.view().playlists.is_empty()), (PanelKind::Content, model.view().contents.is_empty())]
-    {
+    for (kind, empty) in [
+        (PanelKind::Playlists, model.view().playlists.is_empty()),
+        (PanelKind::Content, model.view().contents.is_empty()),
+    ] {
         PanelStatuses::set(&mut statuses, kind, PanelStatus { no_data: !synced || empty, ..PanelStatus::default() });
     }
 }

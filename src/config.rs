@@ -30,15 +30,8 @@ pub enum PanelKind {
 
 impl PanelKind {
     /// Every panel, in the order of the default rotation.
-    pub const ALL: [PanelKind; 7] = [
-        Self::Main,
-        Self::Devices,
-        Self::Health,
-        Self::Analytics,
-        Self::Schedules,
-        Self::Playlists,
-        Self::Content,
-    ];
+    pub const ALL: [PanelKind; 7] =
+        [Self::Main, Self::Devices, Self::Health, Self::Analytics, Self::Schedules, Self::Playlists, Self::Content];
 
     /// The name used on the command line and in the config.
     pub fn as_str(self) -> &'static str {

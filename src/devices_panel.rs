@@ -75,6 +75,9 @@ fn telemetry_of(model: &crate::fleet_model::FleetModel, d: &Device, side: f32, m
     (playing.unwrap_or_default(), width(health.map(|h| h.cpu_pct)), width(health.map(|h| h.temp_c)))
 }
 
+/// Mini-bar sprites, apart from tiles and markers (their sprites are queried mutably too).
+type BarsOnly = (Without<Tile>, Without<TileMarkerPart>);
+
 /// Devices in tile order: grouped by their first tag (untagged last), then by name.
 pub fn tile_order(state: &vizora_protocol::OrgState) -> Vec<&Device> {
     let mut v: Vec<&Device> = state.devices.values().collect();
@@ -189,6 +192,7 @@ fn show_devices_panel(page: Option<Res<ActivePage>>, mut q: Query<&mut Visibilit
     }
 }
 
+#[expect(clippy::too_many_arguments, reason = "one system rebuilds the whole grid from the fleet")]
 fn rebuild_tiles(
     mut commands: Commands,
     root: Option<Single<Entity, With<DevicesPanel>>>,
@@ -301,7 +305,7 @@ fn update_changed_tiles(
     mut tiles: Query<(&Tile, &mut Sprite), Without<TileMarkerPart>>,
     mut parts: Query<(&mut Sprite, &mut Transform), With<TileMarkerPart>>,
     mut texts: Query<&mut Text2d>,
-    mut bars: Query<(&TileBar, &mut Sprite), (Without<Tile>, Without<TileMarkerPart>)>,
+    mut bars: Query<(&TileBar, &mut Sprite), BarsOnly>,
 ) {
     for c in changed.read() {
         let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.view().devices.get(&c.id)) else { continue };

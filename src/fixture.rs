@@ -81,7 +81,11 @@ impl StateFile {
             .executions
             .iter()
             .enumerate()
-            .map(|(i, x)| LogEntry { seq: seq + 1 + i as u64, ts_ms: x.at_ms, event: Event::ScheduleExecuted(x.clone()) })
+            .map(|(i, x)| LogEntry {
+                seq: seq + 1 + i as u64,
+                ts_ms: x.at_ms,
+                event: Event::ScheduleExecuted(x.clone()),
+            })
             .collect();
         let mut out = vec![Update::Snapshot { epoch: epoch.clone(), seq, entities: self.into_entities() }];
         if !items.is_empty() {

@@ -119,7 +119,9 @@ impl Plugin for FleetPlugin {
             .configure_sets(PreUpdate, FleetSystems::Apply.after(NetSystems::Receive))
             .add_systems(
                 PreUpdate,
-                (apply_restored, apply_snapshots, apply_entries, apply_telemetry, apply_outbox).chain().in_set(FleetSystems::Apply),
+                (apply_restored, apply_snapshots, apply_entries, apply_telemetry, apply_outbox)
+                    .chain()
+                    .in_set(FleetSystems::Apply),
             )
             // Operator actions apply in Update, after the dialogs, so the next draw shows them.
             .add_systems(Update, apply_operator_actions);
@@ -249,9 +251,15 @@ fn apply_operator_actions(
 ) {
     for a in actions.read() {
         let id = ulid::Ulid::generate().to_string();
-        let mutation =
-            Mutation { mutation_id: id.clone(), client_id: who.client_id.clone(), target: a.target.clone(), base_rev: a.base_rev, op: a.op.clone() };
-        let ctx = ApplyCtx { org: who.org.clone(), role: who.role, sub: who.sub.clone(), new_id: format!("local-{id}") };
+        let mutation = Mutation {
+            mutation_id: id.clone(),
+            client_id: who.client_id.clone(),
+            target: a.target.clone(),
+            base_rev: a.base_rev,
+            op: a.op.clone(),
+        };
+        let ctx =
+            ApplyCtx { org: who.org.clone(), role: who.role, sub: who.sub.clone(), new_id: format!("local-{id}") };
         match fleet.0.mutate(mutation.clone(), ctx.clone()) {
             Ok(ch) => {
                 out.send(ch);
@@ -259,7 +267,8 @@ fn apply_operator_actions(
                 sent.write(Outgoing(Control::Mutate { mutation, ctx }));
             }
             Err(r) => {
-                out.toasts.write(Toast::new(ToastKind::Rejected, format!("{} refused: {}", a.op.kind_name(), r.message)));
+                out.toasts
+                    .write(Toast::new(ToastKind::Rejected, format!("{} refused: {}", a.op.kind_name(), r.message)));
             }
         }
     }

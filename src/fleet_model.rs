@@ -110,7 +110,11 @@ impl FleetModel {
 
     /// Starts from what the client store kept: the confirmed state as of
     /// its save, and the operator changes still waiting, replayed on top.
-    pub fn restore(&mut self, confirmed: Option<vizora_sync::ConfirmedState>, pending: Vec<vizora_sync::QueuedMutation>) -> Changes {
+    pub fn restore(
+        &mut self,
+        confirmed: Option<vizora_sync::ConfirmedState>,
+        pending: Vec<vizora_sync::QueuedMutation>,
+    ) -> Changes {
         self.synced_ms = confirmed.as_ref().map(|c| c.as_of_ms);
         self.engine = SyncEngine::restore(confirmed, pending);
         self.device_ids = self.engine.view().devices.keys().cloned().collect();

@@ -137,13 +137,7 @@ fn frame_stats(ms: &mut [f32]) -> Option<String> {
     ms.sort_by(f32::total_cmp);
     let pct = |p: f32| ms[((ms.len() - 1) as f32 * p).round() as usize];
     let mean = ms.iter().sum::<f32>() / ms.len() as f32;
-    Some(format!(
-        "frame_ms n={} mean={mean:.2} p50={:.2} p99={:.2} max={:.2}",
-        ms.len(),
-        pct(0.5),
-        pct(0.99),
-        pct(1.0)
-    ))
+    Some(format!("frame_ms n={} mean={mean:.2} p50={:.2} p99={:.2} max={:.2}", ms.len(), pct(0.5), pct(0.99), pct(1.0)))
 }
 
 fn spawn_capture(commands: &mut Commands, target: Handle<Image>, out: PathBuf) {

@@ -8,8 +8,8 @@ use crate::config::PanelKind;
 use crate::devices_panel::WallSize;
 use crate::fleet::{AlertsChanged, Fleet, FleetReset};
 use crate::pages::WallSettings;
-use crate::panel::{HatchImages, spawn_panel};
 use crate::palette::{self, Rgb};
+use crate::panel::{HatchImages, spawn_panel};
 
 /// Most alert rows on screen.
 pub const MAX_ROWS: usize = 24;

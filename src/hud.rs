@@ -105,7 +105,9 @@ fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     let since = |t: u64| format!("{:02}:{:02}", (t / 3_600_000) % 24, (t / 60_000) % 60);
     let (badge, color) = plain_badge(state, info);
     match (state, info.down_since_ms) {
-        (LinkState::Reconnecting | LinkState::Refused, Some(t)) => (format!("{badge} | DOWN SINCE {}", since(t)), color),
+        (LinkState::Reconnecting | LinkState::Refused, Some(t)) => {
+            (format!("{badge} | DOWN SINCE {}", since(t)), color)
+        }
         _ => (badge, color),
     }
 }
@@ -158,11 +160,7 @@ fn update_hud(
             HudText::Page => match (&page, &settings) {
                 (Some(p), Some(s)) => {
                     let name = s.0.pages.get(p.index).map(|pg| pg.name.to_uppercase()).unwrap_or_default();
-                    if p.pinned {
-                        (format!("{name} (PINNED)"), palette::OFFLINE)
-                    } else {
-                        (name, palette::ACCENT)
-                    }
+                    if p.pinned { (format!("{name} (PINNED)"), palette::OFFLINE) } else { (name, palette::ACCENT) }
                 }
                 _ => (String::new(), palette::ACCENT),
             },

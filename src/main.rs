@@ -10,9 +10,9 @@ use bevy::app::AppExit;
 use clap::{Args, Parser, Subcommand};
 use vizora::app::{Surface, WallOptions};
 use vizora::config::{PanelKind, WallConfig};
-use vizora::fleet::Identity;
 use vizora::demo::DemoBackend;
 use vizora::fixture::StateFile;
+use vizora::fleet::Identity;
 use vizora::net::NetLink;
 use vizora_client::{ClientConfig, Update};
 

@@ -13,8 +13,8 @@ use crate::health_panel::age;
 use crate::pages::WallSettings;
 use crate::palette::{self, color};
 use crate::panel::{
-    ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_chart, spawn_panel, spawn_rows,
-    write_chart, write_rows,
+    ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_chart, spawn_panel,
+    spawn_rows, write_chart, write_rows,
 };
 
 /// A count in one of the four status boxes (0 online, 1 degraded, 2 offline, 3 unknown).
@@ -40,7 +40,12 @@ impl Plugin for MainPanelPlugin {
     }
 }
 
-fn spawn_main(mut commands: Commands, size: Res<WallSize>, settings: Option<Res<WallSettings>>, images: Res<HatchImages>) {
+fn spawn_main(
+    mut commands: Commands,
+    size: Res<WallSize>,
+    settings: Option<Res<WallSettings>>,
+    images: Res<HatchImages>,
+) {
     let font = panel_font(&size, settings.as_deref());
     let kind = PanelKind::Main;
     let root = spawn_panel(&mut commands, kind, &size, font, &images);
@@ -60,11 +65,7 @@ fn spawn_main(mut commands: Commands, size: Res<WallSize>, settings: Option<Res<
                         },
                         BackgroundColor(color(*c)),
                         children![
-                            (
-                                Text::new(*label),
-                                TextFont::from_font_size(font),
-                                TextColor(color(palette::BACKGROUND))
-                            ),
+                            (Text::new(*label), TextFont::from_font_size(font), TextColor(color(palette::BACKGROUND))),
                             (
                                 Text::new("0"),
                                 TextFont::from_font_size(box_h * 0.45),

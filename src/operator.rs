@@ -99,7 +99,8 @@ fn draw_dialog(
             let before = d.device.clone();
             combo(ui, "device", &mut d.device, &devices);
             if d.device != before {
-                d.rename = d.device.as_ref().and_then(|id| state.devices.get(id)).map(|x| x.name.clone()).unwrap_or_default();
+                d.rename =
+                    d.device.as_ref().and_then(|id| state.devices.get(id)).map(|x| x.name.clone()).unwrap_or_default();
             }
             if let Some(dev) = d.device.as_ref().and_then(|id| state.devices.get(id)) {
                 ui.horizontal(|ui| {
@@ -113,7 +114,11 @@ fn draw_dialog(
                 ui.horizontal(|ui| {
                     combo(ui, "playlist", &mut d.playlist, &playlists);
                     if ui.add_enabled(d.playlist.is_some(), egui::Button::new("Assign")).clicked() {
-                        act(&dev.id, Some(dev.rev), MutationOp::DeviceAssignPlaylist { playlist_id: d.playlist.clone() });
+                        act(
+                            &dev.id,
+                            Some(dev.rev),
+                            MutationOp::DeviceAssignPlaylist { playlist_id: d.playlist.clone() },
+                        );
                     }
                 });
             }
@@ -121,7 +126,8 @@ fn draw_dialog(
             ui.heading("Playlist order");
             if let Some(p) = d.playlist.as_ref().and_then(|id| state.playlists.get(id)) {
                 for (i, item) in p.items.iter().enumerate() {
-                    let name = state.contents.get(&item.content_id).map_or(item.content_id.as_str(), |c| c.name.as_str());
+                    let name =
+                        state.contents.get(&item.content_id).map_or(item.content_id.as_str(), |c| c.name.as_str());
                     ui.horizontal(|ui| {
                         ui.label(format!("{}. {name} ({} s)", i + 1, item.duration_s));
                         if ui.add_enabled(i > 0, egui::Button::new("up")).clicked() {

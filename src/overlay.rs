@@ -111,7 +111,12 @@ fn draw_overlay(
         for p in engine.pending().iter().take(8) {
             let m = p.mutation();
             let acked = if p.is_acked() { "acked" } else { "waiting" };
-            ui.label(format!("  {} {} {} ({acked})", &m.mutation_id, m.op.kind_name(), m.target.as_deref().unwrap_or("-")));
+            ui.label(format!(
+                "  {} {} {} ({acked})",
+                &m.mutation_id,
+                m.op.kind_name(),
+                m.target.as_deref().unwrap_or("-")
+            ));
         }
         ui.separator();
         ui.heading("Frame");

@@ -91,8 +91,8 @@ impl PanelStatuses {
 
 /// The stale kind a panel shows now.
 pub fn stale_of(link: LinkState, restored: bool, status: Option<&PanelStatus>) -> Option<Stale> {
-    let disconnected = matches!(link, LinkState::Reconnecting | LinkState::Refused)
-        || (link == LinkState::Connecting && restored);
+    let disconnected =
+        matches!(link, LinkState::Reconnecting | LinkState::Refused) || (link == LinkState::Connecting && restored);
     if disconnected {
         return Some(Stale::Disconnected);
     }
@@ -233,7 +233,13 @@ pub fn panel_font(size: &WallSize, settings: Option<&WallSettings>) -> f32 {
 
 /// Spawns a panel root with its title, age line, error tile and hatch; the
 /// panel adds its own children to the returned root.
-pub fn spawn_panel(commands: &mut Commands, kind: PanelKind, size: &WallSize, font: f32, images: &HatchImages) -> Entity {
+pub fn spawn_panel(
+    commands: &mut Commands,
+    kind: PanelKind,
+    size: &WallSize,
+    font: f32,
+    images: &HatchImages,
+) -> Entity {
     spawn_panel_with(commands, kind, size, font, images, true)
 }
 
@@ -364,7 +370,15 @@ pub fn spawn_rows(commands: &mut Commands, parent: Entity, kind: PanelKind, firs
 }
 
 /// Spawns a bar chart of `bars` bars, `height` pixels tall, under `parent`.
-pub fn spawn_chart(commands: &mut Commands, parent: Entity, kind: PanelKind, chart: u8, bars: usize, height: f32, c: Rgb) {
+pub fn spawn_chart(
+    commands: &mut Commands,
+    parent: Entity,
+    kind: PanelKind,
+    chart: u8,
+    bars: usize,
+    height: f32,
+    c: Rgb,
+) {
     commands.entity(parent).with_children(|p| {
         p.spawn(Node {
             height: px(height),

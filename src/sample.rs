@@ -55,11 +55,21 @@ fn playlist(id: &str, name: &str, items: &[usize]) -> Playlist {
         org: ORG.into(),
         rev: 3,
         name: name.into(),
-        items: items.iter().map(|&c| PlaylistItem { content_id: format!("c{c:02}"), duration_s: content(c).duration_s }).collect(),
+        items: items
+            .iter()
+            .map(|&c| PlaylistItem { content_id: format!("c{c:02}"), duration_s: content(c).duration_s })
+            .collect(),
     }
 }
 
-fn schedule(id: &str, name: &str, pl: &str, target: ScheduleTarget, window: Option<(&str, &str)>, priority: i32) -> Schedule {
+fn schedule(
+    id: &str,
+    name: &str,
+    pl: &str,
+    target: ScheduleTarget,
+    window: Option<(&str, &str)>,
+    priority: i32,
+) -> Schedule {
     Schedule {
         id: id.into(),
         org: ORG.into(),
@@ -88,7 +98,14 @@ pub fn sample_fleet(n: usize, now_ms: u64) -> StateFile {
     let schedules = vec![
         schedule("s-day", "Store hours", "p-retail", ScheduleTarget::Tag("store".into()), Some(("00:00", "23:59")), 10),
         schedule("s-transit", "Transit all day", "p-transit", ScheduleTarget::Tag("station".into()), None, 5),
-        schedule("s-office", "Office hours", "p-office", ScheduleTarget::Tag("office".into()), Some(("07:00", "19:00")), 5),
+        schedule(
+            "s-office",
+            "Office hours",
+            "p-office",
+            ScheduleTarget::Tag("office".into()),
+            Some(("07:00", "19:00")),
+            5,
+        ),
         schedule("s-night", "Night mode", "p-night", ScheduleTarget::Tag("lobby".into()), Some(("20:00", "06:00")), 1),
         schedule("s-vip", "VIP lounge", "p-retail", ScheduleTarget::Device("dev-00001".into()), None, 50),
     ];
@@ -247,12 +264,17 @@ impl SampleFeed {
             self.next += 1;
             self.seq += 1;
             self.revs[i] += 1;
-            let status = if self.revs[i] % 2 == 0 { DeviceStatus::Online } else { DeviceStatus::Degraded };
+            let status = if self.revs[i].is_multiple_of(2) { DeviceStatus::Online } else { DeviceStatus::Degraded };
             let id = format!("dev-{i:05}");
             entries.push(LogEntry {
                 seq: self.seq,
                 ts_ms: now_ms,
-                event: Event::DeviceStatus(DeviceStatusData { id: id.clone(), rev: self.revs[i], status, last_seen_ms: now_ms }),
+                event: Event::DeviceStatus(DeviceStatusData {
+                    id: id.clone(),
+                    rev: self.revs[i],
+                    status,
+                    last_seen_ms: now_ms,
+                }),
             });
             telemetry.push(TelemetryDevice {
                 id,

@@ -16,7 +16,9 @@ use crate::fleet::{CatalogChanged, Fleet, FleetReset};
 use crate::fleet_model::FleetModel;
 use crate::pages::WallSettings;
 use crate::palette::{self, Rgb, color};
-use crate::panel::{Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_panel, spawn_rows, write_rows};
+use crate::panel::{
+    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_panel, spawn_rows, write_rows,
+};
 
 /// Device groups drawn on the timeline.
 pub const MAX_GROUPS: usize = 6;
@@ -36,7 +38,8 @@ pub struct Timeline {
 pub struct NowLine;
 
 /// Distinct segment colours (Okabe-Ito, then greys).
-const SEGMENT: [Rgb; 6] = [palette::ACCENT, palette::ONLINE, palette::DEGRADED, [204, 121, 167], [0, 114, 178], [240, 228, 66]];
+const SEGMENT: [Rgb; 6] =
+    [palette::ACCENT, palette::ONLINE, palette::DEGRADED, [204, 121, 167], [0, 114, 178], [240, 228, 66]];
 
 /// Draws the schedules panel.
 #[derive(Default)]
@@ -59,7 +62,10 @@ fn spawn_schedules(
     let kind = PanelKind::Schedules;
     let root = spawn_panel(&mut commands, kind, &size, font, &images);
     commands.entity(root).with_children(|p| {
-        p.spawn((Timeline { font }, Node { flex_direction: FlexDirection::Column, row_gap: px(font * 0.3), ..default() }));
+        p.spawn((
+            Timeline { font },
+            Node { flex_direction: FlexDirection::Column, row_gap: px(font * 0.3), ..default() },
+        ));
     });
     spawn_rows(&mut commands, root, kind, 0, 2 + DEVICE_ROWS + 1 + EXEC_ROWS, font);
 }
@@ -287,7 +293,10 @@ fn draw_schedules(
     for c in all.iter().take(DEVICE_ROWS) {
         let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", palette::TEXT) };
         let playing = if c.playing.is_some() { name(&c.playing) } else { "(no report)".to_owned() };
-        out.push(Row::new(format!("{:<24} {:<24} {:<24}{mark}", ascii(&c.device, 24), name(&c.expected), playing), col));
+        out.push(Row::new(
+            format!("{:<24} {:<24} {:<24}{mark}", ascii(&c.device, 24), name(&c.expected), playing),
+            col,
+        ));
     }
     while out.len() < 2 + DEVICE_ROWS {
         out.push(Row::new("", palette::TEXT));
@@ -298,7 +307,9 @@ fn draw_schedules(
         let (word, col) = match x.outcome {
             ExecutionOutcome::Ok => ("ok".to_owned(), palette::TEXT),
             ExecutionOutcome::Skipped => ("skipped".to_owned(), palette::TEXT_DIM),
-            ExecutionOutcome::Failed => (format!("FAILED {}", ascii(x.error.as_deref().unwrap_or(""), 30)), palette::OFFLINE),
+            ExecutionOutcome::Failed => {
+                (format!("FAILED {}", ascii(x.error.as_deref().unwrap_or(""), 30)), palette::OFFLINE)
+            }
         };
         let device = state.devices.get(&x.device_id).map_or(x.device_id.as_str(), |d| d.name.as_str());
         let sched = state.schedules.get(&x.schedule_id).map_or(x.schedule_id.as_str(), |s| s.name.as_str());

@@ -83,6 +83,7 @@ fn side_of(tiles: &Query<&Sprite>, e: Entity) -> Option<f32> {
     tiles.get(e).ok().and_then(|s| s.custom_size).map(|s| s.x)
 }
 
+#[expect(clippy::too_many_arguments, reason = "reads alerts, tiles and the clock; writes rings")]
 fn update_pulse_set(
     mut commands: Commands,
     fleet: Res<Fleet>,
@@ -145,11 +146,7 @@ fn update_pulse_set(
     }
 }
 
-fn animate_pulses(
-    time: Res<Time>,
-    mut clock: ResMut<PulseClock>,
-    mut rings: Query<(&PulseRing, &mut Sprite)>,
-) {
+fn animate_pulses(time: Res<Time>, mut clock: ResMut<PulseClock>, mut rings: Query<(&PulseRing, &mut Sprite)>) {
     let step = clock.fixed_step.unwrap_or(time.delta_secs());
     clock.t += step;
     let now = now_ms();
@@ -225,7 +222,7 @@ mod tests {
 
     #[test]
     fn pulses_stay_under_three_hertz_and_grow_with_age() {
-        assert!(PULSE_HZ <= 3.0, "WCAG 2.3.1");
+        const { assert!(PULSE_HZ <= 3.0, "WCAG 2.3.1: at most three flashes a second") };
         assert!(strength(0) < strength(5 * 60 * 1000));
         assert_eq!(strength(FULL_STRENGTH_MS), strength(10 * FULL_STRENGTH_MS));
         let lo = pulse_alpha(0.75 / PULSE_HZ, FULL_STRENGTH_MS);

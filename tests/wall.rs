@@ -90,7 +90,10 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
 
     let (w, h) = (1280.0, 720.0);
     let out = screenshot_dir().join("wall-fixture-1280x720.png");
-    render(&["--fixture", fixture.to_str().expect("utf8"), "--page", "devices", "--size", "1280x720", "--frames", "4"], &out);
+    render(
+        &["--fixture", fixture.to_str().expect("utf8"), "--page", "devices", "--size", "1280x720", "--frames", "4"],
+        &out,
+    );
 
     let img = image::open(&out).expect("decode png").to_rgb8();
     assert_eq!((img.width(), img.height()), (1280, 720));
@@ -120,7 +123,10 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
 #[test]
 fn live_demo_renders_headless_with_the_simulated_fleet() {
     let out = screenshot_dir().join("wall-demo-1920x1080.png");
-    render(&["--players", "60", "--heartbeat-s", "1", "--min-devices", "60", "--frames", "10", "--page", "devices"], &out);
+    render(
+        &["--players", "60", "--heartbeat-s", "1", "--min-devices", "60", "--frames", "10", "--page", "devices"],
+        &out,
+    );
     let img = image::open(&out).expect("decode png").to_rgb8();
     let online = img.pixels().filter(|p| close([p[0], p[1], p[2]], palette::ONLINE)).count();
     // 60 tiles on 1080p are ~100 px a side; most players are online.

@@ -2,9 +2,9 @@
 //! sample fleet, checked by region; a disconnected wall's hatch; an alert
 //! pulse seen between two frames. PNGs stay in `<target>/screenshots/`.
 
+use vizora::devices_panel::tile_order;
 use vizora::layout::{Grid, tile_area};
 use vizora::palette::{self, Rgb};
-use vizora::devices_panel::tile_order;
 use vizora_protocol::{DeviceStatus, OrgState, Position, now_ms};
 
 use super::{close, pixel, render, screenshot_dir};

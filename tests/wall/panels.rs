@@ -23,8 +23,8 @@ use vizora::tile_marks::{PulseRing, SilentHatch, TileMarksPlugin};
 use vizora::toast::{ToastNode, ToastPlugin};
 use vizora_client::{ConnectionState, Control, Update};
 use vizora_protocol::{
-    AlertState, DeviceStatus, Event, LogEntry, Metrics, MutationAck, MutationApplied, MutationOp, RejectCode, Role, SubscribeMode,
-    now_ms,
+    AlertState, DeviceStatus, Event, LogEntry, Metrics, MutationAck, MutationApplied, MutationOp, RejectCode, Role,
+    SubscribeMode, now_ms,
 };
 
 struct Wall {
@@ -153,11 +153,18 @@ fn a_playlist_reorder_is_marked_pending_until_the_log_confirms_it() {
     let mut moved = w.fleet().view().playlists["p-office"].clone();
     moved.rev += 1;
     let (seq, applied) = (w.fleet().position().map_or(0, |p| p.1), mutation.clone());
-    w.send(Update::Acked { mutation_id: applied.mutation_id.clone(), ack: MutationAck::Applied { seq: seq + 1, rev: moved.rev } });
+    w.send(Update::Acked {
+        mutation_id: applied.mutation_id.clone(),
+        ack: MutationAck::Applied { seq: seq + 1, rev: moved.rev },
+    });
     w.send(Update::Entries {
         epoch: "fixture".into(),
         items: vec![
-            LogEntry { seq: seq + 1, ts_ms: now_ms(), event: Event::upserted(vizora_protocol::Entity::Playlist(moved)) },
+            LogEntry {
+                seq: seq + 1,
+                ts_ms: now_ms(),
+                event: Event::upserted(vizora_protocol::Entity::Playlist(moved)),
+            },
             LogEntry {
                 seq: seq + 2,
                 ts_ms: now_ms(),
@@ -187,7 +194,10 @@ fn hatches_tell_disconnected_no_data_and_silent_apart() {
         .count();
     assert_eq!(silent, expected, "one silent hatch per quiet device");
 
-    w.send(Update::Connection(ConnectionState::Reconnecting { reason: "eof".into(), retry_in: Duration::from_secs(4) }));
+    w.send(Update::Connection(ConnectionState::Reconnecting {
+        reason: "eof".into(),
+        retry_in: Duration::from_secs(4),
+    }));
     w.frames(2);
     for kind in PanelKind::ALL {
         let label = w.hatch(kind).unwrap_or_else(|| panic!("{kind:?} hatched when disconnected"));
@@ -254,7 +264,8 @@ fn an_open_alert_pulses_its_tile_until_acknowledged() {
     assert!(a0.iter().zip(&a1).all(|(x, y)| (x - y).abs() > 0.05), "the rings animate: {a0:?} -> {a1:?}");
 
     // Acknowledge the first one: its ring goes at once (optimistic).
-    let alert = w.fleet().view().alerts.values().find(|a| a.state == AlertState::Open && a.device_id.is_some()).cloned();
+    let alert =
+        w.fleet().view().alerts.values().find(|a| a.state == AlertState::Open && a.device_id.is_some()).cloned();
     let alert = alert.expect("an open device alert");
     w.act(&alert.id, Some(alert.rev), MutationOp::AlertAck);
     w.frames(1);
