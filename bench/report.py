@@ -2,9 +2,10 @@
 """Writes BENCHMARKS.md from the reports scripts/bench leaves in target/bench/.
 
 Usage: report.py OUT_DIR BENCHMARKS.md CASE...
-Each CASE has OUT_DIR/CASE-{ours,node}.json (the loadtest report),
-CASE-{ours,node}.run.json (exit code, CPU seconds of both sides) and
-CASE-{ours,node}.server.log.
+Each CASE (fanout-W, roundtrip, storm-W) has OUT_DIR/CASE-{ours,node}.json
+(the loadtest report), CASE-{ours,node}.run.json (exit code, CPU seconds of
+both sides) and CASE-{ours,node}.server.log. The client rows (ingest, wall)
+have no Node side and are read by client_rows.py.
 """
 
 import datetime
@@ -14,6 +15,8 @@ import platform
 import resource
 import subprocess
 import sys
+
+import client_rows
 
 out, md_path, cases = sys.argv[1], sys.argv[2], sys.argv[3:]
 SIDES = ("ours", "node")
@@ -71,13 +74,18 @@ def ratio(a, b, digits=2):
 
 
 def walls_of(case):
-    return int(case.split("-", 1)[1]) if case.startswith("fanout-") else 1
+    return int(case.split("-", 1)[1]) if case.startswith(("fanout-", "storm-")) else 1
+
+
+def thousands(w):
+    return f"{w // 1000}k" if w % 1000 == 0 else f"{w}"
 
 
 def label(case):
     if case.startswith("fanout-"):
-        w = walls_of(case)
-        return f"fan-out {w // 1000}k" if w % 1000 == 0 else f"fan-out {w}"
+        return f"fan-out {thousands(walls_of(case))}"
+    if case.startswith("storm-"):
+        return f"reconnect storm {thousands(walls_of(case))}"
     return "mutation round-trip" if case == "roundtrip" else case
 
 
@@ -143,6 +151,35 @@ def lostdup(c, s):
     return f"{r.get('lost')} / {r.get('duplicated')}"
 
 
+def storm(c, s):
+    return rep(c, s).get("storm") or {}
+
+
+def storm_recovery(c, s):
+    st = storm(c, s)
+    if not rep(c, s):
+        return "no report"
+    if not st:
+        return "no storm in the report"
+    if st.get("recovery_s") is None:
+        return f"not recovered ({st.get('walls_recovered')}/{st.get('walls')} walls within 60 s)"
+    return f"{st['recovery_s']:.2f}"
+
+
+def storm_caught(c, s):
+    st = storm(c, s)
+    if not rep(c, s):
+        return "no report"
+    return f"{st['walls_recovered']}/{st['walls']}" if st else "no storm in the report"
+
+
+def storm_resumes(c, s):
+    r = rep(c, s)
+    if not r:
+        return "no report"
+    return f"{r.get('resumed_by_replay', 0)} / {r.get('resumed_by_snapshot', 0)}"
+
+
 try:
     meta = json.load(open(os.path.join(out, "meta.json")))
 except (OSError, ValueError):
@@ -151,6 +188,7 @@ started = meta.get("started_utc") or datetime.datetime.now(datetime.timezone.utc
 commit = meta.get("commit") or sh("git", "rev-parse", "--short", "HEAD")
 dirty = meta.get("dirty") if "dirty" in meta else sh("git", "status", "--porcelain", "--untracked-files=no") not in ("", "?")
 pinned = meta.get("pin", os.environ.get("BENCH_PIN") == "1")
+rows = (meta.get("rows") or "fanout roundtrip storm ingest wall").split()
 no_build = meta.get("no_build", os.environ.get("BENCH_NO_BUILD") == "1")
 try:
     sio = json.load(open("bench/node-baseline/node_modules/socket.io/package.json"))["version"]
@@ -161,6 +199,7 @@ except (OSError, ValueError, KeyError):
 fd_soft, fd_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
 fan = [c for c in cases if c.startswith("fanout-")]
+storms = [c for c in cases if c.startswith("storm-")]
 
 L = []
 w = L.append
@@ -174,15 +213,20 @@ w("")
 w("Ours: the release `vizora-gateway` (Rust; axum + engineioxide, SQLite store, one sequencer thread). "
   f"Baseline: `bench/node-baseline/server.js`, one Node.js process with Socket.IO {sio} (engine.io {eio}, ws {ws}), "
   "state in memory, fan-out by room broadcast. Both are driven by the same load generator, `vizora loadtest`, "
-  "with the same flags, one server at a time.")
+  "with the same flags, one server at a time. The client rows (sync engine ingest, wallboard frame time) measure "
+  "our client alone: the baseline has no client, so their Node and ratio columns are n/a.")
 w("")
 w("Ratios are **ours ÷ Node**: above 1 is better for delivered entries/s and entries per CPU-second, "
-  "below 1 is better for time to subscribe, latency and memory.")
+  "below 1 is better for time to subscribe, latency, memory and reconnect-storm recovery. "
+  "Rows with no Node counterpart show n/a in both columns.")
 w("")
 w("## Results")
 w("")
 w("| row | metric | ours | Node | ours ÷ Node |")
 w("|---|---|---:|---:|---:|")
+for r_, n_ in (("fanout", "fan-out"), ("roundtrip", "mutation round-trip")):
+    if r_ not in rows:
+        w(f"| {n_} | not run (`BENCH_ROWS`) | | | |")
 for c in fan:
     n = label(c)
     w(f"| {n} | delivered entries/s | {num(rep(c,'ours').get('delivered_per_s'), 0)} | {num(rep(c,'node').get('delivered_per_s'), 0)} | "
@@ -203,8 +247,22 @@ for c in [c for c in cases if c == "roundtrip"]:
 for c in fan:
     a, b = rep(c, "ours").get("gateway_rss_per_wall_kib"), rep(c, "node").get("gateway_rss_per_wall_kib")
     w(f"| memory per idle connection | server RSS per subscribed wall, KiB ({label(c)}) | {num(a)} | {num(b)} | {ratio(a, b)} |")
-for n in ("reconnect storm", "client engine ingest", "wallboard ECS frame time"):
-    w(f"| {n} | not measured by `scripts/bench` | | | |")
+if "storm" not in rows:
+    w("| reconnect storm | not run (`BENCH_ROWS`) | | | |")
+for c in storms:
+    n = label(c)
+    at = meta.get("storm_at_s", "?")
+    w(f"| {n} | walls caught up after every wall's connection was cut {at} s into the writing | "
+      + " | ".join(storm_caught(c, s) for s in SIDES) + " | |")
+    a, b = storm(c, "ours").get("recovery_s"), storm(c, "node").get("recovery_s")
+    w(f"| {n} | time from the cut until every wall re-subscribed and caught up, s | {storm_recovery(c,'ours')} | "
+      f"{storm_recovery(c,'node')} | {ratio(a, b)} |")
+    w(f"| {n} | re-subscribes resumed by replay / by snapshot | {storm_resumes(c,'ours')} | {storm_resumes(c,'node')} | |")
+    w(f"| {n} | publish → deliver p99 over the run, storm included, ms | {num(lat(c,'ours','p99'), 2)} | "
+      f"{num(lat(c,'node','p99'), 2)} | {ratio(lat(c,'ours','p99'), lat(c,'node','p99'))} |")
+    w(f"| {n} | lost / duplicated entries (must be 0) | {lostdup(c,'ours')} | {lostdup(c,'node')} | |")
+for line in client_rows.results(out, rows):
+    w(line)
 w("")
 
 if fan:
@@ -222,27 +280,31 @@ if fan:
           + f": goal {'met' if d[0]/d[1] >= 5 and p[0]/p[1] <= 0.5 else 'not met'} on delivered/s × p99.")
     w("")
 
-w("### Every run")
-w("")
-w("| row | server | walls subscribed | time to all subscribed, s | mutations applied / sent | delivered entries | entries/s | "
-  "p50 / p90 / p99 / p999 / max, ms | lost / dup | walls disconnected | RSS before / idle / end, MiB | RSS per wall, KiB | "
-  "server CPU, s | load generator CPU, s | busiest 5 s: server / load generator / other, cores | run wall time, s | exit |")
-w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|")
-for c in cases:
-    for s in SIDES:
-        r, u = rep(c, s), run(c, s)
-        if not r:
-            w(f"| {label(c)} | {s} | no report | | | | | | | | | | | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | {num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')} |")
-            continue
-        l = r.get("latency_ms", {})
-        w(f"| {label(c)} | {s} | {r['walls_subscribed']}/{r['walls']} | {num(r.get('time_to_all_subscribed_s'), 2)} | "
-          f"{r.get('mutations_applied')} / {r.get('mutations_sent')} | {num(r.get('delivered'))} | {num(r.get('delivered_per_s'), 0)} | "
-          f"{num(l.get('p50'), 2)} / {num(l.get('p90'), 2)} / {num(l.get('p99'), 2)} / {num(l.get('p999'), 2)} / {num(l.get('max'), 2)} | "
-          f"{r.get('lost')} / {r.get('duplicated')} | {r.get('walls_disconnected')} | "
-          f"{num(r.get('gateway_rss_before_mib'))} / {num(r.get('gateway_rss_idle_mib'))} / {num(r.get('gateway_rss_end_mib'))} | "
-          f"{num(r.get('gateway_rss_per_wall_kib'))} | {num(u.get('server_cpu_s'))} | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | "
-          f"{num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')}{'' if u.get('server_alive', True) else ', server died'} |")
-w("")
+if cases:
+    w("### Every run")
+    w("")
+    w("| row | server | walls subscribed | time to all subscribed, s | mutations applied / sent | delivered entries | entries/s | "
+      "p50 / p90 / p99 / p999 / max, ms | lost / dup | walls disconnected | RSS before / idle / end, MiB | RSS per wall, KiB | "
+      "server CPU, s | load generator CPU, s | busiest 5 s: server / load generator / other, cores | run wall time, s | exit |")
+    w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|")
+    for c in cases:
+        for s in SIDES:
+            r, u = rep(c, s), run(c, s)
+            if not r:
+                w(f"| {label(c)} | {s} | no report | | | | | | | | | | | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | {num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')} |")
+                continue
+            l = r.get("latency_ms", {})
+            w(f"| {label(c)} | {s} | {r['walls_subscribed']}/{r['walls']} | {num(r.get('time_to_all_subscribed_s'), 2)} | "
+              f"{r.get('mutations_applied')} / {r.get('mutations_sent')} | {num(r.get('delivered'))} | {num(r.get('delivered_per_s'), 0)} | "
+              f"{num(l.get('p50'), 2)} / {num(l.get('p90'), 2)} / {num(l.get('p99'), 2)} / {num(l.get('p999'), 2)} / {num(l.get('max'), 2)} | "
+              f"{r.get('lost')} / {r.get('duplicated')} | {r.get('walls_disconnected')} | "
+              f"{num(r.get('gateway_rss_before_mib'))} / {num(r.get('gateway_rss_idle_mib'))} / {num(r.get('gateway_rss_end_mib'))} | "
+              f"{num(r.get('gateway_rss_per_wall_kib'))} | {num(u.get('server_cpu_s'))} | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | "
+              f"{num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')}{'' if u.get('server_alive', True) else ', server died'} |")
+    w("")
+
+for line in client_rows.sections(out, rows):
+    w(line)
 
 # Findings the numbers show by themselves.
 notes = []
@@ -258,7 +320,16 @@ for c in cases:
             notes.append(f"{who}: only {r['walls_subscribed']} of {r['walls']} walls subscribed within the load generator's 120 s.")
         if r.get("lost") or r.get("duplicated"):
             notes.append(f"{who}: {r.get('lost')} entries lost and {r.get('duplicated')} duplicated over {r.get('walls_with_loss')} walls.")
-        if r.get("walls_disconnected"):
+        st = r.get("storm")
+        if c.startswith("storm-") and not st:
+            notes.append(f"{who}: the report has no storm (a load generator without `--storm-at-s`?).")
+        elif st and st.get("recovery_s") is None:
+            notes.append(f"{who}: only {st.get('walls_recovered')} of {st.get('walls')} walls caught up within 60 s of the storm.")
+        if st and r.get("resumed_by_snapshot"):
+            notes.append(f"{who}: {r['resumed_by_snapshot']} re-subscribes were answered with a snapshot, not a replay "
+                         "(the server no longer had every entry since the wall's position, or its epoch changed).")
+        # In a storm every wall loses its connection: that is the row.
+        if r.get("walls_disconnected") and not st:
             notes.append(f"{who}: {r['walls_disconnected']} walls lost their connection during the run.")
         if not u.get("server_alive", True):
             notes.append(f"{who}: the server process died during the run.")
@@ -282,6 +353,7 @@ for c in cases:
     warn = [l for l in ours_log_lines(c) if " WARN " in l or " ERROR " in l]
     if warn:
         notes.append(f"{label(c)}, ours: {len(warn)} warning/error line(s) in the gateway log, first: `{warn[0][:160]}`.")
+notes += client_rows.notes(out, rows)
 if notes:
     w("### Found in this run")
     w("")
@@ -306,6 +378,9 @@ w(f"- Rust binaries: `{tdir}/release/vizora-gateway` (built {built(tdir + '/rele
   f"`{tdir}/release/vizora` (built {built(tdir + '/release/vizora')}); {sh('rustc', '--version')}"
   + ("; the script did not rebuild them (`BENCH_NO_BUILD=1`), so they may predate the commit named above"
      if no_build else "; built by the script with `cargo build --release`"))
+if "ingest" in rows or "wall" in rows:
+    w("- Criterion benches (`ingest`, `wall_frame`): built by `cargo bench` from the working tree at the time of the run "
+      "(the `bench` profile: release, as in Cargo.toml)")
 w("")
 w("## Method")
 w("")
@@ -352,20 +427,32 @@ w("- **Noise.** Each row is a single run on a shared virtual machine. In repeate
   "per server CPU-second moved by up to about 10 %; the round-trip p99 and every p999/max move much more (they rest on "
   "a handful of samples). Ratios are more stable than absolute numbers. See *Found in this run* for rows where the "
   "machine was saturated or disturbed.")
-w("- **Not measured here**: reconnect storm (all walls caught up after a gateway restart), client engine ingest "
-  "(entries/s the wallboard's sync engine folds), wallboard ECS frame time. They need the gateway restarted under load "
-  "or the wallboard, not a server comparison, and are left to other benches.")
+if "storm" in rows:
+    w(f"- **Reconnect storm.** {meta.get('storm_walls', 'W')} walls subscribe and the operator writes as in the fan-out rows; "
+      f"{meta.get('storm_at_s', 'S')} s into the writing the load generator drops every wall's socket at once "
+      "(`--storm-at-s`; no goodbye, as when a network path or proxy drops them, the same for both servers). Each wall "
+      "reconnects at once, with no queueing or back-off, and re-subscribes with `since` = the last entry it holds "
+      "(PROTOCOL.md §5); the server answers `replay` (the entries since) or `snapshot` (it no longer has them). "
+      "Recovery is the time from the cut until the last wall holds the log head its re-subscribe saw (60 s at most). "
+      "Lost and duplicated entries are counted across the storm as in every row. Both servers keep their history "
+      "in the run (ours in SQLite, the baseline in memory, 100,000 entries), so both can answer with a replay.")
+for line in client_rows.method(rows):
+    w(line)
 w("")
 w("## Commands")
 w("")
 w("```sh")
-w(f"{'BENCH_PIN=1 ' if pinned else ''}{'BENCH_NO_BUILD=1 ' if no_build else ''}scripts/bench    # BENCH_WALLS={meta.get('walls', '1000 5000 10000')!r} "
-  f"BENCH_RATE={meta.get('rate', '20')} BENCH_RT_RATE={meta.get('rt_rate', '200')} BENCH_DURATION_S={meta.get('duration_s', '20')}")
+w(f"{'BENCH_PIN=1 ' if pinned else ''}{'BENCH_NO_BUILD=1 ' if no_build else ''}scripts/bench    # BENCH_ROWS={' '.join(rows)!r} "
+  f"BENCH_WALLS={meta.get('walls', '1000 5000 10000')!r} "
+  f"BENCH_RATE={meta.get('rate', '20')} BENCH_RT_RATE={meta.get('rt_rate', '200')} BENCH_DURATION_S={meta.get('duration_s', '20')} "
+  f"BENCH_STORM_WALLS={meta.get('storm_walls', '1000')} BENCH_STORM_AT_S={meta.get('storm_at_s', '5')} "
+  f"BENCH_WALL_SIZES={meta.get('wall_sizes', '1920x1080 3840x2160')!r} BENCH_WALL_FRAMES={meta.get('wall_frames', '120')}"
+  + (f" BENCH_CRITERION_ARGS={meta['criterion_args']!r}" if meta.get("criterion_args") else ""))
 w(f"ulimit -n {fd_hard}")
 w("npm ci --prefix bench/node-baseline   # when node_modules is missing")
 w("```")
 w("")
-w("Per row, in this order (PORT and PID are the server's):")
+w("Per row, in this order (PORT and PID are the server's; the client rows have no server):")
 w("")
 w("```sh")
 try:
