@@ -232,6 +232,9 @@ struct SimArgs {
     /// /wall first; the players then follow its schedules.
     #[arg(long)]
     scenario: Option<PathBuf>,
+    /// Spread the players' first connects over this many seconds.
+    #[arg(long, default_value_t = 5.0)]
+    ramp_s: f64,
 }
 
 fn parse_page(s: &str) -> Result<PanelKind, String> {
@@ -511,7 +514,7 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
             };
             auth.mint(&claims).unwrap_or_default()
         }),
-        ramp: Duration::from_secs(5),
+        ramp: Duration::from_secs_f64(args.ramp_s.max(0.0)),
     };
     let rt = tokio::runtime::Runtime::new()?;
     rt.block_on(async move {
