@@ -124,6 +124,17 @@ impl Session {
         Self::connect_tls(base, ns, token, timeout, None).await
     }
 
+    /// As [`Session::connect`], with 8 KiB socket buffers instead of
+    /// tungstenite's 128 KiB: for many connections that carry small messages
+    /// (simulated players), where the default read buffer, allocated up
+    /// front, is most of each connection's memory.
+    pub async fn connect_lean(base: &str, ns: &str, token: &str, timeout: Duration) -> Result<Self, TransportError> {
+        let config = tokio_tungstenite::tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(8 * 1024)
+            .write_buffer_size(8 * 1024);
+        Self::dial(base, ns, token, timeout, None, Some(config)).await
+    }
+
     /// As [`Session::connect`], trusting `tls` for `wss://`.
     pub async fn connect_tls(
         base: &str,
@@ -132,10 +143,21 @@ impl Session {
         timeout: Duration,
         tls: Option<&Tls>,
     ) -> Result<Self, TransportError> {
+        Self::dial(base, ns, token, timeout, tls, None).await
+    }
+
+    async fn dial(
+        base: &str,
+        ns: &str,
+        token: &str,
+        timeout: Duration,
+        tls: Option<&Tls>,
+        config: Option<tokio_tungstenite::tungstenite::protocol::WebSocketConfig>,
+    ) -> Result<Self, TransportError> {
         let fut = async {
             let connector = tls.map(|t| tokio_tungstenite::Connector::Rustls(t.0.clone()));
             let (ws, _) =
-                tokio_tungstenite::connect_async_tls_with_config(engine_url(base), None, true, connector).await?;
+                tokio_tungstenite::connect_async_tls_with_config(engine_url(base), config, true, connector).await?;
             let mut s = Session {
                 ws,
                 ns: ns.to_owned(),

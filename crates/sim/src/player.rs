@@ -114,14 +114,22 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, mut show: Show, stats: Arc<Fl
     let mut phase_end =
         tokio::time::Instant::now() + Duration::from_secs_f64(period * phase_rng.random_range(0.5..1.5));
     let mut faulty = false;
+    // Consecutive failed connects: the retry waits grow (full jitter, 0.5 s doubling, 30 s cap),
+    // as real players back off, so a refusing gateway is not hammered.
+    let mut failures = 0u32;
     while !stop.load(Ordering::Relaxed) {
-        let session = Session::connect(&cfg.server, NS_DEVICE, &token, Duration::from_secs(10)).await;
+        let session = Session::connect_lean(&cfg.server, NS_DEVICE, &token, Duration::from_secs(10)).await;
         let mut s = match session {
-            Ok(s) => s,
+            Ok(s) => {
+                failures = 0;
+                s
+            }
             Err(e) => {
                 stats.connect_errors.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(device = %plan.id, cause = %e, "player connect failed");
-                tokio::time::sleep(Duration::from_millis(rng.random_range(200..2000))).await;
+                failures = failures.saturating_add(1);
+                let cap_ms = (500u64 << failures.min(6)).min(30_000);
+                tokio::time::sleep(Duration::from_millis(rng.random_range(200..=cap_ms.max(201)))).await;
                 continue;
             }
         };
