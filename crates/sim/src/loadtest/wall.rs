@@ -140,6 +140,11 @@ pub(super) async fn run(
         // A storm this wall has not yet recovered from: caught up once it holds the head its subscribe saw.
         let storm = shared.storm_gen.load(Ordering::SeqCst);
         let mut recover_at = (storm > recovered_storm && !first).then_some(ack.head_seq);
+        // One timer for the session, not one per message: at hundreds of
+        // thousands of entries a second a timeout around every read costs
+        // the load generator more than the reads.
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if let Some(target) = recover_at
                 && out.tracker.last().is_some_and(|l| l >= target)
@@ -165,17 +170,17 @@ pub(super) async fn run(
                     out.disconnected = true;
                     continue 'session;
                 }
-                m = tokio::time::timeout(Duration::from_millis(200), s.recv()) => m,
+                _ = tick.tick() => continue,
+                m = s.recv() => m,
             };
             let msg = match msg {
-                Ok(Ok(Incoming::Disconnected)) | Ok(Err(_)) => {
+                Ok(Incoming::Disconnected) | Err(_) => {
                     tracing::debug!(wall = i, "wall connection ended; resuming");
                     out.disconnected = true;
                     tokio::time::sleep(Duration::from_millis(rng.random_range(50..300))).await;
                     continue 'session;
                 }
-                Ok(Ok(m)) => m,
-                Err(_) => continue,
+                Ok(m) => m,
             };
             let Incoming::Event { name, arg, .. } = msg else { continue };
             if name != "events" {
