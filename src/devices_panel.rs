@@ -174,12 +174,17 @@ fn marker_for(shape: Shape, side: f32) -> (Color, Vec2, Vec3, f32) {
     }
 }
 
-fn style_marker(shape: Shape, side: f32, sprite: &mut Sprite, tf: &mut Transform) {
+fn style_marker(shape: Shape, side: f32, sprite: &mut Sprite, tf: &mut Transform, vis: &mut Visibility) {
     let (color, size, pos, rot) = marker_for(shape, side);
     sprite.color = color;
     sprite.custom_size = Some(size.max(Vec2::splat(0.0)));
     tf.translation = pos;
     tf.rotation = Quat::from_rotation_z(rot);
+    // A solid tile draws no marker: hidden, it is not even extracted for rendering.
+    let want = if shape == Shape::Solid { Visibility::Hidden } else { Visibility::Inherited };
+    if *vis != want {
+        *vis = want;
+    }
 }
 
 fn show_devices_panel(page: Option<Res<ActivePage>>, mut q: Query<&mut Visibility, With<DevicesPanel>>) {
@@ -226,8 +231,9 @@ fn rebuild_tiles(
         let pos = to_world(&grid.tile(i), *size);
         let mut marker_sprite = Sprite::from_color(Color::NONE, Vec2::ZERO);
         let mut marker_tf = Transform::default();
-        style_marker(status_shape(d.status), side, &mut marker_sprite, &mut marker_tf);
-        let marker = commands.spawn((marker_sprite, marker_tf, TileMarkerPart)).id();
+        let mut marker_vis = Visibility::Inherited;
+        style_marker(status_shape(d.status), side, &mut marker_sprite, &mut marker_tf, &mut marker_vis);
+        let marker = commands.spawn((marker_sprite, marker_tf, marker_vis, TileMarkerPart)).id();
         let mut tile = commands.spawn((
             Sprite::from_color(rgb(status_color(d.status)), Vec2::splat(side)),
             Transform::from_xyz(pos.x, pos.y, 0.0),
@@ -303,7 +309,7 @@ fn update_changed_tiles(
     index: Res<TileIndex>,
     mut changed: MessageReader<DeviceChanged>,
     mut tiles: Query<(&Tile, &mut Sprite), Without<TileMarkerPart>>,
-    mut parts: Query<(&mut Sprite, &mut Transform), With<TileMarkerPart>>,
+    mut parts: Query<(&mut Sprite, &mut Transform, &mut Visibility), With<TileMarkerPart>>,
     mut texts: Query<&mut Text2d>,
     mut bars: Query<(&TileBar, &mut Sprite), BarsOnly>,
 ) {
@@ -315,8 +321,8 @@ fn update_changed_tiles(
             sprite.color = new;
         }
         let side = sprite.custom_size.map(|s| s.x).unwrap_or(1.0);
-        if let Ok((mut ms, mut mt)) = parts.get_mut(tile.marker) {
-            style_marker(status_shape(d.status), side, &mut ms, &mut mt);
+        if let Ok((mut ms, mut mt, mut mv)) = parts.get_mut(tile.marker) {
+            style_marker(status_shape(d.status), side, &mut ms, &mut mt, &mut mv);
         }
         if let Some(Ok(mut t)) = tile.status_text.map(|e| texts.get_mut(e)) {
             let label = status_label(d.status);
