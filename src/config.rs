@@ -60,14 +60,105 @@ impl PanelKind {
     }
 }
 
-/// One page of the rotation.
+/// One page of the rotation: one panel over the whole screen (`panel`), or
+/// several panels placed on a grid (`grid` + `panels`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PageConfig {
     /// Page name, shown in the bar.
     pub name: String,
-    /// What it shows.
+    /// The one panel it shows, full screen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub panel: Option<PanelKind>,
+    /// Columns and rows of the grid `panels` are placed on.
+    #[serde(default = "one_by_one")]
+    pub grid: (u8, u8),
+    /// Panels placed on the grid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub panels: Vec<Placement>,
+}
+
+/// A panel on a page's grid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Placement {
+    /// The panel.
     pub panel: PanelKind,
+    /// Its top-left cell, (column, row) from 0.
+    #[serde(default)]
+    pub at: (u8, u8),
+    /// Cells it covers, (columns, rows).
+    #[serde(default = "one_by_one")]
+    pub span: (u8, u8),
+}
+
+fn one_by_one() -> (u8, u8) {
+    (1, 1)
+}
+
+impl PageConfig {
+    /// A page of one panel over the whole screen.
+    pub fn single(name: impl Into<String>, panel: PanelKind) -> Self {
+        Self { name: name.into(), panel: Some(panel), grid: (1, 1), panels: Vec::new() }
+    }
+
+    /// Where its panels go: `panel` covers the grid; else `panels`.
+    pub fn placements(&self) -> Vec<Placement> {
+        match self.panel {
+            Some(panel) => vec![Placement { panel, at: (0, 0), span: self.grid }],
+            None => self.panels.clone(),
+        }
+    }
+
+    /// The first panel it shows (what the page is "about", e.g. for pinning).
+    pub fn primary(&self) -> PanelKind {
+        self.placements().first().map_or(PanelKind::Main, |p| p.panel)
+    }
+
+    /// Whether it shows `kind`.
+    pub fn shows(&self, kind: PanelKind) -> bool {
+        self.placements().iter().any(|p| p.panel == kind)
+    }
+
+    fn check(&self, i: usize) -> Result<(), String> {
+        let name = format!("page {i} ({:?})", self.name);
+        let (cols, rows) = self.grid;
+        if cols == 0 || rows == 0 || cols > 12 || rows > 12 {
+            return Err(format!("{name}: grid must be 1 to 12 columns and rows, got {cols}x{rows}"));
+        }
+        match (self.panel, self.panels.is_empty()) {
+            (Some(_), false) => return Err(format!("{name}: give either `panel` or `panels`, not both")),
+            (None, true) => return Err(format!("{name}: needs a `panel` or some `panels`")),
+            _ => {}
+        }
+        let mut taken = vec![None::<PanelKind>; cols as usize * rows as usize];
+        for p in self.placements() {
+            let ((c, r), (w, h)) = (p.at, p.span);
+            if w == 0 || h == 0 || c as u16 + w as u16 > cols as u16 || r as u16 + h as u16 > rows as u16 {
+                return Err(format!(
+                    "{name}: {} at ({c}, {r}) spanning {w}x{h} does not fit the {cols}x{rows} grid",
+                    p.panel.as_str()
+                ));
+            }
+            if self.placements().iter().filter(|q| q.panel == p.panel).count() > 1 {
+                return Err(format!("{name}: {} is placed twice", p.panel.as_str()));
+            }
+            for y in r..r + h {
+                for x in c..c + w {
+                    let cell = &mut taken[y as usize * cols as usize + x as usize];
+                    if let Some(other) = cell {
+                        return Err(format!(
+                            "{name}: {} overlaps {} at cell ({x}, {y})",
+                            p.panel.as_str(),
+                            other.as_str()
+                        ));
+                    }
+                    *cell = Some(p.panel);
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The wallboard config.
@@ -93,7 +184,7 @@ pub struct WallConfig {
 impl Default for WallConfig {
     fn default() -> Self {
         Self {
-            pages: PanelKind::ALL.iter().map(|&p| PageConfig { name: p.title().into(), panel: p }).collect(),
+            pages: PanelKind::ALL.iter().map(|&p| PageConfig::single(p.title(), p)).collect(),
             rotate_s: 20.0,
             pin_health_on_critical: true,
             viewing_distance_m: 4.0,
@@ -115,6 +206,9 @@ impl WallConfig {
         if self.pages.is_empty() {
             return Err(("pages", "at least one page".into()));
         }
+        for (i, p) in self.pages.iter().enumerate() {
+            p.check(i).map_err(|m| ("pages", m))?;
+        }
         if !(0.0..=86_400.0).contains(&self.rotate_s) {
             return Err(("rotate_s", "must be 0 (no rotation) to 86400 seconds".into()));
         }
@@ -129,7 +223,7 @@ impl WallConfig {
 
     /// Index of the first page showing `panel`.
     pub fn page_of(&self, panel: PanelKind) -> Option<usize> {
-        self.pages.iter().position(|p| p.panel == panel)
+        self.pages.iter().position(|p| p.shows(panel))
     }
 
     /// Body text height in pixels for a screen `height_px` tall: AVIXA's 150
@@ -161,6 +255,34 @@ mod tests {
         std::fs::write(&path, "(pages: [])").expect("write");
         let err = WallConfig::load(&path).expect_err("no pages").to_string();
         assert!(err.contains("pages"), "{err}");
+    }
+
+    #[test]
+    fn pages_place_panels_on_a_grid_and_bad_placements_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.ron");
+        let ok = "(pages: [(name: \"Ops\", grid: (2, 2), panels: [\n  (panel: devices, at: (0, 0), span: (1, 2)),\n  (panel: health, at: (1, 0)),\n  (panel: main, at: (1, 1)),\n])])";
+        std::fs::write(&path, ok).expect("write");
+        let cfg = WallConfig::load(&path).expect("a 2x2 page loads");
+        assert_eq!(cfg.pages[0].placements().len(), 3);
+        assert!(cfg.pages[0].shows(PanelKind::Health));
+        for (bad, says) in [
+            (
+                "(pages: [(name: \"X\", grid: (2, 1), panels: [(panel: devices, at: (1, 0), span: (2, 1))])])",
+                "does not fit",
+            ),
+            ("(pages: [(name: \"X\", grid: (2, 1), panels: [(panel: devices), (panel: health)])])", "overlaps"),
+            (
+                "(pages: [(name: \"X\", grid: (2, 1), panels: [(panel: devices), (panel: devices, at: (1, 0))])])",
+                "twice",
+            ),
+            ("(pages: [(name: \"X\", panel: devices, panels: [(panel: health)])])", "not both"),
+            ("(pages: [(name: \"X\")])", "needs a `panel`"),
+        ] {
+            std::fs::write(&path, bad).expect("write");
+            let err = WallConfig::load(&path).expect_err(bad).to_string();
+            assert!(err.contains("pages") && err.contains(says), "{bad}: {err}");
+        }
     }
 
     #[test]

@@ -193,7 +193,11 @@ fn show_devices_panel(page: Option<Res<ActivePage>>, mut q: Query<&mut Visibilit
         return;
     }
     for mut v in &mut q {
-        *v = if page.panel == PanelKind::Devices { Visibility::Inherited } else { Visibility::Hidden };
+        *v = if page.placements.iter().any(|p| p.panel == PanelKind::Devices) {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
     }
 }
 
@@ -207,11 +211,21 @@ fn rebuild_tiles(
     mut reset: MessageReader<FleetReset>,
     mut membership: MessageReader<FleetMembershipChanged>,
     mut rebuilt: MessageWriter<TilesRebuilt>,
+    page: Option<Res<ActivePage>>,
+    mut placed: Local<Option<Rect>>,
 ) {
-    let resized = size.is_changed();
+    // The grid fills the devices panel's cell on the page; while another page
+    // shows, it stays where it was (no rebuild on every page turn).
+    let area = page
+        .and_then(|p| p.rect_of(PanelKind::Devices, *size))
+        .or(*placed)
+        .unwrap_or_else(|| tile_area(size.w, size.h));
+    let moved = *placed != Some(area);
+    let resized = size.is_changed() || moved;
     if reset.read().count() == 0 && membership.read().count() == 0 && !resized {
         return;
     }
+    *placed = Some(area);
     rebuilt.write(TilesRebuilt);
     for (_, e) in index.0.drain() {
         commands.entity(e).despawn();
@@ -220,7 +234,7 @@ fn rebuild_tiles(
     if devices.is_empty() {
         return;
     }
-    let grid = Grid::fit(devices.len(), tile_area(size.w, size.h));
+    let grid = Grid::fit(devices.len(), area);
     let side = (grid.cell - grid.gap).max(1.0);
     let labelled = side >= 40.0;
     let font = (side * 0.2).clamp(8.0, 48.0);

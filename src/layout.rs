@@ -32,6 +32,25 @@ pub fn tile_area(width: f32, height: f32) -> Rect {
     Rect { x: margin, y: bar + margin, w: (width - 2.0 * margin).max(1.0), h: (height - bar - 2.0 * margin).max(1.0) }
 }
 
+/// The rectangle of a panel placed at `at` (column, row) spanning `span`
+/// cells of a `grid` (columns, rows) laid over `area`, with a gap between
+/// neighbours.
+pub fn cell_rect(area: Rect, grid: (u8, u8), at: (u8, u8), span: (u8, u8)) -> Rect {
+    let (cols, rows) = (f32::from(grid.0.max(1)), f32::from(grid.1.max(1)));
+    let (cw, ch) = (area.w / cols, area.h / rows);
+    let gap = if grid == (1, 1) { 0.0 } else { (area.h * 0.015).max(4.0) };
+    let x = area.x + f32::from(at.0) * cw;
+    let y = area.y + f32::from(at.1) * ch;
+    let right_edge = at.0 + span.0 >= grid.0;
+    let bottom_edge = at.1 + span.1 >= grid.1;
+    Rect {
+        x,
+        y,
+        w: (f32::from(span.0) * cw - if right_edge { 0.0 } else { gap }).max(1.0),
+        h: (f32::from(span.1) * ch - if bottom_edge { 0.0 } else { gap }).max(1.0),
+    }
+}
+
 /// A square grid for `n` tiles in `area`.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Grid {
@@ -99,6 +118,20 @@ mod tests {
                 assert!(a.x + a.w <= b.x || a.y + a.h <= b.y, "tiles 0 and 1 overlap at n={n}");
             }
         }
+    }
+
+    #[test]
+    fn panel_cells_split_the_area_with_gaps_and_reach_its_edges() {
+        let area = tile_area(1920.0, 1080.0);
+        let whole = cell_rect(area, (1, 1), (0, 0), (1, 1));
+        assert_eq!(whole, area);
+        let left = cell_rect(area, (2, 2), (0, 0), (1, 2));
+        let top_right = cell_rect(area, (2, 2), (1, 0), (1, 1));
+        let bottom_right = cell_rect(area, (2, 2), (1, 1), (1, 1));
+        assert!(left.x + left.w < top_right.x, "a gap between columns");
+        assert!(top_right.y + top_right.h < bottom_right.y, "a gap between rows");
+        assert!((bottom_right.x + bottom_right.w - (area.x + area.w)).abs() < 0.01, "the right edge is reached");
+        assert!((left.y + left.h - (area.y + area.h)).abs() < 0.01, "the bottom edge is reached");
     }
 
     #[test]

@@ -5,8 +5,10 @@
 use bevy::prelude::*;
 use vizora_protocol::{AlertState, Severity, now_ms};
 
-use crate::config::{PanelKind, WallConfig};
+use crate::config::{PageConfig, PanelKind, Placement, WallConfig};
+use crate::devices_panel::WallSize;
 use crate::fleet::Fleet;
+use crate::layout::{cell_rect, tile_area};
 
 /// The config, as a resource.
 #[derive(Resource, Debug, Clone, Default)]
@@ -23,7 +25,26 @@ pub struct ActivePage {
     pub pinned: bool,
     /// Rotation stopped (a page was chosen on the command line).
     pub fixed: bool,
+    /// The page's grid (columns, rows).
+    pub grid: (u8, u8),
+    /// Its panels and where they go on the grid.
+    pub placements: Vec<Placement>,
     timer: Timer,
+}
+
+impl ActivePage {
+    /// Where `kind` shows on a surface of `size`, if this page shows it.
+    pub fn rect_of(&self, kind: PanelKind, size: WallSize) -> Option<crate::layout::Rect> {
+        let p = self.placements.iter().find(|p| p.panel == kind)?;
+        Some(cell_rect(tile_area(size.w, size.h), self.grid, p.at, p.span))
+    }
+
+    fn show(&mut self, index: usize, page: &PageConfig) {
+        self.index = index;
+        self.panel = page.primary();
+        self.grid = page.grid;
+        self.placements = page.placements();
+    }
 }
 
 /// Systems of this plugin.
@@ -44,17 +65,24 @@ impl Plugin for PagesPlugin {
     fn build(&self, app: &mut App) {
         let cfg = app.world().get_resource::<WallSettings>().cloned().unwrap_or_default().0;
         let index = self.fixed.and_then(|p| cfg.page_of(p)).unwrap_or(0);
-        let panel = self.fixed.unwrap_or(cfg.pages[index].panel);
+        // A page chosen on the command line shows that one panel full screen.
+        let page = match self.fixed {
+            Some(p) => PageConfig::single(p.title(), p),
+            None => cfg.pages[index].clone(),
+        };
         // No rotation: a timer that never comes round (f32::MAX seconds is no Duration).
         let secs = if cfg.rotate_s > 0.0 { cfg.rotate_s } else { 365.0 * 86_400.0 };
-        app.insert_resource(ActivePage {
+        let mut active = ActivePage {
             index,
-            panel,
+            panel: page.primary(),
             pinned: false,
             fixed: self.fixed.is_some(),
+            grid: (1, 1),
+            placements: Vec::new(),
             timer: Timer::from_seconds(secs, TimerMode::Repeating),
-        })
-        .add_systems(Update, choose_page.in_set(PageSystems::Choose));
+        };
+        active.show(index, &page);
+        app.insert_resource(active).add_systems(Update, choose_page.in_set(PageSystems::Choose));
     }
 }
 
@@ -84,7 +112,7 @@ fn choose_page(
     let pin = cfg.pin_health_on_critical && pin_cache.0;
     if pin && let Some(i) = cfg.page_of(PanelKind::Health) {
         if !page.pinned || page.index != i {
-            page.index = i;
+            page.show(i, &cfg.pages[i]);
             page.panel = PanelKind::Health;
             page.pinned = true;
             page.timer.reset();
@@ -98,7 +126,7 @@ fn choose_page(
     // The timer ticks every frame; only a page turn counts as a change.
     let turned = page.bypass_change_detection().timer.tick(time.delta()).just_finished();
     if turned && cfg.pages.len() > 1 {
-        page.index = (page.index + 1) % cfg.pages.len();
-        page.panel = cfg.pages[page.index].panel;
+        let next = (page.index + 1) % cfg.pages.len();
+        page.show(next, &cfg.pages[next]);
     }
 }

@@ -433,14 +433,38 @@ pub fn write_chart(kind: PanelKind, chart: u8, values: &[f32], q: &mut Query<(&C
     }
 }
 
-fn show_panels(page: Res<ActivePage>, mut q: Query<(&PanelRoot, &mut Visibility)>) {
-    if !page.is_changed() {
+/// Shows the active page's panels in their grid cells; hides the rest.
+///
+/// Panels are laid out for the whole screen (text sized for the viewing
+/// distance); in a smaller cell the panel is laid out larger and scaled down
+/// to fit, so it keeps its proportions instead of clipping. Device tiles
+/// are the exception: they are placed for their cell directly.
+fn show_panels(
+    page: Res<ActivePage>,
+    size: Res<WallSize>,
+    mut q: Query<(&PanelRoot, &mut Visibility, &mut Node, &mut UiTransform)>,
+) {
+    if !page.is_changed() && !size.is_changed() {
         return;
     }
-    for (root, mut v) in &mut q {
-        let want = if root.0 == page.panel { Visibility::Inherited } else { Visibility::Hidden };
+    let full = crate::layout::tile_area(size.w, size.h);
+    for (root, mut v, mut node, mut tf) in &mut q {
+        let rect = page.rect_of(root.0, *size);
+        let want = if rect.is_some() { Visibility::Inherited } else { Visibility::Hidden };
         if *v != want {
             *v = want;
+        }
+        let Some(r) = rect else { continue };
+        let s = if root.0 == PanelKind::Devices { 1.0 } else { (r.w / full.w).min(r.h / full.h).clamp(0.1, 1.0) };
+        // Laid out at (w, h) / s and scaled by s about its centre: it covers exactly the cell.
+        let (w, h) = (r.w / s, r.h / s);
+        let (cx, cy) = (r.x + r.w / 2.0, r.y + r.h / 2.0);
+        let (left, top, width, height) = (px(cx - w / 2.0), px(cy - h / 2.0), px(w), px(h));
+        if node.left != left || node.top != top || node.width != width || node.height != height {
+            (node.left, node.top, node.width, node.height) = (left, top, width, height);
+        }
+        if tf.scale != Vec2::splat(s) {
+            tf.scale = Vec2::splat(s);
         }
     }
 }

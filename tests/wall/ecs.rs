@@ -131,10 +131,7 @@ fn alert(id: &str, severity: Severity, state: AlertState) -> Alert {
 
 fn pages(rotate_s: f32) -> WallConfig {
     WallConfig {
-        pages: vec![
-            PageConfig { name: "Devices".into(), panel: PanelKind::Devices },
-            PageConfig { name: "Health".into(), panel: PanelKind::Health },
-        ],
+        pages: vec![PageConfig::single("Devices", PanelKind::Devices), PageConfig::single("Health", PanelKind::Health)],
         rotate_s,
         ..WallConfig::default()
     }

@@ -166,3 +166,29 @@ fn an_alert_pulse_differs_between_two_frames() {
     let q = pixel(&a, quiet.x - grid.gap * 0.3, quiet.y + quiet.h / 2.0);
     assert!(close(q, palette::BACKGROUND), "no ring around a quiet tile: {q:?}");
 }
+
+#[test]
+fn a_page_places_its_panels_on_its_grid() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = dir.path().join("ops.ron");
+    std::fs::write(
+        &cfg,
+        "(pages: [(name: \"Ops\", grid: (3, 2), panels: [\n\
+         (panel: devices, at: (0, 0), span: (2, 2)),\n\
+         (panel: health, at: (2, 0)),\n\
+         (panel: main, at: (2, 1)),\n\
+         ])], rotate_s: 0.0)",
+    )
+    .expect("write config");
+    let out = screenshot_dir().join("page-grid-1920x1080.png");
+    render(&["--config", cfg.to_str().expect("utf8"), "--sample", "60", "--frames", "6"], &out);
+    let img = image::open(&out).expect("decode png").to_rgb8();
+    let (w, h) = (img.width(), img.height());
+    let third = w * 2 / 3;
+    // Tiles fill the left two thirds; none spill into the right column.
+    assert!(count(&img, palette::ONLINE, 0, 0, third - 10, h) > (third * h / 5) as usize, "tiles on the left");
+    // Health, top right: its critical rows; the overview, bottom right: the online box.
+    assert!(count(&img, palette::OFFLINE, third + 10, 0, w, h / 2) > 200, "health rows top right");
+    assert!(count(&img, palette::ONLINE, third + 10, h / 2, w, h) > 2000, "overview boxes bottom right");
+    assert!(count(&img, palette::ONLINE, third + 10, 0, w, h / 2) < 50, "no tiles top right");
+}

@@ -141,7 +141,9 @@ pub fn load_ron<T: serde::de::DeserializeOwned>(
 ) -> Result<T, ConfigError> {
     let p = path.display().to_string();
     let text = read_file(path)?;
-    let value: T = ron::from_str(&text).map_err(|e| ConfigError::Parse {
+    // `Some(x)` may be written as plain `x`.
+    let options = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
+    let value: T = options.from_str(&text).map_err(|e| ConfigError::Parse {
         path: p.clone(),
         line: e.span.start.line,
         col: e.span.start.col,
