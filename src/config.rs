@@ -161,12 +161,30 @@ impl PageConfig {
     }
 }
 
+/// One physical screen of a wall: its pages and the monitor it is on. A
+/// wall process drives one screen (`vizora wall --screen NAME`); a room
+/// with several screens runs one process per screen from the same file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScreenConfig {
+    /// Name, chosen with `--screen`.
+    pub name: String,
+    /// Monitor index for kiosk mode.
+    #[serde(default)]
+    pub monitor: usize,
+    /// Its pages, shown in turn.
+    pub pages: Vec<PageConfig>,
+}
+
 /// The wallboard config.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WallConfig {
-    /// Pages, shown in turn.
+    /// Pages, shown in turn (when no `screens` are given, or after one is chosen).
     pub pages: Vec<PageConfig>,
+    /// Screens, each with its own pages; empty: one screen showing `pages`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub screens: Vec<ScreenConfig>,
     /// Seconds each page shows; 0 disables rotation.
     pub rotate_s: f32,
     /// A new critical alert pins the health page until it is acknowledged or resolved.
@@ -185,6 +203,7 @@ impl Default for WallConfig {
     fn default() -> Self {
         Self {
             pages: PanelKind::ALL.iter().map(|&p| PageConfig::single(p.title(), p)).collect(),
+            screens: Vec::new(),
             rotate_s: 20.0,
             pin_health_on_critical: true,
             viewing_distance_m: 4.0,
@@ -209,6 +228,17 @@ impl WallConfig {
         for (i, p) in self.pages.iter().enumerate() {
             p.check(i).map_err(|m| ("pages", m))?;
         }
+        for (n, s) in self.screens.iter().enumerate() {
+            if self.screens.iter().filter(|o| o.name == s.name).count() > 1 {
+                return Err(("screens", format!("screen {n}: the name {:?} is used twice", s.name)));
+            }
+            if s.pages.is_empty() {
+                return Err(("screens", format!("screen {n} ({:?}): at least one page", s.name)));
+            }
+            for (i, p) in s.pages.iter().enumerate() {
+                p.check(i).map_err(|m| ("screens", format!("screen {n} ({:?}): {m}", s.name)))?;
+            }
+        }
         if !(0.0..=86_400.0).contains(&self.rotate_s) {
             return Err(("rotate_s", "must be 0 (no rotation) to 86400 seconds".into()));
         }
@@ -219,6 +249,30 @@ impl WallConfig {
             return Err(("silent_after_s", "must be > 0 seconds".into()));
         }
         self.kiosk.validate()
+    }
+
+    /// The config for one screen: its pages and monitor in place of the
+    /// top-level ones. `None` picks the first screen (or the top level
+    /// when there are no screens); an unknown name lists the known ones.
+    pub fn for_screen(mut self, name: Option<&str>) -> Result<Self, String> {
+        if self.screens.is_empty() {
+            return match name {
+                None => Ok(self),
+                Some(n) => Err(format!("--screen {n}: the config defines no screens")),
+            };
+        }
+        let i = match name {
+            None => 0,
+            Some(n) => self.screens.iter().position(|s| s.name == n).ok_or_else(|| {
+                let known: Vec<&str> = self.screens.iter().map(|s| s.name.as_str()).collect();
+                format!("--screen {n}: no such screen (screens: {})", known.join(", "))
+            })?,
+        };
+        let screen = self.screens.swap_remove(i);
+        self.pages = screen.pages;
+        self.kiosk.monitor = screen.monitor;
+        self.screens.clear();
+        Ok(self)
     }
 
     /// Index of the first page showing `panel`.
@@ -283,6 +337,23 @@ mod tests {
             let err = WallConfig::load(&path).expect_err(bad).to_string();
             assert!(err.contains("pages") && err.contains(says), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn screens_each_have_their_pages_and_monitor() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.ron");
+        let text = "(screens: [\n (name: \"left\", monitor: 0, pages: [(name: \"D\", panel: devices)]),\n (name: \"right\", monitor: 1, pages: [(name: \"H\", panel: health), (name: \"A\", panel: analytics)]),\n])";
+        std::fs::write(&path, text).expect("write");
+        let cfg = WallConfig::load(&path).expect("screens load");
+        let right = cfg.clone().for_screen(Some("right")).expect("right");
+        assert_eq!((right.pages.len(), right.kiosk.monitor), (2, 1));
+        assert_eq!(cfg.clone().for_screen(None).expect("first").pages[0].primary(), PanelKind::Devices);
+        let err = cfg.for_screen(Some("middle")).expect_err("unknown screen");
+        assert!(err.contains("left, right"), "{err}");
+        std::fs::write(&path, "(screens: [(name: \"a\", pages: [(name: \"x\", panel: main)]), (name: \"a\", pages: [(name: \"y\", panel: main)])])").expect("write");
+        let err = WallConfig::load(&path).expect_err("duplicate").to_string();
+        assert!(err.contains("screens") && err.contains("twice"), "{err}");
     }
 
     #[test]

@@ -180,6 +180,9 @@ struct WallArgs {
     /// Wallboard config (RON); default: config/wallboard.ron when present.
     #[arg(long)]
     config: Option<PathBuf>,
+    /// Which of the config's screens this process drives (default: the first).
+    #[arg(long)]
+    screen: Option<String>,
     /// Show only this page, no rotation: main, devices, health, analytics, schedules, playlists or content.
     #[arg(long, value_parser = parse_page)]
     page: Option<PanelKind>,
@@ -278,6 +281,7 @@ fn main() -> ExitCode {
             min_devices: 0,
             role: None,
             fixture: None,
+            screen: None,
             sample: None,
             sample_events_per_s: 0,
             config: None,
@@ -309,6 +313,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
             if shipped.exists() { WallConfig::load(shipped)? } else { WallConfig::default() }
         }
     };
+    let config = config.for_screen(args.screen.as_deref()).map_err(anyhow::Error::msg)?;
     let opts = WallOptions {
         surface: if args.headless {
             Surface::Headless {
