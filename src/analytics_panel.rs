@@ -196,12 +196,12 @@ fn draw_analytics(
         write_chart(kind, i as u8, &scaled, &mut bars);
         text.push(Row::new(format!("{}  {}   (peak {})", CHARTS[i].0, short(current), short(max)), CHARTS[i].1));
     }
-    text.push(Row::new("TOP CONTENT (plays in the window)", palette::TEXT));
+    text.push(Row::new("TOP CONTENT (plays in the window)", palette::text()));
     if let Some(m) = &history.latest {
         for (n, t) in m.top_content.iter().take(6).enumerate() {
             let name = fleet.0.view().contents.get(&t.content_id).map_or(t.content_id.as_str(), |c| c.name.as_str());
             let name: String = name.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(40).collect();
-            text.push(Row::new(format!("{:>2}. {name:<40} {:>7}", n + 1, t.plays), palette::TEXT_DIM));
+            text.push(Row::new(format!("{:>2}. {name:<40} {:>7}", n + 1, t.plays), palette::text_dim()));
         }
     }
     write_rows(kind, &text, &mut rows);

@@ -72,7 +72,7 @@ pub struct WallOptions {
 pub fn build(opts: &WallOptions) -> App {
     let mut app = App::new();
     let (w, h) = opts.size;
-    let bg = palette::BACKGROUND;
+    let bg = palette::background();
     app.insert_resource(ClearColor(Color::srgb_u8(bg[0], bg[1], bg[2])))
         .insert_resource(WallSize { w: w as f32, h: h as f32 })
         .insert_resource(DemoMode(opts.demo))

@@ -82,7 +82,7 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
     lists.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let mut rows = vec![Row::new(
         format!("{:<28} {:>5} {:>9} {:>8} {:>9}", "PLAYLIST", "ITEMS", "LENGTH", "RUNNING", "ASSIGNED"),
-        palette::TEXT_DIM,
+        palette::text_dim(),
     )];
     for p in lists {
         let total: u64 = p.items.iter().map(|i| u64::from(i.duration_s)).sum();
@@ -97,7 +97,7 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
                 running.get(p.id.as_str()).copied().unwrap_or(0),
                 assigned.get(p.id.as_str()).copied().unwrap_or(0),
             ),
-            if pending { palette::ACCENT } else { palette::TEXT },
+            if pending { palette::ACCENT } else { palette::text() },
         ));
         let mut items = String::from("    ");
         let mut missing = false;
@@ -119,7 +119,7 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
         if p.items.is_empty() {
             items.push_str("(empty)");
         }
-        rows.push(Row::new(items, if missing { palette::OFFLINE } else { palette::TEXT_DIM }));
+        rows.push(Row::new(items, if missing { palette::OFFLINE } else { palette::text_dim() }));
     }
     rows
 }
@@ -140,10 +140,10 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
     items.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let total: u64 = items.iter().map(|c| c.size_bytes).sum();
     let mut rows = vec![
-        Row::new(format!("{} items, {} in all", items.len(), bytes(total)), palette::TEXT),
+        Row::new(format!("{} items, {} in all", items.len(), bytes(total)), palette::text()),
         Row::new(
             format!("{:<28} {:<6} {:>9} {:>8}  {}", "CONTENT", "KIND", "SIZE", "LENGTH", "USED IN"),
-            palette::TEXT_DIM,
+            palette::text_dim(),
         ),
     ];
     for c in items {
@@ -158,9 +158,9 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
                 v.sort_unstable();
                 let names: Vec<String> = v.iter().take(3).map(|n| ascii(n, 16)).collect();
                 let more = if v.len() > 3 { format!(" +{}", v.len() - 3) } else { String::new() };
-                (format!("{}{more}", names.join(", ")), palette::TEXT)
+                (format!("{}{more}", names.join(", ")), palette::text())
             }
-            None => ("unused".to_owned(), palette::TEXT_DIM),
+            None => ("unused".to_owned(), palette::text_dim()),
         };
         let pending = model.is_pending(EntityKind::Content, &c.id);
         let mark = if pending { "  * PENDING EDIT" } else { "" };
@@ -182,7 +182,7 @@ fn fit(mut rows: Vec<Row>) -> Vec<Row> {
     if rows.len() > ROWS {
         let more = rows.len() - (ROWS - 1);
         rows.truncate(ROWS - 1);
-        rows.push(Row::new(format!("... and {more} more lines"), palette::TEXT_DIM));
+        rows.push(Row::new(format!("... and {more} more lines"), palette::text_dim()));
     }
     rows
 }

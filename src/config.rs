@@ -195,6 +195,8 @@ pub struct WallConfig {
     pub screen_height_m: f32,
     /// A device not heard from for this long is hatched as silent.
     pub silent_after_s: f32,
+    /// Background and text colours (status colours are fixed).
+    pub theme: crate::palette::Theme,
     /// Kiosk mode settings (used with `--kiosk`).
     pub kiosk: crate::kiosk::KioskConfig,
 }
@@ -209,6 +211,7 @@ impl Default for WallConfig {
             viewing_distance_m: 4.0,
             screen_height_m: 0.68,
             silent_after_s: 90.0,
+            theme: crate::palette::Theme::default(),
             kiosk: crate::kiosk::KioskConfig::default(),
         }
     }
@@ -248,6 +251,7 @@ impl WallConfig {
         if !(self.silent_after_s > 0.0 && self.silent_after_s <= 7.0 * 86_400.0) {
             return Err(("silent_after_s", "must be > 0 seconds".into()));
         }
+        self.theme.validate()?;
         self.kiosk.validate()
     }
 
@@ -354,6 +358,19 @@ mod tests {
         std::fs::write(&path, "(screens: [(name: \"a\", pages: [(name: \"x\", panel: main)]), (name: \"a\", pages: [(name: \"y\", panel: main)])])").expect("write");
         let err = WallConfig::load(&path).expect_err("duplicate").to_string();
         assert!(err.contains("screens") && err.contains("twice"), "{err}");
+    }
+
+    #[test]
+    fn a_theme_without_contrast_is_refused_naming_the_colour() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("w.ron");
+        std::fs::write(&path, "(theme: (background: (240, 240, 240), panel: (250, 250, 250), text: (200, 200, 200)))")
+            .expect("write");
+        let err = WallConfig::load(&path).expect_err("grey on white").to_string();
+        assert!(err.contains("theme.text") && err.contains("contrast"), "{err}");
+        let light = "(theme: (background: (250, 250, 250), panel: (235, 237, 240), text: (20, 22, 26), text_dim: (90, 96, 104)))";
+        std::fs::write(&path, light).expect("write");
+        assert!(WallConfig::load(&path).is_ok(), "a light theme with contrast loads");
     }
 
     #[test]

@@ -159,7 +159,7 @@ pub fn fitted_name(name: &str, max_chars: usize) -> String {
 /// How the marker sprite draws a shape inside a tile of `side` pixels;
 /// every marker stays inside its tile.
 fn marker_for(shape: Shape, side: f32) -> (Color, Vec2, Vec3, f32) {
-    let bg = rgb(palette::BACKGROUND);
+    let bg = rgb(palette::background());
     match shape {
         Shape::Solid => (Color::NONE, Vec2::ZERO, Vec3::ZERO, 0.0),
         // Offline: hollow, a thick outline of the status colour.
@@ -265,7 +265,7 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(fitted_name(&d.name, max_chars)),
                     TextFont::from_font_size(name_font),
-                    TextColor(rgb(palette::TEXT)),
+                    TextColor(rgb(palette::text())),
                     Transform::from_xyz(0.0, side * 0.36, 0.2),
                 ))
                 .id();
@@ -274,7 +274,7 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(status_label(d.status)),
                     TextFont::from_font_size(font),
-                    TextColor(rgb(palette::TEXT)),
+                    TextColor(rgb(palette::text())),
                     Transform::from_xyz(0.0, -side * 0.34, 0.2),
                 ))
                 .id();
@@ -285,21 +285,21 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(now_playing),
                     TextFont::from_font_size(name_font * 0.9),
-                    TextColor(rgb(palette::TEXT)),
+                    TextColor(rgb(palette::text())),
                     Transform::from_xyz(0.0, side * 0.2, 0.2),
                     TilePlaying,
                 ))
                 .id();
             let bar = |y: f32, w: f32| {
                 (
-                    Sprite::from_color(rgb(palette::TEXT), Vec2::new(w, side * 0.06)),
+                    Sprite::from_color(rgb(palette::text()), Vec2::new(w, side * 0.06)),
                     Transform::from_xyz(-side * 0.4, y, 0.25),
                     bevy::sprite::Anchor::CENTER_LEFT,
                 )
             };
             let track = |y: f32| {
                 (
-                    Sprite::from_color(rgb(palette::BACKGROUND).with_alpha(0.45), Vec2::new(side * 0.8, side * 0.06)),
+                    Sprite::from_color(rgb(palette::background()).with_alpha(0.45), Vec2::new(side * 0.8, side * 0.06)),
                     Transform::from_xyz(0.0, y, 0.22),
                 )
             };

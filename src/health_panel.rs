@@ -99,14 +99,14 @@ fn spawn_health_panel(
         p.spawn((
             Text::new("OPEN ALERTS"),
             TextFont::from_font_size(text_px * 1.1),
-            TextColor(rgb(palette::TEXT)),
+            TextColor(rgb(palette::text())),
             AlertRow(usize::MAX),
         ));
         for i in 0..MAX_ROWS {
             p.spawn((
                 Text::new(""),
                 TextFont::from_font_size(text_px),
-                TextColor(rgb(palette::TEXT)),
+                TextColor(rgb(palette::text())),
                 TextLayout::default().with_no_wrap(),
                 AlertRow(i),
                 RowPulse(false),
@@ -140,13 +140,13 @@ fn update_alert_rows(
             p.0 = escalating;
         }
         let (s, c) = if row.0 == usize::MAX {
-            (format!("OPEN ALERTS  {}", alerts.len()), palette::TEXT)
+            (format!("OPEN ALERTS  {}", alerts.len()), palette::text())
         } else if let Some(a) = alerts.get(row.0) {
             (row_text(a, now), severity_style(a.severity).1)
         } else if row.0 == MAX_ROWS - 1 && alerts.len() > MAX_ROWS {
-            (format!("... and {} more", alerts.len() - (MAX_ROWS - 1)), palette::TEXT_DIM)
+            (format!("... and {} more", alerts.len() - (MAX_ROWS - 1)), palette::text_dim())
         } else {
-            (String::new(), palette::TEXT)
+            (String::new(), palette::text())
         };
         if text.0 != s {
             text.0 = s;

@@ -70,23 +70,27 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
                 column_gap: px(pad * 2.0),
                 ..default()
             },
-            BackgroundColor(rgb(palette::PANEL)),
+            BackgroundColor(rgb(palette::panel())),
         ))
         .with_children(|bar_node| {
-            bar_node.spawn(text("VIZORA", palette::TEXT));
+            bar_node.spawn(text("VIZORA", palette::text()));
             if demo.0 {
                 bar_node.spawn((
                     Node { padding: UiRect::axes(px(pad * 0.6), px(pad * 0.15)), ..default() },
                     BackgroundColor(rgb(palette::ACCENT)),
-                    children![(Text::new("DEMO"), TextFont::from_font_size(font), TextColor(rgb(palette::BACKGROUND)))],
+                    children![(
+                        Text::new("DEMO"),
+                        TextFont::from_font_size(font),
+                        TextColor(rgb(palette::background()))
+                    )],
                 ));
             }
             bar_node.spawn((text("", palette::ACCENT), HudText::Page));
-            bar_node.spawn((text("", palette::TEXT), HudText::Totals));
+            bar_node.spawn((text("", palette::text()), HudText::Totals));
             bar_node.spawn(Node { flex_grow: 1.0, ..default() });
-            bar_node.spawn((text("", palette::TEXT_DIM), HudText::Pending));
-            bar_node.spawn((text("", palette::TEXT), HudText::Link));
-            bar_node.spawn((text("", palette::TEXT_DIM), HudText::Clock));
+            bar_node.spawn((text("", palette::text_dim()), HudText::Pending));
+            bar_node.spawn((text("", palette::text()), HudText::Link));
+            bar_node.spawn((text("", palette::text_dim()), HudText::Clock));
         });
 }
 
@@ -121,7 +125,7 @@ fn plain_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
             (format!("RECONNECTING in {secs} s"), palette::DEGRADED)
         }
         LinkState::Refused => ("REFUSED: check token".into(), palette::OFFLINE),
-        LinkState::Offline => ("FIXTURE".into(), palette::TEXT_DIM),
+        LinkState::Offline => ("FIXTURE".into(), palette::text_dim()),
     }
 }
 
@@ -150,11 +154,11 @@ fn update_hud(
         let (s, c) = match which {
             HudText::Totals => {
                 let [on, deg, off, unk] = fleet.0.counts();
-                (format!("OK {on}  DEG {deg}  OFF {off}  ? {unk}  ALERTS {}", fleet.0.open_alerts()), palette::TEXT)
+                (format!("OK {on}  DEG {deg}  OFF {off}  ? {unk}  ALERTS {}", fleet.0.open_alerts()), palette::text())
             }
             HudText::Pending => {
                 let n = fleet.0.engine().pending().len();
-                (format!("PENDING {n}"), if n > 0 { palette::ACCENT } else { palette::TEXT_DIM })
+                (format!("PENDING {n}"), if n > 0 { palette::ACCENT } else { palette::text_dim() })
             }
             HudText::Link => link_badge(*state.get(), &info),
             HudText::Page => match (&page, &settings) {
@@ -166,7 +170,7 @@ fn update_hud(
             },
             HudText::Clock => {
                 let secs = now / 1000;
-                (format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::TEXT_DIM)
+                (format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::text_dim())
             }
         };
         if text.0 != s {

@@ -314,6 +314,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let config = config.for_screen(args.screen.as_deref()).map_err(anyhow::Error::msg)?;
+    vizora::palette::set_theme(config.theme);
     let opts = WallOptions {
         surface: if args.headless {
             Surface::Headless {

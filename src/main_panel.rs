@@ -65,11 +65,15 @@ fn spawn_main(
                         },
                         BackgroundColor(color(*c)),
                         children![
-                            (Text::new(*label), TextFont::from_font_size(font), TextColor(color(palette::BACKGROUND))),
+                            (
+                                Text::new(*label),
+                                TextFont::from_font_size(font),
+                                TextColor(color(palette::background()))
+                            ),
                             (
                                 Text::new("0"),
                                 TextFont::from_font_size(box_h * 0.45),
-                                TextColor(color(palette::BACKGROUND)),
+                                TextColor(color(palette::background())),
                                 StatCount(i),
                             ),
                         ],
@@ -117,26 +121,26 @@ fn draw_main(
     let text = [
         Row::new(
             format!("OPEN ALERTS   CRITICAL {crit}   WARNING {warn}   INFO {info}"),
-            if crit > 0 { palette::OFFLINE } else { palette::TEXT },
+            if crit > 0 { palette::OFFLINE } else { palette::text() },
         ),
         Row::new(
             match plays {
                 Some(p) => format!("PLAYS / MIN  {}   (15 min peak {})", short(p), short(max)),
                 None => "PLAYS / MIN  no metrics yet".to_owned(),
             },
-            palette::TEXT,
+            palette::text(),
         ),
-        Row::new(format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::TEXT),
+        Row::new(format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::text()),
         Row::new(
             match model.last_event_ms {
                 Some(t) => format!("last event {} ago", age(now.saturating_sub(t))),
                 None => "no events yet".to_owned(),
             },
-            palette::TEXT_DIM,
+            palette::text_dim(),
         ),
         Row::new(
             format!("{} pending operator changes", model.engine().pending().len()),
-            if model.engine().pending().is_empty() { palette::TEXT_DIM } else { palette::ACCENT },
+            if model.engine().pending().is_empty() { palette::text_dim() } else { palette::ACCENT },
         ),
     ];
     write_rows(kind, &text, &mut rows);

@@ -6,14 +6,83 @@ use vizora_protocol::DeviceStatus;
 /// An sRGB colour as bytes.
 pub type Rgb = [u8; 3];
 
+/// The themeable colours: backgrounds and text. Status colours and the
+/// accent are not themeable: they carry meaning and were chosen to stay
+/// distinguishable for colour-blind viewers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Theme {
+    /// Background of the wall.
+    pub background: Rgb,
+    /// Panel and bar background.
+    pub panel: Rgb,
+    /// Primary text.
+    pub text: Rgb,
+    /// Secondary text.
+    pub text_dim: Rgb,
+}
+
+impl Default for Theme {
+    fn default() -> Self {
+        Self { background: [14, 17, 22], panel: [26, 31, 40], text: [230, 233, 238], text_dim: [150, 158, 170] }
+    }
+}
+
+impl Theme {
+    /// WCAG 2 contrast ratio of two colours (1 to 21).
+    pub fn contrast(a: Rgb, b: Rgb) -> f32 {
+        fn lum(c: Rgb) -> f32 {
+            let ch = |v: u8| {
+                let v = f32::from(v) / 255.0;
+                if v <= 0.039_28 { v / 12.92 } else { ((v + 0.055) / 1.055).powf(2.4) }
+            };
+            0.2126 * ch(c[0]) + 0.7152 * ch(c[1]) + 0.0722 * ch(c[2])
+        }
+        let (x, y) = (lum(a), lum(b));
+        (x.max(y) + 0.05) / (x.min(y) + 0.05)
+    }
+
+    /// Text must read across a room: at least 4.5:1 (WCAG AA) on both backgrounds, 3:1 for dim text.
+    pub fn validate(&self) -> Result<(), (&'static str, String)> {
+        for (field, fg, min) in [("theme.text", self.text, 4.5), ("theme.text_dim", self.text_dim, 3.0)] {
+            for bg in [self.background, self.panel] {
+                let c = Self::contrast(fg, bg);
+                if c < min {
+                    return Err((field, format!("contrast {c:.1}:1 against {bg:?} is below {min}:1")));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+static THEME: std::sync::OnceLock<Theme> = std::sync::OnceLock::new();
+
+/// Sets the theme for this process, once, before the wall is built.
+pub fn set_theme(t: Theme) {
+    let _ = THEME.set(t);
+}
+
+fn theme() -> &'static Theme {
+    THEME.get_or_init(Theme::default)
+}
+
 /// Background of the wall.
-pub const BACKGROUND: Rgb = [14, 17, 22];
-/// Panel background.
-pub const PANEL: Rgb = [26, 31, 40];
+pub fn background() -> Rgb {
+    theme().background
+}
+/// Panel and bar background.
+pub fn panel() -> Rgb {
+    theme().panel
+}
 /// Primary text.
-pub const TEXT: Rgb = [230, 233, 238];
+pub fn text() -> Rgb {
+    theme().text
+}
 /// Secondary text.
-pub const TEXT_DIM: Rgb = [150, 158, 170];
+pub fn text_dim() -> Rgb {
+    theme().text_dim
+}
 
 /// Okabe-Ito bluish green.
 pub const ONLINE: Rgb = [0, 158, 115];

@@ -222,7 +222,7 @@ fn make_hatches(mut commands: Commands, images: Option<ResMut<Assets<Image>>>) {
     commands.insert_resource(HatchImages {
         disconnected: hatch_image(&mut images, palette::DEGRADED, 150, true, false),
         silent: hatch_image(&mut images, palette::UNKNOWN, 170, false, true),
-        no_data: hatch_image(&mut images, palette::TEXT_DIM, 90, true, true),
+        no_data: hatch_image(&mut images, palette::text_dim(), 90, true, true),
     });
 }
 
@@ -280,24 +280,24 @@ pub fn spawn_panel_with(
                 t.spawn((
                     Text::new(kind.title().to_uppercase()),
                     TextFont::from_font_size(font * 1.3),
-                    TextColor(color(palette::TEXT)),
+                    TextColor(color(palette::text())),
                 ));
                 t.spawn((
                     Text::new(""),
                     TextFont::from_font_size(font * 0.8),
-                    TextColor(color(palette::TEXT_DIM)),
+                    TextColor(color(palette::text_dim())),
                     PanelAge(kind),
                 ));
             });
         } else {
             p.spawn((
                 Node { position_type: PositionType::Absolute, right: px(font * 0.3), bottom: px(0), ..default() },
-                BackgroundColor(color(palette::BACKGROUND)),
+                BackgroundColor(color(palette::background())),
                 GlobalZIndex(4),
                 children![(
                     Text::new(""),
                     TextFont::from_font_size(font * 0.6),
-                    TextColor(color(palette::TEXT_DIM)),
+                    TextColor(color(palette::text_dim())),
                     PanelAge(kind),
                 )],
             ));
@@ -314,10 +314,10 @@ pub fn spawn_panel_with(
                 ..default()
             },
             BorderColor::all(color(palette::OFFLINE)),
-            BackgroundColor(color(palette::PANEL)),
+            BackgroundColor(color(palette::panel())),
             GlobalZIndex(6),
             Visibility::Hidden,
-            children![(Text::new(""), TextFont::from_font_size(font), TextColor(color(palette::TEXT)))],
+            children![(Text::new(""), TextFont::from_font_size(font), TextColor(color(palette::text())))],
         ));
         p.spawn((
             Hatch(kind),
@@ -341,11 +341,11 @@ pub fn spawn_panel_with(
             Visibility::Hidden,
             children![(
                 Node { padding: UiRect::axes(px(font * 0.8), px(font * 0.3)), ..default() },
-                BackgroundColor(color(palette::BACKGROUND)),
+                BackgroundColor(color(palette::background())),
                 children![(
                     Text::new(""),
                     TextFont::from_font_size(font * 1.2),
-                    TextColor(color(palette::TEXT)),
+                    TextColor(color(palette::text())),
                     HatchLabel(kind),
                 )],
             )],
@@ -361,7 +361,7 @@ pub fn spawn_rows(commands: &mut Commands, parent: Entity, kind: PanelKind, firs
             p.spawn((
                 Text::new(""),
                 TextFont::from_font_size(font),
-                TextColor(color(palette::TEXT)),
+                TextColor(color(palette::text())),
                 TextLayout::default().with_no_wrap(),
                 PanelRow { panel: kind, index },
             ));
@@ -388,7 +388,7 @@ pub fn spawn_chart(
             border: UiRect::bottom(px(1)),
             ..default()
         })
-        .insert(BorderColor::all(color(palette::TEXT_DIM)))
+        .insert(BorderColor::all(color(palette::text_dim())))
         .with_children(|c2| {
             for index in 0..bars {
                 c2.spawn((
@@ -407,7 +407,7 @@ pub fn write_rows(kind: PanelKind, rows: &[Row], q: &mut Query<(&PanelRow, &mut 
         if row.panel != kind {
             continue;
         }
-        let (s, col) = rows.get(row.index).map_or(("", palette::TEXT), |r| (r.text.as_str(), r.color));
+        let (s, col) = rows.get(row.index).map_or(("", palette::text()), |r| (r.text.as_str(), r.color));
         if text.0 != s {
             s.clone_into(&mut text.0);
         }

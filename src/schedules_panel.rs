@@ -137,7 +137,7 @@ fn rebuild_timeline(
         p.spawn((
             Text::new(format!("TODAY (UTC)   {} schedules in {} groups", state.schedules.len(), groups.len())),
             TextFont::from_font_size(font),
-            TextColor(color(palette::TEXT_DIM)),
+            TextColor(color(palette::text_dim())),
         ));
         for (label, list) in groups.iter().take(shown) {
             p.spawn(Node { column_gap: px(font * 0.5), align_items: AlignItems::Center, ..default() }).with_children(
@@ -146,12 +146,12 @@ fn rebuild_timeline(
                     row.spawn((
                         Text::new(format!("{label:<18}")),
                         TextFont::from_font_size(font),
-                        TextColor(color(palette::TEXT)),
+                        TextColor(color(palette::text())),
                         Node { width: px(font * 11.0), ..default() },
                     ));
                     row.spawn((
                         Node { flex_grow: 1.0, height: px(font * 1.4), ..default() },
-                        BackgroundColor(color(palette::PANEL)),
+                        BackgroundColor(color(palette::panel())),
                     ))
                     .with_children(|bar| {
                         for s in list {
@@ -172,7 +172,7 @@ fn rebuild_timeline(
                                     children![(
                                         Text::new(format!(" {} p{}", ascii(&s.name, 24), s.priority)),
                                         TextFont::from_font_size(font * 0.8),
-                                        TextColor(color(palette::BACKGROUND)),
+                                        TextColor(color(palette::background())),
                                         TextLayout::default().with_no_wrap(),
                                     )],
                                 ));
@@ -187,7 +187,7 @@ fn rebuild_timeline(
                                 height: percent(100),
                                 ..default()
                             },
-                            BackgroundColor(color(palette::TEXT)),
+                            BackgroundColor(color(palette::text())),
                             GlobalZIndex(2),
                         ));
                     });
@@ -198,7 +198,7 @@ fn rebuild_timeline(
             p.spawn((
                 Text::new(format!("... and {} more groups", groups.len() - shown)),
                 TextFont::from_font_size(font),
-                TextColor(color(palette::TEXT_DIM)),
+                TextColor(color(palette::text_dim())),
             ));
         }
     });
@@ -286,12 +286,12 @@ fn draw_schedules(
                 mismatched,
                 unknown
             ),
-            if mismatched > 0 { palette::DEGRADED } else { palette::TEXT },
+            if mismatched > 0 { palette::DEGRADED } else { palette::text() },
         ),
-        Row::new(format!("{:<24} {:<24} {:<24}", "DEVICE", "SHOULD PLAY", "IS PLAYING"), palette::TEXT_DIM),
+        Row::new(format!("{:<24} {:<24} {:<24}", "DEVICE", "SHOULD PLAY", "IS PLAYING"), palette::text_dim()),
     ];
     for c in all.iter().take(DEVICE_ROWS) {
-        let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", palette::TEXT) };
+        let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", palette::text()) };
         let playing = if c.playing.is_some() { name(&c.playing) } else { "(no report)".to_owned() };
         out.push(Row::new(
             format!("{:<24} {:<24} {:<24}{mark}", ascii(&c.device, 24), name(&c.expected), playing),
@@ -299,14 +299,14 @@ fn draw_schedules(
         ));
     }
     while out.len() < 2 + DEVICE_ROWS {
-        out.push(Row::new("", palette::TEXT));
+        out.push(Row::new("", palette::text()));
     }
-    out.push(Row::new("LATEST EXECUTIONS", palette::TEXT_DIM));
+    out.push(Row::new("LATEST EXECUTIONS", palette::text_dim()));
     for x in model.executions.iter().rev().take(EXEC_ROWS) {
         let secs = x.at_ms / 1000;
         let (word, col) = match x.outcome {
-            ExecutionOutcome::Ok => ("ok".to_owned(), palette::TEXT),
-            ExecutionOutcome::Skipped => ("skipped".to_owned(), palette::TEXT_DIM),
+            ExecutionOutcome::Ok => ("ok".to_owned(), palette::text()),
+            ExecutionOutcome::Skipped => ("skipped".to_owned(), palette::text_dim()),
             ExecutionOutcome::Failed => {
                 (format!("FAILED {}", ascii(x.error.as_deref().unwrap_or(""), 30)), palette::OFFLINE)
             }

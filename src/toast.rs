@@ -34,7 +34,7 @@ impl ToastKind {
             Self::Rejected => ("REJECTED", palette::OFFLINE),
             Self::Conflict => ("CONFLICT", palette::DEGRADED),
             Self::Connection => ("LINK", palette::ACCENT),
-            Self::Info => ("INFO", palette::TEXT_DIM),
+            Self::Info => ("INFO", palette::text_dim()),
         }
     }
 }
@@ -151,11 +151,11 @@ fn show_toasts(
                 ..default()
             },
             BorderColor::all(color(c)),
-            BackgroundColor(color(palette::PANEL)),
+            BackgroundColor(color(palette::panel())),
             children![(
                 Text::new(format!("{label}  {}", t.text)),
                 TextFont::from_font_size(font),
-                TextColor(color(palette::TEXT)),
+                TextColor(color(palette::text())),
             )],
         ));
     }

@@ -109,7 +109,7 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
         match status {
             DeviceStatus::Offline | DeviceStatus::Unknown => {
                 assert!(
-                    close(centre, palette::BACKGROUND),
+                    close(centre, palette::background()),
                     "tile {i} ({status:?}) centre {centre:?} should be background"
                 )
             }
@@ -117,7 +117,7 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
         }
     }
     // The top bar is drawn.
-    assert!(close(pixel(&img, w - 2.0, 2.0), palette::PANEL), "top bar");
+    assert!(close(pixel(&img, w - 2.0, 2.0), palette::panel()), "top bar");
 }
 
 #[test]
@@ -197,5 +197,5 @@ fn health_page_lists_open_alerts_most_severe_first() {
     let g = Grid::fit(2, tile_area(1920.0, 1080.0));
     let t = g.tile(1);
     let rim = pixel(&img, t.x + 4.0, t.y + t.h * 0.9);
-    assert!(close(rim, palette::BACKGROUND), "tiles are hidden on the health page, found {rim:?}");
+    assert!(close(rim, palette::background()), "tiles are hidden on the health page, found {rim:?}");
 }

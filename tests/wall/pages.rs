@@ -72,7 +72,7 @@ fn check_page(name: &str, img: &image::RgbImage) {
                     // Silent for 10 minutes: hatched, so the hollow centre is striped, not plain.
                     let (x0, y0) = ((t.x + t.w * 0.3) as u32, (t.y + t.h * 0.3) as u32);
                     let (x1, y1) = ((t.x + t.w * 0.7) as u32, (t.y + t.h * 0.6) as u32);
-                    let plain = count(img, palette::BACKGROUND, x0, y0, x1, y1);
+                    let plain = count(img, palette::background(), x0, y0, x1, y1);
                     let area = ((x1 - x0) * (y1 - y0)) as usize;
                     assert!(plain < area * 9 / 10, "devices: offline tile {i} is hatched ({plain}/{area} plain)");
                 }
@@ -98,12 +98,12 @@ fn check_page(name: &str, img: &image::RgbImage) {
             assert!(share(img, palette::ACCENT) + share(img, palette::ONLINE) > 0.005, "schedules: timeline segments");
         }
         "playlists" | "content" => {
-            assert!(share(img, palette::TEXT) > 0.003, "{name}: rows of text ({:.4})", share(img, palette::TEXT));
+            assert!(share(img, palette::text()) > 0.003, "{name}: rows of text ({:.4})", share(img, palette::text()));
         }
         other => panic!("no check for page {other}"),
     }
     // Every page keeps the top bar.
-    assert!(close(pixel(img, w - 2.0, 2.0), palette::PANEL), "{name}: top bar");
+    assert!(close(pixel(img, w - 2.0, 2.0), palette::panel()), "{name}: top bar");
 }
 
 #[test]
@@ -164,7 +164,7 @@ fn an_alert_pulse_differs_between_two_frames() {
     // A tile without an alert has no ring: its gap stays the background.
     let quiet = grid.tile(tile_of("dev-00000", 12));
     let q = pixel(&a, quiet.x - grid.gap * 0.3, quiet.y + quiet.h / 2.0);
-    assert!(close(q, palette::BACKGROUND), "no ring around a quiet tile: {q:?}");
+    assert!(close(q, palette::background()), "no ring around a quiet tile: {q:?}");
 }
 
 #[test]
