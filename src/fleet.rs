@@ -219,14 +219,14 @@ fn apply_outbox(
                 out.send(ch);
             }
             OutboxChanged::Full { mutation_id, capacity } => {
-                let ch = fleet.0.withdraw(mutation_id, &format!("outbox full ({capacity} changes waiting)"));
-                out.toasts.write(Toast::new(
-                    ToastKind::Rejected,
-                    format!("outbox full: {capacity} changes wait for the gateway; nothing was lost"),
-                ));
+                // The rollback's toast says why; what was queued before stays queued.
+                times.sent.remove(mutation_id);
+                let reason = format!("outbox full ({capacity} earlier changes wait for the gateway; none lost)");
+                let ch = fleet.0.withdraw(mutation_id, &reason);
                 out.send(ch);
             }
             OutboxChanged::StoreFailed { mutation_id: Some(id), message } => {
+                times.sent.remove(id);
                 let ch = fleet.0.withdraw(id, &format!("not saved: {message}"));
                 out.send(ch);
             }

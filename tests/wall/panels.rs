@@ -283,3 +283,18 @@ fn the_schedules_panel_puts_mismatches_first() {
     // The sample's every-11th device plays the night playlist by mistake.
     assert!(rows[2].contains("Night ambient"), "{rows:?}");
 }
+
+#[test]
+fn a_change_the_full_outbox_refuses_rolls_back_and_says_so() {
+    let mut w = Wall::live(Role::Operator, 12);
+    let rev = w.fleet().view().devices["dev-00002"].rev;
+    w.act("dev-00002", Some(rev), MutationOp::DeviceRename { name: "Kiosk B".into() });
+    let Some(Control::Mutate { mutation, .. }) = w.sent().pop() else { panic!("sent") };
+    assert_eq!(w.fleet().view().devices["dev-00002"].name, "Kiosk B");
+    w.send(Update::OutboxFull { mutation_id: mutation.mutation_id.clone(), capacity: 5 });
+    w.frames(2);
+    assert_ne!(w.fleet().view().devices["dev-00002"].name, "Kiosk B", "rolled back");
+    assert!(w.fleet().engine().pending().is_empty());
+    let toasts = w.toasts();
+    assert!(toasts.iter().any(|t| t.contains("outbox full") && t.contains("none lost")), "{toasts:?}");
+}
