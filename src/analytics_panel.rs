@@ -76,6 +76,13 @@ impl AnalyticsHistory {
         Ok(())
     }
 
+    /// [`Self::series`] as fractions of its peak (0..=1), and the peak (at least 1).
+    pub fn scaled(&self, now_ms: u64, pick: impl Fn(&Sample) -> f32) -> (Vec<f32>, f32) {
+        let series = self.series(now_ms, pick);
+        let max = series.iter().copied().fold(0.0f32, f32::max).max(1.0);
+        (series.into_iter().map(|v| v / max).collect(), max)
+    }
+
     /// One value per 20 s bucket over the last 15 minutes up to `now_ms` (the
     /// bucket's latest sample; gaps stay 0), oldest first.
     pub fn series(&self, now_ms: u64, pick: impl Fn(&Sample) -> f32) -> Vec<f32> {
@@ -181,17 +188,12 @@ fn draw_analytics(
     // The newest bar grows in over GROW_S after its sample arrives.
     let grow = (history.arrived_s / GROW_S).clamp(0.0, 1.0);
     let mut text = Vec::new();
-    let picks: [fn(&crate::analytics_panel::Sample) -> f32; 3] = [|s| s.plays, |s| s.impressions, |s| s.errors];
+    let picks: [fn(&Sample) -> f32; 3] = [|s| s.plays, |s| s.impressions, |s| s.errors];
     for (i, pick) in picks.iter().enumerate() {
-        let mut series = history.series(now, pick);
-        let max = series.iter().copied().fold(0.0f32, f32::max).max(1.0);
+        let (mut scaled, max) = history.scaled(now, pick);
         let current = history.samples.back().map(pick).unwrap_or(0.0);
-        let scaled: Vec<f32> = series.iter_mut().map(|v| *v / max).collect();
-        let mut scaled = scaled;
-        if let Some(last) = scaled.iter().rposition(|v| *v > 0.0)
-            && last == scaled.len() - 1
-        {
-            scaled[last] *= grow;
+        if let Some(newest) = scaled.last_mut() {
+            *newest *= grow;
         }
         write_chart(kind, i as u8, &scaled, &mut bars);
         text.push(Row::new(format!("{}  {}   (peak {})", CHARTS[i].0, short(current), short(max)), CHARTS[i].1));
@@ -200,7 +202,7 @@ fn draw_analytics(
     if let Some(m) = &history.latest {
         for (n, t) in m.top_content.iter().take(6).enumerate() {
             let name = fleet.0.view().contents.get(&t.content_id).map_or(t.content_id.as_str(), |c| c.name.as_str());
-            let name: String = name.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(40).collect();
+            let name = crate::panel::ascii(name, 40);
             text.push(Row::new(format!("{:>2}. {name:<40} {:>7}", n + 1, t.plays), palette::text_dim()));
         }
     }

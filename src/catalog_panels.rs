@@ -16,7 +16,8 @@ use crate::health_panel::age;
 use crate::pages::WallSettings;
 use crate::palette;
 use crate::panel::{
-    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_panel, spawn_rows, write_rows,
+    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, ascii, panel_font, spawn_panel, spawn_rows,
+    write_rows,
 };
 
 /// Text rows of each catalog panel.
@@ -44,10 +45,6 @@ fn spawn_catalog(
         let root = spawn_panel(&mut commands, kind, &size, font, &images);
         spawn_rows(&mut commands, root, kind, 0, ROWS, font);
     }
-}
-
-fn ascii(s: &str, max: usize) -> String {
-    s.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(max).collect()
 }
 
 /// "3m 20s" for seconds.

@@ -74,7 +74,7 @@ fn row_text(a: &Alert, now: u64) -> String {
         (AlertState::Open, _) => "OPEN".to_owned(),
         (AlertState::Resolved, _) => "resolved".to_owned(),
     };
-    let msg: String = a.message.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(34).collect();
+    let msg = crate::panel::ascii(&a.message, 34);
     let state: String = state.chars().take(16).collect();
     let open_ms = now.saturating_sub(a.raised_ms);
     // Escalation: open and unacknowledged for 5 minutes, then 15.

@@ -166,19 +166,7 @@ fn shift_scene(
 }
 
 fn spawn_dim_layer(mut commands: Commands) {
-    commands.spawn((
-        DimLayer,
-        Node {
-            position_type: PositionType::Absolute,
-            left: px(0),
-            top: px(0),
-            width: percent(100),
-            height: percent(100),
-            ..default()
-        },
-        BackgroundColor(Color::NONE),
-        GlobalZIndex(1000),
-    ));
+    commands.spawn((DimLayer, crate::panel::cover(), BackgroundColor(Color::NONE), GlobalZIndex(1000)));
 }
 
 fn dim_by_hour(kiosk: Res<Kiosk>, mut q: Query<&mut BackgroundColor, With<DimLayer>>, mut last: Local<Option<u8>>) {

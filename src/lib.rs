@@ -21,6 +21,7 @@ pub mod devices_panel;
 pub mod fixture;
 pub mod fleet;
 pub mod fleet_model;
+pub mod hatch;
 pub mod headless;
 pub mod health_panel;
 pub mod hud;

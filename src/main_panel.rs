@@ -114,9 +114,8 @@ fn draw_main(
     }
     let [crit, warn, info] = model.alerts_by_severity();
     let plays = history.samples.back().map(|s| s.plays);
-    let series = history.series(now, |s| s.plays);
-    let max = series.iter().copied().fold(0.0f32, f32::max).max(1.0);
-    write_chart(kind, 0, &series.iter().map(|v| v / max).collect::<Vec<_>>(), &mut bars);
+    let (scaled, max) = history.scaled(now, |s| s.plays);
+    write_chart(kind, 0, &scaled, &mut bars);
     let secs = now / 1000;
     let text = [
         Row::new(

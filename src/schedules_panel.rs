@@ -17,7 +17,8 @@ use crate::fleet_model::FleetModel;
 use crate::pages::WallSettings;
 use crate::palette::{self, Rgb, color};
 use crate::panel::{
-    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, spawn_panel, spawn_rows, write_rows,
+    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, ascii, panel_font, spawn_panel, spawn_rows,
+    write_rows,
 };
 
 /// Device groups drawn on the timeline.
@@ -142,7 +143,7 @@ fn rebuild_timeline(
         for (label, list) in groups.iter().take(shown) {
             p.spawn(Node { column_gap: px(font * 0.5), align_items: AlignItems::Center, ..default() }).with_children(
                 |row| {
-                    let label: String = label.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(18).collect();
+                    let label = ascii(label, 18);
                     row.spawn((
                         Text::new(format!("{label:<18}")),
                         TextFont::from_font_size(font),
@@ -214,10 +215,6 @@ fn move_now(time: Res<Time>, mut since: Local<f32>, mut lines: Query<&mut Node, 
     for mut n in &mut lines {
         n.left = left;
     }
-}
-
-fn ascii(s: &str, max: usize) -> String {
-    s.chars().map(|c| if c.is_ascii() { c } else { '?' }).take(max).collect()
 }
 
 /// One device's schedule check.
