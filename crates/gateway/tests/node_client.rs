@@ -18,6 +18,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 use serde_json::{Value, json};
 use support::{SECRET, Wall, mutation, start, token};
@@ -114,18 +115,14 @@ impl NodeRun {
 
     /// Waits for the exit (killing it after `within`): status, stdout, all stderr.
     fn finish(&mut self, within: Duration) -> (ExitStatus, String, String) {
-        let deadline = Instant::now() + within;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            if Instant::now() >= deadline {
+        let status = match self.child.wait_timeout(within).expect("wait") {
+            Some(s) => s,
+            None => {
                 let _ = self.child.kill();
                 let s = self.child.wait().expect("wait");
                 self.stderr_seen.push(format!("(killed by the test after {within:?})"));
-                break s;
+                s
             }
-            std::thread::sleep(Duration::from_millis(20));
         };
         let stdout = self.stdout.take().map(|h| h.join().unwrap_or_default()).unwrap_or_default();
         // The pipe closes with the process: drain what is left.

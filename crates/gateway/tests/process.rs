@@ -8,6 +8,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
+use wait_timeout::ChildExt;
 
 use serde_json::{Value, json};
 use support::raw::{http_get, sample};
@@ -71,14 +72,7 @@ impl Gateway {
 
     /// Waits for the process to exit on its own.
     fn exit_within(&mut self, limit: Duration) -> Option<ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
+        self.child.wait_timeout(limit).expect("wait")
     }
 }
 
@@ -98,16 +92,9 @@ fn run_to_exit(cmd: &mut Command, dir: &Path) -> (ExitStatus, String, String) {
         .current_dir(dir)
         .spawn()
         .expect("spawn");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("try_wait") {
-            break s;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("still running after 30 s");
-        }
-        std::thread::sleep(Duration::from_millis(20));
+    let Some(status) = child.wait_timeout(Duration::from_secs(30)).expect("wait") else {
+        let _ = child.kill();
+        panic!("still running after 30 s");
     };
     let read = |p: &Path| std::fs::read_to_string(p).unwrap_or_default();
     (status, read(&out), read(&err))
