@@ -293,6 +293,10 @@ fn playlist(state: &OrgState, op: &MutationOp, mut p: Playlist) -> Result<Change
         MutationOp::PlaylistRename { name } => p.name = name.clone(),
         MutationOp::PlaylistAddItem { content_id, duration_s, index } => {
             must_exist(state, &p.org, EntityKind::Content, content_id, "content_id")?;
+            if len >= crate::bounds::MAX_PLAYLIST_ITEMS {
+                let max = crate::bounds::MAX_PLAYLIST_ITEMS;
+                return Err(Rejection::invalid("items", format!("a playlist holds at most {max} items")));
+            }
             let at = index.unwrap_or(len);
             if at > len {
                 return Err(Rejection::invalid("index", format!("must be in 0..={len}, got {at}")));

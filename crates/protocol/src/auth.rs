@@ -44,6 +44,10 @@ pub struct Claims {
     pub role: Role,
     /// Expiry, seconds since the epoch.
     pub exp: u64,
+    /// Issued at, seconds since the epoch; a token without it counts as
+    /// issued at 0 (PROTOCOL.md §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<u64>,
 }
 
 /// Why a CONNECT was refused.
@@ -56,6 +60,8 @@ pub enum AuthErrorCode {
     TokenInvalid,
     /// `exp` is in the past.
     TokenExpired,
+    /// A `/device` token issued before its device was removed.
+    TokenRevoked,
     /// Role not allowed on this namespace, or unknown namespace.
     WrongNamespace,
 }
@@ -67,6 +73,7 @@ impl AuthErrorCode {
             Self::TokenMissing => "token_missing",
             Self::TokenInvalid => "token_invalid",
             Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
             Self::WrongNamespace => "wrong_namespace",
         }
     }

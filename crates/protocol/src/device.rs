@@ -18,14 +18,15 @@ pub struct Heartbeat {
 }
 
 /// `playback` (player → server): one item finished or failed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Playback {
     /// Content played.
     pub content_id: String,
     /// When it started.
     pub started_ms: u64,
-    /// Seconds it ran.
-    pub duration_s: u32,
+    /// Seconds it ran (fractional allowed).
+    #[serde(serialize_with = "crate::bounds::ser_seconds")]
+    pub duration_s: f64,
     /// Whether it played.
     pub ok: bool,
     /// Why it failed.

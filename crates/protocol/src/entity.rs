@@ -84,16 +84,17 @@ pub struct Device {
 }
 
 /// One entry of a playlist.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PlaylistItem {
     /// Content shown.
     pub content_id: String,
-    /// Seconds on screen, > 0.
-    pub duration_s: u32,
+    /// Seconds on screen, > 0, fractional allowed.
+    #[serde(serialize_with = "crate::bounds::ser_seconds")]
+    pub duration_s: f64,
 }
 
 /// An ordered list of content.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Playlist {
     /// Playlist id.
     pub id: String,
@@ -120,7 +121,7 @@ pub enum ContentKind {
 }
 
 /// A piece of media in the library.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Content {
     /// Content id.
     pub id: String,
@@ -134,8 +135,9 @@ pub struct Content {
     pub kind: ContentKind,
     /// Where players fetch it.
     pub uri: String,
-    /// Default seconds on screen.
-    pub duration_s: u32,
+    /// Default seconds on screen, fractional allowed.
+    #[serde(serialize_with = "crate::bounds::ser_seconds")]
+    pub duration_s: f64,
     /// Size in bytes.
     pub size_bytes: u64,
 }

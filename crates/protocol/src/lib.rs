@@ -4,6 +4,7 @@
 
 pub mod apply;
 pub mod auth;
+pub mod bounds;
 pub mod codec;
 pub mod device;
 pub mod entity;

@@ -7,6 +7,7 @@ use serde::ser::SerializeMap;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 
+use crate::bounds::seconds_json;
 use crate::entity::{ContentKind, EntityKind, PlaylistItem};
 
 mod args;
@@ -34,7 +35,7 @@ impl ArgError {
 }
 
 /// A mutation kind with its validated arguments.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum MutationOp {
     /// `device.rename`.
     DeviceRename {
@@ -74,7 +75,7 @@ pub enum MutationOp {
         /// Content to add.
         content_id: String,
         /// Seconds on screen.
-        duration_s: u32,
+        duration_s: f64,
         /// Insert position (0..=len), else append.
         index: Option<usize>,
     },
@@ -103,7 +104,7 @@ pub enum MutationOp {
         /// Location.
         uri: String,
         /// Seconds on screen.
-        duration_s: u32,
+        duration_s: f64,
         /// Size in bytes.
         size_bytes: u64,
     },
@@ -114,7 +115,7 @@ pub enum MutationOp {
         /// New location.
         uri: Option<String>,
         /// New duration.
-        duration_s: Option<u32>,
+        duration_s: Option<f64>,
     },
     /// `content.delete` (admin).
     ContentDelete,
@@ -292,7 +293,7 @@ impl MutationOp {
                 m
             }
             Self::PlaylistAddItem { content_id, duration_s, index } => {
-                let mut m = json!({ "content_id": content_id, "duration_s": duration_s });
+                let mut m = json!({ "content_id": content_id, "duration_s": seconds_json(*duration_s) });
                 if let Some(i) = index {
                     m["index"] = json!(i);
                 }
@@ -302,7 +303,7 @@ impl MutationOp {
             Self::PlaylistMoveItem { from, to } => json!({ "from": from, "to": to }),
             Self::ContentCreate { id, name, kind, uri, duration_s, size_bytes } => {
                 let mut m = json!({ "name": name, "kind": kind, "uri": uri,
-                    "duration_s": duration_s, "size_bytes": size_bytes });
+                    "duration_s": seconds_json(*duration_s), "size_bytes": size_bytes });
                 if let Some(id) = id {
                     m["id"] = json!(id);
                 }
@@ -317,7 +318,7 @@ impl MutationOp {
                     m.insert("uri".into(), json!(v));
                 }
                 if let Some(v) = duration_s {
-                    m.insert("duration_s".into(), json!(v));
+                    m.insert("duration_s".into(), seconds_json(*v));
                 }
                 Value::Object(m)
             }
@@ -337,7 +338,7 @@ impl MutationOp {
 }
 
 /// A `mutate` request.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mutation {
     /// Unique per client (ULID/UUID).
     pub mutation_id: String,
@@ -371,8 +372,11 @@ impl Mutation {
         let op = MutationOp::parse(kind, obj.get("args").unwrap_or(&Value::Null))?;
         let target = match obj.get("target") {
             None | Some(Value::Null) => None,
-            Some(Value::String(s)) if !s.is_empty() => Some(s.clone()),
-            Some(_) => return Err(ArgError::new("target", "must be a non-empty string")),
+            Some(Value::String(s)) => {
+                crate::bounds::id("target", s)?;
+                Some(s.clone())
+            }
+            Some(_) => return Err(ArgError::new("target", "must be a string")),
         };
         if target.is_none() && !op.is_create() {
             return Err(ArgError::new("target", "required for this kind"));
@@ -381,7 +385,11 @@ impl Mutation {
             // *any rev* kinds and creates ignore it (PROTOCOL.md §8).
             _ if !op.checks_rev() => None,
             None | Some(Value::Null) => None,
-            Some(v) => Some(v.as_u64().ok_or_else(|| ArgError::new("base_rev", "must be an unsigned integer"))?),
+            Some(v) => Some(
+                v.as_u64()
+                    .filter(|n| *n <= crate::bounds::MAX_SAFE_INT)
+                    .ok_or_else(|| ArgError::new("base_rev", "must be an integer in 0..=2^53-1"))?,
+            ),
         };
         if op.checks_rev() && base_rev.is_none() {
             return Err(ArgError::new("base_rev", "required for this kind"));
@@ -428,6 +436,9 @@ pub enum RejectCode {
     Invalid,
     /// Over the rate limit; not decided, may be retried.
     RateLimited,
+    /// The server cannot make changes durable now (store failing); nothing
+    /// was applied, not decided, retry later with the same id.
+    Unavailable,
 }
 
 impl RejectCode {
@@ -439,6 +450,7 @@ impl RejectCode {
             Self::Forbidden => "forbidden",
             Self::Invalid => "invalid",
             Self::RateLimited => "rate_limited",
+            Self::Unavailable => "unavailable",
         }
     }
 }
@@ -479,6 +491,12 @@ impl MutationAck {
     /// An `invalid` rejection from an argument error.
     pub fn invalid(e: &ArgError) -> Self {
         Self::Rejected { code: RejectCode::Invalid, message: e.to_string(), current: None }
+    }
+
+    /// Whether this outcome is final (remembered as decided): everything
+    /// but `rate_limited` and `unavailable` (PROTOCOL.md §6).
+    pub fn is_decided(&self) -> bool {
+        !matches!(self, Self::Rejected { code: RejectCode::RateLimited | RejectCode::Unavailable, .. })
     }
 
     /// A rejection with a code and message.

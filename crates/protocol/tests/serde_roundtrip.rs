@@ -63,8 +63,8 @@ fn playlist() -> Playlist {
         rev: 4,
         name: s("Lobby"),
         items: vec![
-            PlaylistItem { content_id: s("c-1"), duration_s: 10 },
-            PlaylistItem { content_id: s("c-2"), duration_s: 15 },
+            PlaylistItem { content_id: s("c-1"), duration_s: 10.0 },
+            PlaylistItem { content_id: s("c-2"), duration_s: 15.0 },
         ],
     }
 }
@@ -80,7 +80,7 @@ fn content() -> Content {
         name: s("Promo"),
         kind: ContentKind::Video,
         uri: s("https://cdn.example/promo.mp4"),
-        duration_s: 30,
+        duration_s: 30.0,
         size_bytes: 1_048_576,
     }
 }

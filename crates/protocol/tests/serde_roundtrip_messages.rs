@@ -132,18 +132,18 @@ fn claims_for_each_role() {
         (Role::Device, "device", false),
     ] {
         let literal = format!(r#"{{"sub":"u-1","org":"org-1","role":"{name}","exp":1764234000}}"#);
-        let expected = Claims { sub: s("u-1"), org: s("org-1"), role, exp: 1_764_234_000 };
+        let expected = Claims { sub: s("u-1"), org: s("org-1"), role, exp: 1_764_234_000, iat: None };
         assert_wire_exact(&literal, &expected);
         assert_eq!(role.may_mutate(), may_mutate, "{name}");
     }
 }
 
 #[test]
-fn claims_ignore_registered_extras_and_need_exp() {
+fn claims_read_iat_ignore_other_registered_extras_and_need_exp() {
     let with_extras =
         r#"{"sub":"dev-1","org":"org-1","role":"device","exp":1764234000,"iat":1764230400,"iss":"vizora"}"#;
     let c: Claims = serde_json::from_str(with_extras).unwrap();
-    assert_eq!(c, Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000 });
+    assert_eq!(c, Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000, iat: Some(1_764_230_400) });
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"viewer"}"#).is_err());
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"root","exp":1}"#).is_err());
 }
@@ -194,10 +194,10 @@ fn health_compares_as_the_decimals_sent() {
 
 #[test]
 fn playback_ok_and_failed() {
-    let ok = Playback { content_id: s("c-2"), started_ms: 1_764_230_395_000, duration_s: 15, ok: true, error: None };
+    let ok = Playback { content_id: s("c-2"), started_ms: 1_764_230_395_000, duration_s: 15.0, ok: true, error: None };
     assert_wire(r#"{"content_id":"c-2","started_ms":1764230395000,"duration_s":15,"ok":true}"#, &ok);
     assert_wire(r#"{"content_id":"c-2","started_ms":1764230395000,"duration_s":15,"ok":true,"error":null}"#, &ok);
-    let failed = Playback { ok: false, duration_s: 0, error: Some(s("decode error")), ..ok };
+    let failed = Playback { ok: false, duration_s: 0.0, error: Some(s("decode error")), ..ok };
     assert_wire(
         r#"{"content_id":"c-2","started_ms":1764230395000,"duration_s":0,"ok":false,"error":"decode error"}"#,
         &failed,

@@ -25,7 +25,7 @@ fn device(id: &str, org: &str, rev: u64) -> Device {
 }
 
 fn item(c: &str, d: u32) -> PlaylistItem {
-    PlaylistItem { content_id: c.into(), duration_s: d }
+    PlaylistItem { content_id: c.into(), duration_s: f64::from(d) }
 }
 
 fn playlist(id: &str, org: &str, rev: u64, items: Vec<PlaylistItem>) -> Playlist {
@@ -40,7 +40,7 @@ fn content(id: &str, org: &str) -> Content {
         name: format!("{id} name"),
         kind: ContentKind::Image,
         uri: format!("https://cdn/{id}.png"),
-        duration_s: 10,
+        duration_s: 10.0,
         size_bytes: 100,
     }
 }
@@ -302,7 +302,7 @@ fn creates_start_at_rev_one_in_the_callers_org() {
         json!({"id": "c9", "name": "Promo", "kind": "video", "uri": "u", "duration_s": 15, "size_bytes": 0}),
     ));
     let Some(Event::ContentUpserted(c)) = a.event else { panic!("{a:?}") };
-    assert_eq!((c.id.as_str(), c.org.as_str(), c.rev, c.kind, c.duration_s), ("c9", ORG, 1, ContentKind::Video, 15));
+    assert_eq!((c.id.as_str(), c.org.as_str(), c.rev, c.kind, c.duration_s), ("c9", ORG, 1, ContentKind::Video, 15.0));
     let a = ok(&mutation(
         "content.create",
         None,
@@ -426,7 +426,7 @@ fn content_update_changes_only_the_given_fields() {
     let s = after(&mutation("content.update", Some("c1"), Some(1), json!({"name": "N", "duration_s": 7})));
     assert_eq!(
         (s.contents["c1"].name.as_str(), s.contents["c1"].duration_s, s.contents["c1"].uri.as_str()),
-        ("N", 7, "https://cdn/c1.png")
+        ("N", 7.0, "https://cdn/c1.png")
     );
 }
 

@@ -1,16 +1,13 @@
 //! Field readers for mutation `args`: each names the field it rejects.
 
+use std::collections::HashSet;
+
 use serde_json::{Map, Value};
 
 use super::ArgError;
+use crate::bounds::{self, MAX_PLAYLIST_ITEMS, MAX_SAFE_INT, MAX_TAGS};
+pub use crate::bounds::{MAX_TEXT_CHARS as MAX_NAME_CHARS, MAX_URI_BYTES};
 use crate::entity::{ContentKind, PlaylistItem};
-
-/// Longest accepted name, in characters.
-pub const MAX_NAME_CHARS: usize = 256;
-/// Longest accepted id or tag, in bytes.
-pub const MAX_ID_BYTES: usize = 128;
-/// Longest accepted URI, in bytes.
-pub const MAX_URI_BYTES: usize = 4096;
 
 pub(crate) struct Args<'a>(pub &'a Map<String, Value>);
 
@@ -66,7 +63,10 @@ impl Args<'_> {
 
     pub fn u64(&self, f: &str) -> Result<u64, ArgError> {
         match self.get(f) {
-            Some(v) => v.as_u64().ok_or_else(|| ArgError::new(f, "must be an integer ≥ 0")),
+            Some(v) => v
+                .as_u64()
+                .filter(|n| *n <= MAX_SAFE_INT)
+                .ok_or_else(|| ArgError::new(f, "must be an integer in 0..=2^53-1")),
             None => Err(ArgError::new(f, "required")),
         }
     }
@@ -87,7 +87,7 @@ impl Args<'_> {
         }
     }
 
-    pub fn duration(&self, f: &str) -> Result<u32, ArgError> {
+    pub fn duration(&self, f: &str) -> Result<f64, ArgError> {
         check_duration(f, self.get(f))
     }
 
@@ -113,13 +113,17 @@ impl Args<'_> {
         let Some(Value::Array(list)) = self.get(f) else {
             return Err(ArgError::new(f, "required array of strings"));
         };
+        // Counted as sent, before duplicates go (PROTOCOL.md §8 Bounds).
+        if list.len() > MAX_TAGS {
+            return Err(ArgError::new(f, format!("at most {MAX_TAGS} tags, got {}", list.len())));
+        }
+        let mut seen = HashSet::with_capacity(list.len());
         let mut out: Vec<String> = Vec::with_capacity(list.len());
         for (i, v) in list.iter().enumerate() {
-            let field = format!("{f}[{i}]");
-            let Value::String(s) = v else { return Err(ArgError::new(field, "must be a string")) };
-            let tag = check_id(&field, s)?;
-            if !out.contains(&tag) {
-                out.push(tag);
+            let Value::String(s) = v else { return Err(ArgError::new(format!("{f}[{i}]"), "must be a string")) };
+            bounds::id(&format!("{f}[{i}]"), s)?;
+            if seen.insert(s.as_str()) {
+                out.push(s.clone());
             }
         }
         Ok(out)
@@ -131,6 +135,9 @@ impl Args<'_> {
             Some(Value::Array(list)) => list,
             Some(_) => return Err(ArgError::new(f, "must be an array")),
         };
+        if list.len() > MAX_PLAYLIST_ITEMS {
+            return Err(ArgError::new(f, format!("at most {MAX_PLAYLIST_ITEMS} items, got {}", list.len())));
+        }
         list.iter()
             .enumerate()
             .map(|(i, v)| {
@@ -162,23 +169,21 @@ pub fn check_name(f: &str, s: &str) -> Result<String, ArgError> {
     Ok(s.to_owned())
 }
 
-/// Ids and tags: non-empty, at most [`MAX_ID_BYTES`] bytes.
+/// Ids and tags: non-empty, at most [`crate::bounds::MAX_ID_BYTES`] bytes.
 pub fn check_id(f: &str, s: &str) -> Result<String, ArgError> {
-    if s.is_empty() || s.len() > MAX_ID_BYTES {
-        return Err(ArgError::new(f, format!("must be 1 to {MAX_ID_BYTES} bytes")));
-    }
+    bounds::id(f, s)?;
     Ok(s.to_owned())
 }
 
-/// Durations: whole seconds, > 0.
-pub fn check_duration(f: &str, v: Option<&Value>) -> Result<u32, ArgError> {
+/// Durations: a number of seconds, fractional allowed, > 0 and ≤ 86,400.
+pub fn check_duration(f: &str, v: Option<&Value>) -> Result<f64, ArgError> {
     match v {
         None => Err(ArgError::new(f, "required")),
-        Some(v) => match v.as_u64() {
-            Some(0) => Err(ArgError::new(f, "must be > 0")),
-            Some(n) => u32::try_from(n).map_err(|_| ArgError::new(f, "out of range")),
-            None => Err(ArgError::new(f, "must be a whole number of seconds > 0")),
-        },
+        Some(v) => {
+            let d = v.as_f64().ok_or_else(|| ArgError::new(f, "must be a number of seconds"))?;
+            bounds::duration(f, d)?;
+            Ok(d)
+        }
     }
 }
 

@@ -83,9 +83,10 @@ fn days(a: &Args, f: &str) -> Result<Vec<u8>, ArgError> {
     for (i, v) in list.iter().enumerate() {
         match v.as_u64() {
             Some(d @ 0..=6) => {
-                if !out.contains(&(d as u8)) {
-                    out.push(d as u8);
+                if out.contains(&(d as u8)) {
+                    return Err(ArgError::new(format!("{f}[{i}]"), "weekdays must be distinct"));
                 }
+                out.push(d as u8);
             }
             _ => return Err(ArgError::new(format!("{f}[{i}]"), "must be a weekday 0..6")),
         }

@@ -83,8 +83,8 @@ fn every_kind() -> Vec<(&'static str, MutationOp)> {
                 id: Some(s("pl-9")),
                 name: s("Lobby"),
                 items: vec![
-                    PlaylistItem { content_id: s("c-1"), duration_s: 10 },
-                    PlaylistItem { content_id: s("c-2"), duration_s: 15 },
+                    PlaylistItem { content_id: s("c-1"), duration_s: 10.0 },
+                    PlaylistItem { content_id: s("c-2"), duration_s: 15.0 },
                 ],
             },
         ),
@@ -98,11 +98,11 @@ fn every_kind() -> Vec<(&'static str, MutationOp)> {
         ),
         (
             r#"{"mutation_id":"01JD0010","client_id":"wall-3","kind":"playlist.add_item","target":"pl-7","base_rev":5,"args":{"content_id":"c-3","duration_s":8,"index":1}}"#,
-            MutationOp::PlaylistAddItem { content_id: s("c-3"), duration_s: 8, index: Some(1) },
+            MutationOp::PlaylistAddItem { content_id: s("c-3"), duration_s: 8.0, index: Some(1) },
         ),
         (
             r#"{"mutation_id":"01JD0011","client_id":"wall-3","kind":"playlist.add_item","target":"pl-7","base_rev":6,"args":{"content_id":"c-3","duration_s":8}}"#,
-            MutationOp::PlaylistAddItem { content_id: s("c-3"), duration_s: 8, index: None },
+            MutationOp::PlaylistAddItem { content_id: s("c-3"), duration_s: 8.0, index: None },
         ),
         (
             r#"{"mutation_id":"01JD0012","client_id":"wall-3","kind":"playlist.remove_item","target":"pl-7","base_rev":7,"args":{"index":0}}"#,
@@ -123,7 +123,7 @@ fn every_kind() -> Vec<(&'static str, MutationOp)> {
                 name: s("Promo"),
                 kind: ContentKind::Video,
                 uri: s("https://cdn.example/promo.mp4"),
-                duration_s: 30,
+                duration_s: 30.0,
                 size_bytes: 1_048_576,
             },
         ),
@@ -134,13 +134,13 @@ fn every_kind() -> Vec<(&'static str, MutationOp)> {
                 name: s("Menu"),
                 kind: ContentKind::Web,
                 uri: s("https://menu.example/"),
-                duration_s: 60,
+                duration_s: 60.0,
                 size_bytes: 0,
             },
         ),
         (
             r#"{"mutation_id":"01JD0017","client_id":"wall-3","kind":"content.update","target":"c-9","base_rev":2,"args":{"name":"Promo v2","duration_s":20}}"#,
-            MutationOp::ContentUpdate { name: Some(s("Promo v2")), uri: None, duration_s: Some(20) },
+            MutationOp::ContentUpdate { name: Some(s("Promo v2")), uri: None, duration_s: Some(20.0) },
         ),
         (
             r#"{"mutation_id":"01JD0018","client_id":"wall-3","kind":"content.update","target":"c-9","base_rev":3,"args":{"uri":"https://cdn.example/promo2.mp4"}}"#,

@@ -24,8 +24,8 @@ fn names_must_be_non_empty_and_at_most_256_characters() {
 }
 
 #[test]
-fn durations_must_be_positive_whole_seconds() {
-    for bad in [json!(0), json!(-5), json!(2.5), json!("10"), json!(u64::from(u32::MAX) + 1)] {
+fn durations_are_positive_seconds_up_to_a_day_fractions_allowed() {
+    for bad in [json!(0), json!(-5), json!(-0.5), json!("10"), json!(86_400.5), json!(u64::from(u32::MAX) + 1)] {
         let add = json!({ "content_id": "c-1", "duration_s": bad });
         assert_eq!(field_of(mutate("playlist.add_item", add)), "duration_s", "{bad}");
         let create = json!({ "name": "n", "kind": "image", "uri": "u", "duration_s": bad, "size_bytes": 0 });
@@ -33,6 +33,49 @@ fn durations_must_be_positive_whole_seconds() {
         assert_eq!(field_of(mutate("content.update", json!({ "duration_s": bad }))), "duration_s");
     }
     assert_eq!(field_of(mutate("playlist.add_item", json!({ "content_id": "c-1" }))), "duration_s");
+    let m = Mutation::decode(&mutate("playlist.add_item", json!({ "content_id": "c-1", "duration_s": 7.5 }))).unwrap();
+    assert_eq!(m.op, MutationOp::PlaylistAddItem { content_id: s("c-1"), duration_s: 7.5, index: None });
+}
+
+#[test]
+fn tags_are_capped_as_sent_before_duplicates_go() {
+    let ok: Vec<String> = (0..64).map(|i| format!("t{i}")).collect();
+    assert!(Mutation::decode(&mutate("device.set_tags", json!({ "tags": ok }))).is_ok());
+    // 65 copies of one tag would deduplicate to one, but the cap counts what was sent.
+    let same = vec!["lobby"; 65];
+    assert_eq!(field_of(mutate("device.set_tags", json!({ "tags": same }))), "tags");
+    let long = "x".repeat(129);
+    assert_eq!(field_of(mutate("device.set_tags", json!({ "tags": ["a", long] }))), "tags[1]");
+}
+
+#[test]
+fn a_tag_list_of_a_whole_frame_is_refused_quickly() {
+    // 1 MiB of one-byte tags: refused on the count, before any per-tag work.
+    let tags: Vec<String> = (0..200_000).map(|i| (i % 10).to_string()).collect();
+    let e = Mutation::decode(&mutate("device.set_tags", json!({ "tags": tags }))).unwrap_err();
+    assert_eq!(e.field, "tags");
+    // And a list at the cap deduplicates in linear time (a HashSet, not Vec::contains).
+    let tags: Vec<String> = (0..64).map(|i| format!("t{}", i % 8)).collect();
+    let m = Mutation::decode(&mutate("device.set_tags", json!({ "tags": tags }))).unwrap();
+    assert!(matches!(m.op, MutationOp::DeviceSetTags { ref tags } if tags.len() == 8));
+}
+
+#[test]
+fn playlists_hold_at_most_a_thousand_items() {
+    let item = json!({ "content_id": "c-1", "duration_s": 1 });
+    let items = vec![item.clone(); 1000];
+    assert!(Mutation::decode(&mutate("playlist.create", json!({ "name": "x", "items": items }))).is_ok());
+    let items = vec![item; 1001];
+    assert_eq!(field_of(mutate("playlist.create", json!({ "name": "x", "items": items }))), "items");
+}
+
+#[test]
+fn integers_stop_at_two_to_the_53() {
+    let max = (1u64 << 53) - 1;
+    assert!(Mutation::decode(&mutate("alert.mute", json!({ "until_ms": max }))).is_ok());
+    assert_eq!(field_of(mutate("alert.mute", json!({ "until_ms": max + 1 }))), "until_ms");
+    let create = json!({ "name": "n", "kind": "image", "uri": "u", "duration_s": 1, "size_bytes": u64::MAX });
+    assert_eq!(field_of(mutate("content.create", create)), "size_bytes");
 }
 
 #[test]
@@ -71,7 +114,7 @@ fn item_positions_are_required_unsigned_integers() {
     assert_eq!(field_of(mutate("playlist.add_item", add)), "index");
     let add = json!({ "content_id": "c-1", "duration_s": 5, "index": null });
     let m = Mutation::decode(&mutate("playlist.add_item", add)).unwrap();
-    assert_eq!(m.op, MutationOp::PlaylistAddItem { content_id: s("c-1"), duration_s: 5, index: None });
+    assert_eq!(m.op, MutationOp::PlaylistAddItem { content_id: s("c-1"), duration_s: 5.0, index: None });
 }
 
 #[test]

@@ -86,7 +86,8 @@ fn schedule_days_windows_and_priority() {
             other => panic!("{other:?}"),
         })
     };
-    assert_eq!(with("days", json!([5, 1, 5, 0])).unwrap().days, Some(vec![0, 1, 5]));
+    assert_eq!(with("days", json!([5, 1, 0])).unwrap().days, Some(vec![0, 1, 5]));
+    assert_eq!(with("days", json!([5, 1, 5, 0])).unwrap_err().field, "days[2]");
     assert_eq!(with("days", json!([1, 7])).unwrap_err().field, "days[1]");
     assert_eq!(with("days", json!("mon")).unwrap_err().field, "days");
     assert_eq!(with("daily_from", json!("24:00")).unwrap().daily_from.as_deref(), Some("24:00"));
