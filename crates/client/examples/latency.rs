@@ -27,7 +27,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         auth.clone(),
     )?;
     let mint =
-        |role, sub: &str| auth.mint(&Claims { sub: sub.into(), org: "lat".into(), role, exp: now_ms() / 1000 + 3600 });
+        |role, sub: &str| auth.mint(&Claims { sub: sub.into(), org: "lat".into(), role, exp: now_ms() / 1000 + 3600, iat: None });
     let client = vizora_client::spawn(ClientConfig::new(gw.url(), mint(Role::Viewer, "wall").ok_or("mint")?))?;
     let mut engine = SyncEngine::new();
 

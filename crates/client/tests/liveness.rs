@@ -20,7 +20,7 @@ fn a_session_survives_many_ping_timeouts() {
     let auth = Auth::hs256(b"liveness");
     let gw = Embedded::start(cfg, auth.clone()).expect("gateway");
     let token = auth
-        .mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600 })
+        .mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600, iat: None })
         .expect("mint");
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
     rt.block_on(async {

@@ -73,7 +73,7 @@ fn wss_with_a_private_ca_connects_and_an_unknown_ca_is_refused() {
     let ca_file = dir.path().join("ca.pem");
     std::fs::write(&ca_file, ca_pem).expect("write ca");
     let token = auth
-        .mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600 })
+        .mint(&Claims { sub: "w".into(), org: "o".into(), role: Role::Viewer, exp: now_ms() / 1000 + 600, iat: None })
         .expect("mint");
     let url = format!("wss://localhost:{port}");
 

@@ -2,7 +2,7 @@
 
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use vizora_protocol::{AuthErrorCode, Claims};
+use vizora_protocol::{AuthErrorCode, Claims, bounds};
 
 /// Verifies (and, with a secret, mints) tokens.
 #[derive(Clone)]
@@ -39,13 +39,33 @@ impl Auth {
         Ok(Self { decoding: DecodingKey::from_rsa_pem(pem)?, encoding: None, validation })
     }
 
+    /// Also requires `iss` (when `Some`) and `aud` (when `Some`) in every token.
+    pub fn with_issuer_audience(mut self, iss: Option<&str>, aud: Option<&str>) -> Self {
+        if let Some(iss) = iss {
+            self.validation.set_issuer(&[iss]);
+            self.validation.required_spec_claims.insert("iss".into());
+        }
+        if let Some(aud) = aud {
+            self.validation.set_audience(&[aud]);
+            self.validation.required_spec_claims.insert("aud".into());
+        }
+        self
+    }
+
     /// Checks a token and returns its claims, or the CONNECT_ERROR code.
     pub fn verify(&self, token: &str) -> Result<Claims, AuthErrorCode> {
         if token.is_empty() {
             return Err(AuthErrorCode::TokenMissing);
         }
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
-            Ok(data) if data.claims.org.is_empty() || data.claims.sub.is_empty() => Err(AuthErrorCode::TokenInvalid),
+            // `org` and `sub` are ids: 1..=128 bytes (PROTOCOL.md §8 Bounds).
+            Ok(data)
+                if bounds::id("org", &data.claims.org).is_err()
+                    || bounds::id("sub", &data.claims.sub).is_err()
+                    || data.claims.iat.is_some_and(|i| i > bounds::MAX_SAFE_INT) =>
+            {
+                Err(AuthErrorCode::TokenInvalid)
+            }
             Ok(data) => Ok(data.claims),
             Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(AuthErrorCode::TokenExpired),
             Err(_) => Err(AuthErrorCode::TokenInvalid),
@@ -65,7 +85,7 @@ mod tests {
     use vizora_protocol::Role;
 
     fn claims(exp: u64) -> Claims {
-        Claims { sub: "u1".into(), org: "acme".into(), role: Role::Viewer, exp }
+        Claims { sub: "u1".into(), org: "acme".into(), role: Role::Viewer, exp, iat: None }
     }
 
     #[test]
@@ -107,7 +127,7 @@ mod rs256_tests {
     fn rs256_tokens_verify_with_the_public_key_only() {
         let auth = Auth::rs256_public_pem(PUBLIC).expect("public key");
         let exp = vizora_protocol::now_ms() / 1000 + 60;
-        let claims = Claims { sub: "u".into(), org: "acme".into(), role: Role::Admin, exp };
+        let claims = Claims { sub: "u".into(), org: "acme".into(), role: Role::Admin, exp, iat: None };
         assert_eq!(auth.verify(&mint_rs256(&claims)), Ok(claims.clone()));
         assert!(auth.mint(&claims).is_none(), "a public key cannot sign");
         // An HS256 token is not accepted by an RS256 gateway.

@@ -17,11 +17,14 @@ pub struct HealthLimits {
     pub cpu_pct_max: f32,
     /// …on every heartbeat for this long.
     pub cpu_window_s: u64,
+    /// A degraded device returns to `online` only after every limit was
+    /// clear on every heartbeat for this long (damps flapping).
+    pub clear_window_s: u64,
 }
 
 impl Default for HealthLimits {
     fn default() -> Self {
-        Self { temp_c_max: 80.0, disk_free_pct_min: 5.0, cpu_pct_max: 95.0, cpu_window_s: 60 }
+        Self { temp_c_max: 80.0, disk_free_pct_min: 5.0, cpu_pct_max: 95.0, cpu_window_s: 60, clear_window_s: 60 }
     }
 }
 
@@ -65,6 +68,29 @@ pub struct GatewayConfig {
     pub prune_every_ms: u64,
     /// How long a player has to acknowledge a `command`.
     pub command_ack_timeout_ms: u64,
+    /// An Engine.IO session that joined no namespace is closed after this.
+    pub connect_timeout_ms: u64,
+    /// Most concurrent sessions from one IP address (0: no cap).
+    pub max_connections_per_ip: usize,
+    /// Loopback clients (local tools, a reverse proxy on the same host) are
+    /// not held to `max_connections_per_ip`.
+    pub per_ip_exempt_loopback: bool,
+    /// Most decided mutation ids remembered per org; the oldest go first.
+    pub decided_per_org_max: usize,
+    /// Resolved alerts leave snapshots (not the log) after this long.
+    pub resolved_alert_retention_s: u64,
+    /// Largest packet the gateway sends; `events`, replay and snapshot pages
+    /// are split to fit (at most `max_payload`).
+    pub max_packet_bytes: usize,
+    /// A `/wall` consumer with more than this many bytes waiting unsent is
+    /// disconnected (it resumes by replay).
+    pub slow_consumer_bytes: usize,
+    /// When set, `/metrics` needs `Authorization: Bearer <token>`.
+    pub metrics_token: Option<String>,
+    /// When set, tokens must carry this `iss`.
+    pub jwt_issuer: Option<String>,
+    /// When set, tokens must carry this `aud`.
+    pub jwt_audience: Option<String>,
 }
 
 impl Default for GatewayConfig {
@@ -88,6 +114,16 @@ impl Default for GatewayConfig {
             rate_burst: 2000.0,
             prune_every_ms: 60_000,
             command_ack_timeout_ms: 10_000,
+            connect_timeout_ms: 10_000,
+            max_connections_per_ip: 1024,
+            per_ip_exempt_loopback: true,
+            decided_per_org_max: 1_000_000,
+            resolved_alert_retention_s: 3600,
+            max_packet_bytes: 512 * 1024,
+            slow_consumer_bytes: 8 << 20,
+            metrics_token: None,
+            jwt_issuer: None,
+            jwt_audience: None,
         }
     }
 }
@@ -115,11 +151,15 @@ pub enum ConfigError {
         /// What is wrong (unknown keys are named).
         message: String,
     },
-    /// A value out of range.
-    #[error("{path}: {field}: {message}")]
+    /// A value out of range, where its key is written (0:0 when left at its default).
+    #[error("{path}:{line}:{col}: {field}: {message}")]
     Invalid {
         /// File.
         path: String,
+        /// 1-based line of the key.
+        line: usize,
+        /// 1-based column of the key.
+        col: usize,
         /// Field.
         field: &'static str,
         /// Why.
@@ -149,8 +189,31 @@ pub fn load_ron<T: serde::de::DeserializeOwned>(
         col: e.span.start.col,
         message: e.code.to_string(),
     })?;
-    validate(&value).map_err(|(field, message)| ConfigError::Invalid { path: p, field, message })?;
+    validate(&value).map_err(|(field, message)| {
+        let (line, col) = key_position(&text, field);
+        ConfigError::Invalid { path: p, line, col, field, message }
+    })?;
     Ok(value)
+}
+
+/// Where `field` (its last dotted segment) is written as a key in `text`,
+/// 1-based; `(0, 0)` when the file leaves it at its default.
+fn key_position(text: &str, field: &str) -> (usize, usize) {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    for (i, line) in text.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or("");
+        let mut from = 0;
+        while let Some(at) = code[from..].find(key).map(|a| a + from) {
+            let before = code[..at].chars().next_back();
+            let after = code[at + key.len()..].trim_start();
+            let starts = before.is_none_or(|c| !(c.is_alphanumeric() || c == '_'));
+            if starts && after.starts_with(':') {
+                return (i + 1, code[..at].chars().count() + 1);
+            }
+            from = at + key.len();
+        }
+    }
+    (0, 0)
 }
 
 impl GatewayConfig {
@@ -159,17 +222,52 @@ impl GatewayConfig {
         load_ron(path, Self::validate)
     }
 
-    /// Checks ranges.
+    /// Checks ranges: every number finite and small enough that the
+    /// durations and products made from it cannot overflow.
     pub fn validate(&self) -> Result<(), (&'static str, String)> {
-        // Written so NaN fails too.
-        if self.heartbeat_s.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
-            return Err(("heartbeat_s", "must be > 0".into()));
+        const DAY_MS: u64 = 86_400_000;
+        let real = |field: &'static str, v: f64, lo: f64, hi: f64| {
+            // Written so NaN and infinities fail too.
+            if v.is_finite() && v > lo && v <= hi { Ok(()) } else { Err((field, format!("must be a number in ({lo}, {hi}]"))) }
+        };
+        let int = |field: &'static str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) { Ok(()) } else { Err((field, format!("must be in {lo}..={hi}"))) }
+        };
+        real("heartbeat_s", self.heartbeat_s, 0.0, 86_400.0)?;
+        int("ping_interval_ms", self.ping_interval_ms, 1, DAY_MS)?;
+        int("ping_timeout_ms", self.ping_timeout_ms, 1, DAY_MS)?;
+        int("tick_ms", self.tick_ms, 1, 60_000)?;
+        int("max_payload", self.max_payload, 1024, 1 << 30)?;
+        int("history_secs", self.history_secs, 0, 365 * 86_400)?;
+        int("metrics_window_s", u64::from(self.metrics_window_s), 1, 86_400)?;
+        real("rate_per_s", self.rate_per_s, 0.0, 1e9)?;
+        real("rate_burst", self.rate_burst, 0.0, 1e9)?;
+        int("prune_every_ms", self.prune_every_ms, 1, DAY_MS)?;
+        int("command_ack_timeout_ms", self.command_ack_timeout_ms, 1, DAY_MS)?;
+        int("connect_timeout_ms", self.connect_timeout_ms, 1, DAY_MS)?;
+        int("resolved_alert_retention_s", self.resolved_alert_retention_s, 0, 365 * 86_400)?;
+        int("cpu_window_s", self.limits.cpu_window_s, 0, 86_400)?;
+        int("clear_window_s", self.limits.clear_window_s, 0, 86_400)?;
+        for (field, v) in [
+            ("temp_c_max", self.limits.temp_c_max),
+            ("disk_free_pct_min", self.limits.disk_free_pct_min),
+            ("cpu_pct_max", self.limits.cpu_pct_max),
+        ] {
+            if !v.is_finite() {
+                return Err((field, "must be a finite number".into()));
+            }
         }
-        if self.ping_interval_ms == 0 || self.ping_timeout_ms == 0 {
-            return Err(("ping_interval_ms", "ping interval and timeout must be > 0".into()));
+        if self.max_packet_bytes < 1024 {
+            return Err(("max_packet_bytes", "must be ≥ 1024".into()));
         }
-        if self.tick_ms == 0 {
-            return Err(("tick_ms", "must be > 0".into()));
+        if self.slow_consumer_bytes < self.packet_bytes() {
+            return Err(("slow_consumer_bytes", "must be at least max_packet_bytes".into()));
+        }
+        if self.decided_per_org_max == 0 {
+            return Err(("decided_per_org_max", "must be > 0".into()));
+        }
+        if self.metrics_token.as_deref().is_some_and(str::is_empty) {
+            return Err(("metrics_token", "must not be empty (leave it out for an open /metrics)".into()));
         }
         if self.snapshot_page == 0 {
             return Err(("snapshot_page", "must be > 0".into()));
@@ -178,6 +276,11 @@ impl GatewayConfig {
             return Err(("socket_buffer", "must be ≥ 16".into()));
         }
         Ok(())
+    }
+
+    /// Largest packet the gateway sends: `max_packet_bytes`, never above `max_payload`.
+    pub fn packet_bytes(&self) -> usize {
+        self.max_packet_bytes.min(usize::try_from(self.max_payload).unwrap_or(usize::MAX))
     }
 
     /// Heartbeat period.
@@ -208,5 +311,26 @@ mod tests {
         std::fs::write(&path, "(heartbeat_s: 0.0)").expect("write");
         let err = GatewayConfig::load(&path).expect_err("zero heartbeat").to_string();
         assert!(err.contains("heartbeat_s"), "{err}");
+    }
+
+    #[test]
+    fn values_that_overflow_or_are_not_finite_are_refused_with_their_position() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("g.ron");
+        for (text, at) in [
+            ("(\n  tick_ms: 50,\n  heartbeat_s: inf,\n)", "g.ron:3:3: heartbeat_s"),
+            ("(\n  heartbeat_s: NaN,\n)", "g.ron:2:3: heartbeat_s"),
+            ("(rate_per_s: 1e400)", "g.ron:1:2: rate_per_s"),
+            ("(\n ping_interval_ms: 18446744073709551615)", "g.ron:2:2: ping_interval_ms"),
+            ("(limits: (temp_c_max: inf))", "g.ron:1:11: temp_c_max"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = GatewayConfig::load(&path).expect_err(text).to_string();
+            assert!(err.contains(at), "{text}: {err}");
+        }
+        // A number too large for its type is a parse error with its position.
+        std::fs::write(&path, "(\n  tick_ms: 99999999999999999999999,\n)").expect("write");
+        let err = GatewayConfig::load(&path).expect_err("overflow").to_string();
+        assert!(err.contains("g.ron:2:"), "{err}");
     }
 }

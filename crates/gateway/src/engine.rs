@@ -1,38 +1,45 @@
 //! The sequencer: one thread that owns every org's state, assigns `seq`,
 //! writes batches to the store, and only then fans them out. Socket handlers
-//! talk to it through a bounded channel and never wait for it; it answers
+//! talk to it through two queues and never wait for it: session life-cycle
+//! commands (never dropped) and requests (bounded; refused with an answer
+//! when full); heartbeats are coalesced per device beside them. It answers
 //! straight onto the sockets (emits are non-blocking `try_send`s).
+//!
+//! It never shows state beyond the disk: when the store refuses a batch the
+//! batch is undone, its mutations are answered `unavailable`, and new ones
+//! are refused until a probe write goes through again.
 
-use std::collections::{BTreeSet, HashMap};
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use engineioxide::Socket;
 use engineioxide::socket::{DisconnectReason, Sid};
-use engineioxide::{Socket, Str};
-use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::device::{Heartbeat, Playback};
-use vizora_protocol::org_state::OrgState;
-use vizora_protocol::{
-    AlertState, DeviceStatus, Entity, EntityKind, Event, LogEntry, MutationAck, NS_WALL, Position, ScheduleExecuted,
-    SubscribeAck, SubscribeMode, now_ms,
-};
+use vizora_protocol::{Event, MutationAck, Position, ScheduleExecuted};
 
 mod commit;
 mod devices;
 mod mutate;
+mod org;
 mod packets;
+mod subscribe;
 
-use packets::{events_packet, send_snapshot};
+pub(crate) use org::{DeviceRt, Org, PendingAck, Sub};
 
 /// Decided mutation ids are remembered at least this long (PROTOCOL.md §6).
 const DECIDED_RETENTION_MS: u64 = 25 * 3600 * 1000;
+/// How often a failing store is probed.
+const STORE_PROBE_MS: u64 = 1_000;
 
+use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
-use crate::metrics::{Counters, MetricsWindow};
+use crate::metrics::Counters;
 use crate::socket::ConnData;
-use crate::status::Liveness;
-use crate::store::{LogStore, OrgBatch, StoredOrg};
+use crate::store::LogStore;
 
 /// A connected Engine.IO socket.
 pub type Sock = Arc<Socket<ConnData>>;
@@ -45,6 +52,8 @@ pub enum Cmd {
         org: String,
         /// Device id (token `sub`).
         device_id: String,
+        /// The token's `iat`, seconds (0 when absent).
+        iat: u64,
         /// Its socket.
         sock: Sock,
     },
@@ -57,6 +66,8 @@ pub enum Cmd {
         /// The socket that ended (a newer one may have replaced it).
         sid: Sid,
     },
+    /// Heartbeats are waiting in the coalescing map.
+    Heartbeats,
     /// `heartbeat`.
     Heartbeat {
         /// Org.
@@ -137,154 +148,121 @@ pub enum Cmd {
     Shutdown,
 }
 
+/// What the socket layer and the HTTP routes share with the sequencer.
+#[derive(Debug)]
+pub struct Shared {
+    /// Counters for `/metrics`.
+    pub counters: Arc<Counters>,
+    /// The gateway's clock.
+    pub clock: SharedClock,
+    /// Committed device removals: org → device → removed_ms.
+    revoked: RwLock<HashMap<String, HashMap<String, u64>>>,
+    /// The last commit or probe went through.
+    store_ok: AtomicBool,
+    /// When the sequencer last went round its loop, ms since `started`.
+    loop_at_ms: AtomicU64,
+    started: Instant,
+    /// Latest heartbeat per (org, device), waiting for the sequencer:
+    /// coalesced, so a busy queue never drops one and memory stays one
+    /// heartbeat per device.
+    heartbeats: Mutex<HashMap<(String, String), Heartbeat>>,
+    /// How long a session may stay in no namespace.
+    connect_timeout: Duration,
+}
+
+impl Shared {
+    fn new(counters: Arc<Counters>, clock: SharedClock, connect_timeout: Duration) -> Self {
+        Self {
+            connect_timeout,
+            counters,
+            clock,
+            revoked: RwLock::new(HashMap::new()),
+            store_ok: AtomicBool::new(true),
+            loop_at_ms: AtomicU64::new(0),
+            started: Instant::now(),
+            heartbeats: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// `Ok` while the sequencer runs and the store takes writes; else why not.
+    pub fn ready(&self) -> Result<(), &'static str> {
+        let since_loop = (self.started.elapsed().as_millis() as u64).saturating_sub(self.loop_at_ms.load(Relaxed));
+        if since_loop > SEQUENCER_STALL_MS {
+            return Err("sequencer not running");
+        }
+        if !self.store_ok.load(Relaxed) {
+            return Err("store failing: changes are refused until it recovers");
+        }
+        Ok(())
+    }
+
+    /// When `device` of `org` was removed, if it was.
+    pub fn removed_at(&self, org: &str, device: &str) -> Option<u64> {
+        let r = self.revoked.read().unwrap_or_else(|p| p.into_inner());
+        r.get(org).and_then(|m| m.get(device)).copied()
+    }
+
+    fn set_removed(&self, org: &str, device: &str, at: Option<u64>) {
+        let mut r = self.revoked.write().unwrap_or_else(|p| p.into_inner());
+        match at {
+            Some(ms) => drop(r.entry(org.to_owned()).or_default().insert(device.to_owned(), ms)),
+            None => drop(r.get_mut(org).map(|m| m.remove(device))),
+        }
+    }
+}
+
+/// A sequencer that has not gone round its loop for this long is stuck or dead.
+const SEQUENCER_STALL_MS: u64 = 5_000;
+
 /// Sends work to the sequencer.
 #[derive(Clone, Debug)]
 pub struct EngineHandle {
+    /// Requests that may be refused when the sequencer is behind (acked or answered).
     tx: Sender<Cmd>,
+    /// Session life-cycle: never dropped. Unbounded, but each session sends
+    /// at most a few (connect, gone, unsubscribe), so it is bounded by the
+    /// connection cap.
+    ctl: Sender<Cmd>,
+    /// State shared with the sequencer.
+    pub shared: Arc<Shared>,
 }
 
 impl EngineHandle {
-    /// Queues a command; `false` when the queue is full or the engine stopped.
+    /// How long a session may stay in no namespace.
+    pub fn connect_timeout(&self) -> Duration {
+        self.shared.connect_timeout
+    }
+
+    /// Queues a command; `false` when the sequencer's request queue is full
+    /// (the caller answers `rate_limited`) or it stopped. Session life-cycle
+    /// commands and heartbeats are never refused.
     pub fn send(&self, cmd: Cmd) -> bool {
-        match self.tx.try_send(cmd) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => {
-                tracing::warn!("engine queue full; dropping command");
-                false
+        match cmd {
+            Cmd::Heartbeat { org, device_id, hb } => {
+                let was_empty = {
+                    let mut m = self.shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner());
+                    let empty = m.is_empty();
+                    m.insert((org, device_id), hb);
+                    empty
+                };
+                !was_empty || self.ctl.send(Cmd::Heartbeats).is_ok()
             }
-            Err(TrySendError::Disconnected(_)) => false,
-        }
-    }
-}
-
-pub(crate) struct DeviceRt {
-    pub(crate) live: Liveness,
-    pub(crate) sock: Option<Sock>,
-}
-
-struct Sub {
-    sid: Sid,
-    sock: Sock,
-}
-
-/// A reply to send once the batch it depends on is on disk.
-struct PendingAck {
-    sock: Sock,
-    ack: u64,
-    reply: MutationAck,
-}
-
-pub(crate) struct Org {
-    pub(crate) id: String,
-    epoch: String,
-    pub(crate) head: u64,
-    /// Entities as the log says (devices also carry live health in place).
-    pub(crate) state: OrgState,
-    /// Liveness and socket of each device.
-    pub(crate) rt: HashMap<String, DeviceRt>,
-    pub(crate) open_alerts: HashMap<(String, &'static str), String>,
-    /// Decided mutations: (client_id, mutation_id) → (outcome, decided at).
-    pub(crate) decided: HashMap<(String, String), (MutationAck, u64)>,
-    subs: Vec<Sub>,
-    batch: OrgBatch,
-    /// When the oldest entry of the pending batch was appended.
-    batch_since: Option<Instant>,
-    acks: Vec<PendingAck>,
-    persist_org: bool,
-    pub(crate) telemetry_dirty: BTreeSet<String>,
-    pub(crate) window: MetricsWindow,
-}
-
-impl Org {
-    fn new(id: &str, window_s: u32) -> Self {
-        Org {
-            id: id.to_owned(),
-            epoch: ulid::Ulid::generate().to_string(),
-            head: 0,
-            state: OrgState::default(),
-            rt: HashMap::new(),
-            open_alerts: HashMap::new(),
-            decided: HashMap::new(),
-            subs: Vec::new(),
-            batch: OrgBatch::default(),
-            batch_since: None,
-            acks: Vec::new(),
-            persist_org: true,
-            telemetry_dirty: BTreeSet::new(),
-            window: MetricsWindow::new(window_s),
-        }
-    }
-
-    fn from_store(s: StoredOrg, window_s: u32) -> Self {
-        let mut org = Org::new(&s.org, window_s);
-        org.epoch = s.epoch;
-        org.head = s.head;
-        org.persist_org = false;
-        for (kind, json) in s.entities {
-            match Entity::from_json(kind, &json) {
-                Ok(e) => {
-                    if let Entity::Device(d) = &e {
-                        let live = Liveness { last_seen_ms: d.last_seen_ms, cpu_high_since_ms: None };
-                        org.rt.insert(d.id.clone(), DeviceRt { live, sock: None });
-                    }
-                    if let Entity::Alert(a) = &e
-                        && a.state != AlertState::Resolved
-                        && let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind))
-                    {
-                        org.open_alerts.insert((dev.clone(), kind), a.id.clone());
-                    }
-                    org.state.insert(e);
+            Cmd::DeviceConnected { .. }
+            | Cmd::DeviceGone { .. }
+            | Cmd::Unsubscribe { .. }
+            | Cmd::CommandAcked { .. }
+            | Cmd::Heartbeats
+            | Cmd::Shutdown => self.ctl.send(cmd).is_ok(),
+            _ => match self.tx.try_send(cmd) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_)) => {
+                    self.shared.counters.engine_busy.fetch_add(1, Relaxed);
+                    false
                 }
-                Err(e) => tracing::error!(org = %org.id, cause = %e, "unreadable stored entity skipped"),
-            }
-        }
-        for (client_id, mutation_id, ack_json, ts) in s.decided {
-            if let Ok(ack) = serde_json::from_str::<MutationAck>(&ack_json) {
-                org.decided.insert((client_id, mutation_id), (ack, ts));
-            }
-        }
-        org
-    }
-
-    /// Appends a log entry to the pending batch; returns its seq.
-    pub(crate) fn append(&mut self, ts_ms: u64, event: Event) -> u64 {
-        self.head += 1;
-        let entry = LogEntry { seq: self.head, ts_ms, event };
-        let json = serde_json::to_string(&entry).unwrap_or_default();
-        self.batch.entries.push((entry.seq, ts_ms, json));
-        self.batch_since.get_or_insert_with(Instant::now);
-        self.head
-    }
-
-    /// Folds a change event into the state, persists the entity, and logs it.
-    pub(crate) fn record(&mut self, ts_ms: u64, event: Event) -> u64 {
-        self.state.apply_event(&event);
-        if let Some((kind, id)) = event.entity_ref().map(|(k, id)| (k, id.to_owned())) {
-            let json = self.state.get(kind, &id).and_then(|e| serde_json::to_string(&e).ok());
-            self.batch.entities.push((kind, id, json));
-        }
-        self.append(ts_ms, event)
-    }
-
-    /// Persists a device whose live fields changed without a log entry.
-    pub(crate) fn persist_device(&mut self, id: &str) {
-        if let Some(d) = self.state.devices.get(id) {
-            let json = serde_json::to_string(d).ok();
-            self.batch.entities.push((EntityKind::Device, id.to_owned(), json));
+                Err(TrySendError::Disconnected(_)) => false,
+            },
         }
     }
-
-    fn has_pending(&self) -> bool {
-        self.persist_org
-            || !self.batch.entries.is_empty()
-            || !self.batch.entities.is_empty()
-            || !self.batch.decided.is_empty()
-            || !self.acks.is_empty()
-    }
-}
-
-fn static_kind(kind: &str) -> Option<&'static str> {
-    ["device_offline", "device_degraded"].into_iter().find(|k| *k == kind)
 }
 
 pub(crate) struct Engine {
@@ -295,7 +273,11 @@ pub(crate) struct Engine {
     pub(crate) next_command_ack: u64,
     orgs: HashMap<String, Org>,
     pub(crate) counters: Arc<Counters>,
+    pub(crate) shared: Arc<Shared>,
     pub(crate) hb_ms: u64,
+    /// The store refused a write; changes are refused until a probe passes.
+    pub(crate) store_failing: bool,
+    next_probe_ms: u64,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -303,13 +285,36 @@ pub fn spawn(
     cfg: Arc<GatewayConfig>,
     store: Box<dyn LogStore>,
     counters: Arc<Counters>,
+    clock: SharedClock,
 ) -> Result<(EngineHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
     let stored = store.load()?;
     let window_s = cfg.metrics_window_s;
-    let orgs = stored.into_iter().map(|s| (s.org.clone(), Org::from_store(s, window_s))).collect();
+    let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
+    let shared = Arc::new(Shared::new(counters.clone(), clock.clone(), connect_timeout));
+    let now = clock.now_ms();
+    let mut orgs = HashMap::new();
+    for s in stored {
+        let org = Org::from_store(s, window_s, now)?;
+        for (device, at) in &org.removed {
+            shared.set_removed(&org.id, device, Some(*at));
+        }
+        orgs.insert(org.id.clone(), org);
+    }
     let (tx, rx) = crossbeam_channel::bounded(1 << 16);
+    let (ctl, ctl_rx) = crossbeam_channel::unbounded();
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
-    let mut engine = Engine { cfg, store, commands: HashMap::new(), next_command_ack: 0, orgs, counters, hb_ms };
+    let mut engine = Engine {
+        cfg,
+        store,
+        commands: HashMap::new(),
+        next_command_ack: 0,
+        orgs,
+        counters,
+        shared: shared.clone(),
+        hb_ms,
+        store_failing: false,
+        next_probe_ms: 0,
+    };
     // Closing an engineioxide socket spawns a tokio task, so the engine
     // thread must run inside the gateway's runtime or every close panics it.
     let rt = tokio::runtime::Handle::try_current().ok();
@@ -317,30 +322,38 @@ pub fn spawn(
         .name("vizora-engine".into())
         .spawn(move || {
             let _rt = rt.as_ref().map(|h| h.enter());
-            engine.run(rx)
+            engine.run(rx, ctl_rx)
         })
         .map_err(|e| crate::store::StoreError::Dir { path: "engine thread".into(), source: e })?;
-    Ok((EngineHandle { tx }, join))
+    Ok((EngineHandle { tx, ctl, shared }, join))
 }
 
 impl Engine {
-    fn run(&mut self, rx: Receiver<Cmd>) {
+    pub(crate) fn now(&self) -> u64 {
+        self.shared.clock.now_ms()
+    }
+
+    fn run(&mut self, rx: Receiver<Cmd>, ctl: Receiver<Cmd>) {
         let tick = Duration::from_millis(self.cfg.tick_ms);
         let mut next_tick = Instant::now() + tick;
         let mut next_second = Instant::now() + Duration::from_secs(1);
         let prune_every = Duration::from_millis(self.cfg.prune_every_ms.max(1));
         let mut next_prune = Instant::now() + prune_every;
         loop {
+            self.shared.loop_at_ms.store(self.shared.started.elapsed().as_millis() as u64, Relaxed);
             let timeout = next_tick.saturating_duration_since(Instant::now());
-            let first = match rx.recv_timeout(timeout) {
-                Ok(cmd) => Some(cmd),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => Some(Cmd::Shutdown),
-            };
-            // Group commit: drain what is queued, then one transaction.
-            let mut batch: Vec<Cmd> = first.into_iter().collect();
-            batch.extend(rx.try_iter().take(8192));
-            for cmd in batch {
+            let mut cmds: Vec<Cmd> = Vec::new();
+            crossbeam_channel::select! {
+                recv(ctl) -> c => cmds.push(c.unwrap_or(Cmd::Shutdown)),
+                recv(rx) -> c => cmds.push(c.unwrap_or(Cmd::Shutdown)),
+                default(timeout) => {}
+            }
+            // Session life-cycle first, then heartbeats, then requests:
+            // a flood of requests never holds back a connect or a goodbye.
+            cmds.extend(ctl.try_iter());
+            cmds.push(Cmd::Heartbeats);
+            cmds.extend(rx.try_iter().take(8192));
+            for cmd in cmds {
                 if matches!(cmd, Cmd::Shutdown) {
                     self.flush();
                     self.close_all();
@@ -373,7 +386,7 @@ impl Engine {
 
     fn handle(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::DeviceConnected { org, device_id, sock } => self.device_connected(&org, &device_id, sock),
+            Cmd::DeviceConnected { org, device_id, iat, sock } => self.device_connected(&org, &device_id, iat, sock),
             Cmd::DeviceGone { org, device_id, sid } => {
                 let o = self.org(&org);
                 if let Some(rt) = o.rt.get_mut(&device_id)
@@ -392,13 +405,26 @@ impl Engine {
                 let reply = self.mutate(&claims, *mutation);
                 self.org(&claims.org).acks.push(PendingAck { sock, ack, reply });
             }
+            Cmd::Heartbeats => {
+                let beats = std::mem::take(&mut *self.shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner()));
+                for ((org, device_id), hb) in beats {
+                    self.heartbeat(&org, &device_id, hb);
+                }
+            }
             Cmd::Heartbeat { org, device_id, hb } => self.heartbeat(&org, &device_id, hb),
             Cmd::CommandAcked { sid, ack, reply } => self.command_acked(sid, ack, &reply),
             Cmd::Playback { org, pb } => {
-                self.org(&org).window.record(now_ms(), &pb.content_id, pb.ok);
+                let now = self.now();
+                self.org(&org).window.record(now, &pb.content_id, pb.ok);
             }
             Cmd::ScheduleExecuted { org, ev } => {
-                let ts = now_ms();
+                if self.store_failing {
+                    // Not silent: counted and logged; players are not answered for it.
+                    self.counters.refused_while_failing.fetch_add(1, Relaxed);
+                    tracing::warn!(org, device = %ev.device_id, "schedule.executed not logged: store failing");
+                    return;
+                }
+                let ts = self.now();
                 self.org(&org).append(ts, Event::ScheduleExecuted(ev));
             }
             Cmd::Subscribe { org, sock, ack, since } => self.subscribe(&org, sock, ack, since),
@@ -409,96 +435,6 @@ impl Engine {
             }
             Cmd::Shutdown => {}
         }
-    }
-
-    /// Telemetry and metrics, about once a second, to orgs with subscribers.
-    fn tick_streams(&mut self) {
-        let now = now_ms();
-        for org in self.orgs.values_mut() {
-            if org.subs.is_empty() {
-                org.telemetry_dirty.clear();
-                continue;
-            }
-            if !org.telemetry_dirty.is_empty() {
-                let devices = std::mem::take(&mut org.telemetry_dirty)
-                    .into_iter()
-                    .filter_map(|id| {
-                        let d = org.state.devices.get(&id)?;
-                        Some(vizora_protocol::TelemetryDevice { id, health: d.health?, playing: d.playing.clone() })
-                    })
-                    .collect();
-                let t = vizora_protocol::Telemetry { ts_ms: now, devices };
-                let text: Str = encode_event(NS_WALL, None, "telemetry", &t).into();
-                // Lossy: a consumer still writing simply misses this one.
-                for s in &org.subs {
-                    s.sock.emit_volatile(text.clone());
-                }
-            }
-            let (mut online, mut degraded, mut offline) = (0, 0, 0);
-            for d in org.state.devices.values() {
-                match d.status {
-                    DeviceStatus::Online => online += 1,
-                    DeviceStatus::Degraded => degraded += 1,
-                    DeviceStatus::Offline => offline += 1,
-                    DeviceStatus::Unknown => {}
-                }
-            }
-            let m = org.window.metrics(now, online, degraded, offline);
-            let text: Str = encode_event(NS_WALL, None, "metrics", &m).into();
-            for s in &org.subs {
-                s.sock.emit_volatile(text.clone());
-            }
-        }
-    }
-
-    fn subscribe(&mut self, org_id: &str, sock: Sock, ack: u64, since: Option<Position>) {
-        // Pending entries must be durable and sent before the new subscriber
-        // is placed, or it could miss or double them.
-        self.flush();
-        let page = self.cfg.snapshot_page;
-        let oldest = self.store.oldest_seq(org_id).ok().flatten();
-        let org = self.org(org_id);
-        let replay_from = since.filter(|p| {
-            p.epoch == org.epoch && p.seq <= org.head && (p.seq == org.head || oldest.is_some_and(|o| p.seq + 1 >= o))
-        });
-        let mode = if replay_from.is_some() { SubscribeMode::Replay } else { SubscribeMode::Snapshot };
-        let reply = SubscribeAck { mode, epoch: org.epoch.clone(), head_seq: org.head };
-        let (epoch, head) = (org.epoch.clone(), org.head);
-        if sock.emit(encode_ack(NS_WALL, ack, &reply)).is_err() {
-            return;
-        }
-        let ok = match replay_from {
-            Some(p) => self.send_replay(org_id, &sock, &epoch, p.seq, head),
-            None => send_snapshot(self.org(org_id), &sock, page),
-        };
-        let counter = if mode == SubscribeMode::Replay { &self.counters.replays } else { &self.counters.snapshots };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if ok {
-            let org = self.org(org_id);
-            org.subs.retain(|s| s.sid != sock.id);
-            org.subs.push(Sub { sid: sock.id, sock });
-        } else {
-            sock.close(DisconnectReason::TransportError);
-        }
-    }
-
-    fn send_replay(&mut self, org: &str, sock: &Sock, epoch: &str, mut after: u64, head: u64) -> bool {
-        while after < head {
-            let rows = match self.store.read_log(org, after, 1000) {
-                Ok(rows) if !rows.is_empty() => rows,
-                Ok(_) => return true,
-                Err(e) => {
-                    tracing::error!(org, cause = %e, "replay read failed");
-                    return false;
-                }
-            };
-            after = rows.last().map(|r| r.0).unwrap_or(head);
-            let items: Vec<&str> = rows.iter().filter(|r| r.0 <= head).map(|r| r.1.as_str()).collect();
-            if sock.emit(events_packet(epoch, &items)).is_err() {
-                return false;
-            }
-        }
-        true
     }
 
     fn close_all(&mut self) {
@@ -513,4 +449,9 @@ impl Engine {
             }
         }
     }
+}
+
+/// The kinds of alert the gateway raises itself, as static names.
+pub(crate) fn static_kind(kind: &str) -> Option<&'static str> {
+    ["device_offline", "device_degraded"].into_iter().find(|k| *k == kind)
 }

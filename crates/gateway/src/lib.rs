@@ -5,6 +5,7 @@
 //! [`Embedded`] runs it on its own thread (the demo and tests use that).
 
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod metrics;
@@ -18,17 +19,37 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use engineioxide::config::EngineIoConfig;
 use engineioxide::layer::EngineIoLayer;
 use tokio::net::TcpListener;
 
 pub use auth::Auth;
+pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::GatewayConfig;
+pub use store::FailSwitch;
 
 use crate::engine::Cmd;
 use crate::metrics::Counters;
 use crate::socket::SioHandler;
+
+/// What a gateway runs with besides its config: the clock and the store's
+/// failure switch (tests drive both; the defaults are the real ones).
+#[derive(Debug, Clone)]
+pub struct Hooks {
+    /// Time for the sequencer, status derivation and token expiry.
+    pub clock: SharedClock,
+    /// Makes the store fail writes while on (the disk-full drill).
+    pub store_fault: FailSwitch,
+}
+
+impl Default for Hooks {
+    fn default() -> Self {
+        Self { clock: Arc::new(SystemClock), store_fault: FailSwitch::default() }
+    }
+}
 
 /// Runs the gateway on `listener` until `shutdown` resolves, then flushes,
 /// closes every socket (clients reconnect at once) and returns.
@@ -38,11 +59,23 @@ pub async fn serve(
     auth: Auth,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    serve_with(listener, cfg, auth, Hooks::default(), shutdown).await
+}
+
+/// [`serve`] with an injected clock and store failure switch.
+pub async fn serve_with(
+    listener: TcpListener,
+    cfg: GatewayConfig,
+    auth: Auth,
+    hooks: Hooks,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
     cfg.validate().map_err(|(f, m)| anyhow::anyhow!("config: {f}: {m}"))?;
     let cfg = Arc::new(cfg);
-    let store = store::Store::open(&cfg.data_dir)?;
+    let auth = auth.with_issuer_audience(cfg.jwt_issuer.as_deref(), cfg.jwt_audience.as_deref());
+    let store = store::Store::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
     let counters = Arc::new(Counters::default());
-    let (engine, engine_thread) = engine::spawn(cfg.clone(), Box::new(store), counters.clone())?;
+    let (engine, engine_thread) = engine::spawn(cfg.clone(), Box::new(store), counters.clone(), hooks.clock)?;
     let handler = Arc::new(SioHandler::new(auth, engine.clone(), counters.clone(), &cfg));
     let eio = EngineIoConfig::builder()
         .req_path("/socket.io")
@@ -56,21 +89,45 @@ pub async fn serve(
         .max_buffer_size(cfg.socket_buffer)
         .build();
     let metrics_counters = counters.clone();
+    let metrics_token = cfg.metrics_token.clone().map(|t| format!("Bearer {t}"));
+    let shared = engine.shared.clone();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ready" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let shared = shared.clone();
+                async move {
+                    match shared.ready() {
+                        Ok(()) => (StatusCode::OK, "ready".to_owned()),
+                        Err(why) => (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")),
+                    }
+                }
+            }),
+        )
         .route(
             "/metrics",
-            get(move || {
+            get(move |headers: HeaderMap| {
                 let c = metrics_counters.clone();
-                async move { c.render() }
+                let want = metrics_token.clone();
+                async move {
+                    let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+                    match want {
+                        Some(w) if given != Some(w.as_str()) => {
+                            (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], String::new())
+                                .into_response()
+                        }
+                        _ => c.render().into_response(),
+                    }
+                }
             }),
         )
         .layer(EngineIoLayer::from_config(handler, eio));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "gateway listening");
     let stop_engine = engine.clone();
-    axum::serve(listener, app)
+    // Peer addresses reach the socket layer (the per-IP cap) as ConnectInfo.
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: flushing and closing sockets");
@@ -95,6 +152,11 @@ pub struct Embedded {
 impl Embedded {
     /// Starts on `cfg.listen` (use port 0 for a free one).
     pub fn start(cfg: GatewayConfig, auth: Auth) -> anyhow::Result<Self> {
+        Self::start_with(cfg, auth, Hooks::default())
+    }
+
+    /// [`Embedded::start`] with an injected clock and store failure switch.
+    pub fn start_with(cfg: GatewayConfig, auth: Auth, hooks: Hooks) -> anyhow::Result<Self> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("vizora-gateway")
@@ -105,7 +167,7 @@ impl Embedded {
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let a = auth.clone();
         let thread = std::thread::Builder::new().name("vizora-gateway".into()).spawn(move || {
-            let result = rt.block_on(serve(listener, cfg, a, async move {
+            let result = rt.block_on(serve_with(listener, cfg, a, hooks, async move {
                 let _ = stopped.await;
             }));
             if let Err(e) = result {

@@ -45,6 +45,16 @@ pub struct Counters {
     pub commands_failed: AtomicU64,
     /// Commands not acknowledged in time.
     pub commands_timed_out: AtomicU64,
+    /// Requests refused because the sequencer's queue was full.
+    pub engine_busy: AtomicU64,
+    /// Changes refused (or player reports not logged) while the store failed.
+    pub refused_while_failing: AtomicU64,
+    /// Store commits that failed.
+    pub store_failures: AtomicU64,
+    /// Sessions closed for joining no namespace in time.
+    pub connect_timeouts: AtomicU64,
+    /// Sessions refused by the per-IP cap.
+    pub per_ip_refused: AtomicU64,
     /// Log head per org.
     heads: Mutex<BTreeMap<String, u64>>,
     /// Delivery latency histogram: cumulative-free bucket counts, +Inf last.
@@ -83,6 +93,14 @@ impl Counters {
             g(&self.commands_acked),
             g(&self.commands_failed),
             g(&self.commands_timed_out)
+        ));
+        out.push_str(&format!(
+            "# TYPE vizora_refusals_total counter\nvizora_refusals_total{{reason=\"engine_busy\"}} {}\nvizora_refusals_total{{reason=\"store_failing\"}} {}\nvizora_refusals_total{{reason=\"connect_timeout\"}} {}\nvizora_refusals_total{{reason=\"per_ip_cap\"}} {}\n# TYPE vizora_store_failures_total counter\nvizora_store_failures_total {}\n",
+            g(&self.engine_busy),
+            g(&self.refused_while_failing),
+            g(&self.connect_timeouts),
+            g(&self.per_ip_refused),
+            g(&self.store_failures)
         ));
         out.push_str("# TYPE vizora_log_head gauge\n");
         for (org, head) in self.heads.lock().unwrap_or_else(|p| p.into_inner()).iter() {
@@ -132,38 +150,63 @@ impl Counters {
     }
 }
 
-/// Playback reports over a sliding window.
+/// Distinct content ids counted per second of the window; further ids
+/// still count as plays, not in `top_content` (memory stays bounded
+/// whatever players report).
+const CONTENT_IDS_PER_SECOND: usize = 1024;
+
+/// Playback reports over a sliding window, in one-second buckets: memory is
+/// bounded by the window length, not by the report rate.
 #[derive(Debug)]
 pub struct MetricsWindow {
     window_s: u32,
-    reports: VecDeque<(u64, String, bool)>,
+    /// (second, plays by content, errors), oldest first.
+    buckets: VecDeque<(u64, HashMap<String, u64>, u64)>,
 }
 
 impl MetricsWindow {
     /// An empty window of `window_s` seconds.
     pub fn new(window_s: u32) -> Self {
-        Self { window_s, reports: VecDeque::new() }
+        Self { window_s, buckets: VecDeque::new() }
     }
 
     /// Counts one playback report.
     pub fn record(&mut self, now_ms: u64, content_id: &str, ok: bool) {
-        self.reports.push_back((now_ms, content_id.to_owned(), ok));
+        let second = now_ms / 1000;
+        if self.buckets.back().is_none_or(|b| b.0 < second) {
+            self.buckets.push_back((second, HashMap::new(), 0));
+            while self.buckets.len() > self.window_s as usize + 1 {
+                self.buckets.pop_front();
+            }
+        }
+        // A report from an earlier second (clock skew) counts in the newest.
+        let Some(b) = self.buckets.back_mut() else { return };
+        if !ok {
+            b.2 += 1;
+        } else if let Some(n) = b.1.get_mut(content_id) {
+            *n += 1;
+        } else if b.1.len() < CONTENT_IDS_PER_SECOND {
+            b.1.insert(content_id.to_owned(), 1);
+        } else {
+            *b.1.entry(String::new()).or_default() += 1;
+        }
     }
 
     /// The `metrics` message at `now_ms`, dropping reports older than the window.
     pub fn metrics(&mut self, now_ms: u64, online: u64, degraded: u64, offline: u64) -> Metrics {
-        let cutoff = now_ms.saturating_sub(u64::from(self.window_s) * 1000);
-        while self.reports.front().is_some_and(|r| r.0 < cutoff) {
-            self.reports.pop_front();
+        let cutoff_ms = now_ms.saturating_sub(u64::from(self.window_s) * 1000);
+        while self.buckets.front().is_some_and(|b| b.0.saturating_mul(1000) < cutoff_ms) {
+            self.buckets.pop_front();
         }
         let mut by_content: HashMap<&str, u64> = HashMap::new();
         let (mut plays, mut errors) = (0, 0);
-        for (_, content, ok) in &self.reports {
-            if *ok {
-                plays += 1;
-                *by_content.entry(content).or_default() += 1;
-            } else {
-                errors += 1;
+        for (_, counts, errs) in &self.buckets {
+            errors += errs;
+            for (content, n) in counts {
+                plays += n;
+                if !content.is_empty() {
+                    *by_content.entry(content).or_default() += n;
+                }
             }
         }
         let mut top: Vec<TopContent> =
@@ -215,5 +258,18 @@ mod tests {
         assert_eq!(m.top_content[0], TopContent { content_id: "b".into(), plays: 2 });
         let later = w.metrics(62_500, 3, 1, 2);
         assert_eq!((later.plays, later.errors), (1, 1), "reports older than 60 s drop out");
+    }
+
+    #[test]
+    fn a_flood_of_distinct_content_ids_stays_bounded() {
+        let mut w = MetricsWindow::new(60);
+        for i in 0..100_000u64 {
+            w.record(1_000 + i / 100, &format!("c{i}"), true);
+        }
+        let stored: usize = w.buckets.iter().map(|b| b.1.len()).sum();
+        assert!(stored <= 2 * CONTENT_IDS_PER_SECOND, "{stored} ids kept");
+        let m = w.metrics(2_000, 0, 0, 0);
+        assert_eq!(m.plays, 100_000, "every report still counts");
+        assert_eq!(m.top_content.len(), 10);
     }
 }

@@ -3,6 +3,9 @@
 //! acks. socketioxide cannot send `data` in CONNECT_ERROR (PROTOCOL.md §2),
 //! so this thin layer replaces it and hands work to the sequencer.
 
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,9 +17,10 @@ use vizora_protocol::codec::{
     SioBody, SioPacket, encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
 };
 use vizora_protocol::device::{Heartbeat, Playback};
+use tokio_util::sync::CancellationToken;
 use vizora_protocol::{
     AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, Mutation, MutationAck, NS_DEVICE, NS_WALL,
-    RejectCode, Role, ScheduleExecuted, Subscribe, now_ms,
+    RejectCode, Role, ScheduleExecuted, Subscribe, bounds,
 };
 
 use crate::auth::Auth;
@@ -28,14 +32,27 @@ use crate::metrics::Counters;
 #[derive(Debug, Default)]
 pub struct ConnData {
     state: Mutex<ConnState>,
+    /// Cancelled when the session closes: ends its timers with it.
+    closed: CancellationToken,
 }
 
 #[derive(Debug, Default)]
 struct ConnState {
     wall: Option<Claims>,
     device: Option<Claims>,
+    /// Cancels the token-expiry timer of each namespace session.
+    wall_expiry: Option<CancellationToken>,
+    device_expiry: Option<CancellationToken>,
     bucket: Option<Bucket>,
+    subscribes: Option<Bucket>,
+    /// CONNECT and DISCONNECT packets have their own bucket.
+    connects: Option<Bucket>,
+    /// Bumped on every namespace join: an armed "joined nothing" timer
+    /// fires only if no join happened since it was armed.
+    joins: u64,
     last_rate_error: Option<Instant>,
+    /// Counted against the per-IP cap.
+    ip: Option<IpAddr>,
 }
 
 #[derive(Debug)]
@@ -43,6 +60,32 @@ struct Bucket {
     tokens: f64,
     at: Instant,
 }
+
+impl Bucket {
+    /// Takes one token from a bucket of `burst` refilled at `rate`/s.
+    fn take(slot: &mut Option<Bucket>, rate: f64, burst: f64) -> bool {
+        let now = Instant::now();
+        let b = slot.get_or_insert(Bucket { tokens: burst, at: now });
+        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
+        b.at = now;
+        if b.tokens >= 1.0 {
+            b.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// `subscribe` per connection: each one can cost a whole-org snapshot, so
+/// it has its own, much smaller bucket (a client re-subscribes on a gap or
+/// a reconnect, not in a loop).
+const SUBSCRIBE_RATE_PER_S: f64 = 0.5;
+const SUBSCRIBE_BURST: f64 = 5.0;
+/// CONNECT and DISCONNECT packets per connection: a client joins two
+/// namespaces at most and re-joins on a token refresh, never in a loop.
+const CONNECT_RATE_PER_S: f64 = 5.0;
+const CONNECT_BURST: f64 = 20.0;
 
 /// The Socket.IO layer.
 #[derive(Debug, Clone)]
@@ -53,6 +96,10 @@ pub struct SioHandler {
     rate: f64,
     burst: f64,
     max_sessions: u64,
+    connect_timeout: Duration,
+    per_ip_max: usize,
+    per_ip_exempt_loopback: bool,
+    per_ip: Arc<Mutex<HashMap<IpAddr, usize>>>,
 }
 
 impl SioHandler {
@@ -65,12 +112,34 @@ impl SioHandler {
             rate: cfg.rate_per_s,
             burst: cfg.rate_burst,
             max_sessions: cfg.max_connections as u64,
+            connect_timeout: Duration::from_millis(cfg.connect_timeout_ms),
+            per_ip_max: cfg.max_connections_per_ip,
+            per_ip_exempt_loopback: cfg.per_ip_exempt_loopback,
+            per_ip: Arc::new(Mutex::new(HashMap::new())),
         }
+    }
+
+    /// Counts a session against its IP's cap; false when over it.
+    fn admit_ip(&self, sock: &Sock) -> bool {
+        let ip = sock.req_parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let Some(ip) = ip else { return true };
+        if self.per_ip_max == 0 || (self.per_ip_exempt_loopback && ip.is_loopback()) {
+            return true;
+        }
+        let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+        let n = m.entry(ip).or_default();
+        if *n >= self.per_ip_max {
+            return false;
+        }
+        *n += 1;
+        drop(m);
+        sock.data.state.lock().unwrap_or_else(|p| p.into_inner()).ip = Some(ip);
+        true
     }
 
     fn send_error(&self, sock: &Sock, ns: &str, code: ErrorCode, message: impl Into<String>) {
         if code == ErrorCode::BadRequest {
-            self.counters.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters.bad_requests.fetch_add(1, Relaxed);
         }
         let msg = ErrorMsg { code, message: message.into() };
         let _ = sock.emit(encode_event(ns, None, "error", &msg));
@@ -79,21 +148,23 @@ impl SioHandler {
     /// Takes one token; false when over the limit.
     fn admit(&self, sock: &Sock) -> bool {
         let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-        let now = Instant::now();
-        let b = st.bucket.get_or_insert(Bucket { tokens: self.burst, at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * self.rate).min(self.burst);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
+        Bucket::take(&mut st.bucket, self.rate, self.burst)
+    }
+
+    /// Sends `error rate_limited` at most once a second.
+    fn rate_error(&self, sock: &Sock, ns: &str) {
+        let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+        let due = st.last_rate_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        if due {
+            st.last_rate_error = Some(Instant::now());
+            drop(st);
+            self.send_error(sock, ns, ErrorCode::RateLimited, "over the event rate limit");
         }
     }
 
     fn connect(&self, sock: Sock, ns: &str, auth: Option<&RawValue>) {
         let refuse = |code: AuthErrorCode| {
-            self.counters.auth_failures.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.counters.auth_failures.fetch_add(1, Relaxed);
             let _ = sock.emit(encode_connect_error(ns, &ConnectErrorPayload::unauthorized(code)));
         };
         if ns != NS_WALL && ns != NS_DEVICE {
@@ -112,13 +183,25 @@ impl SioHandler {
         if (ns == NS_DEVICE) != (claims.role == Role::Device) {
             return refuse(AuthErrorCode::WrongNamespace);
         }
+        let iat = claims.iat.unwrap_or(0);
+        if ns == NS_DEVICE
+            && let Some(removed_ms) = self.engine.shared.removed_at(&claims.org, &claims.sub)
+            && iat.saturating_mul(1000) < removed_ms
         {
-            let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-            let slot = if ns == NS_WALL { &mut st.wall } else { &mut st.device };
+            return refuse(AuthErrorCode::TokenRevoked);
+        }
+        let expiry = sock.data.closed.child_token();
+        {
+            let mut guard = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let st = &mut *guard;
+            let (slot, timer) =
+                if ns == NS_WALL { (&mut st.wall, &mut st.wall_expiry) } else { (&mut st.device, &mut st.device_expiry) };
             if slot.is_some() {
                 return; // duplicate CONNECT: already connected, ignore
             }
             *slot = Some(claims.clone());
+            *timer = Some(expiry.clone());
+            st.joins += 1;
         }
         #[derive(serde::Serialize)]
         struct Sid {
@@ -126,26 +209,32 @@ impl SioHandler {
         }
         let _ = sock.emit(encode_connect(ns, Some(&Sid { sid: sock.id.to_string() })));
         let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
-        counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        counter.fetch_add(1, Relaxed);
         if ns == NS_DEVICE {
             self.engine.send(Cmd::DeviceConnected {
                 org: claims.org.clone(),
                 device_id: claims.sub.clone(),
+                iat,
                 sock: sock.clone(),
             });
         }
-        self.expire_later(sock, ns, claims);
+        self.expire_later(sock, ns, claims, expiry);
     }
 
-    /// Ends the namespace session when the token expires.
-    fn expire_later(&self, sock: Sock, ns: &str, claims: Claims) {
-        let left = claims.exp.saturating_mul(1000).saturating_sub(now_ms());
+    /// Ends the namespace session when the token expires; the timer ends
+    /// with the session (or the namespace session) instead.
+    fn expire_later(&self, sock: Sock, ns: &str, claims: Claims, cancel: CancellationToken) {
+        let now = self.engine.shared.clock.now_ms();
+        let left = claims.exp.saturating_mul(1000).saturating_sub(now);
         let ns = ns.to_owned();
         let engine = self.engine.clone();
         let counters = self.counters.clone();
         let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
         rt.spawn(async move {
-            tokio::time::sleep(Duration::from_millis(left)).await;
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(left)) => {}
+                _ = cancel.cancelled() => return,
+            }
             if sock.is_closed() {
                 return;
             }
@@ -175,29 +264,29 @@ impl SioHandler {
             }
         };
         let Some(claims) = claims else {
-            return self.send_error(&sock, ns, ErrorCode::BadRequest, "not connected to this namespace");
+            // Nothing is ever sent on a namespace the client has not joined
+            // (PROTOCOL.md §2): the event is ignored.
+            tracing::debug!(sid = %sock.id, ns, event = name, "event on a namespace not joined; ignored");
+            self.counters.bad_requests.fetch_add(1, Relaxed);
+            return;
         };
         if !self.admit(&sock) {
             if let (NS_WALL, "mutate", Some(id)) = (ns, name, ack) {
-                self.counters.mutations_rate_limited.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.mutations_rate_limited.fetch_add(1, Relaxed);
                 let reply = MutationAck::rejected(RejectCode::RateLimited, "over the event rate limit; retry later");
                 let _ = sock.emit(encode_ack(ns, id, &reply));
                 return;
             }
-            let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-            let due = st.last_rate_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
-            if due {
-                st.last_rate_error = Some(Instant::now());
-                drop(st);
-                self.send_error(&sock, ns, ErrorCode::RateLimited, "over the event rate limit");
-            }
-            return;
+            return self.rate_error(&sock, ns);
         }
         let arg = args.first().map(|a| a.get()).unwrap_or("null");
         let org = claims.org.clone();
         match (ns, name) {
             (NS_WALL, "subscribe") => {
-                let (Some(ack), Ok(sub)) = (ack, serde_json::from_str::<Subscribe>(arg)) else {
+                let sub = serde_json::from_str::<Subscribe>(arg).ok().filter(|s| {
+                    s.since.as_ref().is_none_or(|p| bounds::id("epoch", &p.epoch).is_ok() && p.seq <= bounds::MAX_SAFE_INT)
+                });
+                let (Some(ack), Some(sub)) = (ack, sub) else {
                     return self.send_error(
                         &sock,
                         ns,
@@ -205,6 +294,13 @@ impl SioHandler {
                         "subscribe needs an ack and {\"since\": position|null}",
                     );
                 };
+                let allowed = {
+                    let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    Bucket::take(&mut st.subscribes, SUBSCRIBE_RATE_PER_S, SUBSCRIBE_BURST)
+                };
+                if !allowed {
+                    return self.send_error(&sock, ns, ErrorCode::RateLimited, "subscribe: too often; not subscribed");
+                }
                 if !self.engine.send(Cmd::Subscribe { org, sock: sock.clone(), ack, since: sub.since }) {
                     sock.close(DisconnectReason::TransportError);
                 }
@@ -230,9 +326,11 @@ impl SioHandler {
                             value.get("mutation_id").and_then(|v| v.as_str()),
                         );
                         let reply = MutationAck::invalid(&e);
+                        let well_formed = |id: Option<&str>| id.is_some_and(|i| bounds::id("id", i).is_ok());
                         match ids {
-                            // Decided: remembered, so a retry answers `duplicate`.
-                            (Some(c), Some(m)) if !c.is_empty() && !m.is_empty() => Cmd::Decided {
+                            // Decided: remembered, so a retry answers `duplicate`;
+                            // out-of-bounds ids are answered and never stored.
+                            (Some(c), Some(m)) if well_formed(Some(c)) && well_formed(Some(m)) => Cmd::Decided {
                                 org: claims.org,
                                 sock: sock.clone(),
                                 ack,
@@ -252,23 +350,34 @@ impl SioHandler {
                     let _ = sock.emit(encode_ack(ns, ack, &reply));
                 }
             }
+            // A report that breaks a bound changes nothing (PROTOCOL.md §8 Bounds).
             (NS_DEVICE, "heartbeat") => match serde_json::from_str::<Heartbeat>(arg) {
-                Ok(hb) => {
-                    self.engine.send(Cmd::Heartbeat { org, device_id: claims.sub, hb });
-                }
+                Ok(hb) => match hb.check() {
+                    Ok(()) => drop(self.engine.send(Cmd::Heartbeat { org, device_id: claims.sub, hb })),
+                    Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("heartbeat: {e}")),
+                },
                 Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("heartbeat: {e}")),
             },
             (NS_DEVICE, "playback") => match serde_json::from_str::<Playback>(arg) {
-                Ok(pb) => {
-                    self.engine.send(Cmd::Playback { org, pb });
-                }
+                Ok(pb) => match pb.check() {
+                    // Lossy metrics: dropped when the sequencer is behind.
+                    Ok(()) => drop(self.engine.send(Cmd::Playback { org, pb })),
+                    Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("playback: {e}")),
+                },
                 Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("playback: {e}")),
             },
             (NS_DEVICE, "schedule.executed") => match serde_json::from_str::<ScheduleExecuted>(arg) {
-                Ok(ev) if ev.device_id == claims.sub => {
-                    self.engine.send(Cmd::ScheduleExecuted { org, ev });
+                Ok(ev) if ev.device_id != claims.sub => {
+                    self.send_error(&sock, ns, ErrorCode::BadRequest, "device_id: must be the token's device")
                 }
-                Ok(_) => self.send_error(&sock, ns, ErrorCode::BadRequest, "device_id: must be the token's device"),
+                Ok(ev) => match ev.check() {
+                    Ok(()) => {
+                        if !self.engine.send(Cmd::ScheduleExecuted { org, ev }) {
+                            self.rate_error(&sock, ns);
+                        }
+                    }
+                    Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("schedule.executed: {e}")),
+                },
                 Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("schedule.executed: {e}")),
             },
             _ => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("unknown event `{name}` on {ns}")),
@@ -276,8 +385,41 @@ impl SioHandler {
     }
 }
 
-fn end_session(engine: &EngineHandle, counters: &Counters, sock: &Sock, ns: &str, claims: &Claims) {
-    use std::sync::atomic::Ordering::Relaxed;
+/// Closes the session if it joins no namespace within `timeout` (PROTOCOL.md
+/// §2): armed when it opens and whenever it leaves its last namespace; the
+/// timer ends with the session.
+fn close_if_unjoined(sock: Sock, timeout: Duration, counters: Arc<Counters>) {
+    let armed_at = sock.data.state.lock().unwrap_or_else(|p| p.into_inner()).joins;
+    let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
+    rt.spawn(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(timeout) => {}
+            _ = sock.data.closed.cancelled() => return,
+        }
+        let idle = {
+            let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.wall.is_none() && st.device.is_none() && st.joins == armed_at
+        };
+        if idle && !sock.is_closed() {
+            tracing::debug!(sid = %sock.id, "no namespace joined in time; closing");
+            counters.connect_timeouts.fetch_add(1, Relaxed);
+            sock.close(DisconnectReason::TransportClose);
+        }
+    });
+}
+
+fn end_session(engine: &EngineHandle, counters: &Arc<Counters>, sock: &Sock, ns: &str, claims: &Claims) {
+    let unjoined = {
+        let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+        let timer = if ns == NS_WALL { st.wall_expiry.take() } else { st.device_expiry.take() };
+        if let Some(t) = timer {
+            t.cancel();
+        }
+        st.wall.is_none() && st.device.is_none()
+    };
+    if unjoined && !sock.is_closed() {
+        close_if_unjoined(sock.clone(), engine.connect_timeout(), counters.clone());
+    }
     if ns == NS_WALL {
         counters.wall_sessions.fetch_sub(1, Relaxed);
         engine.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.id });
@@ -291,16 +433,36 @@ impl EngineIoHandler for SioHandler {
     type Data = ConnData;
 
     fn on_connect(self: Arc<Self>, sock: Arc<Socket<ConnData>>) {
-        let n = self.counters.sessions.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+        let n = self.counters.sessions.fetch_add(1, Relaxed) + 1;
         if n > self.max_sessions {
             tracing::warn!(sessions = n, "connection cap reached; refusing session");
             sock.close(DisconnectReason::ClosingServer);
+            return;
         }
+        if !self.admit_ip(&sock) {
+            tracing::warn!(sid = %sock.id, "per-IP connection cap reached; refusing session");
+            self.counters.per_ip_refused.fetch_add(1, Relaxed);
+            sock.close(DisconnectReason::ClosingServer);
+            return;
+        }
+        // A session that joins no namespace in time holds no slot for long.
+        close_if_unjoined(sock, self.connect_timeout, self.counters.clone());
     }
 
     fn on_disconnect(&self, sock: Arc<Socket<ConnData>>, reason: DisconnectReason) {
         tracing::debug!(sid = %sock.id, ?reason, "engine.io session closed");
-        self.counters.sessions.fetch_sub(1, std::sync::atomic::Ordering::Relaxed);
+        sock.data.closed.cancel();
+        self.counters.sessions.fetch_sub(1, Relaxed);
+        let ip = sock.data.state.lock().unwrap_or_else(|p| p.into_inner()).ip.take();
+        if let Some(ip) = ip {
+            let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(n) = m.get_mut(&ip) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    m.remove(&ip);
+                }
+            }
+        }
         let (wall, device) = {
             let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
             (st.wall.take(), st.device.take())
@@ -318,7 +480,7 @@ impl EngineIoHandler for SioHandler {
             Ok(p) => p,
             Err(e) => {
                 tracing::debug!(sid = %sock.id, cause = %e, "malformed socket.io packet");
-                self.counters.bad_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.bad_requests.fetch_add(1, Relaxed);
                 // Say so on every namespace the client is in, so it hears it.
                 let (w, d) = {
                     let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -335,6 +497,16 @@ impl EngineIoHandler for SioHandler {
                 return;
             }
         };
+        // CONNECT and DISCONNECT are rate limited too, in their own bucket.
+        let connect_flood = matches!(packet.body, SioBody::Connect(_) | SioBody::Disconnect) && {
+            let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            !Bucket::take(&mut st.connects, CONNECT_RATE_PER_S, CONNECT_BURST)
+        };
+        if connect_flood {
+            tracing::warn!(sid = %sock.id, "CONNECT/DISCONNECT flood; closing the session");
+            sock.close(DisconnectReason::TransportClose);
+            return;
+        }
         match packet.body {
             SioBody::Connect(auth) => self.connect(sock, &packet.ns, auth.as_deref()),
             SioBody::Disconnect => {
@@ -357,7 +529,13 @@ impl EngineIoHandler for SioHandler {
             }
             SioBody::Ack { .. } => {}
             SioBody::ConnectError(_) => {
-                self.send_error(&sock, &packet.ns, ErrorCode::BadRequest, "clients do not send CONNECT_ERROR")
+                let joined = {
+                    let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    (packet.ns == NS_WALL && st.wall.is_some()) || (packet.ns == NS_DEVICE && st.device.is_some())
+                };
+                if joined {
+                    self.send_error(&sock, &packet.ns, ErrorCode::BadRequest, "clients do not send CONNECT_ERROR")
+                }
             }
         }
     }

@@ -21,6 +21,39 @@ pub enum StoreError {
         /// Cause.
         source: std::io::Error,
     },
+    /// Another process holds the data directory.
+    #[error("store: {path} is in use by another gateway (its LOCK file is held)")]
+    Locked {
+        /// The lock file.
+        path: String,
+    },
+    /// A stored row that cannot be read: startup stops rather than skip it.
+    #[error("store: unreadable row {row}: {message}")]
+    Corrupt {
+        /// Which row (table and key).
+        row: String,
+        /// Why.
+        message: String,
+    },
+    /// A failure switched on by a test or an operator drill ([`FailSwitch`]).
+    #[error("store: injected failure (disk full drill)")]
+    Injected,
+}
+
+/// Makes a [`Store`] fail every write while on: the disk-full drill, in
+/// tests and on a running gateway alike.
+#[derive(Debug, Clone, Default)]
+pub struct FailSwitch(std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl FailSwitch {
+    /// Starts or stops failing.
+    pub fn set(&self, failing: bool) {
+        self.0.store(failing, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn on(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 /// One org as found on disk at startup.
@@ -34,8 +67,10 @@ pub struct StoredOrg {
     pub head: u64,
     /// Every entity, as `(kind, JSON)`.
     pub entities: Vec<(EntityKind, String)>,
-    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
+    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`, oldest first.
     pub decided: Vec<(String, String, String, u64)>,
+    /// Removed devices `(device_id, removed_ms)`.
+    pub removed: Vec<(String, u64)>,
 }
 
 /// What one org changes in one transaction.
@@ -53,6 +88,22 @@ pub struct OrgBatch {
     pub entities: Vec<(EntityKind, String, Option<String>)>,
     /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
     pub decided: Vec<(String, String, String, u64)>,
+    /// Decided ids dropped over the per-org cap `(client_id, mutation_id)`.
+    pub forget_decided: Vec<(String, String)>,
+    /// Device removals `(device_id, Some(removed_ms))`, or `None` when the
+    /// device registered again.
+    pub removed: Vec<(String, Option<u64>)>,
+}
+
+impl OrgBatch {
+    /// Whether the batch writes anything.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+            && self.entities.is_empty()
+            && self.decided.is_empty()
+            && self.forget_decided.is_empty()
+            && self.removed.is_empty()
+    }
 }
 
 /// What the sequencer needs from durable storage. The one write, `commit`,
@@ -73,11 +124,16 @@ pub trait LogStore: Send {
     fn prune(&mut self, org: &str, below_seq: u64, before_ts_ms: u64) -> Result<usize, StoreError>;
     /// Forgets decided mutation ids older than `before_ms`.
     fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError>;
+    /// Checks that a write goes through (a failing store is probed until it does).
+    fn probe(&mut self) -> Result<(), StoreError>;
 }
 
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
+    fail: FailSwitch,
+    /// Held for the store's life: one gateway per data directory.
+    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for Store {
@@ -97,6 +153,11 @@ CREATE TABLE IF NOT EXISTS entities (
 CREATE TABLE IF NOT EXISTS decided (
     org TEXT NOT NULL, client_id TEXT NOT NULL, mutation_id TEXT NOT NULL, ack TEXT NOT NULL, ts_ms INTEGER NOT NULL,
     PRIMARY KEY (org, client_id, mutation_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS decided_by_age ON decided (ts_ms);
+CREATE TABLE IF NOT EXISTS removed_devices (
+    org TEXT NOT NULL, device TEXT NOT NULL, removed_ms INTEGER NOT NULL,
+    PRIMARY KEY (org, device)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS probe (k INTEGER PRIMARY KEY, at INTEGER NOT NULL);
 ";
 
 fn kind_from(s: &str) -> Option<EntityKind> {
@@ -104,15 +165,37 @@ fn kind_from(s: &str) -> Option<EntityKind> {
 }
 
 impl Store {
-    /// Opens (creating) `dir/vizora.db`.
+    /// Opens (creating) `dir/vizora.db`, holding `dir/LOCK` exclusively.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::Dir { path: dir.display().to_string(), source })?;
+        Self::open_with(dir, FailSwitch::default())
+    }
+
+    /// [`Store::open`] with a switch that makes writes fail on demand.
+    pub fn open_with(dir: &Path, fail: FailSwitch) -> Result<Self, StoreError> {
+        let dir_err = |source| StoreError::Dir { path: dir.display().to_string(), source };
+        std::fs::create_dir_all(dir).map_err(dir_err)?;
+        let lock_path = dir.join("LOCK");
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&lock_path)
+            .map_err(|source| StoreError::Dir { path: lock_path.display().to_string(), source })?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked { path: lock_path.display().to_string() });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Dir { path: lock_path.display().to_string(), source });
+            }
+        }
         let conn = Connection::open(dir.join("vizora.db"))?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: an acknowledged change survives power loss, not just kill -9.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn })
+        Ok(Self { conn, fail, _lock: lock })
     }
 }
 
@@ -124,19 +207,41 @@ impl LogStore for Store {
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
         for row in rows {
             let (org, epoch, head) = row?;
-            orgs.push(StoredOrg { org, epoch, head: head as u64, entities: Vec::new(), decided: Vec::new() });
+            orgs.push(StoredOrg {
+                org,
+                epoch,
+                head: head as u64,
+                entities: Vec::new(),
+                decided: Vec::new(),
+                removed: Vec::new(),
+            });
         }
-        let mut stmt = self.conn.prepare("SELECT kind, json FROM entities WHERE org = ?1")?;
+        let mut stmt = self.conn.prepare("SELECT kind, id, json FROM entities WHERE org = ?1")?;
         for o in &mut orgs {
-            let rows = stmt.query_map([&o.org], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+            let rows = stmt.query_map([&o.org], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?))
+            })?;
             for row in rows {
-                let (kind, json) = row?;
-                if let Some(k) = kind_from(&kind) {
-                    o.entities.push((k, json));
-                }
+                let (kind, id, json) = row?;
+                let Some(k) = kind_from(&kind) else {
+                    return Err(StoreError::Corrupt {
+                        row: format!("entities ({}, {kind}, {id})", o.org),
+                        message: format!("unknown kind `{kind}`"),
+                    });
+                };
+                o.entities.push((k, json));
             }
         }
-        let mut stmt = self.conn.prepare("SELECT client_id, mutation_id, ack, ts_ms FROM decided WHERE org = ?1")?;
+        let mut stmt = self.conn.prepare("SELECT device, removed_ms FROM removed_devices WHERE org = ?1")?;
+        for o in &mut orgs {
+            let rows = stmt.query_map([&o.org], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))?;
+            for row in rows {
+                o.removed.push(row?);
+            }
+        }
+        let mut stmt = self
+            .conn
+            .prepare("SELECT client_id, mutation_id, ack, ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms")?;
         for o in &mut orgs {
             let rows = stmt.query_map([&o.org], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)? as u64))
@@ -150,11 +255,26 @@ impl LogStore for Store {
 
     /// Forgets decided mutation ids older than `before_ms`.
     fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError> {
+        if self.fail.on() {
+            return Err(StoreError::Injected);
+        }
         Ok(self.conn.execute("DELETE FROM decided WHERE ts_ms < ?1", [before_ms as i64])?)
+    }
+
+    fn probe(&mut self) -> Result<(), StoreError> {
+        if self.fail.on() {
+            return Err(StoreError::Injected);
+        }
+        let now = vizora_protocol::now_ms() as i64;
+        self.conn.execute("INSERT OR REPLACE INTO probe (k, at) VALUES (1, ?1)", [now])?;
+        Ok(())
     }
 
     /// Writes batches in one transaction and syncs.
     fn commit(&mut self, batches: &[OrgBatch]) -> Result<(), StoreError> {
+        if self.fail.on() {
+            return Err(StoreError::Injected);
+        }
         let tx = self.conn.transaction()?;
         {
             let mut org_stmt = tx.prepare_cached(
@@ -170,13 +290,29 @@ impl LogStore for Store {
             let mut dec = tx.prepare_cached(
                 "INSERT OR REPLACE INTO decided (org, client_id, mutation_id, ack, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
+            let mut forget =
+                tx.prepare_cached("DELETE FROM decided WHERE org = ?1 AND client_id = ?2 AND mutation_id = ?3")?;
+            let mut removed = tx.prepare_cached(
+                "INSERT OR REPLACE INTO removed_devices (org, device, removed_ms) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut registered = tx.prepare_cached("DELETE FROM removed_devices WHERE org = ?1 AND device = ?2")?;
             for b in batches {
                 org_stmt.execute(params![b.org, b.epoch, b.head as i64])?;
+                for (device, at) in &b.removed {
+                    match at {
+                        Some(ms) => removed.execute(params![b.org, device, *ms as i64])?,
+                        None => registered.execute(params![b.org, device])?,
+                    };
+                }
                 for (seq, ts, entry) in &b.entries {
                     log_stmt.execute(params![b.org, *seq as i64, *ts as i64, entry])?;
                 }
                 for (client, mid, ack, ts) in &b.decided {
                     dec.execute(params![b.org, client, mid, ack, *ts as i64])?;
+                }
+                // After the inserts: an id decided and evicted in one batch stays off disk.
+                for (client, mid) in &b.forget_decided {
+                    forget.execute(params![b.org, client, mid])?;
                 }
                 for (kind, id, json) in &b.entities {
                     match json {
@@ -209,6 +345,9 @@ impl LogStore for Store {
 
     /// Drops entries that are both older than `before_ts_ms` and below `below_seq`.
     fn prune(&mut self, org: &str, below_seq: u64, before_ts_ms: u64) -> Result<usize, StoreError> {
+        if self.fail.on() {
+            return Err(StoreError::Injected);
+        }
         Ok(self.conn.execute(
             "DELETE FROM log WHERE org = ?1 AND seq < ?2 AND ts_ms < ?3",
             params![org, below_seq as i64, before_ts_ms as i64],

@@ -227,7 +227,7 @@ fn stock_client_sees_the_refusal_as_connect_error_with_its_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = start(dir.path());
     let url = gw.url();
-    let claims = |exp| Claims { sub: "node-wall".into(), org: "acme".into(), role: Role::Viewer, exp };
+    let claims = |exp| Claims { sub: "node-wall".into(), org: "acme".into(), role: Role::Viewer, exp, iat: None };
     let in_an_hour = vizora_protocol::now_ms() / 1000 + 3600;
     let foreign = Auth::hs256(b"not-the-gateway-secret").mint(&claims(in_an_hour)).expect("mint");
     let expired = Auth::hs256(SECRET).mint(&claims(1_000)).expect("mint");

@@ -10,7 +10,7 @@ use vizora_protocol::{Claims, DeviceStatus, Event, Role, now_ms};
 use vizora_sim::{FaultRates, Fleet, SimConfig};
 
 fn token(auth: &Auth, org: &str, role: Role, sub: &str) -> String {
-    let claims = Claims { sub: sub.into(), org: org.into(), role, exp: now_ms() / 1000 + 3600 };
+    let claims = Claims { sub: sub.into(), org: org.into(), role, exp: now_ms() / 1000 + 3600, iat: None };
     auth.mint(&claims).expect("mint")
 }
 

@@ -19,7 +19,7 @@ pub const BUILTIN_PLAYLIST: &str = "default";
 pub fn builtin() -> Provision {
     let items = ["welcome-loop", "menu-board", "promo-winter", "safety-notice", "news-ticker", "weather"]
         .iter()
-        .map(|c| PlaylistItem { content_id: (*c).to_owned(), duration_s: 8 })
+        .map(|c| PlaylistItem { content_id: (*c).to_owned(), duration_s: 8.0 })
         .collect();
     let pl = Playlist { id: BUILTIN_PLAYLIST.into(), org: String::new(), rev: 1, name: "Default".into(), items };
     let mut state = OrgState::default();
@@ -67,7 +67,8 @@ impl Show {
     /// When the item on screen ends.
     pub fn item_end_ms(&self) -> Option<u64> {
         let item = self.items.get(self.index)?;
-        Some(self.started_ms + u64::from(item.duration_s.max(1)) * 1000)
+        // Durations are bounded (≤ 86,400 s), so the product fits.
+        Some(self.started_ms + (item.duration_s.max(1.0) * 1000.0) as u64)
     }
 
     /// After a reboot the player decides its schedule afresh (and reports it again).
@@ -176,7 +177,7 @@ mod tests {
 
     fn provision(faults: f64) -> Arc<Provision> {
         let mut p = builtin();
-        let item = |c: &str, d: u32| PlaylistItem { content_id: c.into(), duration_s: d };
+        let item = |c: &str, d: u32| PlaylistItem { content_id: c.into(), duration_s: f64::from(d) };
         for (id, items) in [("own", vec![item("a", 10), item("b", 20)]), ("breakfast", vec![item("menu", 30)])] {
             p.state
                 .playlists
@@ -247,7 +248,7 @@ mod tests {
         assert_eq!(show.playing().map(|p| p.content_id), Some("a".into()));
         assert_eq!(show.advance(FRI + 9_999, &mut rng), None, "the 10 s item is still on");
         let first = show.advance(FRI + 10_500, &mut rng).expect("item a ended");
-        assert_eq!((first.content_id.as_str(), first.started_ms, first.duration_s), ("a", FRI, 10));
+        assert_eq!((first.content_id.as_str(), first.started_ms, first.duration_s), ("a", FRI, 10.0));
         assert_eq!(show.item_end_ms(), Some(FRI + 30_000), "b started when a ended, for 20 s");
         assert_eq!(show.advance(FRI + 30_000, &mut rng).map(|p| p.content_id), Some("b".into()));
         assert_eq!(show.playing().map(|p| (p.playlist_id, p.content_id)), Some(("own".into(), "a".into())));

@@ -1,19 +1,30 @@
-//! Committing batches to the store, then fanning them out; log pruning.
+//! Committing batches to the store, then fanning them out; undoing them
+//! when the store refuses; probing a failing store; pruning.
+
+use std::sync::atomic::Ordering::Relaxed;
 
 use engineioxide::Str;
 use engineioxide::socket::DisconnectReason;
-use tokio::sync::mpsc::error::TrySendError as TrySendError2;
+use tokio::sync::mpsc::error::TrySendError;
 use vizora_protocol::codec::encode_ack;
-use vizora_protocol::{NS_WALL, now_ms};
+use vizora_protocol::{EntityKind, MutationAck, NS_WALL, RejectCode};
 
-use super::packets::events_packet;
-use super::{DECIDED_RETENTION_MS, Engine};
+use super::packets::events_packets;
+use super::{DECIDED_RETENTION_MS, Engine, STORE_PROBE_MS};
 use crate::store::OrgBatch;
 
+/// The answer to a mutation whose batch the store refused.
+pub(crate) fn unavailable() -> MutationAck {
+    MutationAck::rejected(RejectCode::Unavailable, "the gateway cannot store changes right now; retry later")
+}
+
 impl Engine {
-    /// Writes every pending batch in one transaction, then fans out.
+    /// Writes every pending batch in one transaction, then acks and fans out.
     pub(super) fn flush(&mut self) {
-        // Take each pending batch out (no copy); put it back if the commit fails.
+        if self.store_failing && !self.probe_store() {
+            return;
+        }
+        // Take each pending batch out (no copy).
         let mut batches: Vec<OrgBatch> = Vec::new();
         for org in self.orgs.values_mut().filter(|o| o.has_pending()) {
             let mut b = std::mem::take(&mut org.batch);
@@ -22,21 +33,19 @@ impl Engine {
             b.head = org.head;
             batches.push(b);
         }
-        if !batches.is_empty()
-            && let Err(e) = self.store.commit(&batches)
-        {
-            // Nothing is sent or acknowledged until it is on disk; retry next round.
-            tracing::error!(cause = %e, "store commit failed; will retry");
-            for b in batches {
-                if let Some(org) = self.orgs.get_mut(&b.org) {
-                    org.batch = b;
-                }
-            }
+        if batches.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.commit(&batches) {
+            self.store_failed(&e.to_string(), batches);
             return;
         }
         for batch in batches {
             let Some(org) = self.orgs.get_mut(&batch.org) else { continue };
-            org.persist_org = false;
+            org.committed(&batch);
+            for (device, at) in &batch.removed {
+                self.shared.set_removed(&org.id, device, *at);
+            }
             // Acks only now: what they confirm is on disk.
             for a in org.acks.drain(..) {
                 let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &a.reply));
@@ -44,19 +53,25 @@ impl Engine {
             if batch.entries.is_empty() {
                 continue;
             }
-            self.counters.entries.fetch_add(batch.entries.len() as u64, std::sync::atomic::Ordering::Relaxed);
+            self.counters.entries.fetch_add(batch.entries.len() as u64, Relaxed);
             self.counters.set_head(&org.id, org.head);
-            let items: Vec<&str> = batch.entries.iter().map(|e| e.2.as_str()).collect();
-            let text: Str = events_packet(&org.epoch, &items).into();
-            org.subs.retain(|s| match s.sock.emit(text.clone()) {
-                Ok(()) => true,
-                Err(TrySendError2::Full(_)) => {
-                    // Too far behind on state: disconnect; it resumes by replay.
-                    tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
-                    s.sock.close(DisconnectReason::TransportError);
-                    false
+            let items = batch.entries.iter().map(|e| e.2.as_str());
+            let packets: Vec<Str> =
+                events_packets(&org.epoch, items, self.cfg.packet_bytes()).into_iter().map(Str::from).collect();
+            org.subs.retain(|s| {
+                for p in &packets {
+                    match s.sock.emit(p.clone()) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            // Too far behind on state: disconnect; it resumes by replay.
+                            tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
+                            s.sock.close(DisconnectReason::TransportError);
+                            return false;
+                        }
+                        Err(TrySendError::Closed(_)) => return false,
+                    }
                 }
-                Err(TrySendError2::Closed(_)) => false,
+                true
             });
             // Append → committed → handed to every subscriber's socket.
             if let Some(since) = org.batch_since.take() {
@@ -65,12 +80,83 @@ impl Engine {
         }
     }
 
-    pub(super) fn prune(&mut self) {
-        let keep = self.cfg.history_entries;
-        let before = now_ms().saturating_sub(self.cfg.history_secs * 1000);
-        let decided_before = now_ms().saturating_sub(DECIDED_RETENTION_MS);
+    /// The store refused: undo every batch (nothing beyond the disk is ever
+    /// shown or acknowledged), answer its mutations `unavailable`, and
+    /// refuse changes until a probe write goes through.
+    fn store_failed(&mut self, cause: &str, batches: Vec<OrgBatch>) {
+        tracing::error!(cause, "store commit failed: changes refused until it recovers");
+        self.store_failing = true;
+        self.shared.store_ok.store(false, Relaxed);
+        self.counters.store_failures.fetch_add(1, Relaxed);
+        self.next_probe_ms = self.now() + STORE_PROBE_MS;
+        for b in batches {
+            let Some(org) = self.orgs.get_mut(&b.org) else { continue };
+            for a in org.acks.drain(..) {
+                // A duplicate was decided before this batch and stays so.
+                let reply = match a.reply {
+                    d @ MutationAck::Duplicate { .. } => d,
+                    _ => unavailable(),
+                };
+                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &reply));
+            }
+            org.roll_back(b);
+        }
+    }
+
+    /// Tries a write on a failing store (at most once a second); true when
+    /// it went through and service resumed.
+    fn probe_store(&mut self) -> bool {
+        let now = self.now();
+        // Replies waiting on a batch that cannot be written now.
         for org in self.orgs.values_mut() {
-            org.decided.retain(|_, (_, ts)| *ts >= decided_before);
+            for a in org.acks.drain(..) {
+                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &a.reply));
+            }
+        }
+        if now < self.next_probe_ms {
+            return false;
+        }
+        self.next_probe_ms = now + STORE_PROBE_MS;
+        if let Err(e) = self.store.probe() {
+            tracing::warn!(cause = %e, "store still failing");
+            return false;
+        }
+        tracing::info!("store writes again: accepting changes");
+        self.store_failing = false;
+        self.shared.store_ok.store(true, Relaxed);
+        self.register_unknown_devices();
+        true
+    }
+
+    pub(super) fn prune(&mut self) {
+        let now = self.now();
+        let keep = self.cfg.history_entries;
+        let before = now.saturating_sub(self.cfg.history_secs * 1000);
+        let decided_before = now.saturating_sub(DECIDED_RETENTION_MS);
+        let resolved_before = now.saturating_sub(self.cfg.resolved_alert_retention_s * 1000);
+        for org in self.orgs.values_mut() {
+            org.expire_decided(decided_before);
+            // Resolved alerts leave the state (and snapshots), not the log.
+            let old: Vec<String> = org
+                .resolved_at
+                .iter()
+                .filter(|(_, at)| **at < resolved_before)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in old {
+                org.resolved_at.remove(&id);
+                let still_resolved = org
+                    .state
+                    .alerts
+                    .get(&id)
+                    .is_some_and(|a| a.state == vizora_protocol::AlertState::Resolved);
+                if still_resolved && !self.store_failing {
+                    org.drop_entity(EntityKind::Alert, &id);
+                }
+            }
+        }
+        if self.store_failing {
+            return;
         }
         if let Err(e) = self.store.prune_decided(decided_before) {
             tracing::error!(cause = %e, "pruning decided mutation ids failed");

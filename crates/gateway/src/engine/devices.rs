@@ -3,7 +3,7 @@
 
 use engineioxide::socket::DisconnectReason;
 use vizora_protocol::device::{Command, CommandKind, Heartbeat};
-use vizora_protocol::{Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity, now_ms};
+use vizora_protocol::{Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity};
 
 use std::time::{Duration, Instant};
 
@@ -24,10 +24,22 @@ pub(crate) struct PendingCommand {
 use crate::status::{Liveness, alert_kind, derive};
 
 impl Engine {
-    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, sock: Sock) {
-        let now = now_ms();
+    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat: u64, sock: Sock) {
+        let now = self.now();
+        let failing = self.store_failing;
         let org = self.org(org_id);
-        if !org.state.devices.contains_key(device_id) {
+        if let Some(removed_ms) = org.removed.get(device_id).copied() {
+            if iat.saturating_mul(1000) < removed_ms {
+                // Removed after the socket layer checked: refuse it now.
+                sock.close(DisconnectReason::TransportClose);
+                return;
+            }
+            // A token issued after the removal registers the device again.
+            org.batch.removed.push((device_id.to_owned(), None));
+        }
+        // While the store fails the player is tracked in memory only; it is
+        // registered once writes go through again.
+        if !org.state.devices.contains_key(device_id) && !failing {
             let dev = Device {
                 id: device_id.to_owned(),
                 org: org_id.to_owned(),
@@ -58,11 +70,12 @@ impl Engine {
     }
 
     pub(crate) fn heartbeat(&mut self, org_id: &str, device_id: &str, hb: Heartbeat) {
-        let now = now_ms();
+        let now = self.now();
         let limits = self.cfg.limits.clone();
         let org = self.org(org_id);
-        let (Some(rt), Some(dev)) = (org.rt.get_mut(device_id), org.state.devices.get_mut(device_id)) else { return };
+        let Some(rt) = org.rt.get_mut(device_id) else { return };
         rt.live.heartbeat(now, &hb.health, &limits);
+        let Some(dev) = org.state.devices.get_mut(device_id) else { return };
         // Live fields change in place: no rev, no log entry (PROTOCOL.md §8).
         dev.last_seen_ms = now;
         dev.health = Some(hb.health);
@@ -73,11 +86,15 @@ impl Engine {
 
     /// Derives the device's status and logs a change with its alerts.
     pub(crate) fn reevaluate(&mut self, org_id: &str, device_id: &str, now: u64) {
+        if self.store_failing {
+            // Status is logged state: derived again once the store recovers.
+            return;
+        }
         let (hb_ms, limits, counters) = (self.hb_ms, self.cfg.limits.clone(), self.counters.clone());
         let org = self.org(org_id);
         let (Some(rt), Some(dev)) = (org.rt.get(device_id), org.state.devices.get(device_id)) else { return };
-        let new = derive(now, &rt.live, dev.health.as_ref(), hb_ms, &limits);
         let old = dev.status;
+        let new = derive(now, old, &rt.live, dev.health.as_ref(), hb_ms, &limits);
         if new == old {
             return;
         }
@@ -99,13 +116,13 @@ impl Engine {
     }
 
     pub(crate) fn tick_status(&mut self) {
-        let now = now_ms();
+        let now = self.now();
         let mut changes = Vec::new();
         for (org_id, org) in &self.orgs {
             for (id, d) in &org.state.devices {
                 let Some(rt) = org.rt.get(id) else { continue };
                 if matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
-                    && derive(now, &rt.live, d.health.as_ref(), self.hb_ms, &self.cfg.limits) != d.status
+                    && derive(now, d.status, &rt.live, d.health.as_ref(), self.hb_ms, &self.cfg.limits) != d.status
                 {
                     changes.push((org_id.clone(), id.clone()));
                 }
@@ -175,9 +192,31 @@ impl Engine {
         });
     }
 
-    /// Drops a removed device's connection and runtime state.
+    /// Players seen while the store failed: registered now that it writes.
+    pub(crate) fn register_unknown_devices(&mut self) {
+        let mut todo = Vec::new();
+        for (org_id, org) in &self.orgs {
+            for (id, rt) in &org.rt {
+                if !org.state.devices.contains_key(id)
+                    && let Some(sock) = &rt.sock
+                {
+                    todo.push((org_id.clone(), id.clone(), sock.clone()));
+                }
+            }
+        }
+        for (org, id, sock) in todo {
+            // `iat` was checked when it connected.
+            self.device_connected(&org, &id, u64::MAX / 1000, sock);
+        }
+    }
+
+    /// Drops a removed device's connection and runtime state, and remembers
+    /// the removal: its older tokens are refused (`token_revoked`).
     pub(crate) fn forget_device(&mut self, org_id: &str, device_id: &str) {
+        let now = self.now();
         let org = self.org(org_id);
+        org.removed.insert(device_id.to_owned(), now);
+        org.batch.removed.push((device_id.to_owned(), Some(now)));
         if let Some(rt) = org.rt.remove(device_id)
             && let Some(s) = rt.sock
         {

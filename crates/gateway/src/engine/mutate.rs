@@ -5,23 +5,28 @@
 use serde_json::json;
 use vizora_protocol::apply::{ApplyCtx, apply};
 use vizora_protocol::device::CommandKind;
-use vizora_protocol::{Claims, Event, Mutation, MutationAck, MutationOp, RejectCode, now_ms};
+use std::sync::atomic::Ordering::Relaxed;
+
+use vizora_protocol::{Claims, Event, Mutation, MutationAck, MutationOp};
 
 use super::Engine;
 
 impl Engine {
     /// Decides a mutation. The reply goes out after the batch is on disk.
     pub(crate) fn mutate(&mut self, claims: &Claims, m: Mutation) -> MutationAck {
-        let now = now_ms();
+        let now = self.now();
+        let (failing, cap) = (self.store_failing, self.cfg.decided_per_org_max);
         let key = (m.client_id.clone(), m.mutation_id.clone());
         let counters = self.counters.clone();
         let org = self.org(&claims.org);
-        if let Some((first, _)) = org.decided.get(&key) {
-            counters.mutations_duplicate.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return match first {
-                MutationAck::Applied { seq, rev } => MutationAck::Duplicate { seq: Some(*seq), rev: Some(*rev) },
-                _ => MutationAck::Duplicate { seq: None, rev: None },
-            };
+        // A known decided id answers `duplicate` even while the store fails.
+        if let Some(dup) = org.duplicate_of(&key) {
+            counters.mutations_duplicate.fetch_add(1, Relaxed);
+            return dup;
+        }
+        if failing {
+            counters.refused_while_failing.fetch_add(1, Relaxed);
+            return super::commit::unavailable();
         }
         let ctx = ApplyCtx {
             org: claims.org.clone(),
@@ -45,20 +50,17 @@ impl Engine {
                 tracing::debug!(org = %claims.org, kind = m.op.kind_name(), %id, seq, rev, "mutation applied");
                 let _ = kind;
                 self.after_applied(&claims.org, &m, &id);
-                self.counters.mutations_applied.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.mutations_applied.fetch_add(1, Relaxed);
                 MutationAck::Applied { seq, rev }
             }
             Err(rej) => {
-                self.counters.mutations_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                self.counters.mutations_rejected.fetch_add(1, Relaxed);
                 rej.to_ack()
             }
         };
-        // Every outcome but rate_limited is decided and remembered.
-        if !matches!(reply, MutationAck::Rejected { code: RejectCode::RateLimited, .. }) {
-            let org = self.org(&claims.org);
-            let json = serde_json::to_string(&reply).unwrap_or_default();
-            org.batch.decided.push((key.0.clone(), key.1.clone(), json, now));
-            org.decided.insert(key, (reply.clone(), now));
+        // Every outcome but rate_limited and unavailable is decided and remembered.
+        if reply.is_decided() {
+            self.org(&claims.org).remember(key, &reply, now, cap);
         }
         reply
     }
@@ -71,20 +73,20 @@ impl Engine {
         mutation_id: String,
         reply: MutationAck,
     ) -> MutationAck {
-        let now = now_ms();
+        let now = self.now();
+        let (failing, cap) = (self.store_failing, self.cfg.decided_per_org_max);
         let counters = self.counters.clone();
         let org = self.org(org_id);
         let key = (client_id, mutation_id);
-        if let Some((first, _)) = org.decided.get(&key) {
-            return match first {
-                MutationAck::Applied { seq, rev } => MutationAck::Duplicate { seq: Some(*seq), rev: Some(*rev) },
-                _ => MutationAck::Duplicate { seq: None, rev: None },
-            };
+        if let Some(dup) = org.duplicate_of(&key) {
+            return dup;
         }
-        counters.mutations_rejected.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let json = serde_json::to_string(&reply).unwrap_or_default();
-        org.batch.decided.push((key.0.clone(), key.1.clone(), json, now));
-        org.decided.insert(key, (reply.clone(), now));
+        counters.mutations_rejected.fetch_add(1, Relaxed);
+        // While the store fails the outcome is answered, not remembered: a
+        // retry is judged again and gets the same answer.
+        if !failing {
+            org.remember(key, &reply, now, cap);
+        }
         reply
     }
 

@@ -1,46 +1,127 @@
-//! Packets the sequencer sends: snapshot pages and `events` batches.
+//! Packets the sequencer sends: `events` batches and snapshot pages, split
+//! so no packet exceeds the configured byte bound (PROTOCOL.md §8 Bounds).
 
-use vizora_protocol::codec::encode_event;
-use vizora_protocol::{Entity, EntityKind, NS_WALL, SnapshotPage};
+use engineioxide::Str;
+use vizora_protocol::EntityKind;
 
-use super::{Org, Sock};
+use super::Org;
 
-/// Sends a full snapshot in pages, kind by kind; false when the socket is full or gone.
-pub(super) fn send_snapshot(org: &Org, sock: &Sock, page: usize) -> bool {
-    for kind in EntityKind::ALL {
-        let items: Vec<Entity> = match kind {
-            EntityKind::Device => org.state.devices.values().cloned().map(Entity::Device).collect(),
-            EntityKind::Playlist => org.state.playlists.values().cloned().map(Entity::Playlist).collect(),
-            EntityKind::Content => org.state.contents.values().cloned().map(Entity::Content).collect(),
-            EntityKind::Schedule => org.state.schedules.values().cloned().map(Entity::Schedule).collect(),
-            EntityKind::Alert => org.state.alerts.values().cloned().map(Entity::Alert).collect(),
-        };
-        let chunks: Vec<&[Entity]> = if items.is_empty() { vec![&[]] } else { items.chunks(page).collect() };
-        let n = chunks.len();
-        for (i, chunk) in chunks.into_iter().enumerate() {
-            let p =
-                SnapshotPage { epoch: org.epoch.clone(), seq: org.head, kind, items: chunk.to_vec(), last: i + 1 == n };
-            if sock.emit(encode_event(NS_WALL, None, "snapshot", &p)).is_err() {
-                return false;
+/// Bytes of a snapshot page besides its items and epoch.
+const SNAPSHOT_OVERHEAD: usize = 96;
+
+/// `events` packets from pre-serialised entries, each at most `max_bytes`
+/// (an entry alone is always below it: its inputs are bounded).
+pub(super) fn events_packets<'a>(
+    epoch: &str,
+    items: impl IntoIterator<Item = &'a str>,
+    max_bytes: usize,
+) -> Vec<String> {
+    let epoch_json = serde_json::to_string(epoch).unwrap_or_default();
+    let mut out = Vec::new();
+    let mut cur: Option<String> = None;
+    for it in items {
+        // `,` before the item and `]}]` after it.
+        if let Some(p) = &cur
+            && p.len() + it.len() + 4 > max_bytes
+        {
+            out.extend(cur.take().map(close_events));
+        }
+        match &mut cur {
+            Some(p) => {
+                p.push(',');
+                p.push_str(it);
+            }
+            None => {
+                let mut p = String::with_capacity(it.len().max(4096).min(max_bytes));
+                p.push_str("2/wall,[\"events\",{\"epoch\":");
+                p.push_str(&epoch_json);
+                p.push_str(",\"items\":[");
+                p.push_str(it);
+                cur = Some(p);
             }
         }
     }
-    true
+    out.extend(cur.map(close_events));
+    out
 }
 
-/// `events` packet text from pre-serialised entries.
-pub(super) fn events_packet(epoch: &str, items: &[&str]) -> String {
-    let len: usize = items.iter().map(|s| s.len() + 1).sum::<usize>() + epoch.len() + 48;
-    let mut out = String::with_capacity(len);
-    out.push_str("2/wall,[\"events\",{\"epoch\":");
-    out.push_str(&serde_json::to_string(epoch).unwrap_or_default());
-    out.push_str(",\"items\":[");
-    for (i, it) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
+fn close_events(mut p: String) -> String {
+    p.push_str("]}]");
+    p
+}
+
+/// Every snapshot page of `org` at its head, kind by kind: at most `page`
+/// entities and `max_bytes` bytes each; an empty kind still gets its page
+/// with `last: true`.
+pub(super) fn snapshot_pages(org: &Org, page: usize, max_bytes: usize) -> Vec<Str> {
+    let head = |kind: EntityKind| {
+        format!(
+            "2/wall,[\"snapshot\",{{\"epoch\":{},\"seq\":{},\"kind\":\"{}\",\"items\":[",
+            serde_json::to_string(&org.epoch).unwrap_or_default(),
+            org.head,
+            kind.as_str()
+        )
+    };
+    let mut out: Vec<Str> = Vec::new();
+    for kind in EntityKind::ALL {
+        let items: Vec<String> = match kind {
+            EntityKind::Device => org.state.devices.values().filter_map(|e| serde_json::to_string(e).ok()).collect(),
+            EntityKind::Playlist => {
+                org.state.playlists.values().filter_map(|e| serde_json::to_string(e).ok()).collect()
+            }
+            EntityKind::Content => org.state.contents.values().filter_map(|e| serde_json::to_string(e).ok()).collect(),
+            EntityKind::Schedule => {
+                org.state.schedules.values().filter_map(|e| serde_json::to_string(e).ok()).collect()
+            }
+            EntityKind::Alert => org.state.alerts.values().filter_map(|e| serde_json::to_string(e).ok()).collect(),
+        };
+        let mut pages: Vec<String> = Vec::new();
+        let mut cur = head(kind);
+        let mut n = 0;
+        for it in &items {
+            if n > 0 && (n == page || cur.len() + it.len() + SNAPSHOT_OVERHEAD > max_bytes) {
+                pages.push(std::mem::replace(&mut cur, head(kind)));
+                n = 0;
+            }
+            if n > 0 {
+                cur.push(',');
+            }
+            cur.push_str(it);
+            n += 1;
         }
-        out.push_str(it);
+        pages.push(cur);
+        let count = pages.len();
+        for (i, mut p) in pages.into_iter().enumerate() {
+            p.push_str(if i + 1 == count { "],\"last\":true}]" } else { "],\"last\":false}]" });
+            out.push(p.into());
+        }
     }
-    out.push_str("]}]");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_split_by_bytes_in_order_without_loss() {
+        let items: Vec<String> = (1..=100).map(|i| format!("{{\"seq\":{i},\"pad\":\"{}\"}}", "x".repeat(900))).collect();
+        let packets = events_packets("e1", items.iter().map(String::as_str), 8 * 1024);
+        assert!(packets.len() > 10, "{} packets", packets.len());
+        let mut seqs = Vec::new();
+        for p in &packets {
+            assert!(p.len() <= 8 * 1024, "{} bytes", p.len());
+            let body = p.strip_prefix("2/wall,").expect("namespace");
+            let v: serde_json::Value = serde_json::from_str(body).expect("valid JSON");
+            assert_eq!(v[1]["epoch"], "e1");
+            seqs.extend(v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")));
+        }
+        assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_small_batch_is_one_packet() {
+        let packets = events_packets("e1", ["{\"seq\":1}", "{\"seq\":2}"], 512 * 1024);
+        assert_eq!(packets, vec!["2/wall,[\"events\",{\"epoch\":\"e1\",\"items\":[{\"seq\":1},{\"seq\":2}]}]".to_owned()]);
+    }
 }

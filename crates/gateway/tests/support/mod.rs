@@ -16,7 +16,7 @@ use vizora_protocol::{Claims, LogEntry, Role, now_ms};
 pub const SECRET: &[u8] = b"test-secret";
 
 pub fn token(org: &str, role: Role, sub: &str) -> String {
-    let claims = Claims { sub: sub.into(), org: org.into(), role, exp: now_ms() / 1000 + 3600 };
+    let claims = Claims { sub: sub.into(), org: org.into(), role, exp: now_ms() / 1000 + 3600, iat: None };
     Auth::hs256(SECRET).mint(&claims).expect("mint")
 }
 

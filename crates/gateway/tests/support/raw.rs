@@ -129,6 +129,28 @@ impl Raw {
         }
     }
 
+    /// Sends CONNECT for `ns` with `auth`; returns the server's answer and
+    /// every other packet that came before it (the CONNECT is a fence: the
+    /// server handles a session's packets in order).
+    pub async fn connect_ns_seen(&mut self, ns: &str, auth: Option<&Value>) -> (String, Vec<String>) {
+        let head = if ns == "/" { "0".to_owned() } else { format!("0{ns},") };
+        let packet = match auth {
+            Some(a) => format!("{head}{a}"),
+            None => head,
+        };
+        self.send_sio(&packet).await;
+        let mut seen = Vec::new();
+        loop {
+            let p = self.packet(Duration::from_secs(10)).await.expect("connection open");
+            let answer = SioPacket::decode(&p)
+                .is_ok_and(|d| d.ns == ns && matches!(d.body, SioBody::Connect(_) | SioBody::ConnectError(_)));
+            if answer {
+                return (p, seen);
+            }
+            seen.push(p);
+        }
+    }
+
     /// Sends CONNECT for `ns` with `auth` and returns the server's answer
     /// for that namespace (CONNECT or CONNECT_ERROR packet text).
     pub async fn connect_ns(&mut self, ns: &str, auth: Option<&Value>) -> String {

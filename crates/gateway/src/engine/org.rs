@@ -1,0 +1,273 @@
+//! One org as the sequencer holds it: state, log head, decided ids, removed
+//! devices, subscribers, and the batch not yet on disk with what it takes to
+//! undo it when the store refuses the batch.
+
+use std::collections::{BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::Instant;
+
+use engineioxide::Str;
+use engineioxide::socket::Sid;
+use vizora_protocol::org_state::OrgState;
+use vizora_protocol::{AlertState, Entity, EntityKind, Event, LogEntry, MutationAck};
+
+use super::{Sock, static_kind};
+use crate::metrics::MetricsWindow;
+use crate::status::Liveness;
+use crate::store::{OrgBatch, StoreError, StoredOrg};
+
+/// Liveness and socket of one device.
+pub(crate) struct DeviceRt {
+    pub(crate) live: Liveness,
+    pub(crate) sock: Option<Sock>,
+}
+
+/// A `/wall` subscriber.
+pub(crate) struct Sub {
+    pub(crate) sid: Sid,
+    pub(crate) sock: Sock,
+}
+
+/// A reply to send once the batch it depends on is on disk.
+pub(crate) struct PendingAck {
+    pub(crate) sock: Sock,
+    pub(crate) ack: u64,
+    pub(crate) reply: MutationAck,
+}
+
+type DecidedKey = (String, String);
+
+pub(crate) struct Org {
+    pub(crate) id: String,
+    pub(crate) epoch: String,
+    pub(crate) head: u64,
+    /// Entities as the log says (devices also carry live health in place).
+    pub(crate) state: OrgState,
+    /// Liveness and socket of each device.
+    pub(crate) rt: HashMap<String, DeviceRt>,
+    pub(crate) open_alerts: HashMap<(String, &'static str), String>,
+    /// Decided mutations: (client_id, mutation_id) → (outcome, decided at).
+    pub(crate) decided: HashMap<DecidedKey, (MutationAck, u64)>,
+    /// Decided keys oldest first, for expiry and the per-org cap.
+    decided_order: VecDeque<(u64, DecidedKey)>,
+    /// Removed devices and when (PROTOCOL.md §2 `token_revoked`).
+    pub(crate) removed: HashMap<String, u64>,
+    /// When each resolved alert was resolved (this process's knowledge).
+    pub(crate) resolved_at: HashMap<String, u64>,
+    pub(crate) subs: Vec<Sub>,
+    pub(crate) batch: OrgBatch,
+    /// Entity values before the pending batch touched them.
+    undo: HashMap<(EntityKind, String), Option<Entity>>,
+    /// Head before the pending batch.
+    undo_head: Option<u64>,
+    /// When the oldest entry of the pending batch was appended.
+    pub(crate) batch_since: Option<Instant>,
+    pub(crate) acks: Vec<PendingAck>,
+    pub(crate) persist_org: bool,
+    pub(crate) telemetry_dirty: BTreeSet<String>,
+    pub(crate) window: MetricsWindow,
+    /// Snapshot pages at a head, shared by every subscriber that asks at
+    /// that head within a second (live fields move without the head).
+    pub(crate) snapshot_cache: Option<(u64, Instant, Arc<Vec<Str>>)>,
+}
+
+impl Org {
+    pub(crate) fn new(id: &str, window_s: u32) -> Self {
+        Org {
+            id: id.to_owned(),
+            epoch: ulid::Ulid::generate().to_string(),
+            head: 0,
+            state: OrgState::default(),
+            rt: HashMap::new(),
+            open_alerts: HashMap::new(),
+            decided: HashMap::new(),
+            decided_order: VecDeque::new(),
+            removed: HashMap::new(),
+            resolved_at: HashMap::new(),
+            subs: Vec::new(),
+            batch: OrgBatch::default(),
+            undo: HashMap::new(),
+            undo_head: None,
+            batch_since: None,
+            acks: Vec::new(),
+            persist_org: true,
+            telemetry_dirty: BTreeSet::new(),
+            window: MetricsWindow::new(window_s),
+            snapshot_cache: None,
+        }
+    }
+
+    /// Rebuilds an org from disk; a row that cannot be read stops startup.
+    pub(crate) fn from_store(s: StoredOrg, window_s: u32, now: u64) -> Result<Self, StoreError> {
+        let mut org = Org::new(&s.org, window_s);
+        org.epoch = s.epoch;
+        org.head = s.head;
+        org.persist_org = false;
+        for (kind, json) in s.entities {
+            let e = Entity::from_json(kind, &json).map_err(|e| StoreError::Corrupt {
+                row: format!("entities ({}, {}): {:.120}", org.id, kind.as_str(), json),
+                message: e.to_string(),
+            })?;
+            if let Entity::Device(d) = &e {
+                let live = Liveness { last_seen_ms: d.last_seen_ms, ..Liveness::default() };
+                org.rt.insert(d.id.clone(), DeviceRt { live, sock: None });
+            }
+            if let Entity::Alert(a) = &e {
+                if a.state == AlertState::Resolved {
+                    // When it was resolved is not stored: its retention starts now.
+                    org.resolved_at.insert(a.id.clone(), now);
+                } else if let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind)) {
+                    org.open_alerts.insert((dev.clone(), kind), a.id.clone());
+                }
+            }
+            org.state.insert(e);
+        }
+        for (client_id, mutation_id, ack_json, ts) in s.decided {
+            let ack = serde_json::from_str::<MutationAck>(&ack_json).map_err(|e| StoreError::Corrupt {
+                row: format!("decided ({}, {client_id}, {mutation_id})", org.id),
+                message: e.to_string(),
+            })?;
+            let key = (client_id, mutation_id);
+            org.decided_order.push_back((ts, key.clone()));
+            org.decided.insert(key, (ack, ts));
+        }
+        org.removed = s.removed.into_iter().collect();
+        Ok(org)
+    }
+
+    /// Appends a log entry to the pending batch; returns its seq.
+    pub(crate) fn append(&mut self, ts_ms: u64, event: Event) -> u64 {
+        self.undo_head.get_or_insert(self.head);
+        self.head += 1;
+        let entry = LogEntry { seq: self.head, ts_ms, event };
+        let json = serde_json::to_string(&entry).unwrap_or_default();
+        self.batch.entries.push((entry.seq, ts_ms, json));
+        self.batch_since.get_or_insert_with(Instant::now);
+        self.head
+    }
+
+    /// Folds a change event into the state, persists the entity, and logs it.
+    pub(crate) fn record(&mut self, ts_ms: u64, event: Event) -> u64 {
+        if let Some((kind, id)) = event.entity_ref() {
+            let key = (kind, id.to_owned());
+            if !self.undo.contains_key(&key) {
+                let before = self.state.get(kind, id);
+                self.undo.insert(key, before);
+            }
+        }
+        if let Event::AlertUpserted(a) = &event
+            && a.state == AlertState::Resolved
+        {
+            self.resolved_at.insert(a.id.clone(), ts_ms);
+        }
+        self.state.apply_event(&event);
+        if let Some((kind, id)) = event.entity_ref().map(|(k, id)| (k, id.to_owned())) {
+            let json = self.state.get(kind, &id).and_then(|e| serde_json::to_string(&e).ok());
+            self.batch.entities.push((kind, id, json));
+        }
+        self.append(ts_ms, event)
+    }
+
+    /// Drops an entity from the state without a log entry (retention).
+    pub(crate) fn drop_entity(&mut self, kind: EntityKind, id: &str) {
+        let key = (kind, id.to_owned());
+        if !self.undo.contains_key(&key) {
+            let before = self.state.get(kind, id);
+            self.undo.insert(key, before);
+        }
+        self.state.remove(kind, id);
+        self.batch.entities.push((kind, id.to_owned(), None));
+        self.snapshot_cache = None;
+    }
+
+    /// Persists a device whose live fields changed without a log entry.
+    pub(crate) fn persist_device(&mut self, id: &str) {
+        if let Some(d) = self.state.devices.get(id) {
+            let json = serde_json::to_string(d).ok();
+            self.batch.entities.push((EntityKind::Device, id.to_owned(), json));
+        }
+    }
+
+    /// Remembers a decided outcome; past `cap` the oldest id is forgotten.
+    pub(crate) fn remember(&mut self, key: DecidedKey, reply: &MutationAck, now: u64, cap: usize) {
+        let json = serde_json::to_string(reply).unwrap_or_default();
+        self.batch.decided.push((key.0.clone(), key.1.clone(), json, now));
+        self.decided_order.push_back((now, key.clone()));
+        self.decided.insert(key, (reply.clone(), now));
+        while self.decided.len() > cap {
+            let Some((_, old)) = self.decided_order.pop_front() else { break };
+            if self.decided.remove(&old).is_some() {
+                self.batch.forget_decided.push(old);
+            }
+        }
+    }
+
+    /// Forgets decided ids older than `before_ms` (the store prunes its own).
+    pub(crate) fn expire_decided(&mut self, before_ms: u64) {
+        while self.decided_order.front().is_some_and(|(ts, _)| *ts < before_ms) {
+            if let Some((ts, key)) = self.decided_order.pop_front()
+                && self.decided.get(&key).is_some_and(|(_, at)| *at == ts)
+            {
+                self.decided.remove(&key);
+            }
+        }
+    }
+
+    /// The outcome a repeat of `key` gets, if it was decided.
+    pub(crate) fn duplicate_of(&self, key: &DecidedKey) -> Option<MutationAck> {
+        self.decided.get(key).map(|(first, _)| match first {
+            MutationAck::Applied { seq, rev } => MutationAck::Duplicate { seq: Some(*seq), rev: Some(*rev) },
+            _ => MutationAck::Duplicate { seq: None, rev: None },
+        })
+    }
+
+    pub(crate) fn has_pending(&self) -> bool {
+        self.persist_org || !self.batch.is_empty() || !self.acks.is_empty()
+    }
+
+    /// The pending batch is on disk: nothing to undo any more.
+    pub(crate) fn committed(&mut self, batch: &OrgBatch) {
+        for (device, at) in &batch.removed {
+            if at.is_none() {
+                self.removed.remove(device);
+            }
+        }
+        self.undo.clear();
+        self.undo_head = None;
+        self.persist_org = false;
+    }
+
+    /// The store refused the pending batch: put state, head and decided ids
+    /// back as they are on disk, so nothing beyond the disk is ever shown.
+    pub(crate) fn roll_back(&mut self, batch: OrgBatch) {
+        for ((kind, id), before) in self.undo.drain() {
+            match before {
+                Some(e) => self.state.insert(e),
+                None => drop(self.state.remove(kind, &id)),
+            }
+        }
+        if let Some(h) = self.undo_head.take() {
+            self.head = h;
+        }
+        for (client, mid, _, _) in batch.decided {
+            self.decided.remove(&(client, mid));
+        }
+        // A removal that did not land is forgotten; a re-registration
+        // leaves `removed` only once committed, so it needs nothing here.
+        for (device, at) in batch.removed {
+            if at.is_some() {
+                self.removed.remove(&device);
+            }
+        }
+        self.open_alerts.clear();
+        for a in self.state.alerts.values() {
+            if a.state != AlertState::Resolved
+                && let (Some(dev), Some(kind)) = (&a.device_id, static_kind(&a.kind))
+            {
+                self.open_alerts.insert((dev.clone(), kind), a.id.clone());
+            }
+        }
+        self.batch_since = None;
+        self.snapshot_cache = None;
+    }
+}

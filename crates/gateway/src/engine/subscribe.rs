@@ -1,0 +1,147 @@
+//! `subscribe` (PROTOCOL.md §5): replay from the log or a snapshot, then
+//! live; and the lossy streams (`telemetry`, `metrics`) to subscribers.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use std::sync::atomic::Ordering::Relaxed;
+
+use engineioxide::Str;
+use engineioxide::socket::DisconnectReason;
+use vizora_protocol::codec::{encode_ack, encode_event};
+use vizora_protocol::{DeviceStatus, NS_WALL, Position, SubscribeAck, SubscribeMode};
+
+use super::packets::{events_packets, snapshot_pages};
+use super::{Engine, Sock, Sub};
+
+/// How long a built snapshot serves later subscribers at the same head
+/// (heartbeats move live fields without moving the head).
+const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
+/// Log rows read per store query during a replay.
+const REPLAY_ROWS: usize = 1000;
+
+impl Engine {
+    pub(super) fn subscribe(&mut self, org_id: &str, sock: Sock, ack: u64, since: Option<Position>) {
+        // Pending entries must be durable and sent before the new subscriber
+        // is placed, or it could miss or double them.
+        self.flush();
+        let oldest = self.store.oldest_seq(org_id).ok().flatten();
+        let org = self.org(org_id);
+        let replay_from = since.filter(|p| {
+            p.epoch == org.epoch && p.seq <= org.head && (p.seq == org.head || oldest.is_some_and(|o| p.seq + 1 >= o))
+        });
+        let mode = if replay_from.is_some() { SubscribeMode::Replay } else { SubscribeMode::Snapshot };
+        let reply = SubscribeAck { mode, epoch: org.epoch.clone(), head_seq: org.head };
+        let (epoch, head) = (org.epoch.clone(), org.head);
+        if sock.emit(encode_ack(NS_WALL, ack, &reply)).is_err() {
+            return;
+        }
+        let ok = match replay_from {
+            Some(p) => self.send_replay(org_id, &sock, &epoch, p.seq, head),
+            None => {
+                let pages = self.snapshot(org_id);
+                pages.iter().all(|p| sock.emit(p.clone()).is_ok())
+            }
+        };
+        let counter = if mode == SubscribeMode::Replay { &self.counters.replays } else { &self.counters.snapshots };
+        counter.fetch_add(1, Relaxed);
+        if ok {
+            let org = self.org(org_id);
+            org.subs.retain(|s| s.sid != sock.id);
+            org.subs.push(Sub { sid: sock.id, sock });
+        } else {
+            sock.close(DisconnectReason::TransportError);
+        }
+    }
+
+    /// The org's snapshot pages at its head, built once per head and shared
+    /// by every subscriber that asks at that head (a reconnect storm costs
+    /// one build, not one per wall).
+    fn snapshot(&mut self, org_id: &str) -> Arc<Vec<Str>> {
+        let (page, max_bytes) = (self.cfg.snapshot_page, self.cfg.packet_bytes());
+        let org = self.org(org_id);
+        if let Some((head, built, pages)) = &org.snapshot_cache
+            && *head == org.head
+            && built.elapsed() < SNAPSHOT_FRESH
+        {
+            return pages.clone();
+        }
+        let pages = Arc::new(snapshot_pages(org, page, max_bytes));
+        org.snapshot_cache = Some((org.head, Instant::now(), pages.clone()));
+        pages
+    }
+
+    fn send_replay(&mut self, org: &str, sock: &Sock, epoch: &str, mut after: u64, head: u64) -> bool {
+        while after < head {
+            let rows = match self.store.read_log(org, after, REPLAY_ROWS) {
+                Ok(rows) if !rows.is_empty() => rows,
+                Ok(_) => return true,
+                Err(e) => {
+                    tracing::error!(org, cause = %e, "replay read failed");
+                    return false;
+                }
+            };
+            after = rows.last().map(|r| r.0).unwrap_or(head);
+            let items = rows.iter().filter(|r| r.0 <= head).map(|r| r.1.as_str());
+            for p in events_packets(epoch, items, self.cfg.packet_bytes()) {
+                if sock.emit(p).is_err() {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+
+    /// Telemetry and metrics, about once a second, to orgs with subscribers.
+    pub(super) fn tick_streams(&mut self) {
+        let now = self.now();
+        let max_bytes = self.cfg.packet_bytes();
+        for org in self.orgs.values_mut() {
+            if org.subs.is_empty() {
+                org.telemetry_dirty.clear();
+                continue;
+            }
+            if !org.telemetry_dirty.is_empty() {
+                let devices: Vec<_> = std::mem::take(&mut org.telemetry_dirty)
+                    .into_iter()
+                    .filter_map(|id| {
+                        let d = org.state.devices.get(&id)?;
+                        Some(vizora_protocol::TelemetryDevice { id, health: d.health?, playing: d.playing.clone() })
+                    })
+                    .collect();
+                // Split so no packet exceeds the bound: a device is < 1 KiB.
+                let per_packet = (max_bytes / 1024).max(1);
+                for chunk in devices.chunks(per_packet) {
+                    let t = vizora_protocol::Telemetry { ts_ms: now, devices: chunk.to_vec() };
+                    let text: Str = encode_event(NS_WALL, None, "telemetry", &t).into();
+                    for s in &org.subs {
+                        emit_lossy(&s.sock, &text);
+                    }
+                }
+            }
+            let (mut online, mut degraded, mut offline) = (0, 0, 0);
+            for d in org.state.devices.values() {
+                match d.status {
+                    DeviceStatus::Online => online += 1,
+                    DeviceStatus::Degraded => degraded += 1,
+                    DeviceStatus::Offline => offline += 1,
+                    DeviceStatus::Unknown => {}
+                }
+            }
+            let m = org.window.metrics(now, online, degraded, offline);
+            let text: Str = encode_event(NS_WALL, None, "metrics", &m).into();
+            for s in &org.subs {
+                emit_lossy(&s.sock, &text);
+            }
+        }
+    }
+}
+
+/// Sends a lossy packet in order with the rest, or drops it when the
+/// consumer's queue is full. (Not engineioxide's `emit_volatile`: its one
+/// volatile slot is latest-wins across messages, so `metrics` sent after
+/// `telemetry` in the same tick replaced it and walls never saw telemetry.)
+fn emit_lossy(sock: &Sock, text: &Str) {
+    if let Ok(permit) = sock.reserve() {
+        permit.emit(text.clone());
+    }
+}
