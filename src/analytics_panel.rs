@@ -52,10 +52,16 @@ pub struct AnalyticsHistory {
 }
 
 impl AnalyticsHistory {
-    /// Takes a metrics message. Bad windows (0 s) are refused with the reason.
-    pub fn push(&mut self, m: &Metrics) -> Result<(), String> {
+    /// Takes a metrics message. Bad windows (0 s) and samples dated more
+    /// than [`FUTURE_SKEW_MS`] after `now_ms` (they would freeze the chart:
+    /// every real sample after them looks older) are refused with the reason.
+    pub fn push(&mut self, m: &Metrics, now_ms: u64) -> Result<(), String> {
         if m.window_s == 0 {
             return Err(format!("metrics at {} have a 0 s window", m.ts_ms));
+        }
+        if m.ts_ms > now_ms.saturating_add(FUTURE_SKEW_MS) {
+            let ahead_s = (m.ts_ms - now_ms) / 1000;
+            return Err(format!("metrics dated {ahead_s} s in the future were ignored (gateway clock?)"));
         }
         let per_min = 60.0 / m.window_s as f32;
         let s = Sample {
@@ -139,11 +145,22 @@ fn take_metrics(
     mut statuses: ResMut<PanelStatuses>,
     time: Res<Time>,
 ) {
-    let mut error = None;
+    let (mut error, mut good) = (None, false);
+    let now = vizora_protocol::now_ms();
     for m in msgs.read() {
-        if let Err(e) = history.push(&m.0) {
-            error = Some(e);
+        match history.push(&m.0, now) {
+            Ok(()) => good = true,
+            Err(e) => error = Some(e),
         }
+    }
+    if error.is_none()
+        && good
+        && statuses.0.get(&PanelKind::Analytics).is_some_and(|s| s.error.is_some())
+    {
+        // Good metrics again: the error tile goes.
+        let mut s = statuses.0.get(&PanelKind::Analytics).cloned().unwrap_or_default();
+        s.error = None;
+        PanelStatuses::set(&mut statuses, PanelKind::Analytics, s);
     }
     if history.arrived_s < GROW_S {
         history.arrived_s += time.delta_secs();
@@ -156,6 +173,9 @@ fn take_metrics(
         PanelStatuses::set(&mut statuses, PanelKind::Analytics, s);
     }
 }
+
+/// How far ahead of the wall's clock a metrics sample may be dated.
+pub const FUTURE_SKEW_MS: u64 = 60_000;
 
 /// "1.2k" style.
 pub fn short(v: f32) -> String {
@@ -232,7 +252,7 @@ mod tests {
         let mut h = AnalyticsHistory::default();
         let t0 = 1_000_000_000;
         for i in 0..1000u64 {
-            h.push(&metrics(t0 + i * 1000, i)).expect("valid");
+            h.push(&metrics(t0 + i * 1000, i), t0 + i * 1000).expect("valid");
         }
         let newest = t0 + 999_000;
         assert!(h.samples.front().expect("kept").ts_ms + HISTORY_MS >= newest);
@@ -240,6 +260,11 @@ mod tests {
         let s = h.series(newest, |s| s.plays);
         assert_eq!(s.len(), BARS);
         assert_eq!(*s.last().expect("bars"), 999.0, "the newest bucket holds the newest sample");
-        assert!(h.push(&Metrics { window_s: 0, ..metrics(newest + 1, 1) }).is_err(), "a 0 s window is refused");
+        assert!(h.push(&Metrics { window_s: 0, ..metrics(newest + 1, 1) }, newest).is_err(), "a 0 s window is refused");
+        // A sample from next year is refused and does not freeze the chart.
+        let err = h.push(&metrics(newest + 365 * 86_400_000, 5), newest + 1).expect_err("future");
+        assert!(err.contains("future"), "{err}");
+        h.push(&metrics(newest + 2_000, 7), newest + 2_000).expect("a real sample still lands");
+        assert_eq!(h.samples.back().map(|s| s.ts_ms), Some(newest + 2_000));
     }
 }

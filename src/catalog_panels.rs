@@ -82,7 +82,8 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
         palette::text_dim(),
     )];
     for p in lists {
-        let total: u64 = p.items.iter().map(|i| u64::from(i.duration_s)).sum();
+        // Durations are bounded (≤ 86,400 s each, ≤ 1,000 items): the sum fits.
+        let total = p.items.iter().map(|i| i.duration_s).sum::<f64>().round() as u64;
         let pending = model.is_pending(EntityKind::Playlist, &p.id);
         let mark = if pending { "  * PENDING EDIT" } else { "" };
         rows.push(Row::new(
@@ -167,7 +168,7 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
                 ascii(&c.name, 28),
                 kind,
                 bytes(c.size_bytes),
-                duration(u64::from(c.duration_s))
+                duration(c.duration_s.round() as u64)
             ),
             if pending { palette::ACCENT } else { col },
         ));

@@ -101,7 +101,13 @@ fn rand_secret() -> [u8; 32] {
 }
 
 fn token(auth: &Auth, role: Role, sub: &str) -> String {
-    let claims = Claims { sub: sub.into(), org: DEMO_ORG.into(), role, exp: now_ms() / 1000 + 30 * 86_400, iat: Some(now_ms() / 1000) };
+    let claims = Claims {
+        sub: sub.into(),
+        org: DEMO_ORG.into(),
+        role,
+        exp: now_ms() / 1000 + 30 * 86_400,
+        iat: Some(now_ms() / 1000),
+    };
     auth.mint(&claims).unwrap_or_default()
 }
 

@@ -197,8 +197,11 @@ fn apply_telemetry(
     mut msgs: MessageReader<TelemetryReceived>,
     mut changed: MessageWriter<DeviceChanged>,
 ) {
+    let now = vizora_protocol::now_ms();
     for t in msgs.read() {
-        let moved = fleet.0.apply_telemetry(t.0.ts_ms, &t.0.devices);
+        // A sample dated in the future would keep a silent device looking
+        // alive until then: it counts as heard now.
+        let moved = fleet.0.apply_telemetry(t.0.ts_ms.min(now), &t.0.devices);
         changed.write_batch(moved.into_iter().map(|id| DeviceChanged { id }));
     }
 }

@@ -56,7 +56,10 @@ struct TailArgs {
     since: Option<String>,
     /// Entries as PROTOCOL.md JSON, plus snapshot and connection lines.
     #[arg(long)]
-    json: bool,
+    json: bool,    /// Send the token over plain ws:// or http:// to a host that is not
+    /// this machine (refused otherwise: anyone on the path could read it).
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -69,7 +72,10 @@ struct StateArgs {
     token: String,
     /// Output file (written atomically).
     #[arg(long)]
-    out: PathBuf,
+    out: PathBuf,    /// Send the token over plain ws:// or http:// to a host that is not
+    /// this machine (refused otherwise: anyone on the path could read it).
+    #[arg(long)]
+    insecure: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -137,6 +143,10 @@ struct WallArgs {
     /// Extra CA (PEM) to trust for wss:// besides the public roots.
     #[arg(long)]
     ca_file: Option<PathBuf>,
+    /// Send the token over plain ws:// or http:// to a host that is not
+    /// this machine (refused otherwise: anyone on the path could read it).
+    #[arg(long)]
+    insecure: bool,
     /// Keep the outbox and the last state here, so a restart without a
     /// gateway shows the last known fleet, labelled with its age.
     #[arg(long)]
@@ -270,6 +280,7 @@ fn main() -> ExitCode {
             token: None,
             token_file: None,
             ca_file: None,
+            insecure: false,
             store: None,
             headless: false,
             kiosk: false,
@@ -374,6 +385,9 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         cfg.token_file = args.token_file.clone();
         cfg.ca_file = args.ca_file.clone();
         cfg.store_path = args.store.clone();
+        cfg.insecure = args.insecure;
+        // A URL the client can never use is an error now, not a retry loop later.
+        cfg.check_servers().map_err(|e| anyhow::anyhow!("--server {}: {}", e.server, e.reason))?;
         let token_text = match &args.token_file {
             Some(f) if args.token.is_none() => std::fs::read_to_string(f).unwrap_or_default(),
             _ => cfg.token.clone(),
@@ -443,6 +457,7 @@ fn mint(auth: &vizora_gateway::Auth, org: &str, role: vizora_protocol::Role, sub
 
 fn run_tail(args: TailArgs) -> anyhow::Result<ExitCode> {
     let mut cfg = ClientConfig::new(args.server, args.token);
+    cfg.insecure = args.insecure;
     cfg.since = args.since.as_deref().map(vizora_client::cli::parse_since).transpose()?;
     let stop = vizora_client::cli::stop_on_ctrl_c()?;
     vizora_client::cli::tail(cfg, args.json, &mut std::io::stdout().lock(), &stop)?;
@@ -450,7 +465,8 @@ fn run_tail(args: TailArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_state(args: StateArgs) -> anyhow::Result<ExitCode> {
-    let cfg = ClientConfig::new(args.server, args.token);
+    let mut cfg = ClientConfig::new(args.server, args.token);
+    cfg.insecure = args.insecure;
     let summary = vizora_client::cli::state(cfg, &args.out, vizora_client::cli::STATE_TIMEOUT)?;
     eprintln!("wrote {}: {summary}", args.out.display());
     Ok(ExitCode::SUCCESS)

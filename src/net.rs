@@ -99,6 +99,19 @@ pub struct MetricsReceived(pub Metrics);
 #[derive(Message, Debug, Clone)]
 pub struct ServerErrorReceived(pub ErrorMsg);
 
+/// Something the gateway sent could not be read; the rest of the view was kept.
+#[derive(Message, Debug, Clone)]
+pub struct UndecodableReceived {
+    /// Entity kind or event type.
+    pub kind: String,
+    /// Its id, when readable.
+    pub id: Option<String>,
+    /// Its log position, for an entry.
+    pub seq: Option<u64>,
+    /// Why it could not be read.
+    pub error: String,
+}
+
 /// The outbox of operator changes moved (see `vizora_client::Update`).
 #[derive(Message, Debug, Clone)]
 pub enum OutboxChanged {
@@ -198,6 +211,7 @@ impl Plugin for NetPlugin {
             .add_message::<TelemetryReceived>()
             .add_message::<MetricsReceived>()
             .add_message::<ServerErrorReceived>()
+            .add_message::<UndecodableReceived>()
             .add_message::<OutboxChanged>()
             .add_message::<Outgoing>()
             .add_message::<RestoredReceived>()
@@ -220,6 +234,7 @@ fn drain_net_inbox(
     mut telemetry: MessageWriter<TelemetryReceived>,
     mut metrics: MessageWriter<MetricsReceived>,
     mut errors: MessageWriter<ServerErrorReceived>,
+    mut undecodable: MessageWriter<UndecodableReceived>,
     mut outbox: MessageWriter<OutboxChanged>,
     mut restored: MessageWriter<RestoredReceived>,
 ) {
@@ -265,6 +280,10 @@ fn drain_net_inbox(
             Update::Acked { mutation_id, ack } => {
                 outbox.write(OutboxChanged::Acked { mutation_id, ack });
             }
+            Update::Undecodable { kind, id, seq, error } => {
+                warn!(%kind, ?id, ?seq, %error, "could not read something the gateway sent; kept the rest");
+                undecodable.write(UndecodableReceived { kind, id, seq, error });
+            }
             Update::StoreFailed { mutation_id, message } => {
                 error!(%message, "client store failed");
                 outbox.write(OutboxChanged::StoreFailed { mutation_id, message });
@@ -304,6 +323,12 @@ fn apply_connection(state: ConnectionState, info: &mut LinkInfo, next: &mut Next
         }
         ConnectionState::Refused(code) => {
             info.reason = Some(format!("refused: {}", code.as_str()));
+            info.down_since_ms.get_or_insert_with(vizora_protocol::now_ms);
+            next.set(LinkState::Refused);
+        }
+        ConnectionState::Misconfigured { server, reason } => {
+            info.reason = Some(format!("{server}: {reason}"));
+            info.server = Some(server);
             info.down_since_ms.get_or_insert_with(vizora_protocol::now_ms);
             next.set(LinkState::Refused);
         }

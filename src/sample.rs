@@ -44,7 +44,7 @@ fn content(i: usize) -> Content {
         name: name.into(),
         kind,
         uri: format!("https://cdn.example.com/c{i:02}"),
-        duration_s: dur,
+        duration_s: f64::from(dur),
         size_bytes: size,
     }
 }

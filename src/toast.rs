@@ -7,7 +7,7 @@ use std::time::Duration;
 use bevy::prelude::*;
 
 use crate::devices_panel::WallSize;
-use crate::net::{LinkInfo, LinkState};
+use crate::net::{LinkInfo, LinkState, ServerErrorReceived, UndecodableReceived};
 use crate::palette::{self, Rgb, color};
 
 /// Most toasts on screen; older ones leave early.
@@ -75,7 +75,7 @@ impl Plugin for ToastPlugin {
     fn build(&self, app: &mut App) {
         app.add_message::<Toast>()
             .add_systems(Startup, spawn_column)
-            .add_systems(Update, (link_toasts, show_toasts, expire_toasts).chain());
+            .add_systems(Update, (link_toasts, gateway_toasts, show_toasts, expire_toasts).chain());
     }
 }
 
@@ -114,10 +114,35 @@ fn link_toasts(
             format!("connection lost ({reason}); reconnecting")
         }
         (Some(LinkState::Reconnecting), LinkState::Live) => format!("reconnected after {} tries", info.reconnects),
-        (_, LinkState::Refused) => "the gateway refused this wall's token".to_owned(),
+        (_, LinkState::Refused) => match info.reason.as_deref() {
+            Some(r) if !r.starts_with("refused:") => format!("not connecting: {r}"),
+            _ => "the gateway refused this wall's token".to_owned(),
+        },
         _ => return,
     };
     toasts.write(Toast::new(ToastKind::Connection, text));
+}
+
+/// Errors the gateway reported, and things it sent that could not be read
+/// (the rest of the view is kept; this says what is missing).
+fn gateway_toasts(
+    mut errors: MessageReader<ServerErrorReceived>,
+    mut undecodable: MessageReader<UndecodableReceived>,
+    mut toasts: MessageWriter<Toast>,
+) {
+    for ServerErrorReceived(e) in errors.read() {
+        toasts.write(Toast::new(ToastKind::Info, format!("gateway: {} ({})", e.message, e.code.as_str())));
+    }
+    // One toast per frame at most: a page of unreadable items is one notice.
+    let bad: Vec<&UndecodableReceived> = undecodable.read().collect();
+    if let Some(first) = bad.first() {
+        let what = match &first.id {
+            Some(id) => format!("{} {id}", first.kind),
+            None => first.kind.clone(),
+        };
+        let more = if bad.len() > 1 { format!(" and {} more", bad.len() - 1) } else { String::new() };
+        toasts.write(Toast::new(ToastKind::Rejected, format!("could not read {what}{more}: {}", first.error)));
+    }
 }
 
 fn show_toasts(

@@ -26,8 +26,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         GatewayConfig { listen: "127.0.0.1:0".into(), data_dir: dir.clone(), ..Default::default() },
         auth.clone(),
     )?;
-    let mint =
-        |role, sub: &str| auth.mint(&Claims { sub: sub.into(), org: "lat".into(), role, exp: now_ms() / 1000 + 3600, iat: None });
+    let mint = |role, sub: &str| {
+        auth.mint(&Claims { sub: sub.into(), org: "lat".into(), role, exp: now_ms() / 1000 + 3600, iat: None })
+    };
     let client = vizora_client::spawn(ClientConfig::new(gw.url(), mint(Role::Viewer, "wall").ok_or("mint")?))?;
     let mut engine = SyncEngine::new();
 

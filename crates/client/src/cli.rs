@@ -41,6 +41,15 @@ pub enum CliError {
         /// The CONNECT_ERROR code.
         code: AuthErrorCode,
     },
+    /// A server URL cannot be used as configured (scheme, or a token that
+    /// would travel unencrypted without `--insecure`).
+    #[error("cannot use {server}: {reason}")]
+    Misconfigured {
+        /// The URL.
+        server: String,
+        /// Why.
+        reason: String,
+    },
     /// No complete state arrived in time.
     #[error("no state from {servers} within {}s: {last}", .after.as_secs_f32())]
     Timeout {
@@ -75,6 +84,7 @@ fn refusal_hint(code: AuthErrorCode) -> &'static str {
         AuthErrorCode::TokenMissing => "pass one with --token",
         AuthErrorCode::TokenInvalid => "bad signature or claims; is it signed with this gateway's secret?",
         AuthErrorCode::TokenExpired => "mint a new one",
+        AuthErrorCode::TokenRevoked => "the device was removed after this token was issued; mint a new one",
         AuthErrorCode::WrongNamespace => "this token's role may not read /wall",
     }
 }
@@ -216,6 +226,9 @@ pub fn tail(cfg: ClientConfig, json: bool, out: &mut impl Write, stop: &AtomicBo
         }
         match update {
             Update::Connection(ConnectionState::Refused(code)) => break Err(CliError::Refused { code }),
+            Update::Connection(ConnectionState::Misconfigured { server, reason }) => {
+                break Err(CliError::Misconfigured { server, reason });
+            }
             Update::Connection(ConnectionState::Stopped) => {
                 break Err(CliError::Stopped("the client thread ended".into()));
             }
@@ -274,6 +287,9 @@ fn connection_json(state: &ConnectionState) -> serde_json::Value {
             json!({ "state": "reconnecting", "reason": reason, "retry_in_ms": retry_in.as_millis() as u64 })
         }
         ConnectionState::Refused(code) => json!({ "state": "refused", "code": code.as_str() }),
+        ConnectionState::Misconfigured { server, reason } => {
+            json!({ "state": "misconfigured", "server": server, "reason": reason })
+        }
         ConnectionState::Stopped => json!({ "state": "stopped" }),
     }
 }
@@ -286,6 +302,7 @@ fn connection_text(state: &ConnectionState) -> String {
             format!("reconnecting in {:.1}s: {reason}", retry_in.as_secs_f32())
         }
         ConnectionState::Refused(code) => format!("refused: {}", code.as_str()),
+        ConnectionState::Misconfigured { server, reason } => format!("cannot use {server}: {reason}"),
         ConnectionState::Stopped => "stopped".to_owned(),
     }
 }
@@ -380,6 +397,9 @@ pub fn state(mut cfg: ClientConfig, out: &Path, timeout: Duration) -> Result<Sta
         match update {
             Update::Snapshot { epoch, seq, entities } => break (epoch, seq, entities),
             Update::Connection(ConnectionState::Refused(code)) => return Err(CliError::Refused { code }),
+            Update::Connection(ConnectionState::Misconfigured { server, reason }) => {
+                return Err(CliError::Misconfigured { server, reason });
+            }
             Update::Connection(ConnectionState::Stopped) => return Err(CliError::Stopped(last)),
             Update::Connection(ConnectionState::Reconnecting { reason, .. }) => last = reason,
             Update::Connection(ConnectionState::Live { server, .. }) => {

@@ -9,12 +9,21 @@
 //! leaves the outbox only when the server decides it ([`Update::Acked`]).
 //! With a store file, the last confirmed state survives a restart too
 //! ([`Update::Restored`]) and the client resumes from its position.
+//!
+//! It assumes nothing of the server: an entity or log entry it cannot decode
+//! is left out and reported ([`Update::Undecodable`]) while the rest is kept;
+//! snapshots are held to a size and a time ([`ClientConfig::max_snapshot_entities`],
+//! [`ClientConfig::snapshot_timeout`]); a server that keeps breaking the
+//! protocol is retried ever more slowly; and a URL it cannot or must not use
+//! (a token in the clear to another host) fails at once
+//! ([`ConnectionState::Misconfigured`]).
 
 pub mod backoff;
 mod cache;
 pub mod cli;
 mod outbox;
 mod run;
+mod tolerant;
 pub mod transport;
 
 use std::path::PathBuf;
@@ -30,7 +39,8 @@ pub use vizora_sync::{ConfirmedState, QueuedMutation};
 /// How to reach the gateway.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
-    /// Gateway base URLs (`ws://host:port`), tried in turn.
+    /// Gateway base URLs (`ws[s]://host:port`, or `http[s]://` as Socket.IO
+    /// clients take them), tried in turn.
     pub servers: Vec<String>,
     /// JWT for `/wall` (unused when `token_file` is set).
     pub token: String,
@@ -58,6 +68,15 @@ pub struct ClientConfig {
     pub token_file: Option<PathBuf>,
     /// PEM file of a private CA to trust for `wss://` (besides the public roots).
     pub ca_file: Option<PathBuf>,
+    /// Allow sending the token over plain `ws://`/`http://` to a host that is
+    /// not loopback (`--insecure`); without it such a server is refused
+    /// ([`ConnectionState::Misconfigured`]).
+    pub insecure: bool,
+    /// A snapshot with more entities than this ends the session (then the
+    /// normal backoff).
+    pub max_snapshot_entities: usize,
+    /// A snapshot not complete this long after the subscribe ack ends the session.
+    pub snapshot_timeout: Duration,
 }
 
 impl ClientConfig {
@@ -76,8 +95,44 @@ impl ClientConfig {
             state_save_interval: Duration::from_secs(5),
             token_file: None,
             ca_file: None,
+            insecure: false,
+            max_snapshot_entities: 1_000_000,
+            snapshot_timeout: Duration::from_secs(120),
         }
     }
+
+    /// Checks every server URL before anything is dialled: a scheme the
+    /// client speaks, a host, and no token in the clear (`ws://`, `http://`)
+    /// to a host that is not loopback unless [`Self::insecure`]. The IO
+    /// thread does this first ([`ConnectionState::Misconfigured`]); a caller
+    /// may do it earlier, while validating its own configuration.
+    pub fn check_servers(&self) -> Result<(), UnusableServer> {
+        let sends_token = !self.token.is_empty() || self.token_file.is_some();
+        for server in &self.servers {
+            let refuse = |reason: String| UnusableServer { server: server.clone(), reason };
+            let url = transport::ServerUrl::parse(server).map_err(|e| match e {
+                transport::TransportError::Url { problem, .. } => refuse(problem),
+                other => refuse(other.to_string()),
+            })?;
+            if sends_token && !url.tls && !self.insecure && !url.is_loopback() {
+                let host = &url.host;
+                return Err(refuse(format!(
+                    "refusing to send the token unencrypted to {host}: use wss:// or https://, or pass --insecure"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A server URL this configuration cannot or must not use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("cannot use {server}: {reason}")]
+pub struct UnusableServer {
+    /// The URL as configured.
+    pub server: String,
+    /// Why, for the user.
+    pub reason: String,
 }
 
 /// Connection state, as the caller should show it.
@@ -108,6 +163,15 @@ pub enum ConnectionState {
     /// ([`Control::Reconnect`]). An expired token is retried instead when
     /// it comes from `token_file`, which is read again.
     Refused(AuthErrorCode),
+    /// `server` cannot or must not be used as configured (an unsupported
+    /// URL, or a token that would travel unencrypted); found before dialling,
+    /// and not retried until told ([`Control::Reconnect`] checks again).
+    Misconfigured {
+        /// URL.
+        server: String,
+        /// Why, for the user.
+        reason: String,
+    },
     /// Shut down.
     Stopped,
 }
@@ -139,6 +203,20 @@ pub enum Update {
     Metrics(Metrics),
     /// The server said we did something wrong.
     ServerError(ErrorMsg),
+    /// Something the server sent could not be decoded and was left out; the
+    /// rest of its snapshot or batch was kept. A log entry left out makes
+    /// the client resync from a fresh snapshot. Lossy, like telemetry.
+    Undecodable {
+        /// The entity kind of a snapshot item (`"playlist"`) or the `type` of
+        /// a log entry (`"playlist.upserted"`), as far as it could be read.
+        kind: String,
+        /// The entity's id, when it could be read.
+        id: Option<String>,
+        /// The log entry's seq (`None` for a snapshot item).
+        seq: Option<u64>,
+        /// What was wrong, for the user.
+        error: String,
+    },
     /// First update of every run: what the store kept from the last one.
     /// Seed the sync engine with it ([`vizora_sync::SyncEngine::restore`]);
     /// the client resumes from `confirmed`'s position and delivers `pending`.
@@ -250,4 +328,39 @@ pub fn spawn(cfg: ClientConfig) -> std::io::Result<ClientHandle> {
         rt.block_on(run::run(cfg, up_tx, ctl_rx));
     })?;
     Ok(ClientHandle { updates: up_rx, control: ctl_tx, thread: Some(thread) })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(server: &str, token: &str, insecure: bool) -> Result<(), UnusableServer> {
+        let mut cfg = ClientConfig::new(server, token);
+        cfg.insecure = insecure;
+        cfg.check_servers()
+    }
+
+    #[test]
+    fn a_token_goes_in_the_clear_only_to_loopback_or_with_insecure() {
+        let refused = check("ws://192.0.2.1:7700", "jwt", false).expect_err("plain ws:// to another host");
+        assert_eq!(refused.server, "ws://192.0.2.1:7700");
+        assert!(refused.reason.contains("192.0.2.1") && refused.reason.contains("--insecure"), "{refused}");
+        assert!(check("http://192.0.2.1", "jwt", false).is_err(), "http:// is as plain as ws://");
+        assert!(check("ws://192.0.2.1:7700", "jwt", true).is_ok(), "--insecure allows it");
+        assert!(check("wss://192.0.2.1", "jwt", false).is_ok());
+        assert!(check("https://192.0.2.1", "jwt", false).is_ok());
+        for local in ["ws://127.0.0.1:7700", "ws://localhost:7700", "http://[::1]:7700"] {
+            assert!(check(local, "jwt", false).is_ok(), "{local}");
+        }
+        assert!(check("ws://192.0.2.1", "", false).is_ok(), "no token, nothing to leak");
+    }
+
+    #[test]
+    fn every_server_is_checked_and_a_bad_scheme_is_named() {
+        let mut cfg = ClientConfig::new("ws://127.0.0.1:1", "jwt");
+        cfg.servers.push("ftp://127.0.0.1:2".into());
+        let e = cfg.check_servers().expect_err("the second server is unusable");
+        assert_eq!(e.server, "ftp://127.0.0.1:2");
+        assert!(e.reason.contains("ftp"), "{e}");
+    }
 }

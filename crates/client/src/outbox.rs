@@ -162,7 +162,7 @@ impl Outbox {
                 return vec![];
             }
         };
-        if let MutationAck::Rejected { code: RejectCode::RateLimited, .. } = ack {
+        if let MutationAck::Rejected { code: RejectCode::RateLimited | RejectCode::Unavailable, .. } = ack {
             // The rest of the window is likely refused too: one pause for all of it.
             if self.paused_until.is_none_or(|t| now >= t) {
                 let delay = self.rate_backoff.next_delay().max(Duration::from_millis(20));

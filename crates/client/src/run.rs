@@ -1,26 +1,31 @@
 //! The IO thread's state machine: connect → subscribe → stream, and back
 //! off and reconnect on any failure, resuming from the last delivered seq.
 //! It owns the outbox (mutations are persisted, sent after every subscribe
-//! and again until decided) and the state cache.
+//! and again until decided) and the state cache. A server that breaks the
+//! protocol ends its session as an [`Exit::Violation`], which does not reset
+//! the backoff, so one that keeps doing it is retried ever more slowly.
 
-use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crossbeam_channel::{Sender, TrySendError};
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::time::Instant;
+use vizora_protocol::bounds::MAX_SAFE_INT;
 use vizora_protocol::{
-    AuthErrorCode, Entity, EntityKind, ErrorCode, ErrorMsg, Events, Metrics, SnapshotPage, Subscribe, SubscribeAck,
-    SubscribeMode, Telemetry, now_ms,
+    AuthErrorCode, ErrorCode, ErrorMsg, Metrics, Subscribe, SubscribeAck, SubscribeMode, Telemetry, now_ms,
 };
-use vizora_sync::{Accept, ClientStore, Cursor, QueuedMutation};
+use vizora_sync::{ClientStore, Cursor, QueuedMutation};
 
-use crate::backoff::Backoff;
+use crate::backoff::{Backoff, Burst};
 use crate::cache::StateCache;
 use crate::outbox::Outbox;
-use crate::transport::{Incoming, Session, TransportError};
+use crate::transport::{Incoming, Session, TransportError, deadline_after};
 use crate::{ClientConfig, ConnectionState, Control, Update};
+
+use self::feed::Snapshot;
+
+mod feed;
 
 /// How long state may wait for a slow caller before the session is dropped
 /// (and resumed from the last delivered position).
@@ -29,18 +34,23 @@ const STATE_BACKPRESSURE_LIMIT: Duration = Duration::from_secs(2);
 /// Most mutations persisted in one transaction.
 const MUTATE_BATCH: usize = 4096;
 
+/// More re-subscribes (gap, new epoch, undecodable entry) than this within
+/// [`RESUBSCRIBE_WINDOW`] end the session: the server keeps contradicting
+/// itself, and reconnecting goes through the backoff.
+const RESUBSCRIBE_LIMIT: usize = 3;
+/// See [`RESUBSCRIBE_LIMIT`].
+const RESUBSCRIBE_WINDOW: Duration = Duration::from_secs(10);
+
 enum Exit {
     Shutdown,
     Reconnect,
     Failed(String),
+    /// The server broke the protocol or a bound: reconnect without
+    /// resetting the backoff.
+    Violation(String),
     Refused(AuthErrorCode),
-}
-
-struct Snapshot {
-    epoch: String,
-    seq: u64,
-    done: BTreeSet<EntityKind>,
-    entities: Vec<Entity>,
+    /// This server cannot be used as configured: no retries until told.
+    Misconfigured(String),
 }
 
 struct Io {
@@ -52,6 +62,8 @@ struct Io {
     outbox: Outbox,
     /// Only with a store file.
     cache: Option<StateCache>,
+    /// The current session got a subscribe ack.
+    went_live: bool,
 }
 
 pub(crate) async fn run(cfg: ClientConfig, tx: Sender<Update>, ctl: UnboundedReceiver<Control>) {
@@ -114,12 +126,21 @@ impl Io {
             ctl,
             outbox,
             cache,
+            went_live: false,
         })
     }
 
     async fn run(&mut self) {
         let servers =
             if self.cfg.servers.is_empty() { vec!["ws://127.0.0.1:7700".to_owned()] } else { self.cfg.servers.clone() };
+        // A URL the client cannot or must not use fails now, not after rounds of retries.
+        while let Err(e) = self.cfg.check_servers() {
+            tracing::error!(server = %e.server, reason = %e.reason, "cannot use this server; not retrying");
+            state(&self.tx, ConnectionState::Misconfigured { server: e.server, reason: e.reason });
+            if !matches!(self.idle(None).await, Some(Exit::Reconnect)) {
+                return;
+            }
+        }
         let mut idx = 0usize;
         loop {
             let server = servers[idx % servers.len()].clone();
@@ -130,6 +151,10 @@ impl Io {
             let exit = self.session(&server).await;
             // What the session brought is worth keeping before any wait.
             self.save_state(true);
+            // A session that went live earns a fresh backoff, unless the server broke the protocol.
+            if std::mem::take(&mut self.went_live) && !matches!(exit, Exit::Violation(_)) {
+                self.backoff.reset();
+            }
             let reason = match exit {
                 Exit::Shutdown => break,
                 Exit::Reconnect => {
@@ -147,7 +172,15 @@ impl Io {
                         _ => break,
                     }
                 }
-                Exit::Failed(reason) => reason,
+                Exit::Misconfigured(reason) => {
+                    tracing::error!(%server, %reason, "cannot use this server; not retrying until told to");
+                    state(&self.tx, ConnectionState::Misconfigured { server: server.clone(), reason });
+                    match self.idle(None).await {
+                        Some(Exit::Reconnect) => continue,
+                        _ => break,
+                    }
+                }
+                Exit::Failed(reason) | Exit::Violation(reason) => reason,
             };
             idx += 1;
             let delay = self.backoff.next_delay();
@@ -172,7 +205,7 @@ impl Io {
 
     /// Serves controls while not connected, until `limit` passes (`None` = until told).
     async fn idle(&mut self, limit: Option<Duration>) -> Option<Exit> {
-        let end = limit.map(|d| Instant::now() + d);
+        let end = limit.map(deadline_after);
         loop {
             let c = match end {
                 Some(end) => tokio::time::timeout_at(end, self.ctl.recv()).await.ok()?,
@@ -249,6 +282,7 @@ impl Io {
         let mut s = match connected {
             Ok(s) => s,
             Err(TransportError::Refused(code)) => return Exit::Refused(code),
+            Err(e @ TransportError::Url { .. }) => return Exit::Misconfigured(e.to_string()),
             Err(e) => return Exit::Failed(e.to_string()),
         };
         self.outbox.new_session();
@@ -274,16 +308,23 @@ impl Io {
             Ok(id) => id,
             Err(e) => return e,
         };
+        // The ack of our latest subscribe comes before anything it brings
+        // (PROTOCOL.md §8): entries and pages before it belong to the
+        // subscription it replaced, and are ignored.
+        let mut awaiting_ack = true;
         // Mutations wait for the subscribe ack: the replay first, then ours, in order.
         let mut live = false;
         let mut snapshot: Option<Snapshot> = None;
+        let mut resubscribes = Burst::new(RESUBSCRIBE_LIMIT, RESUBSCRIBE_WINDOW);
         loop {
             if live && let Err(exit) = self.send_mutations(s).await {
                 return exit;
             }
             let far = Instant::now() + Duration::from_secs(3600);
             let cache_due = self.cache.as_ref().and_then(StateCache::next_save);
-            let wake = self.outbox.next_deadline().into_iter().chain(cache_due).min().unwrap_or(far);
+            let snapshot_due = snapshot.as_ref().map(|p| p.deadline);
+            let wake =
+                self.outbox.next_deadline().into_iter().chain(cache_due).chain(snapshot_due).min().unwrap_or(far);
             let incoming = tokio::select! {
                 r = s.recv() => r,
                 c = self.ctl.recv() => match self.on_control(c).await {
@@ -291,6 +332,9 @@ impl Io {
                     None => continue,
                 },
                 _ = tokio::time::sleep_until(wake) => {
+                    if snapshot.as_ref().is_some_and(|p| Instant::now() >= p.deadline) {
+                        return Exit::Violation(self.snapshot_overdue());
+                    }
                     self.outbox.tick(Instant::now());
                     self.save_state(false);
                     continue;
@@ -306,20 +350,21 @@ impl Io {
                 Err(e) => return Exit::Failed(e.to_string()),
                 Ok(Incoming::Disconnected) => return Exit::Failed("server ended the session".into()),
                 Ok(Incoming::Ack { id, arg }) if id == sub_id => {
-                    let Ok(ack) = serde_json::from_str::<SubscribeAck>(&arg) else {
-                        return Exit::Failed(format!("bad subscribe ack: {arg:.80}"));
+                    let SubscribeAck { mode, epoch, head_seq, .. } = match serde_json::from_str::<SubscribeAck>(&arg) {
+                        Ok(ack) if ack.head_seq <= MAX_SAFE_INT => ack,
+                        Ok(ack) => {
+                            let head = ack.head_seq;
+                            return Exit::Violation(format!("subscribe ack: head_seq {head} is beyond 2^53 - 1"));
+                        }
+                        Err(_) => return Exit::Violation(format!("bad subscribe ack: {arg:.80}")),
                     };
-                    if ack.mode == SubscribeMode::Snapshot {
-                        snapshot = Some(Snapshot {
-                            epoch: ack.epoch,
-                            seq: ack.head_seq,
-                            done: BTreeSet::new(),
-                            entities: Vec::new(),
-                        });
-                    }
-                    self.backoff.reset();
+                    // A replay ack also drops a snapshot an earlier subscribe left unfinished.
+                    snapshot = (mode == SubscribeMode::Snapshot)
+                        .then(|| Snapshot::new(epoch, head_seq, deadline_after(self.cfg.snapshot_timeout)));
+                    awaiting_ack = false;
+                    self.went_live = true;
                     live = true;
-                    state(&self.tx, ConnectionState::Live { server: server.to_owned(), mode: ack.mode });
+                    state(&self.tx, ConnectionState::Live { server: server.to_owned(), mode });
                     continue;
                 }
                 Ok(Incoming::Ack { id, arg }) => {
@@ -333,20 +378,36 @@ impl Io {
                 Ok(Incoming::Event { name, arg, .. }) => (name, arg),
             };
             let result = match name.as_str() {
+                "snapshot" | "events" if awaiting_ack => Ok(()),
                 "snapshot" => self.on_snapshot(&arg, &mut snapshot).await,
                 "events" => match self.on_events(&arg).await {
                     Ok(true) => Ok(()),
-                    Ok(false) => subscribe(s, &self.cursor).await.map(|id| sub_id = id),
+                    Ok(false) if resubscribes.note(std::time::Instant::now()) => Err(Exit::Violation(format!(
+                        "the log had a gap, a new epoch or an undecodable entry more than \
+                         {RESUBSCRIBE_LIMIT} times within {RESUBSCRIBE_WINDOW:?}"
+                    ))),
+                    Ok(false) => {
+                        snapshot = None;
+                        subscribe(s, &self.cursor).await.map(|id| {
+                            sub_id = id;
+                            awaiting_ack = true;
+                        })
+                    }
                     Err(e) => Err(e),
                 },
                 "telemetry" => {
-                    if let Ok(t) = serde_json::from_str::<Telemetry>(&arg) {
-                        let _ = self.tx.try_send(Update::Telemetry(t)); // lossy by contract
+                    // Lossy by contract; one with an impossible timestamp is dropped.
+                    if let Ok(t) = serde_json::from_str::<Telemetry>(&arg)
+                        && t.ts_ms <= MAX_SAFE_INT
+                    {
+                        let _ = self.tx.try_send(Update::Telemetry(t));
                     }
                     Ok(())
                 }
                 "metrics" => {
-                    if let Ok(m) = serde_json::from_str::<Metrics>(&arg) {
+                    if let Ok(m) = serde_json::from_str::<Metrics>(&arg)
+                        && m.ts_ms <= MAX_SAFE_INT
+                    {
                         let _ = self.tx.try_send(Update::Metrics(m));
                     }
                     Ok(())
@@ -365,63 +426,6 @@ impl Io {
                 return exit;
             }
         }
-    }
-
-    async fn on_snapshot(&mut self, arg: &str, snap: &mut Option<Snapshot>) -> Result<(), Exit> {
-        let page: SnapshotPage =
-            serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad snapshot page: {e}")))?;
-        let Some(s) = snap.as_mut() else { return Ok(()) };
-        if page.epoch != s.epoch || page.seq != s.seq {
-            return Err(Exit::Failed("snapshot page from another position".into()));
-        }
-        if page.last {
-            s.done.insert(page.kind);
-        }
-        s.entities.extend(page.items);
-        if s.done.len() == EntityKind::ALL.len() {
-            let Some(s) = snap.take() else { return Ok(()) };
-            if let Some(cache) = self.cache.as_mut() {
-                cache.snapshot(&s.epoch, s.seq, &s.entities);
-            }
-            let (epoch, seq) = (s.epoch.clone(), s.seq);
-            deliver(&self.tx, Update::Snapshot { epoch: s.epoch, seq: s.seq, entities: s.entities }).await?;
-            self.cursor.reset(&epoch, seq);
-        }
-        Ok(())
-    }
-
-    /// Applies an `events` batch; `Ok(false)` means re-subscribe (gap or new epoch).
-    async fn on_events(&mut self, arg: &str) -> Result<bool, Exit> {
-        let ev: Events = serde_json::from_str(arg).map_err(|e| Exit::Failed(format!("bad events: {e}")))?;
-        let mut next = self.cursor.clone();
-        let mut items = Vec::with_capacity(ev.items.len());
-        let mut resubscribe = false;
-        for entry in ev.items {
-            match next.accept(&ev.epoch, entry.seq) {
-                Accept::Apply => items.push(entry),
-                Accept::Duplicate => {}
-                Accept::Gap { have, got } => {
-                    tracing::warn!(have, got, "gap in the log; re-subscribing");
-                    resubscribe = true;
-                    break;
-                }
-                Accept::NewEpoch => {
-                    resubscribe = true;
-                    break;
-                }
-            }
-        }
-        if !items.is_empty() {
-            // The cache may run ahead of the cursor if delivery fails; the
-            // entries then come again, and applying an entry twice leaves
-            // the state as applying it once (each writes whole values).
-            if let Some(cache) = self.cache.as_mut() {
-                cache.entries(&ev.epoch, &items);
-            }
-            deliver(&self.tx, Update::Entries { epoch: ev.epoch, items }).await?;
-        }
-        self.cursor = next;
-        Ok(!resubscribe)
     }
 }
 

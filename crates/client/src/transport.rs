@@ -33,6 +33,96 @@ pub enum TransportError {
     /// A CA file for `wss://` could not be used.
     #[error("TLS roots: {0}")]
     Tls(String),
+    /// The server URL cannot be used (scheme, host); nothing was dialled.
+    #[error("server URL `{url}`: {problem}")]
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+}
+
+/// Each of the server's `pingInterval` and `pingTimeout` is held to
+/// `PING_MIN_MS..=PING_MAX_MS` for the liveness deadline: a broken or hostile
+/// OPEN can neither make a healthy link look dead at once nor push the
+/// deadline out of reach (or past what `Instant` can hold).
+const PING_MIN_MS: u64 = 1_000;
+/// See [`PING_MIN_MS`].
+const PING_MAX_MS: u64 = 300_000;
+
+/// How long a link may stay silent before it counts as dead:
+/// `pingInterval + pingTimeout`, each held to [`PING_MIN_MS`]..=[`PING_MAX_MS`].
+fn liveness(open: &OpenPacket) -> Duration {
+    let bounded = |ms: u64| ms.clamp(PING_MIN_MS, PING_MAX_MS);
+    Duration::from_millis(bounded(open.ping_interval) + bounded(open.ping_timeout))
+}
+
+/// `now + d`, where `d` is held to a year so that no configured or received
+/// duration can overflow `Instant`.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    const FAR: Duration = Duration::from_secs(365 * 86_400);
+    Instant::now() + d.min(FAR)
+}
+
+/// A server URL checked before anything is dialled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerUrl {
+    /// The Engine.IO WebSocket URL to dial.
+    pub engine: String,
+    /// The host, without port or IPv6 brackets.
+    pub host: String,
+    /// Whether the link is encrypted (`wss://`, `https://`).
+    pub tls: bool,
+}
+
+impl ServerUrl {
+    /// Accepts `ws[s]://` and, as Socket.IO clients do (PROTOCOL.md §1),
+    /// `http[s]://`, which is dialled as `ws[s]://` on the same host, port
+    /// and path. Any other scheme, or no host, is an error here, at once.
+    pub fn parse(base: &str) -> Result<Self, TransportError> {
+        let bad = |problem: String| TransportError::Url { url: base.to_owned(), problem };
+        let (scheme, rest) = base
+            .split_once("://")
+            .ok_or_else(|| bad("no scheme; expected ws://, wss://, http:// or https://".into()))?;
+        let tls = match scheme.to_ascii_lowercase().as_str() {
+            "ws" | "http" => false,
+            "wss" | "https" => true,
+            other => {
+                return Err(bad(format!("scheme `{other}` is not supported; use ws://, wss://, http:// or https://")));
+            }
+        };
+        let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+        let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+        let host = match host_port.strip_prefix('[') {
+            Some(v6) => v6.split_once(']').map(|(h, _)| h).ok_or_else(|| bad("unclosed `[` in the host".into()))?,
+            None => host_port.split(':').next().unwrap_or_default(),
+        };
+        if host.is_empty() {
+            return Err(bad("no host".into()));
+        }
+        let ws = format!("{}://{rest}", if tls { "wss" } else { "ws" });
+        let engine = if ws.contains("/socket.io/") {
+            ws
+        } else {
+            format!("{}/socket.io/?EIO=4&transport=websocket", ws.trim_end_matches('/'))
+        };
+        engine.parse::<tokio_tungstenite::tungstenite::http::Uri>().map_err(|e| bad(e.to_string()))?;
+        Ok(Self { engine, host: host.to_owned(), tls })
+    }
+
+    /// Whether the host is this machine: `localhost`, 127.0.0.0/8 or `::1`.
+    pub fn is_loopback(&self) -> bool {
+        use std::net::IpAddr;
+        if self.host.eq_ignore_ascii_case("localhost") {
+            return true;
+        }
+        match self.host.parse::<IpAddr>() {
+            Ok(IpAddr::V4(a)) => a.is_loopback(),
+            Ok(IpAddr::V6(a)) => a.is_loopback() || a.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()),
+            Err(_) => false,
+        }
+    }
 }
 
 /// Trust for `wss://`: the Mozilla roots (webpki-roots) plus, optionally,
@@ -98,6 +188,8 @@ pub struct Session {
     open: OpenPacket,
     next_ack: u64,
     deadline: Instant,
+    /// Silence allowed before the link counts as dead (from the OPEN, bounded).
+    liveness: Duration,
     /// A ping was read and its pong not yet handed to the socket. Kept across
     /// cancelled `recv` calls so a pong is never lost.
     pong_due: Option<String>,
@@ -109,17 +201,16 @@ impl std::fmt::Debug for Session {
     }
 }
 
-/// Turns `ws://host:port` (or a full URL) into the Engine.IO WebSocket URL.
+/// Turns `ws[s]://host:port` or `http[s]://host:port` (or a full URL) into
+/// the Engine.IO WebSocket URL; a URL that [`ServerUrl::parse`] refuses is returned as is.
 pub fn engine_url(base: &str) -> String {
-    if base.contains("/socket.io/") {
-        return base.to_owned();
-    }
-    format!("{}/socket.io/?EIO=4&transport=websocket", base.trim_end_matches('/'))
+    ServerUrl::parse(base).map(|u| u.engine).unwrap_or_else(|_| base.to_owned())
 }
 
 impl Session {
-    /// Connects to `base` (`ws://` or `wss://` with public roots), then
-    /// CONNECTs to `ns` with `{"token": token}`.
+    /// Connects to `base` (`ws://` or `wss://` with public roots; `http[s]://`
+    /// as its WebSocket twin), then CONNECTs to `ns` with `{"token": token}`.
+    /// A URL [`ServerUrl::parse`] refuses fails at once with [`TransportError::Url`].
     pub async fn connect(base: &str, ns: &str, token: &str, timeout: Duration) -> Result<Self, TransportError> {
         Self::connect_tls(base, ns, token, timeout, None).await
     }
@@ -154,27 +245,32 @@ impl Session {
         tls: Option<&Tls>,
         config: Option<tokio_tungstenite::tungstenite::protocol::WebSocketConfig>,
     ) -> Result<Self, TransportError> {
+        let url = ServerUrl::parse(base)?;
         let fut = async {
             let connector = tls.map(|t| tokio_tungstenite::Connector::Rustls(t.0.clone()));
-            let (ws, _) =
-                tokio_tungstenite::connect_async_tls_with_config(engine_url(base), config, true, connector).await?;
+            let (ws, _) = tokio_tungstenite::connect_async_tls_with_config(url.engine, config, true, connector).await?;
+            let open = OpenPacket {
+                sid: String::new(),
+                upgrades: vec![],
+                ping_interval: 25_000,
+                ping_timeout: 20_000,
+                max_payload: 0,
+            };
             let mut s = Session {
                 ws,
                 ns: ns.to_owned(),
-                open: OpenPacket {
-                    sid: String::new(),
-                    upgrades: vec![],
-                    ping_interval: 25_000,
-                    ping_timeout: 20_000,
-                    max_payload: 0,
-                },
+                liveness: liveness(&open),
+                open,
                 next_ack: 0,
-                deadline: Instant::now() + timeout,
+                deadline: deadline_after(timeout),
                 pong_due: None,
             };
             let first = s.next_text().await?;
             match EioPacket::decode(&first) {
-                Ok(EioPacket::Open(open)) => s.open = open,
+                Ok(EioPacket::Open(open)) => {
+                    s.liveness = liveness(&open);
+                    s.open = open;
+                }
                 _ => return Err(TransportError::Protocol(format!("expected Engine.IO OPEN, got {first:.60}"))),
             }
             s.bump_deadline();
@@ -211,13 +307,14 @@ impl Session {
         tokio::time::timeout(timeout, fut).await.map_err(|_| TransportError::Timeout("connect"))?
     }
 
-    /// The server's Engine.IO parameters.
+    /// The server's Engine.IO parameters, as sent (the liveness deadline
+    /// uses them bounded to 1 s..=5 min each).
     pub fn open(&self) -> &OpenPacket {
         &self.open
     }
 
     fn bump_deadline(&mut self) {
-        self.deadline = Instant::now() + Duration::from_millis(self.open.ping_interval + self.open.ping_timeout);
+        self.deadline = Instant::now() + self.liveness;
     }
 
     async fn send_raw(&mut self, sio: &str) -> Result<(), TransportError> {
@@ -315,5 +412,66 @@ impl Session {
     pub async fn close(mut self) {
         let _ = self.send_raw(&vizora_protocol::codec::encode_disconnect(&self.ns)).await;
         let _ = self.ws.close(None).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EIO: &str = "/socket.io/?EIO=4&transport=websocket";
+
+    #[test]
+    fn http_urls_are_dialled_as_websockets_on_the_same_host_port_and_path() {
+        let cases = [
+            ("http://gw.example:7700", "ws://gw.example:7700", false),
+            ("HTTPS://gw.example/vizora/", "wss://gw.example/vizora", true),
+            ("ws://127.0.0.1:7700/", "ws://127.0.0.1:7700", false),
+            ("wss://[::1]:443", "wss://[::1]:443", true),
+        ];
+        for (given, base, tls) in cases {
+            let u = ServerUrl::parse(given).expect(given);
+            assert_eq!(u.engine, format!("{base}{EIO}"), "{given}");
+            assert_eq!(u.tls, tls, "{given}");
+        }
+        assert_eq!(engine_url("http://h:1"), format!("ws://h:1{EIO}"));
+    }
+
+    #[test]
+    fn other_schemes_and_hostless_urls_are_refused_naming_the_problem() {
+        for (given, problem) in [
+            ("ftp://gw.example", "scheme `ftp`"),
+            ("gw.example:7700", "no scheme"),
+            ("ws://", "no host"),
+            ("ws://:7700", "no host"),
+            ("ws://[::1", "unclosed"),
+        ] {
+            let e = ServerUrl::parse(given).expect_err(given).to_string();
+            assert!(e.contains(given) && e.contains(problem), "{given}: {e}");
+        }
+    }
+
+    #[test]
+    fn loopback_is_localhost_127_slash_8_and_ipv6_one() {
+        for host in ["ws://localhost:1", "ws://LOCALHOST", "ws://127.0.0.1", "ws://127.8.9.10:5", "ws://[::1]:1"] {
+            assert!(ServerUrl::parse(host).expect(host).is_loopback(), "{host}");
+        }
+        for host in ["ws://192.0.2.1", "ws://localhost.example", "ws://[2001:db8::1]", "ws://10.0.0.1"] {
+            assert!(!ServerUrl::parse(host).expect(host).is_loopback(), "{host}");
+        }
+    }
+
+    #[test]
+    fn ping_settings_are_bounded_each() {
+        let open = |ping_interval, ping_timeout| OpenPacket {
+            sid: String::new(),
+            upgrades: vec![],
+            ping_interval,
+            ping_timeout,
+            max_payload: 0,
+        };
+        assert_eq!(liveness(&open(10_000, 5_000)), Duration::from_millis(15_000));
+        assert_eq!(liveness(&open(0, 0)), Duration::from_secs(2));
+        assert_eq!(liveness(&open(u64::MAX, u64::MAX)), Duration::from_secs(600));
     }
 }

@@ -227,7 +227,8 @@ fn tail_ends_cleanly_when_the_output_pipe_closes() {
 fn a_refused_token_fails_at_once_naming_the_code() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = Gateway::start(dir.path());
-    let claims = Claims { sub: "v".into(), org: support::ORG.into(), role: Role::Viewer, exp: now_ms() / 1000 + 600, iat: None };
+    let claims =
+        Claims { sub: "v".into(), org: support::ORG.into(), role: Role::Viewer, exp: now_ms() / 1000 + 600, iat: None };
     let forged = Auth::hs256(b"not-the-gateway-secret").mint(&claims).expect("mint");
     let out = dir.path().join("state.json");
 

@@ -82,9 +82,6 @@ pub struct GatewayConfig {
     /// Largest packet the gateway sends; `events`, replay and snapshot pages
     /// are split to fit (at most `max_payload`).
     pub max_packet_bytes: usize,
-    /// A `/wall` consumer with more than this many bytes waiting unsent is
-    /// disconnected (it resumes by replay).
-    pub slow_consumer_bytes: usize,
     /// When set, `/metrics` needs `Authorization: Bearer <token>`.
     pub metrics_token: Option<String>,
     /// When set, tokens must carry this `iss`.
@@ -120,7 +117,6 @@ impl Default for GatewayConfig {
             decided_per_org_max: 1_000_000,
             resolved_alert_retention_s: 3600,
             max_packet_bytes: 512 * 1024,
-            slow_consumer_bytes: 8 << 20,
             metrics_token: None,
             jwt_issuer: None,
             jwt_audience: None,
@@ -228,7 +224,11 @@ impl GatewayConfig {
         const DAY_MS: u64 = 86_400_000;
         let real = |field: &'static str, v: f64, lo: f64, hi: f64| {
             // Written so NaN and infinities fail too.
-            if v.is_finite() && v > lo && v <= hi { Ok(()) } else { Err((field, format!("must be a number in ({lo}, {hi}]"))) }
+            if v.is_finite() && v > lo && v <= hi {
+                Ok(())
+            } else {
+                Err((field, format!("must be a number in ({lo}, {hi}]")))
+            }
         };
         let int = |field: &'static str, v: u64, lo: u64, hi: u64| {
             if (lo..=hi).contains(&v) { Ok(()) } else { Err((field, format!("must be in {lo}..={hi}"))) }
@@ -259,9 +259,6 @@ impl GatewayConfig {
         }
         if self.max_packet_bytes < 1024 {
             return Err(("max_packet_bytes", "must be ≥ 1024".into()));
-        }
-        if self.slow_consumer_bytes < self.packet_bytes() {
-            return Err(("slow_consumer_bytes", "must be at least max_packet_bytes".into()));
         }
         if self.decided_per_org_max == 0 {
             return Err(("decided_per_org_max", "must be > 0".into()));

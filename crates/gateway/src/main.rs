@@ -77,7 +77,13 @@ fn main() -> anyhow::Result<()> {
         let secret =
             secret_from_env().context("VIZORA_JWT_SECRET is not set: it is the HS256 key tokens are signed with")?;
         let exp = vizora_protocol::now_ms() / 1000 + parse_ttl(ttl)?.as_secs();
-        let claims = Claims { sub: sub.clone(), org: org.clone(), role: parse_role(role)?, exp, iat: Some(vizora_protocol::now_ms() / 1000) };
+        let claims = Claims {
+            sub: sub.clone(),
+            org: org.clone(),
+            role: parse_role(role)?,
+            exp,
+            iat: Some(vizora_protocol::now_ms() / 1000),
+        };
         let token = Auth::hs256(&secret).mint(&claims).context("signing failed")?;
         println!("{token}");
         return Ok(());

@@ -13,11 +13,11 @@ use engineioxide::handler::EngineIoHandler;
 use engineioxide::socket::DisconnectReason;
 use engineioxide::{Socket, Str};
 use serde_json::value::RawValue;
+use tokio_util::sync::CancellationToken;
 use vizora_protocol::codec::{
     SioBody, SioPacket, encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
 };
 use vizora_protocol::device::{Heartbeat, Playback};
-use tokio_util::sync::CancellationToken;
 use vizora_protocol::{
     AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, Mutation, MutationAck, NS_DEVICE, NS_WALL,
     RejectCode, Role, ScheduleExecuted, Subscribe, bounds,
@@ -194,8 +194,11 @@ impl SioHandler {
         {
             let mut guard = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
             let st = &mut *guard;
-            let (slot, timer) =
-                if ns == NS_WALL { (&mut st.wall, &mut st.wall_expiry) } else { (&mut st.device, &mut st.device_expiry) };
+            let (slot, timer) = if ns == NS_WALL {
+                (&mut st.wall, &mut st.wall_expiry)
+            } else {
+                (&mut st.device, &mut st.device_expiry)
+            };
             if slot.is_some() {
                 return; // duplicate CONNECT: already connected, ignore
             }
@@ -284,7 +287,9 @@ impl SioHandler {
         match (ns, name) {
             (NS_WALL, "subscribe") => {
                 let sub = serde_json::from_str::<Subscribe>(arg).ok().filter(|s| {
-                    s.since.as_ref().is_none_or(|p| bounds::id("epoch", &p.epoch).is_ok() && p.seq <= bounds::MAX_SAFE_INT)
+                    s.since
+                        .as_ref()
+                        .is_none_or(|p| bounds::id("epoch", &p.epoch).is_ok() && p.seq <= bounds::MAX_SAFE_INT)
                 });
                 let (Some(ack), Some(sub)) = (ack, sub) else {
                     return self.send_error(

@@ -94,9 +94,18 @@ mod tests {
     fn heat_and_full_disk_degrade_at_once() {
         let l = HealthLimits::default();
         let live = Liveness { last_seen_ms: 1_000, ..Liveness::default() };
-        assert_eq!(derive(1_000, DeviceStatus::Online, &live, Some(&health(10.0, 80.5, 50.0)), 5_000, &l), DeviceStatus::Degraded);
-        assert_eq!(derive(1_000, DeviceStatus::Online, &live, Some(&health(10.0, 80.0, 50.0)), 5_000, &l), DeviceStatus::Online);
-        assert_eq!(derive(1_000, DeviceStatus::Online, &live, Some(&health(10.0, 40.0, 4.9)), 5_000, &l), DeviceStatus::Degraded);
+        assert_eq!(
+            derive(1_000, DeviceStatus::Online, &live, Some(&health(10.0, 80.5, 50.0)), 5_000, &l),
+            DeviceStatus::Degraded
+        );
+        assert_eq!(
+            derive(1_000, DeviceStatus::Online, &live, Some(&health(10.0, 80.0, 50.0)), 5_000, &l),
+            DeviceStatus::Online
+        );
+        assert_eq!(
+            derive(1_000, DeviceStatus::Online, &live, Some(&health(10.0, 40.0, 4.9)), 5_000, &l),
+            DeviceStatus::Degraded
+        );
     }
 
     #[test]
@@ -110,7 +119,10 @@ mod tests {
             assert_eq!(derive(t, DeviceStatus::Online, &live, Some(&hot), 5_000, &l), want, "at {t}");
         }
         live.heartbeat(65_000, &health(50.0, 40.0, 50.0), &l);
-        assert_eq!(derive(65_000, DeviceStatus::Online, &live, Some(&health(50.0, 40.0, 50.0)), 5_000, &l), DeviceStatus::Online);
+        assert_eq!(
+            derive(65_000, DeviceStatus::Online, &live, Some(&health(50.0, 40.0, 50.0)), 5_000, &l),
+            DeviceStatus::Online
+        );
     }
 
     #[test]

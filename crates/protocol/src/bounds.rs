@@ -182,7 +182,8 @@ mod tests {
         ] {
             assert_eq!(h.check().expect_err(field).field, field);
         }
-        let edge = Health { cpu_pct: 0.0, mem_pct: 100.0, temp_c: -100.0, disk_free_pct: 100.0, uptime_s: MAX_SAFE_INT };
+        let edge =
+            Health { cpu_pct: 0.0, mem_pct: 100.0, temp_c: -100.0, disk_free_pct: 100.0, uptime_s: MAX_SAFE_INT };
         assert!(edge.check().is_ok());
     }
 

@@ -216,7 +216,15 @@ impl SioPacket {
                 let args: Vec<Box<RawValue>> = serde_json::from_str(data).map_err(payload_err)?;
                 SioBody::Ack { id, args }
             }
-            _ => SioBody::ConnectError(serde_json::from_str(data).map_err(payload_err)?),
+            _ => {
+                // Socket.IO 5: `{"message", "data"?}`. Anything else would
+                // not survive re-encoding (`4 5` would come back as `45`).
+                let raw: Box<RawValue> = serde_json::from_str(data).map_err(payload_err)?;
+                if !raw.get().starts_with('{') {
+                    return Err(DecodeError::Payload("CONNECT_ERROR payload must be an object".into()));
+                }
+                SioBody::ConnectError(raw)
+            }
         };
         if ack.is_some() && !matches!(body, SioBody::Event { .. } | SioBody::Ack { .. }) {
             return Err(DecodeError::Header("ack id on a packet that takes none"));

@@ -143,7 +143,10 @@ fn claims_read_iat_ignore_other_registered_extras_and_need_exp() {
     let with_extras =
         r#"{"sub":"dev-1","org":"org-1","role":"device","exp":1764234000,"iat":1764230400,"iss":"vizora"}"#;
     let c: Claims = serde_json::from_str(with_extras).unwrap();
-    assert_eq!(c, Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000, iat: Some(1_764_230_400) });
+    assert_eq!(
+        c,
+        Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000, iat: Some(1_764_230_400) }
+    );
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"viewer"}"#).is_err());
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"root","exp":1}"#).is_err());
 }

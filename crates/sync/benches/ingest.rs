@@ -87,12 +87,12 @@ fn org() -> OrgState {
             name: format!("Spot {i}"),
             kind: ContentKind::Video,
             uri: format!("https://cdn.example/{i}.mp4"),
-            duration_s: 15,
+            duration_s: 15.0,
             size_bytes: 4_000_000,
         })
     });
     let playlists = (0..20).map(|i| {
-        let items = (0..5).map(|k| PlaylistItem { content_id: format!("c{}", (i * 5 + k) % 100), duration_s: 15 });
+        let items = (0..5).map(|k| PlaylistItem { content_id: format!("c{}", (i * 5 + k) % 100), duration_s: 15.0 });
         Entity::Playlist(Playlist {
             id: format!("p{i}"),
             org: ORG.into(),

@@ -270,7 +270,9 @@ impl SyncEngine {
                 changes.confirmed.push(self.pending.remove(i).mutation.mutation_id);
                 return AckOutcome::Confirmed(self.confirmed_now(changes));
             }
-            MutationAck::Rejected { code: RejectCode::RateLimited, .. } => return AckOutcome::Retry,
+            MutationAck::Rejected { code: RejectCode::RateLimited | RejectCode::Unavailable, .. } => {
+                return AckOutcome::Retry;
+            }
             MutationAck::Rejected { code, message, current } => {
                 let kind = self.pending[i].mutation.op.entity_kind();
                 let current = current.clone().and_then(|v| Entity::from_value(kind, v).ok());

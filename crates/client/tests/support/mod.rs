@@ -18,7 +18,7 @@ pub const ORG: &str = "acme";
 /// A token for `/wall`, valid for an hour (or expired, with `ttl_s` negative).
 pub fn token_ttl(role: Role, sub: &str, ttl_s: i64) -> String {
     let exp = (now_ms() / 1000).saturating_add_signed(ttl_s);
-    let claims = Claims { sub: sub.into(), org: ORG.into(), role, exp };
+    let claims = Claims { sub: sub.into(), org: ORG.into(), role, exp, iat: None };
     Auth::hs256(SECRET).mint(&claims).expect("mint")
 }
 
@@ -168,7 +168,7 @@ impl Watched {
             Update::OutboxFull { mutation_id, .. } => self.full.push(mutation_id),
             Update::Acked { mutation_id, ack } => self.acks.push((mutation_id, ack)),
             Update::StoreFailed { message, .. } => self.store_failures.push(message),
-            Update::Telemetry(_) | Update::Metrics(_) | Update::ServerError(_) => {}
+            Update::Telemetry(_) | Update::Metrics(_) | Update::ServerError(_) | Update::Undecodable { .. } => {}
         }
     }
 

@@ -137,19 +137,12 @@ impl Engine {
         for org in self.orgs.values_mut() {
             org.expire_decided(decided_before);
             // Resolved alerts leave the state (and snapshots), not the log.
-            let old: Vec<String> = org
-                .resolved_at
-                .iter()
-                .filter(|(_, at)| **at < resolved_before)
-                .map(|(id, _)| id.clone())
-                .collect();
+            let old: Vec<String> =
+                org.resolved_at.iter().filter(|(_, at)| **at < resolved_before).map(|(id, _)| id.clone()).collect();
             for id in old {
                 org.resolved_at.remove(&id);
-                let still_resolved = org
-                    .state
-                    .alerts
-                    .get(&id)
-                    .is_some_and(|a| a.state == vizora_protocol::AlertState::Resolved);
+                let still_resolved =
+                    org.state.alerts.get(&id).is_some_and(|a| a.state == vizora_protocol::AlertState::Resolved);
                 if still_resolved && !self.store_failing {
                     org.drop_entity(EntityKind::Alert, &id);
                 }

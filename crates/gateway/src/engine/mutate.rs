@@ -3,9 +3,9 @@
 //! remember the outcome, relay device commands.
 
 use serde_json::json;
+use std::sync::atomic::Ordering::Relaxed;
 use vizora_protocol::apply::{ApplyCtx, apply};
 use vizora_protocol::device::CommandKind;
-use std::sync::atomic::Ordering::Relaxed;
 
 use vizora_protocol::{Claims, Event, Mutation, MutationAck, MutationOp};
 

@@ -105,7 +105,8 @@ mod tests {
 
     #[test]
     fn events_are_split_by_bytes_in_order_without_loss() {
-        let items: Vec<String> = (1..=100).map(|i| format!("{{\"seq\":{i},\"pad\":\"{}\"}}", "x".repeat(900))).collect();
+        let items: Vec<String> =
+            (1..=100).map(|i| format!("{{\"seq\":{i},\"pad\":\"{}\"}}", "x".repeat(900))).collect();
         let packets = events_packets("e1", items.iter().map(String::as_str), 8 * 1024);
         assert!(packets.len() > 10, "{} packets", packets.len());
         let mut seqs = Vec::new();
@@ -122,6 +123,9 @@ mod tests {
     #[test]
     fn a_small_batch_is_one_packet() {
         let packets = events_packets("e1", ["{\"seq\":1}", "{\"seq\":2}"], 512 * 1024);
-        assert_eq!(packets, vec!["2/wall,[\"events\",{\"epoch\":\"e1\",\"items\":[{\"seq\":1},{\"seq\":2}]}]".to_owned()]);
+        assert_eq!(
+            packets,
+            vec!["2/wall,[\"events\",{\"epoch\":\"e1\",\"items\":[{\"seq\":1},{\"seq\":2}]}]".to_owned()]
+        );
     }
 }

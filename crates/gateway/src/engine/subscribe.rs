@@ -2,8 +2,8 @@
 //! live; and the lossy streams (`telemetry`, `metrics`) to subscribers.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
 
 use engineioxide::Str;
 use engineioxide::socket::DisconnectReason;

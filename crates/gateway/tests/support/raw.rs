@@ -151,6 +151,48 @@ impl Raw {
         }
     }
 
+    /// Like [`Raw::open`], but `None` when the server refuses the session:
+    /// it closes the connection before or instead of its OPEN.
+    pub async fn try_open(base: &str) -> Option<Self> {
+        let (ws, _) = tokio_tungstenite::connect_async(engine_url(base)).await.ok()?;
+        let mut raw = Raw { ws, open: Value::Null, auto_pong: true, closed: false };
+        match raw.text(Duration::from_secs(10)).await {
+            Some(t) if t.starts_with('0') => {
+                raw.open = serde_json::from_str(&t[1..]).ok()?;
+                Some(raw)
+            }
+            Some(_) => None,
+            None => panic!("neither an Engine.IO OPEN nor a close within 10 s"),
+        }
+    }
+
+    /// Sends CONNECT for `ns` with `auth`; the server's answer for that
+    /// namespace, or `None` once the connection is closed instead.
+    pub async fn try_connect_ns(&mut self, ns: &str, auth: Option<&Value>) -> Option<String> {
+        if !self.try_send_sio(&connect_packet(ns, auth)).await {
+            return None;
+        }
+        loop {
+            match self.frame(Duration::from_secs(10)).await {
+                Some(Frame::Packet(p)) => {
+                    let answer = SioPacket::decode(&p)
+                        .is_ok_and(|d| d.ns == ns && matches!(d.body, SioBody::Connect(_) | SioBody::ConnectError(_)));
+                    if answer {
+                        return Some(p);
+                    }
+                }
+                Some(Frame::Ping) => {}
+                Some(Frame::Closed) => return None,
+                None => panic!("no answer to CONNECT {ns} and no close within 10 s"),
+            }
+        }
+    }
+
+    /// Closes the WebSocket as a polite client does.
+    pub async fn close(mut self) {
+        let _ = self.ws.close(None).await;
+    }
+
     /// Sends CONNECT for `ns` with `auth` and returns the server's answer
     /// for that namespace (CONNECT or CONNECT_ERROR packet text).
     pub async fn connect_ns(&mut self, ns: &str, auth: Option<&Value>) -> String {
@@ -182,6 +224,26 @@ pub fn event(packet: &str) -> Option<(String, Value)> {
     }
 }
 
+/// The CONNECT packet text for `ns` with an optional auth payload.
+fn connect_packet(ns: &str, auth: Option<&Value>) -> String {
+    let head = if ns == "/" { "0".to_owned() } else { format!("0{ns},") };
+    match auth {
+        Some(a) => format!("{head}{a}"),
+        None => head,
+    }
+}
+
+/// An ACK's id and first argument, if `packet` is one.
+pub fn ack(packet: &str) -> Option<(u64, Value)> {
+    match SioPacket::decode(packet).ok()?.body {
+        SioBody::Ack { id, args } => {
+            let arg = args.first().map(|a| serde_json::from_str(a.get()).unwrap_or(Value::Null)).unwrap_or(Value::Null);
+            Some((id, arg))
+        }
+        _ => None,
+    }
+}
+
 /// Whether `packet` is an ACK (of any id).
 pub fn is_ack(packet: &str) -> bool {
     matches!(SioPacket::decode(packet).map(|p| p.body), Ok(SioBody::Ack { .. }))
@@ -202,4 +264,17 @@ pub fn http_get(addr: &str, path: &str) -> std::io::Result<(u16, String)> {
 /// The value of one Prometheus sample line, e.g. `vizora_connections{namespace="/wall"}`.
 pub fn sample(metrics: &str, name: &str) -> Option<f64> {
     metrics.lines().find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+}
+
+/// `GET path` with extra request headers (e.g. `Authorization`): (status, body).
+pub fn http_get_with(addr: &str, path: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: {addr}\r\n{extra}Connection: close\r\n\r\n")?;
+    let mut text = String::new();
+    s.read_to_string(&mut text)?;
+    let status = text.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+    Ok((status, body))
 }

@@ -459,8 +459,8 @@ fn sio_packet() -> impl Strategy<Value = SioPacket> {
         ("\\PC{0,12}", args(), prop::option::of(any::<u64>()))
             .prop_map(|(name, args, ack)| { SioBody::Event { name, args: args.iter().map(to_raw).collect(), ack } }),
         (any::<u64>(), args()).prop_map(|(id, args)| SioBody::Ack { id, args: args.iter().map(to_raw).collect() }),
-        // CONNECT_ERROR payloads are objects (Socket.IO 5) or strings (older servers).
-        prop_oneof![json_object(), "\\PC{0,12}".prop_map(Value::from)].prop_map(|p| SioBody::ConnectError(to_raw(&p))),
+        // CONNECT_ERROR payloads are objects (Socket.IO 5; PROTOCOL.md §2).
+        json_object().prop_map(|p| SioBody::ConnectError(to_raw(&p))),
     ];
     (ns, body).prop_map(|(ns, body)| SioPacket { ns, body })
 }

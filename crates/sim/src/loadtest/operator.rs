@@ -34,7 +34,10 @@ impl Operator {
         match serde_json::from_str::<MutationAck>(arg) {
             Ok(MutationAck::Applied { .. } | MutationAck::Duplicate { seq: Some(_), .. }) => self.applied += 1,
             // Not decided: it goes again after the next reconnect.
-            Ok(MutationAck::Rejected { code: vizora_protocol::RejectCode::RateLimited, .. }) => return,
+            Ok(MutationAck::Rejected {
+                code: vizora_protocol::RejectCode::RateLimited | vizora_protocol::RejectCode::Unavailable,
+                ..
+            }) => return,
             _ => {}
         }
         self.pending.remove(&n);

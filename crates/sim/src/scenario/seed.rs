@@ -158,7 +158,10 @@ impl Admin {
                 }
             };
             match ack {
-                MutationAck::Rejected { code: vizora_protocol::RejectCode::RateLimited, .. } => {
+                MutationAck::Rejected {
+                    code: vizora_protocol::RejectCode::RateLimited | vizora_protocol::RejectCode::Unavailable,
+                    ..
+                } => {
                     tokio::time::sleep(pause).await;
                     pause = (pause * 2).min(Duration::from_secs(1));
                 }

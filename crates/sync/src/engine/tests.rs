@@ -55,7 +55,7 @@ fn content(id: &str) -> Entity {
         name: id.into(),
         kind: ContentKind::Image,
         uri: "u".into(),
-        duration_s: 5,
+        duration_s: 5.0,
         size_bytes: 1,
     })
 }

@@ -32,10 +32,10 @@ fn initial() -> Vec<Event> {
         name: id.into(),
         kind: ContentKind::Image,
         uri: "u".into(),
-        duration_s: 5,
+        duration_s: 5.0,
         size_bytes: 1,
     };
-    let item = |c: &str| PlaylistItem { content_id: c.into(), duration_s: 5 };
+    let item = |c: &str| PlaylistItem { content_id: c.into(), duration_s: 5.0 };
     vec![
         Event::DeviceUpserted(device("d0")),
         Event::DeviceUpserted(device("d1")),
