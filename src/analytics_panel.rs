@@ -153,10 +153,7 @@ fn take_metrics(
             Err(e) => error = Some(e),
         }
     }
-    if error.is_none()
-        && good
-        && statuses.0.get(&PanelKind::Analytics).is_some_and(|s| s.error.is_some())
-    {
+    if error.is_none() && good && statuses.0.get(&PanelKind::Analytics).is_some_and(|s| s.error.is_some()) {
         // Good metrics again: the error tile goes.
         let mut s = statuses.0.get(&PanelKind::Analytics).cloned().unwrap_or_default();
         s.error = None;

@@ -56,7 +56,8 @@ struct TailArgs {
     since: Option<String>,
     /// Entries as PROTOCOL.md JSON, plus snapshot and connection lines.
     #[arg(long)]
-    json: bool,    /// Send the token over plain ws:// or http:// to a host that is not
+    json: bool,
+    /// Send the token over plain ws:// or http:// to a host that is not
     /// this machine (refused otherwise: anyone on the path could read it).
     #[arg(long)]
     insecure: bool,
@@ -72,7 +73,8 @@ struct StateArgs {
     token: String,
     /// Output file (written atomically).
     #[arg(long)]
-    out: PathBuf,    /// Send the token over plain ws:// or http:// to a host that is not
+    out: PathBuf,
+    /// Send the token over plain ws:// or http:// to a host that is not
     /// this machine (refused otherwise: anyone on the path could read it).
     #[arg(long)]
     insecure: bool,

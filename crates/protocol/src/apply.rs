@@ -11,7 +11,9 @@
 //! the field).
 
 use crate::auth::Role;
-use crate::entity::{Alert, AlertState, Content, Device, Entity, EntityKind, Playlist, PlaylistItem, Schedule};
+use crate::entity::{
+    Alert, AlertState, Content, Device, DeviceStatus, Entity, EntityKind, Playlist, PlaylistItem, Schedule,
+};
 use crate::event::{Event, MutationApplied, Removed};
 use crate::mutation::{
     ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch, check_window,
@@ -191,7 +193,8 @@ pub fn lookups<'a>(m: &'a Mutation, ctx: &'a ApplyCtx) -> Vec<(EntityKind, &'a s
         keys.push((m.op.entity_kind(), target.as_str()));
     }
     match &m.op {
-        MutationOp::DeviceAssignPlaylist { playlist_id: Some(id) } => keys.push((EntityKind::Playlist, id)),
+        MutationOp::DeviceAssignPlaylist { playlist_id: Some(id) }
+        | MutationOp::DeviceCreate { playlist_id: Some(id), .. } => keys.push((EntityKind::Playlist, id)),
         MutationOp::PlaylistAddItem { content_id, .. } => keys.push((EntityKind::Content, content_id)),
         MutationOp::PlaylistCreate { items, .. } => {
             keys.extend(items.iter().map(|i| (EntityKind::Content, i.content_id.as_str())));
@@ -208,7 +211,9 @@ pub fn lookups<'a>(m: &'a Mutation, ctx: &'a ApplyCtx) -> Vec<(EntityKind, &'a s
 /// The id a create makes: the one it names, else the context's.
 fn created_id<'a>(op: &'a MutationOp, ctx: &'a ApplyCtx) -> &'a str {
     match op {
-        MutationOp::PlaylistCreate { id: Some(id), .. } | MutationOp::ContentCreate { id: Some(id), .. } => id,
+        MutationOp::DeviceCreate { id: Some(id), .. }
+        | MutationOp::PlaylistCreate { id: Some(id), .. }
+        | MutationOp::ContentCreate { id: Some(id), .. } => id,
         _ => &ctx.new_id,
     }
 }
@@ -222,6 +227,24 @@ fn create(state: &OrgState, op: &MutationOp, ctx: &ApplyCtx) -> Result<Applied, 
     }
     let (id, org) = (id.to_owned(), ctx.org.clone());
     let entity = match op {
+        // Known before it first connects: its first CONNECT logs only `device.status`.
+        MutationOp::DeviceCreate { name, tags, playlist_id, .. } => {
+            if let Some(p) = playlist_id {
+                must_exist(state, &org, EntityKind::Playlist, p, "playlist_id")?;
+            }
+            Entity::Device(Device {
+                id,
+                org,
+                rev: 1,
+                name: name.clone(),
+                tags: tags.clone(),
+                playlist_id: playlist_id.clone(),
+                status: DeviceStatus::Unknown,
+                last_seen_ms: 0,
+                health: None,
+                playing: None,
+            })
+        }
         MutationOp::PlaylistCreate { name, items, .. } => {
             check_items(state, &org, items)?;
             Entity::Playlist(Playlist { id, org, rev: 1, name: name.clone(), items: items.clone() })

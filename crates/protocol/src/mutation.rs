@@ -56,6 +56,17 @@ pub enum MutationOp {
     DeviceRestart,
     /// `device.remove` (admin).
     DeviceRemove,
+    /// `device.create` (admin): a device known before it first connects.
+    DeviceCreate {
+        /// Explicit id, else server-made.
+        id: Option<String>,
+        /// Name.
+        name: String,
+        /// Tags (deduplicated).
+        tags: Vec<String>,
+        /// Assigned playlist.
+        playlist_id: Option<String>,
+    },
     /// `playlist.create`.
     PlaylistCreate {
         /// Explicit id, else server-made.
@@ -142,12 +153,13 @@ pub enum MutationOp {
 }
 
 /// Every mutation kind name, for help texts and tests.
-pub const MUTATION_KINDS: [&str; 21] = [
+pub const MUTATION_KINDS: [&str; 22] = [
     "device.rename",
     "device.set_tags",
     "device.assign_playlist",
     "device.restart",
     "device.remove",
+    "device.create",
     "playlist.create",
     "playlist.rename",
     "playlist.add_item",
@@ -182,6 +194,16 @@ impl MutationOp {
             "device.assign_playlist" => Self::DeviceAssignPlaylist { playlist_id: a.opt_id("playlist_id")? },
             "device.restart" => Self::DeviceRestart,
             "device.remove" => Self::DeviceRemove,
+            "device.create" => Self::DeviceCreate {
+                id: a.opt_id("id")?,
+                name: a.name("name")?,
+                tags: if a.has("tags") && !matches!(obj.get("tags"), Some(Value::Null)) {
+                    a.tags("tags")?
+                } else {
+                    Vec::new()
+                },
+                playlist_id: a.opt_id("playlist_id")?,
+            },
             "playlist.create" => {
                 Self::PlaylistCreate { id: a.opt_id("id")?, name: a.name("name")?, items: a.items("items")? }
             }
@@ -233,6 +255,7 @@ impl MutationOp {
             Self::DeviceAssignPlaylist { .. } => "device.assign_playlist",
             Self::DeviceRestart => "device.restart",
             Self::DeviceRemove => "device.remove",
+            Self::DeviceCreate { .. } => "device.create",
             Self::PlaylistCreate { .. } => "playlist.create",
             Self::PlaylistRename { .. } => "playlist.rename",
             Self::PlaylistAddItem { .. } => "playlist.add_item",
@@ -265,7 +288,13 @@ impl MutationOp {
 
     /// Creates an entity (no `base_rev`, no existing target).
     pub fn is_create(&self) -> bool {
-        matches!(self, Self::PlaylistCreate { .. } | Self::ContentCreate { .. } | Self::ScheduleCreate(_))
+        matches!(
+            self,
+            Self::DeviceCreate { .. }
+                | Self::PlaylistCreate { .. }
+                | Self::ContentCreate { .. }
+                | Self::ScheduleCreate(_)
+        )
     }
 
     /// Whether `base_rev` is required and compared (false for creates and *any rev* kinds).
@@ -276,7 +305,14 @@ impl MutationOp {
 
     /// Needs the `admin` role.
     pub fn needs_admin(&self) -> bool {
-        matches!(self, Self::DeviceRemove | Self::PlaylistDelete | Self::ContentDelete | Self::ScheduleDelete)
+        matches!(
+            self,
+            Self::DeviceRemove
+                | Self::DeviceCreate { .. }
+                | Self::PlaylistDelete
+                | Self::ContentDelete
+                | Self::ScheduleDelete
+        )
     }
 
     /// The `args` object as sent on the wire.
@@ -285,6 +321,16 @@ impl MutationOp {
             Self::DeviceRename { name } | Self::PlaylistRename { name } => json!({ "name": name }),
             Self::DeviceSetTags { tags } => json!({ "tags": tags }),
             Self::DeviceAssignPlaylist { playlist_id } => json!({ "playlist_id": playlist_id }),
+            Self::DeviceCreate { id, name, tags, playlist_id } => {
+                let mut m = json!({ "name": name, "tags": tags });
+                if let Some(id) = id {
+                    m["id"] = json!(id);
+                }
+                if let Some(p) = playlist_id {
+                    m["playlist_id"] = json!(p);
+                }
+                m
+            }
             Self::PlaylistCreate { id, name, items } => {
                 let mut m = json!({ "name": name, "items": items });
                 if let Some(id) = id {

@@ -98,6 +98,13 @@ impl Engine {
                 self.send_command(org, id, CommandKind::AssignPlaylist, json!({ "playlist_id": playlist_id }))
             }
             MutationOp::DeviceRemove => self.forget_device(org, id),
+            // A later `device.create` of a removed id registers it again (PROTOCOL.md §2).
+            MutationOp::DeviceCreate { .. } => {
+                let o = self.org(org);
+                if o.removed.contains_key(id) {
+                    o.batch.removed.push((id.to_owned(), None));
+                }
+            }
             _ => {}
         }
     }

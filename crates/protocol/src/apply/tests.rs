@@ -546,3 +546,26 @@ fn log_events_fold_into_state() {
     let copy = OrgState::from_entities(s.entities());
     assert_eq!(copy, s, "entities() and from_entities() round-trip");
 }
+
+#[test]
+fn device_create_registers_a_device_before_it_connects_admin_only() {
+    let state = OrgState::default();
+    let m = |id: &str| {
+        Mutation::decode(&serde_json::json!({
+            "mutation_id": "m-dc", "client_id": "w", "kind": "device.create",
+            "args": { "id": id, "name": "Till 9", "tags": ["north", "north"] }
+        }))
+        .expect("valid")
+    };
+    let ctx = |role| ApplyCtx { org: ORG.into(), role, sub: "u".into(), new_id: "server-made".into() };
+    let forbidden = apply(&state, &m("dev-9"), &ctx(Role::Operator)).expect_err("operators may not");
+    assert_eq!(forbidden.code, RejectCode::Forbidden);
+    let applied = apply(&state, &m("dev-9"), &ctx(Role::Admin)).expect("admin may");
+    let Some(Event::DeviceUpserted(d)) = &applied.event else { panic!("{:?}", applied.event) };
+    assert_eq!((d.id.as_str(), d.rev, d.status, d.last_seen_ms), ("dev-9", 1, DeviceStatus::Unknown, 0));
+    assert_eq!(d.tags, vec!["north".to_owned()]);
+    let mut state = state;
+    state.apply_event(&Event::DeviceUpserted(d.clone()));
+    let again = apply(&state, &m("dev-9"), &ctx(Role::Admin)).expect_err("exists");
+    assert_eq!(again.code, RejectCode::Conflict);
+}

@@ -78,6 +78,15 @@ fn every_kind() -> Vec<(&'static str, MutationOp)> {
             MutationOp::DeviceRemove,
         ),
         (
+            r#"{"mutation_id":"01JD0006b","client_id":"wall-3","kind":"device.create","args":{"id":"dev-9","name":"Till 9","tags":["north"],"playlist_id":"pl-7"}}"#,
+            MutationOp::DeviceCreate {
+                id: Some(s("dev-9")),
+                name: s("Till 9"),
+                tags: vec![s("north")],
+                playlist_id: Some(s("pl-7")),
+            },
+        ),
+        (
             r#"{"mutation_id":"01JD0007","client_id":"wall-3","kind":"playlist.create","args":{"id":"pl-9","name":"Lobby","items":[{"content_id":"c-1","duration_s":10},{"content_id":"c-2","duration_s":15}]}}"#,
             MutationOp::PlaylistCreate {
                 id: Some(s("pl-9")),
@@ -214,12 +223,13 @@ fn every_kind_decodes_to_its_op_and_serialises_back() {
 }
 
 /// The kinds column of the §6 table, copied from PROTOCOL.md.
-const PROTOCOL_KINDS: [&str; 21] = [
+const PROTOCOL_KINDS: [&str; 22] = [
     "device.rename",
     "device.set_tags",
     "device.assign_playlist",
     "device.restart",
     "device.remove",
+    "device.create",
     "playlist.create",
     "playlist.rename",
     "playlist.add_item",
@@ -268,7 +278,10 @@ fn example_of_section_6_decodes() {
 fn roles_and_entity_kinds_follow_the_table() {
     for (literal, op) in every_kind() {
         let kind = op.kind_name();
-        let admin = matches!(kind, "device.remove" | "playlist.delete" | "content.delete" | "schedule.delete");
+        let admin = matches!(
+            kind,
+            "device.remove" | "device.create" | "playlist.delete" | "content.delete" | "schedule.delete"
+        );
         assert_eq!(op.needs_admin(), admin, "{kind}");
         assert_eq!(op.entity_kind().as_str(), kind.split('.').next().unwrap(), "{literal}");
     }
@@ -277,8 +290,9 @@ fn roles_and_entity_kinds_follow_the_table() {
 // ---- base_rev and target ------------------------------------------------------
 
 /// Creates and the *any rev* kinds of §6 go without `base_rev`.
-const NO_BASE_REV: [&str; 7] = [
+const NO_BASE_REV: [&str; 8] = [
     "device.restart",
+    "device.create",
     "playlist.create",
     "content.create",
     "schedule.create",
