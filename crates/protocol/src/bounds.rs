@@ -83,6 +83,28 @@ pub fn seconds_json(d: f64) -> serde_json::Value {
     }
 }
 
+/// Decoders for `f32` fields that refuse what does not fit a finite `f32`,
+/// naming the field.
+pub mod finite {
+    use serde::{Deserialize, Deserializer};
+
+    fn read<'de, D: Deserializer<'de>>(d: D, field: &str) -> Result<f32, D::Error> {
+        let v = f64::deserialize(d)?;
+        let f = v as f32;
+        if f.is_finite() { Ok(f) } else { Err(serde::de::Error::custom(format!("{field}: must be a finite number"))) }
+    }
+
+    macro_rules! fields {
+        ($($name:ident),*) => {$(
+            #[doc = concat!("`health.", stringify!($name), "`.")]
+            pub fn $name<'de, D: Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+                read(d, concat!("health.", stringify!($name)))
+            }
+        )*};
+    }
+    fields!(cpu_pct, mem_pct, temp_c, disk_free_pct);
+}
+
 fn within(field: &str, v: f32, lo: f32, hi: f32) -> Result<(), ArgError> {
     // `!(lo..=hi).contains` is also true for NaN.
     if !v.is_finite() || !(lo..=hi).contains(&v) {
@@ -160,13 +182,18 @@ mod tests {
 
     #[test]
     fn a_health_value_that_overflows_f32_is_refused_naming_the_field() {
-        // 1e39 does not fit an f32: serde makes it infinity.
-        let hb: Heartbeat = serde_json::from_str(
+        // 1e39 does not fit an f32: it would become infinity, written as null.
+        let err = serde_json::from_str::<Heartbeat>(
             r#"{"ts_ms": 1, "health": {"cpu_pct": 1e39, "mem_pct": 1, "temp_c": 1, "disk_free_pct": 1, "uptime_s": 1}}"#,
         )
-        .expect("parses");
-        assert!(hb.health.cpu_pct.is_infinite());
-        assert_eq!(hb.check().expect_err("refused").field, "health.cpu_pct");
+        .expect_err("refused while decoding");
+        assert!(err.to_string().contains("health.cpu_pct"), "{err}");
+        // In range after decoding is a separate check.
+        let hb: Heartbeat = serde_json::from_str(
+            r#"{"ts_ms": 1, "health": {"cpu_pct": 1e30, "mem_pct": 1, "temp_c": 1, "disk_free_pct": 1, "uptime_s": 1}}"#,
+        )
+        .expect("finite");
+        assert_eq!(hb.check().expect_err("out of range").field, "health.cpu_pct");
     }
 
     #[test]

@@ -29,16 +29,22 @@ impl DeviceStatus {
     }
 }
 
-/// Latest health sample of a player.
+/// Latest health sample of a player. A number that does not fit a finite
+/// `f32` (`1e39`) is refused while decoding, naming its field: it would
+/// otherwise become infinity, which JSON writes as `null`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
 pub struct Health {
     /// CPU load, percent.
+    #[serde(deserialize_with = "crate::bounds::finite::cpu_pct")]
     pub cpu_pct: f32,
     /// Memory use, percent.
+    #[serde(deserialize_with = "crate::bounds::finite::mem_pct")]
     pub mem_pct: f32,
     /// SoC temperature, degrees Celsius.
+    #[serde(deserialize_with = "crate::bounds::finite::temp_c")]
     pub temp_c: f32,
     /// Free disk, percent.
+    #[serde(deserialize_with = "crate::bounds::finite::disk_free_pct")]
     pub disk_free_pct: f32,
     /// Seconds since the player booted.
     pub uptime_s: u64,

@@ -23,6 +23,8 @@ impl Args<'_> {
     /// Rejects any field not in `allowed`.
     pub fn only(&self, allowed: &[&str]) -> Result<(), ArgError> {
         match self.0.keys().find(|k| !allowed.contains(&k.as_str())) {
+            // An empty key cannot name itself: the error names `args`.
+            Some(k) if k.is_empty() => Err(ArgError::new("args", "unknown field ``")),
             Some(k) => Err(ArgError::new(k.as_str(), "unknown field")),
             None => Ok(()),
         }
