@@ -38,6 +38,18 @@ fn gateway(dir: &std::path::Path, tweak: impl FnOnce(&mut GatewayConfig)) -> Emb
     Embedded::start(cfg, Auth::hs256(SECRET)).expect("gateway starts")
 }
 
+/// A gateway on a free port whose sequencer reads `clock` (status, expiry).
+fn gateway_on_clock(
+    dir: &std::path::Path,
+    clock: &vizora_gateway::ManualClock,
+    tweak: impl FnOnce(&mut GatewayConfig),
+) -> Embedded {
+    let mut cfg = support::config(dir);
+    tweak(&mut cfg);
+    let hooks = vizora_gateway::Hooks { clock: std::sync::Arc::new(clock.clone()), ..Default::default() };
+    Embedded::start_with(cfg, Auth::hs256(SECRET), hooks).expect("gateway starts")
+}
+
 /// `Authorization`-style auth payload for CONNECT.
 fn auth(token: &str) -> Value {
     json!({ "token": token })

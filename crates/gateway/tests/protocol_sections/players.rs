@@ -1,8 +1,7 @@
 //! §7 Players: registration, heartbeats and telemetry, time-driven status
 //! with its alerts, player events, commands, replaced and removed players.
 
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
@@ -10,7 +9,9 @@ use vizora_client::transport::{Incoming, Session};
 use vizora_protocol::{Role, now_ms};
 
 use crate::support::{Wall, mutation, token};
-use crate::{Feed, block_on, gateway};
+use vizora_gateway::ManualClock;
+
+use crate::{Feed, block_on, gateway, gateway_on_clock};
 
 enum Ctl {
     Temp(f64),
@@ -28,8 +29,6 @@ enum Heard {
 struct Player {
     ctl: mpsc::UnboundedSender<Ctl>,
     heard: mpsc::UnboundedReceiver<Heard>,
-    /// Taken just before the latest heartbeat was sent.
-    last_beat: Arc<Mutex<Instant>>,
 }
 
 impl Player {
@@ -39,9 +38,8 @@ impl Player {
             .expect("player connects");
         let (ctl, ctl_rx) = mpsc::unbounded_channel();
         let (heard_tx, heard) = mpsc::unbounded_channel();
-        let last_beat = Arc::new(Mutex::new(Instant::now()));
-        tokio::spawn(run_player(s, ctl_rx, heard_tx, last_beat.clone()));
-        Player { ctl, heard, last_beat }
+        tokio::spawn(run_player(s, ctl_rx, heard_tx));
+        Player { ctl, heard }
     }
 
     fn send(&self, c: Ctl) {
@@ -75,12 +73,7 @@ impl Player {
     }
 }
 
-async fn run_player(
-    mut s: Session,
-    mut ctl: mpsc::UnboundedReceiver<Ctl>,
-    heard: mpsc::UnboundedSender<Heard>,
-    last_beat: Arc<Mutex<Instant>>,
-) {
+async fn run_player(mut s: Session, mut ctl: mpsc::UnboundedReceiver<Ctl>, heard: mpsc::UnboundedSender<Heard>) {
     let (mut temp, mut beating) = (40.0, true);
     let mut tick = tokio::time::interval(Duration::from_millis(50));
     loop {
@@ -92,7 +85,6 @@ async fn run_player(
                         "health": { "cpu_pct": 12.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 100 },
                         "playing": { "playlist_id": "pl1", "content_id": "c1", "since_ms": 1 },
                     });
-                    *last_beat.lock().expect("lock") = Instant::now();
                     if s.emit("heartbeat", &hb).await.is_err() {
                         let _ = heard.send(Heard::Gone);
                         return;
@@ -150,10 +142,13 @@ fn assert_alert(e: &Value, kind: &str, severity: &str, state: &str) -> String {
 
 #[test]
 fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
+    // Time-driven status on the manual clock: nothing here waits out a
+    // window; the clock jumps, and the log says what the gateway decided.
     let dir = tempfile::tempdir().expect("tempdir");
-    let heartbeat_s = 0.25;
-    let gw = gateway(dir.path(), |c| {
-        c.heartbeat_s = heartbeat_s;
+    let clock = ManualClock::at(now_ms());
+    let heartbeat_ms = 100_000;
+    let gw = gateway_on_clock(dir.path(), &clock, |c| {
+        c.heartbeat_s = heartbeat_ms as f64 / 1000.0;
         c.tick_ms = 20;
     });
     block_on(async {
@@ -171,18 +166,7 @@ fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
         assert_status(&wall.next().await, "online", 2);
 
         // Heartbeats show up in telemetry, not in the log.
-        loop {
-            let t = wall.wall.next_event("telemetry").await;
-            let mine = t["devices"].as_array().expect("devices").iter().find(|d| d["id"] == "p1").cloned();
-            if let Some(d) = mine {
-                assert_eq!(
-                    (d["health"]["temp_c"].as_f64(), d["playing"]["content_id"].as_str()),
-                    (Some(40.0), Some("c1")),
-                    "{d}"
-                );
-                break;
-            }
-        }
+        telemetry_with_temp(&mut wall, 40.0).await;
         let ack = op
             .call("mutate", &mutation("r1", "op", "device.rename", Some("p1"), Some(2), json!({ "name": "Lobby" })))
             .await;
@@ -202,23 +186,46 @@ fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
         p.send(Ctl::Temp(85.0));
         assert_status(&wall.next().await, "degraded", 4);
         let hot = assert_alert(&wall.next().await, "device_degraded", "warning", "open");
+        // Cool again: degraded holds until every limit was clear for the
+        // clear window (60 s), so a value near a limit cannot flap.
         p.send(Ctl::Temp(40.0));
-        assert_status(&wall.next().await, "online", 5);
+        telemetry_with_temp(&mut wall, 40.0).await;
+        clock.advance(30_000);
+        let ack = op
+            .call("mutate", &mutation("r2", "op", "device.rename", Some("p1"), Some(4), json!({ "name": "Lobby 2" })))
+            .await;
+        assert_eq!(ack["rev"], 5, "still degraded 30 s after cooling: {ack}");
+        assert_eq!(wall.next().await["type"], "device.upserted");
+        wall.next_of("mutation.applied").await;
+        clock.advance(31_000);
+        assert_status(&wall.next().await, "online", 6);
         let e = wall.next().await;
         assert_eq!(assert_alert(&e, "device_degraded", "warning", "resolved"), hot, "the same alert is resolved");
         assert_eq!(e["data"]["rev"], 2);
 
+        // Silence: offline only after 3 × heartbeat_s without a heartbeat.
         p.send(Ctl::Beating(false));
-        let e = wall.next().await;
-        let silence = p.last_beat.lock().expect("lock").elapsed();
-        assert_status(&e, "offline", 6);
-        let hb = Duration::from_secs_f64(heartbeat_s);
-        assert!(silence >= hb * 3, "offline after only {silence:?} of silence");
-        assert!(silence <= hb * 3 + Duration::from_secs(3), "offline only after {silence:?} of silence");
+        // A logged report after the last heartbeat: every heartbeat before it
+        // has been taken (the socket's packets are handled in order).
+        p.emit(
+            "schedule.executed",
+            json!({ "schedule_id": "s1", "device_id": "p1", "playlist_id": "pl1",
+            "at_ms": 1, "outcome": "ok" }),
+        );
+        wall.next_of("schedule.executed").await;
+        clock.advance(3 * heartbeat_ms - 1_000);
+        let ack = op
+            .call("mutate", &mutation("r3", "op", "device.rename", Some("p1"), Some(6), json!({ "name": "Lobby 3" })))
+            .await;
+        assert_eq!(ack["rev"], 7, "not offline before 3 intervals: {ack}");
+        assert_eq!(wall.next().await["type"], "device.upserted");
+        wall.next_of("mutation.applied").await;
+        clock.advance(2_000);
+        assert_status(&wall.next().await, "offline", 8);
         let gone = assert_alert(&wall.next().await, "device_offline", "critical", "open");
 
         p.send(Ctl::Beating(true));
-        assert_status(&wall.next().await, "online", 7);
+        assert_status(&wall.next().await, "online", 9);
         assert_eq!(assert_alert(&wall.next().await, "device_offline", "critical", "resolved"), gone);
 
         let mut late = Wall::connect(&url, &token("acme", Role::Viewer, "late")).await;
@@ -227,11 +234,26 @@ fn a_player_registers_beats_overheats_cools_falls_silent_and_returns() {
         let d = &page["items"][0];
         assert_eq!(
             (d["status"].as_str(), d["rev"].as_u64(), d["health"]["temp_c"].as_f64()),
-            (Some("online"), Some(7), Some(40.0)),
+            (Some("online"), Some(9), Some(40.0)),
             "{page}"
         );
         drop(p);
     });
+}
+
+/// Waits for telemetry showing p1 at `temp` (and what it plays): its
+/// heartbeat has been taken.
+async fn telemetry_with_temp(wall: &mut Feed, temp: f64) {
+    loop {
+        let t = wall.wall.next_event("telemetry").await;
+        let mine = t["devices"].as_array().expect("devices").iter().find(|d| d["id"] == "p1").cloned();
+        if let Some(d) = mine
+            && d["health"]["temp_c"].as_f64() == Some(temp)
+        {
+            assert_eq!(d["playing"]["content_id"].as_str(), Some("c1"), "{d}");
+            return;
+        }
+    }
 }
 
 #[test]
