@@ -342,11 +342,8 @@ fn a_server_that_keeps_leaving_gaps_is_retried_through_the_backoff() {
 
     assert!(reconnects(&client.seen)[0].contains("more than 3 times"), "{}", reconnects(&client.seen)[0]);
     let mut first_connection = 0;
-    loop {
-        match fake.next_subscribe() {
-            (0, _) => first_connection += 1,
-            _ => break,
-        }
+    while let (0, _) = fake.next_subscribe() {
+        first_connection += 1;
     }
     assert_eq!(first_connection, 4, "the first subscribe and three re-subscribes, then the backoff");
 }

@@ -38,7 +38,7 @@ const STORE_PROBE_MS: u64 = 1_000;
 use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
 use crate::metrics::Counters;
-use crate::socket::ConnData;
+use crate::session::ConnData;
 use crate::store::LogStore;
 
 /// A connected Engine.IO socket.

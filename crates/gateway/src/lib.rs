@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod engine;
 pub mod metrics;
+pub mod session;
 pub mod socket;
 pub mod status;
 pub mod store;

@@ -27,55 +27,7 @@ use crate::auth::Auth;
 use crate::config::GatewayConfig;
 use crate::engine::{Cmd, EngineHandle, Sock};
 use crate::metrics::Counters;
-
-/// Per-connection state.
-#[derive(Debug, Default)]
-pub struct ConnData {
-    state: Mutex<ConnState>,
-    /// Cancelled when the session closes: ends its timers with it.
-    closed: CancellationToken,
-}
-
-#[derive(Debug, Default)]
-struct ConnState {
-    wall: Option<Claims>,
-    device: Option<Claims>,
-    /// Cancels the token-expiry timer of each namespace session.
-    wall_expiry: Option<CancellationToken>,
-    device_expiry: Option<CancellationToken>,
-    bucket: Option<Bucket>,
-    subscribes: Option<Bucket>,
-    /// CONNECT and DISCONNECT packets have their own bucket.
-    connects: Option<Bucket>,
-    /// Bumped on every namespace join: an armed "joined nothing" timer
-    /// fires only if no join happened since it was armed.
-    joins: u64,
-    last_rate_error: Option<Instant>,
-    /// Counted against the per-IP cap.
-    ip: Option<IpAddr>,
-}
-
-#[derive(Debug)]
-struct Bucket {
-    tokens: f64,
-    at: Instant,
-}
-
-impl Bucket {
-    /// Takes one token from a bucket of `burst` refilled at `rate`/s.
-    fn take(slot: &mut Option<Bucket>, rate: f64, burst: f64) -> bool {
-        let now = Instant::now();
-        let b = slot.get_or_insert(Bucket { tokens: burst, at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
-        b.at = now;
-        if b.tokens >= 1.0 {
-            b.tokens -= 1.0;
-            true
-        } else {
-            false
-        }
-    }
-}
+use crate::session::{Bucket, ConnData};
 
 /// `subscribe` per connection: each one can cost a whole-org snapshot, so
 /// it has its own, much smaller bucket (a client re-subscribes on a gap or

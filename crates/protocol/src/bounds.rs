@@ -2,10 +2,23 @@
 //! outside has a limit, checked here once for gateway and clients alike.
 //! Checks are linear in the input and name the field they refuse.
 
-use crate::device::{Heartbeat, Playback};
-use crate::entity::{Health, Playing};
-use crate::event::ScheduleExecuted;
-use crate::mutation::ArgError;
+/// A rejected argument: which field, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct ArgError {
+    /// The offending field as named on the wire: an args field bare (`name`,
+    /// `items[1].duration_s`, `target.device`), or a top-level one (`base_rev`, `kind`).
+    pub field: String,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl ArgError {
+    /// An error about `field`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self { field: field.into(), message: message.into() }
+    }
+}
 
 /// Largest integer a JSON number carries exactly (`rev`, `seq`, `*_ms`, `size_bytes`).
 pub const MAX_SAFE_INT: u64 = (1 << 53) - 1;
@@ -105,144 +118,10 @@ pub mod finite {
     fields!(cpu_pct, mem_pct, temp_c, disk_free_pct);
 }
 
-fn within(field: &str, v: f32, lo: f32, hi: f32) -> Result<(), ArgError> {
+pub(crate) fn within(field: &str, v: f32, lo: f32, hi: f32) -> Result<(), ArgError> {
     // `!(lo..=hi).contains` is also true for NaN.
     if !v.is_finite() || !(lo..=hi).contains(&v) {
         return Err(ArgError::new(field, format!("must be a finite number in {lo}..={hi}")));
     }
     Ok(())
-}
-
-impl Health {
-    /// Checks every field's range; the error names it (`health.temp_c`).
-    pub fn check(&self) -> Result<(), ArgError> {
-        within("health.cpu_pct", self.cpu_pct, 0.0, 100.0)?;
-        within("health.mem_pct", self.mem_pct, 0.0, 100.0)?;
-        within("health.temp_c", self.temp_c, TEMP_RANGE.0, TEMP_RANGE.1)?;
-        within("health.disk_free_pct", self.disk_free_pct, 0.0, 100.0)?;
-        int("health.uptime_s", self.uptime_s)
-    }
-}
-
-impl Playing {
-    /// Checks ids and the timestamp.
-    pub fn check(&self) -> Result<(), ArgError> {
-        id("playing.playlist_id", &self.playlist_id)?;
-        id("playing.content_id", &self.content_id)?;
-        int("playing.since_ms", self.since_ms)
-    }
-}
-
-impl Heartbeat {
-    /// A heartbeat that breaks a bound changes nothing (PROTOCOL.md §8).
-    pub fn check(&self) -> Result<(), ArgError> {
-        int("ts_ms", self.ts_ms)?;
-        self.health.check()?;
-        match &self.playing {
-            Some(p) => p.check(),
-            None => Ok(()),
-        }
-    }
-}
-
-impl Playback {
-    /// Checks the content id, times and error text.
-    pub fn check(&self) -> Result<(), ArgError> {
-        id("content_id", &self.content_id)?;
-        int("started_ms", self.started_ms)?;
-        duration("duration_s", self.duration_s)?;
-        match &self.error {
-            Some(e) => text("error", e),
-            None => Ok(()),
-        }
-    }
-}
-
-impl ScheduleExecuted {
-    /// Checks ids, time and error text.
-    pub fn check(&self) -> Result<(), ArgError> {
-        id("schedule_id", &self.schedule_id)?;
-        id("device_id", &self.device_id)?;
-        id("playlist_id", &self.playlist_id)?;
-        int("at_ms", self.at_ms)?;
-        match &self.error {
-            Some(e) => text("error", e),
-            None => Ok(()),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn health() -> Health {
-        Health { cpu_pct: 10.0, mem_pct: 20.0, temp_c: 40.0, disk_free_pct: 50.0, uptime_s: 60 }
-    }
-
-    #[test]
-    fn a_health_value_that_overflows_f32_is_refused_naming_the_field() {
-        // 1e39 does not fit an f32: it would become infinity, written as null.
-        let err = serde_json::from_str::<Heartbeat>(
-            r#"{"ts_ms": 1, "health": {"cpu_pct": 1e39, "mem_pct": 1, "temp_c": 1, "disk_free_pct": 1, "uptime_s": 1}}"#,
-        )
-        .expect_err("refused while decoding");
-        assert!(err.to_string().contains("health.cpu_pct"), "{err}");
-        // In range after decoding is a separate check.
-        let hb: Heartbeat = serde_json::from_str(
-            r#"{"ts_ms": 1, "health": {"cpu_pct": 1e30, "mem_pct": 1, "temp_c": 1, "disk_free_pct": 1, "uptime_s": 1}}"#,
-        )
-        .expect("finite");
-        assert_eq!(hb.check().expect_err("out of range").field, "health.cpu_pct");
-    }
-
-    #[test]
-    fn every_health_field_has_its_range() {
-        assert!(health().check().is_ok());
-        for (field, h) in [
-            ("health.cpu_pct", Health { cpu_pct: 100.5, ..health() }),
-            ("health.mem_pct", Health { mem_pct: -1.0, ..health() }),
-            ("health.temp_c", Health { temp_c: 200.5, ..health() }),
-            ("health.temp_c", Health { temp_c: f32::NAN, ..health() }),
-            ("health.disk_free_pct", Health { disk_free_pct: f32::NEG_INFINITY, ..health() }),
-            ("health.uptime_s", Health { uptime_s: MAX_SAFE_INT + 1, ..health() }),
-        ] {
-            assert_eq!(h.check().expect_err(field).field, field);
-        }
-        let edge =
-            Health { cpu_pct: 0.0, mem_pct: 100.0, temp_c: -100.0, disk_free_pct: 100.0, uptime_s: MAX_SAFE_INT };
-        assert!(edge.check().is_ok());
-    }
-
-    #[test]
-    fn texts_count_characters_not_bytes() {
-        let ok = "é".repeat(MAX_TEXT_CHARS);
-        assert!(text("error", &ok).is_ok());
-        let long = "é".repeat(MAX_TEXT_CHARS + 1);
-        assert_eq!(text("error", &long).expect_err("long").field, "error");
-    }
-
-    #[test]
-    fn schedule_executed_strings_are_bounded() {
-        let ev = ScheduleExecuted {
-            schedule_id: "s".into(),
-            device_id: "d".into(),
-            playlist_id: "p".repeat(MAX_ID_BYTES + 1),
-            at_ms: 1,
-            outcome: crate::event::ExecutionOutcome::Ok,
-            error: None,
-        };
-        assert_eq!(ev.check().expect_err("long id").field, "playlist_id");
-        let ev = ScheduleExecuted { playlist_id: "p".into(), error: Some("x".repeat(100_000)), ..ev };
-        assert_eq!(ev.check().expect_err("long error").field, "error");
-    }
-
-    #[test]
-    fn durations_are_fractional_positive_and_at_most_a_day() {
-        assert!(duration("d", 7.5).is_ok());
-        assert!(duration("d", MAX_DURATION_S).is_ok());
-        for bad in [0.0, -1.0, MAX_DURATION_S + 0.001, f64::NAN, f64::INFINITY] {
-            assert!(duration("d", bad).is_err(), "{bad}");
-        }
-    }
 }

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::bounds::{ArgError, duration, id, int, text};
 use crate::entity::{Health, Playing};
 
 /// `heartbeat` (player → server), every `heartbeat_s`.
@@ -65,4 +66,29 @@ pub struct CommandAck {
     /// Why not.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl Heartbeat {
+    /// A heartbeat that breaks a bound changes nothing (PROTOCOL.md §8).
+    pub fn check(&self) -> Result<(), ArgError> {
+        int("ts_ms", self.ts_ms)?;
+        self.health.check()?;
+        match &self.playing {
+            Some(p) => p.check(),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Playback {
+    /// Checks the content id, times and error text.
+    pub fn check(&self) -> Result<(), ArgError> {
+        id("content_id", &self.content_id)?;
+        int("started_ms", self.started_ms)?;
+        duration("duration_s", self.duration_s)?;
+        match &self.error {
+            Some(e) => text("error", e),
+            None => Ok(()),
+        }
+    }
 }

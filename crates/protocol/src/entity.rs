@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::bounds::{ArgError, TEMP_RANGE, id, int, within};
+
 /// Device connectivity/health status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
@@ -350,5 +352,25 @@ impl Entity {
             EntityKind::Schedule => Self::Schedule(serde_json::from_str(text)?),
             EntityKind::Alert => Self::Alert(serde_json::from_str(text)?),
         })
+    }
+}
+
+impl Health {
+    /// Checks every field's range; the error names it (`health.temp_c`).
+    pub fn check(&self) -> Result<(), ArgError> {
+        within("health.cpu_pct", self.cpu_pct, 0.0, 100.0)?;
+        within("health.mem_pct", self.mem_pct, 0.0, 100.0)?;
+        within("health.temp_c", self.temp_c, TEMP_RANGE.0, TEMP_RANGE.1)?;
+        within("health.disk_free_pct", self.disk_free_pct, 0.0, 100.0)?;
+        int("health.uptime_s", self.uptime_s)
+    }
+}
+
+impl Playing {
+    /// Checks ids and the timestamp.
+    pub fn check(&self) -> Result<(), ArgError> {
+        id("playing.playlist_id", &self.playlist_id)?;
+        id("playing.content_id", &self.content_id)?;
+        int("playing.since_ms", self.since_ms)
     }
 }

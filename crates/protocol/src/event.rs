@@ -4,6 +4,7 @@ use serde::de::{DeserializeSeed, Error as _, IgnoredAny, MapAccess, Visitor};
 use serde::ser::SerializeStruct;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::bounds::{ArgError, id, int, text};
 use crate::entity::{Alert, Content, Device, DeviceStatus, EntityKind, Playlist, Schedule};
 
 /// `data` of every `*.removed` entry.
@@ -283,5 +284,19 @@ impl<'de> Visitor<'de> for EntryVisitor {
             ts_ms: ts_ms.ok_or_else(|| A::Error::missing_field("ts_ms"))?,
             event,
         })
+    }
+}
+
+impl ScheduleExecuted {
+    /// Checks ids, time and error text.
+    pub fn check(&self) -> Result<(), ArgError> {
+        id("schedule_id", &self.schedule_id)?;
+        id("device_id", &self.device_id)?;
+        id("playlist_id", &self.playlist_id)?;
+        int("at_ms", self.at_ms)?;
+        match &self.error {
+            Some(e) => text("error", e),
+            None => Ok(()),
+        }
     }
 }

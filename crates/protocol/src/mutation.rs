@@ -16,23 +16,7 @@ mod schedule_args;
 pub(crate) use schedule_args::check_window;
 pub use schedule_args::{ScheduleFields, SchedulePatch};
 
-/// A rejected argument: which field, and why.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{field}: {message}")]
-pub struct ArgError {
-    /// The offending field as named on the wire: an args field bare (`name`,
-    /// `items[1].duration_s`, `target.device`), or a top-level one (`base_rev`, `kind`).
-    pub field: String,
-    /// What is wrong with it.
-    pub message: String,
-}
-
-impl ArgError {
-    /// An error about `field`.
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into() }
-    }
-}
+pub use crate::bounds::ArgError;
 
 /// A mutation kind with its validated arguments.
 #[derive(Debug, Clone, PartialEq)]
