@@ -24,13 +24,14 @@ mod players;
 #[path = "hostile/sessions.rs"]
 mod sessions;
 
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
+pub use support::feed::Feed;
 use support::raw::{Raw, event, http_get};
 use support::{SECRET, Wall, mutation, token};
 use vizora_client::transport::{Incoming, Session};
@@ -246,57 +247,5 @@ async fn wait_http(addr: &str, path: &str, want: u16) -> String {
         }
         assert!(Instant::now() < deadline, "{path} still answers {code} {body:?}, not {want}");
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// A subscribed `/wall` session read as one gap-checked stream of log entries.
-struct Feed {
-    wall: Wall,
-    pending: VecDeque<Value>,
-    /// Last seq handed out.
-    last: u64,
-    epoch: String,
-}
-
-impl Feed {
-    /// A viewer of `org` subscribed with `since: null`, past its snapshot.
-    async fn subscribe(url: &str, org: &str) -> Self {
-        let mut wall = Wall::connect(url, &token(org, Role::Viewer, "feed")).await;
-        let ack = wall.call("subscribe", &json!({ "since": null })).await;
-        assert_eq!(ack["mode"], "snapshot", "{ack}");
-        let mut done = 0;
-        while done < 5 {
-            if wall.next_event("snapshot").await["last"] == true {
-                done += 1;
-            }
-        }
-        let last = ack["head_seq"].as_u64().expect("head_seq");
-        let epoch = ack["epoch"].as_str().expect("epoch").to_owned();
-        Feed { wall, pending: VecDeque::new(), last, epoch }
-    }
-
-    /// The next log entry; asserts it is `last + 1`.
-    async fn next(&mut self) -> Value {
-        while self.pending.is_empty() {
-            let ev = self.wall.next_event("events").await;
-            assert_eq!(ev["epoch"], self.epoch.as_str());
-            self.pending.extend(ev["items"].as_array().expect("items").iter().cloned());
-        }
-        let e = self.pending.pop_front().expect("entry");
-        assert_eq!(e["seq"].as_u64(), Some(self.last + 1), "gap-free, in order: {e}");
-        self.last += 1;
-        e
-    }
-
-    /// The next entry of type `ty`, skipping others; returns it and what was skipped.
-    async fn next_of(&mut self, ty: &str) -> (Value, Vec<Value>) {
-        let mut skipped = Vec::new();
-        loop {
-            let e = self.next().await;
-            if e["type"] == ty {
-                return (e, skipped);
-            }
-            skipped.push(e);
-        }
     }
 }

@@ -19,11 +19,11 @@ mod subscribe;
 #[path = "protocol_sections/transport.rs"]
 mod transport;
 
-use std::collections::VecDeque;
 use std::future::Future;
 
 use serde_json::{Value, json};
-use support::{SECRET, Wall};
+use support::SECRET;
+use support::feed::Feed;
 use vizora_gateway::{Auth, Embedded, GatewayConfig};
 
 /// Runs `f` on a fresh two-thread runtime (the gateway has its own).
@@ -53,56 +53,4 @@ fn gateway_on_clock(
 /// `Authorization`-style auth payload for CONNECT.
 fn auth(token: &str) -> Value {
     json!({ "token": token })
-}
-
-/// A subscribed `/wall` session read as one gap-checked stream of log entries.
-struct Feed {
-    wall: Wall,
-    pending: VecDeque<Value>,
-    /// Last seq handed out.
-    last: u64,
-    epoch: String,
-}
-
-impl Feed {
-    /// Subscribes with `since: null` and skips the snapshot.
-    async fn subscribe(url: &str, token: &str) -> Self {
-        let mut wall = Wall::connect(url, token).await;
-        let ack = wall.call("subscribe", &json!({ "since": null })).await;
-        assert_eq!(ack["mode"], "snapshot", "{ack}");
-        let mut done = 0;
-        while done < 5 {
-            if wall.next_event("snapshot").await["last"] == true {
-                done += 1;
-            }
-        }
-        let last = ack["head_seq"].as_u64().expect("head_seq");
-        let epoch = ack["epoch"].as_str().expect("epoch").to_owned();
-        Feed { wall, pending: VecDeque::new(), last, epoch }
-    }
-
-    /// The next log entry; asserts it is `last + 1`.
-    async fn next(&mut self) -> Value {
-        while self.pending.is_empty() {
-            let ev = self.wall.next_event("events").await;
-            assert_eq!(ev["epoch"], self.epoch.as_str());
-            self.pending.extend(ev["items"].as_array().expect("items").iter().cloned());
-        }
-        let e = self.pending.pop_front().expect("entry");
-        assert_eq!(e["seq"].as_u64(), Some(self.last + 1), "gap-free, in order: {e}");
-        self.last += 1;
-        e
-    }
-
-    /// The next entry of type `ty`, skipping others; returns it and what was skipped.
-    async fn next_of(&mut self, ty: &str) -> (Value, Vec<Value>) {
-        let mut skipped = Vec::new();
-        loop {
-            let e = self.next().await;
-            if e["type"] == ty {
-                return (e, skipped);
-            }
-            skipped.push(e);
-        }
-    }
 }

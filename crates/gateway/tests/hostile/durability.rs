@@ -35,7 +35,7 @@ fn a_failing_store_refuses_changes_honestly_and_recovers_without_loss() {
     let addr = gw.addr.to_string();
     let (epoch, head) = block_on(async {
         let url = gw.url();
-        let mut feed = Feed::subscribe(&url, "acme").await;
+        let mut feed = Feed::viewer(&url, "acme").await;
         let mut p1 = device(&url, "acme", "p1").await;
         feed.next_of("device.status").await;
         let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;

@@ -103,7 +103,7 @@ fn a_subscribe_loop_is_rate_limited_and_another_org_does_not_notice() {
     });
     block_on(async {
         let url = gw.url();
-        let mut feed = Feed::subscribe(&url, "globex").await;
+        let mut feed = Feed::viewer(&url, "globex").await;
         let player = beat_forever(&url, "globex", "g1", Duration::from_millis(100));
         let (online, _) = feed.next_of("device.status").await;
         assert_eq!((online["data"]["id"].as_str(), online["data"]["status"].as_str()), (Some("g1"), Some("online")));

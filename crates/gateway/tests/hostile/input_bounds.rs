@@ -127,7 +127,7 @@ fn oversized_schedule_reports_are_refused_and_log_nothing() {
     let gw = gateway(dir.path(), |c| c.heartbeat_s = 3600.0);
     block_on(async {
         let url = gw.url();
-        let mut feed = Feed::subscribe(&url, "acme").await;
+        let mut feed = Feed::viewer(&url, "acme").await;
         let mut p1 = device(&url, "acme", "p1").await;
         let (online, _) = feed.next_of("device.status").await;
         assert_eq!(online["seq"], 2, "{online}");

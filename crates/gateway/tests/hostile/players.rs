@@ -64,7 +64,7 @@ fn a_temperature_flapping_around_the_limit_holds_one_degraded_status_and_one_ale
     });
     block_on(async {
         let url = gw.url();
-        let mut feed = Feed::subscribe(&url, "acme").await;
+        let mut feed = Feed::viewer(&url, "acme").await;
         let mut p1 = device(&url, "acme", "p1").await;
         let mut log = Vec::new();
         for n in 0..20 {
@@ -106,7 +106,7 @@ fn resolved_alerts_leave_snapshots_after_the_retention_but_stay_in_the_log() {
     });
     block_on(async {
         let url = gw.url();
-        let mut feed = Feed::subscribe(&url, "acme").await;
+        let mut feed = Feed::viewer(&url, "acme").await;
         let mut p1 = device(&url, "acme", "p1").await;
         assert_eq!(feed.next_of("device.status").await.0["data"]["status"], "online");
 
@@ -175,7 +175,7 @@ fn a_removed_device_is_cut_off_and_only_a_newer_token_registers_it_again() {
     let gw = gateway(dir.path(), |c| c.heartbeat_s = 3600.0);
     block_on(async {
         let url = gw.url();
-        let mut feed = Feed::subscribe(&url, "acme").await;
+        let mut feed = Feed::viewer(&url, "acme").await;
         let old = token("acme", Role::Device, "p1");
         let mut p1 = Raw::open(&url).await;
         assert!(p1.connect_ns("/device", Some(&auth(&old))).await.starts_with("0/device,"));
