@@ -144,6 +144,17 @@ pub enum Cmd {
         /// Socket id.
         sid: Sid,
     },
+    /// A subscriber's replay was sent (`ok`), or failed.
+    CaughtUp {
+        /// Org.
+        org: String,
+        /// Socket id.
+        sid: Sid,
+        /// Which subscribe of that socket it answered.
+        round: u64,
+        /// Whether every entry went out.
+        ok: bool,
+    },
     /// Flush, close every socket, stop.
     Shutdown,
 }
@@ -251,6 +262,7 @@ impl EngineHandle {
             | Cmd::DeviceGone { .. }
             | Cmd::Unsubscribe { .. }
             | Cmd::CommandAcked { .. }
+            | Cmd::CaughtUp { .. }
             | Cmd::Heartbeats
             | Cmd::Shutdown => self.ctl.send(cmd).is_ok(),
             _ => match self.tx.try_send(cmd) {
@@ -278,6 +290,10 @@ pub(crate) struct Engine {
     /// The store refused a write; changes are refused until a probe passes.
     pub(crate) store_failing: bool,
     next_probe_ms: u64,
+    /// Its own life-cycle lane, for replay tasks to report back on.
+    ctl: Sender<Cmd>,
+    /// Numbers subscribes, so a replay reports on the one it serves.
+    next_round: u64,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -314,6 +330,8 @@ pub fn spawn(
         hb_ms,
         store_failing: false,
         next_probe_ms: 0,
+        ctl: ctl.clone(),
+        next_round: 0,
     };
     // Closing an engineioxide socket spawns a tokio task, so the engine
     // thread must run inside the gateway's runtime or every close panics it.
@@ -428,6 +446,7 @@ impl Engine {
                 self.org(&org).append(ts, Event::ScheduleExecuted(ev));
             }
             Cmd::Subscribe { org, sock, ack, since } => self.subscribe(&org, sock, ack, since),
+            Cmd::CaughtUp { org, sid, round, ok } => self.caught_up(&org, sid, round, ok),
             Cmd::Unsubscribe { org, sid } => {
                 if let Some(o) = self.orgs.get_mut(&org) {
                     o.subs.retain(|s| s.sid != sid);

@@ -126,11 +126,39 @@ pub trait LogStore: Send {
     fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError>;
     /// Checks that a write goes through (a failing store is probed until it does).
     fn probe(&mut self) -> Result<(), StoreError>;
+    /// A read-only view of the log for another thread (replays run there,
+    /// not on the sequencer); it sees every committed entry.
+    fn reader(&self) -> Result<Box<dyn LogRead>, StoreError>;
+}
+
+/// Reads the log from another thread than the sequencer's.
+pub trait LogRead: Send {
+    /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
+    fn read_log(&mut self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError>;
+}
+
+/// A read-only SQLite connection to the store (WAL: reads never block the writer).
+struct Reader(Connection);
+
+impl LogRead for Reader {
+    fn read_log(&mut self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        read_log(&self.0, org, after, limit)
+    }
+}
+
+fn read_log(conn: &Connection, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT seq, entry FROM log WHERE org = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+    let rows = stmt.query_map(params![org, after as i64, limit as i64], |r| {
+        Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
 }
 
 /// The SQLite store.
 pub struct Store {
     conn: Connection,
+    path: std::path::PathBuf,
     fail: FailSwitch,
     /// Held for the store's life: one gateway per data directory.
     _lock: std::fs::File,
@@ -190,12 +218,13 @@ impl Store {
                 return Err(StoreError::Dir { path: lock_path.display().to_string(), source });
             }
         }
-        let conn = Connection::open(dir.join("vizora.db"))?;
+        let path = dir.join("vizora.db");
+        let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: an acknowledged change survives power loss, not just kill -9.
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn, fail, _lock: lock })
+        Ok(Self { conn, path, fail, _lock: lock })
     }
 }
 
@@ -328,12 +357,12 @@ impl LogStore for Store {
 
     /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
     fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT seq, entry FROM log WHERE org = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
-        let rows = stmt.query_map(params![org, after as i64, limit as i64], |r| {
-            Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?))
-        })?;
-        Ok(rows.collect::<Result<_, _>>()?)
+        read_log(&self.conn, org, after, limit)
+    }
+
+    fn reader(&self) -> Result<Box<dyn LogRead>, StoreError> {
+        let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Ok(Box::new(Reader(Connection::open_with_flags(&self.path, flags)?)))
     }
 
     /// Lowest retained seq of an org.

@@ -58,7 +58,18 @@ impl Engine {
             let items = batch.entries.iter().map(|e| e.2.as_str());
             let packets: Vec<Str> =
                 events_packets(&org.epoch, items, self.cfg.packet_bytes()).into_iter().map(Str::from).collect();
-            org.subs.retain(|s| {
+            let hold_max = self.cfg.socket_buffer;
+            org.subs.retain_mut(|s| {
+                if let Some(held) = &mut s.held {
+                    // Still replaying: the entries wait, bounded like a socket queue.
+                    if held.len() + packets.len() > hold_max {
+                        tracing::warn!(org = %org.id, sid = %s.sid, "replaying /wall consumer fell behind; disconnected");
+                        s.sock.close(DisconnectReason::TransportError);
+                        return false;
+                    }
+                    held.extend(packets.iter().cloned());
+                    return true;
+                }
                 for p in &packets {
                     match s.sock.emit(p.clone()) {
                         Ok(()) => {}

@@ -26,6 +26,11 @@ pub(crate) struct DeviceRt {
 pub(crate) struct Sub {
     pub(crate) sid: Sid,
     pub(crate) sock: Sock,
+    /// Live packets held while its replay is still being sent (off the
+    /// sequencer thread); `None` once live.
+    pub(crate) held: Option<Vec<Str>>,
+    /// The subscribe this is (see `Cmd::CaughtUp`).
+    pub(crate) round: u64,
 }
 
 /// A reply to send once the batch it depends on is on disk.

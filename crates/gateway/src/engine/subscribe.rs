@@ -5,13 +5,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
+use crossbeam_channel::Sender;
 use engineioxide::Str;
-use engineioxide::socket::DisconnectReason;
+use engineioxide::socket::{DisconnectReason, Sid};
 use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::{DeviceStatus, NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::packets::{events_packets, snapshot_pages};
-use super::{Engine, Sock, Sub};
+use super::{Cmd, Engine, Sock, Sub};
+use crate::store::LogRead;
 
 /// How long a built snapshot serves later subscribers at the same head
 /// (heartbeats move live fields without moving the head).
@@ -35,21 +37,48 @@ impl Engine {
         if sock.emit(encode_ack(NS_WALL, ack, &reply)).is_err() {
             return;
         }
-        let ok = match replay_from {
-            Some(p) => self.send_replay(org_id, &sock, &epoch, p.seq, head),
-            None => {
-                let pages = self.snapshot(org_id);
-                pages.iter().all(|p| sock.emit(p.clone()).is_ok())
-            }
-        };
+        self.next_round += 1;
+        let round = self.next_round;
         let counter = if mode == SubscribeMode::Replay { &self.counters.replays } else { &self.counters.snapshots };
         counter.fetch_add(1, Relaxed);
-        if ok {
-            let org = self.org(org_id);
-            org.subs.retain(|s| s.sid != sock.id);
-            org.subs.push(Sub { sid: sock.id, sock });
-        } else {
-            sock.close(DisconnectReason::TransportError);
+        let held = match replay_from {
+            // The replay reads the store on a blocking thread; live entries
+            // wait for it here, so order holds and the sequencer goes on.
+            Some(p) => match self.store.reader() {
+                Ok(reader) => {
+                    let replay = Replay { reader, org: org_id.to_owned(), epoch, after: p.seq, head };
+                    replay.spawn(sock.clone(), round, self.cfg.packet_bytes(), self.ctl.clone());
+                    Some(Vec::new())
+                }
+                Err(e) => {
+                    tracing::error!(org = org_id, cause = %e, "no log reader for a replay");
+                    sock.close(DisconnectReason::TransportError);
+                    return;
+                }
+            },
+            None => {
+                let pages = self.snapshot(org_id);
+                if !pages.iter().all(|p| sock.emit(p.clone()).is_ok()) {
+                    sock.close(DisconnectReason::TransportError);
+                    return;
+                }
+                None
+            }
+        };
+        let org = self.org(org_id);
+        org.subs.retain(|s| s.sid != sock.id);
+        org.subs.push(Sub { sid: sock.id, sock, held, round });
+    }
+
+    /// A replay ended: the live packets held meanwhile follow it, in order.
+    pub(super) fn caught_up(&mut self, org_id: &str, sid: Sid, round: u64, ok: bool) {
+        let Some(org) = self.orgs.get_mut(org_id) else { return };
+        let Some(i) = org.subs.iter().position(|s| s.sid == sid && s.round == round) else { return };
+        let held = org.subs[i].held.take().unwrap_or_default();
+        let sent = ok && held.into_iter().all(|p| org.subs[i].sock.emit(p).is_ok());
+        if !sent {
+            let s = org.subs.remove(i);
+            s.sock.close(DisconnectReason::TransportError);
         }
     }
 
@@ -68,27 +97,6 @@ impl Engine {
         let pages = Arc::new(snapshot_pages(org, page, max_bytes));
         org.snapshot_cache = Some((org.head, Instant::now(), pages.clone()));
         pages
-    }
-
-    fn send_replay(&mut self, org: &str, sock: &Sock, epoch: &str, mut after: u64, head: u64) -> bool {
-        while after < head {
-            let rows = match self.store.read_log(org, after, REPLAY_ROWS) {
-                Ok(rows) if !rows.is_empty() => rows,
-                Ok(_) => return true,
-                Err(e) => {
-                    tracing::error!(org, cause = %e, "replay read failed");
-                    return false;
-                }
-            };
-            after = rows.last().map(|r| r.0).unwrap_or(head);
-            let items = rows.iter().filter(|r| r.0 <= head).map(|r| r.1.as_str());
-            for p in events_packets(epoch, items, self.cfg.packet_bytes()) {
-                if sock.emit(p).is_err() {
-                    return false;
-                }
-            }
-        }
-        true
     }
 
     /// Telemetry and metrics, about once a second, to orgs with subscribers.
@@ -113,7 +121,7 @@ impl Engine {
                 for chunk in devices.chunks(per_packet) {
                     let t = vizora_protocol::Telemetry { ts_ms: now, devices: chunk.to_vec() };
                     let text: Str = encode_event(NS_WALL, None, "telemetry", &t).into();
-                    for s in &org.subs {
+                    for s in org.subs.iter().filter(|s| s.held.is_none()) {
                         emit_lossy(&s.sock, &text);
                     }
                 }
@@ -129,7 +137,7 @@ impl Engine {
             }
             let m = org.window.metrics(now, online, degraded, offline);
             let text: Str = encode_event(NS_WALL, None, "metrics", &m).into();
-            for s in &org.subs {
+            for s in org.subs.iter().filter(|s| s.held.is_none()) {
                 emit_lossy(&s.sock, &text);
             }
         }
@@ -143,5 +151,51 @@ impl Engine {
 fn emit_lossy(sock: &Sock, text: &Str) {
     if let Ok(permit) = sock.reserve() {
         permit.emit(text.clone());
+    }
+}
+
+/// A replay from the store, sent by a blocking task of its own.
+struct Replay {
+    reader: Box<dyn LogRead>,
+    org: String,
+    epoch: String,
+    after: u64,
+    head: u64,
+}
+
+impl Replay {
+    fn spawn(self, sock: Sock, round: u64, max_bytes: usize, done: Sender<Cmd>) {
+        let (org, sid) = (self.org.clone(), sock.id);
+        tokio::task::spawn_blocking(move || {
+            let ok = self.send(&sock, max_bytes);
+            let _ = done.send(Cmd::CaughtUp { org, sid, round, ok });
+        });
+    }
+
+    /// Entries `after < seq <= head` in packets of at most `max_bytes`.
+    fn send(mut self, sock: &Sock, max_bytes: usize) -> bool {
+        while self.after < self.head {
+            let rows = match self.reader.read_log(&self.org, self.after, REPLAY_ROWS) {
+                Ok(rows) => rows,
+                Err(e) => {
+                    tracing::error!(org = %self.org, cause = %e, "replay read failed");
+                    return false;
+                }
+            };
+            // Pruned meanwhile: a hole the client could not see. It is cut
+            // and resumes (with a snapshot, the range being gone).
+            if rows.first().is_none_or(|r| r.0 != self.after + 1) {
+                tracing::warn!(org = %self.org, after = self.after, "replay range no longer held");
+                return false;
+            }
+            self.after = rows.last().map(|r| r.0).unwrap_or(self.head);
+            let items = rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str());
+            for p in events_packets(&self.epoch, items, max_bytes) {
+                if sock.emit(p).is_err() {
+                    return false;
+                }
+            }
+        }
+        true
     }
 }
