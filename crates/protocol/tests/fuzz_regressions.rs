@@ -5,38 +5,19 @@
 //! invariants checked under the fuzzer are the ones checked here. A fixed
 //! crash stays fixed; a folder that does not exist yet replays nothing.
 
-use std::path::{Path, PathBuf};
-
 #[path = "../../../fuzz/src/codec.rs"]
 mod codec;
 #[path = "../../../fuzz/src/mutation.rs"]
 mod mutation;
+#[path = "../../../fuzz/src/replay.rs"]
+mod replay;
 #[path = "../../../fuzz/src/server_packets.rs"]
 mod server_packets;
 #[path = "../../../fuzz/src/stored_row.rs"]
 mod stored_row;
 
-fn inputs(target: &str) -> Vec<PathBuf> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let dirs = [root.join("tests/fuzz_regressions").join(target), root.join("../../fuzz/seeds").join(target)];
-    let mut files: Vec<PathBuf> = dirs
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file() && p.extension().is_none_or(|x| x != "md"))
-        .collect();
-    files.sort();
-    files
-}
-
 fn replay(target: &str, run: fn(&[u8])) {
-    for f in inputs(target) {
-        let data = std::fs::read(&f).expect("readable input");
-        // Printed before the run, so a failure names its input.
-        eprintln!("{target}: {}", f.display());
-        run(&data);
-    }
+    replay::replay(env!("CARGO_MANIFEST_DIR"), target, run);
 }
 
 #[test]
