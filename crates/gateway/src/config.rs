@@ -44,8 +44,13 @@ pub struct GatewayConfig {
     pub ping_timeout_ms: u64,
     /// Largest accepted frame.
     pub max_payload: u64,
-    /// Per-socket outgoing queue, packets; a `/wall` consumer that fills it is disconnected.
+    /// Per-socket outgoing queue, packets (replies, replay and snapshot
+    /// pages); a consumer that fills it is disconnected.
     pub socket_buffer: usize,
+    /// Bytes of live entries a `/wall` consumer may have waiting (in its
+    /// outbox and not yet taken by its socket); past it, it is disconnected
+    /// and resumes by replay.
+    pub slow_consumer_bytes: usize,
     /// Log entries kept per org for replay (at least).
     pub history_entries: u64,
     /// Seconds of log kept per org for replay (at least).
@@ -100,6 +105,7 @@ impl Default for GatewayConfig {
             ping_timeout_ms: 5_000,
             max_payload: 1 << 20,
             socket_buffer: 4096,
+            slow_consumer_bytes: 8 * 1024 * 1024,
             history_entries: 100_000,
             history_secs: 3600,
             tick_ms: 250,
@@ -268,6 +274,9 @@ impl GatewayConfig {
         }
         if self.snapshot_page == 0 {
             return Err(("snapshot_page", "must be > 0".into()));
+        }
+        if self.slow_consumer_bytes < 2 * self.packet_bytes() {
+            return Err(("slow_consumer_bytes", "must be at least twice max_packet_bytes".into()));
         }
         if self.socket_buffer < 16 {
             return Err(("socket_buffer", "must be ≥ 16".into()));

@@ -25,6 +25,7 @@ mod commit;
 mod devices;
 mod mutate;
 mod org;
+mod outbox;
 mod packets;
 mod subscribe;
 
@@ -449,7 +450,13 @@ impl Engine {
             Cmd::CaughtUp { org, sid, round, ok } => self.caught_up(&org, sid, round, ok),
             Cmd::Unsubscribe { org, sid } => {
                 if let Some(o) = self.orgs.get_mut(&org) {
-                    o.subs.retain(|s| s.sid != sid);
+                    o.subs.retain(|s| {
+                        let keep = s.sid != sid;
+                        if !keep {
+                            s.outbox.close();
+                        }
+                        keep
+                    });
                 }
             }
             Cmd::Shutdown => {}

@@ -55,6 +55,12 @@ pub struct Counters {
     pub connect_timeouts: AtomicU64,
     /// Sessions refused by the per-IP cap.
     pub per_ip_refused: AtomicU64,
+    /// `events` frames sent live to `/wall` consumers, and the entries in them.
+    pub wall_event_frames: AtomicU64,
+    /// See `wall_event_frames`.
+    pub wall_event_entries: AtomicU64,
+    /// `/wall` consumers disconnected for falling too far behind.
+    pub slow_consumers: AtomicU64,
     /// Log head per org.
     heads: Mutex<BTreeMap<String, u64>>,
     /// Delivery latency histogram: cumulative-free bucket counts, +Inf last.
@@ -101,6 +107,12 @@ impl Counters {
             g(&self.connect_timeouts),
             g(&self.per_ip_refused),
             g(&self.store_failures)
+        ));
+        out.push_str(&format!(
+            "# HELP vizora_wall_event_frames_total Live `events` frames sent to /wall consumers (several commits share one when the consumer is behind).\n# TYPE vizora_wall_event_frames_total counter\nvizora_wall_event_frames_total {}\n# TYPE vizora_wall_event_entries_total counter\nvizora_wall_event_entries_total {}\n# TYPE vizora_slow_consumers_total counter\nvizora_slow_consumers_total {}\n",
+            g(&self.wall_event_frames),
+            g(&self.wall_event_entries),
+            g(&self.slow_consumers)
         ));
         out.push_str("# TYPE vizora_log_head gauge\n");
         for (org, head) in self.heads.lock().unwrap_or_else(|p| p.into_inner()).iter() {

@@ -3,13 +3,12 @@
 
 use std::sync::atomic::Ordering::Relaxed;
 
-use engineioxide::Str;
-use engineioxide::socket::DisconnectReason;
-use tokio::sync::mpsc::error::TrySendError;
+use std::sync::Arc;
+
 use vizora_protocol::codec::encode_ack;
 use vizora_protocol::{EntityKind, MutationAck, NS_WALL, RejectCode};
 
-use super::packets::events_packets;
+use super::outbox::{Block, Refused};
 use super::{DECIDED_RETENTION_MS, Engine, STORE_PROBE_MS};
 use crate::store::OrgBatch;
 
@@ -53,40 +52,26 @@ impl Engine {
             if batch.entries.is_empty() {
                 continue;
             }
-            self.counters.entries.fetch_add(batch.entries.len() as u64, Relaxed);
+            let n = batch.entries.len() as u64;
+            self.counters.entries.fetch_add(n, Relaxed);
             self.counters.set_head(&org.id, org.head);
-            let items = batch.entries.iter().map(|e| e.2.as_str());
-            let packets: Vec<Str> =
-                events_packets(&org.epoch, items, self.cfg.packet_bytes()).into_iter().map(Str::from).collect();
-            let hold_max = self.cfg.socket_buffer;
-            org.subs.retain_mut(|s| {
-                if let Some(held) = &mut s.held {
-                    // Still replaying: the entries wait, bounded like a socket queue.
-                    if held.len() + packets.len() > hold_max {
-                        tracing::warn!(org = %org.id, sid = %s.sid, "replaying /wall consumer fell behind; disconnected");
-                        s.sock.close(DisconnectReason::TransportError);
-                        return false;
-                    }
-                    held.extend(packets.iter().cloned());
-                    return true;
+            let epoch: Arc<str> = Arc::from(org.epoch.as_str());
+            let items = batch.entries.into_iter().map(|e| e.2).collect();
+            let block = Block::new(&epoch, items, self.cfg.packet_bytes());
+            let counters = &self.counters;
+            org.subs.retain(|s| match s.outbox.push(&block) {
+                Ok(()) => true,
+                Err(Refused::TooSlow) => {
+                    // Too far behind on state: cut; it resumes by replay.
+                    tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
+                    counters.slow_consumers.fetch_add(1, Relaxed);
+                    false
                 }
-                for p in &packets {
-                    match s.sock.emit(p.clone()) {
-                        Ok(()) => {}
-                        Err(TrySendError::Full(_)) => {
-                            // Too far behind on state: disconnect; it resumes by replay.
-                            tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
-                            s.sock.close(DisconnectReason::TransportError);
-                            return false;
-                        }
-                        Err(TrySendError::Closed(_)) => return false,
-                    }
-                }
-                true
+                Err(Refused::Closed) => false,
             });
             // Append → committed → handed to every subscriber's socket.
             if let Some(since) = org.batch_since.take() {
-                self.counters.observe_delivery(since.elapsed(), batch.entries.len() as u64);
+                self.counters.observe_delivery(since.elapsed(), n);
             }
         }
     }

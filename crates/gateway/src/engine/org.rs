@@ -11,6 +11,7 @@ use engineioxide::socket::Sid;
 use vizora_protocol::org_state::OrgState;
 use vizora_protocol::{AlertState, Entity, EntityKind, Event, LogEntry, MutationAck};
 
+use super::outbox::Outbox;
 use super::{Sock, static_kind};
 use crate::metrics::MetricsWindow;
 use crate::status::Liveness;
@@ -26,9 +27,9 @@ pub(crate) struct DeviceRt {
 pub(crate) struct Sub {
     pub(crate) sid: Sid,
     pub(crate) sock: Sock,
-    /// Live packets held while its replay is still being sent (off the
-    /// sequencer thread); `None` once live.
-    pub(crate) held: Option<Vec<Str>>,
+    /// Live entries and lossy streams on their way to it (paused while its
+    /// replay is sent off the sequencer thread).
+    pub(crate) outbox: Arc<Outbox>,
     /// The subscribe this is (see `Cmd::CaughtUp`).
     pub(crate) round: u64,
 }

@@ -1,5 +1,5 @@
 //! `subscribe` (PROTOCOL.md §5): replay from the log or a snapshot, then
-//! live; and the lossy streams (`telemetry`, `metrics`) to subscribers.
+//! live through each consumer's outbox; and the lossy streams (`telemetry`, `metrics`) to subscribers.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
@@ -12,6 +12,7 @@ use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::{DeviceStatus, NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::packets::{events_packets, snapshot_pages};
+use super::outbox::{Lossy, Outbox};
 use super::{Cmd, Engine, Sock, Sub};
 use crate::store::LogRead;
 
@@ -26,6 +27,13 @@ impl Engine {
         // Pending entries must be durable and sent before the new subscriber
         // is placed, or it could miss or double them.
         self.flush();
+        // A subscribe again on the same socket: what its last one still had
+        // waiting must not follow this ack.
+        if let Some(o) = self.orgs.get_mut(org_id)
+            && let Some(old) = o.subs.iter().find(|s| s.sid == sock.id)
+        {
+            old.outbox.close();
+        }
         let oldest = self.store.oldest_seq(org_id).ok().flatten();
         let org = self.org(org_id);
         let replay_from = since.filter(|p| {
@@ -41,14 +49,15 @@ impl Engine {
         let round = self.next_round;
         let counter = if mode == SubscribeMode::Replay { &self.counters.replays } else { &self.counters.snapshots };
         counter.fetch_add(1, Relaxed);
-        let held = match replay_from {
+        let paused = match replay_from {
             // The replay reads the store on a blocking thread; live entries
-            // wait for it here, so order holds and the sequencer goes on.
+            // wait in the outbox meanwhile, so order holds and the
+            // sequencer goes on.
             Some(p) => match self.store.reader() {
                 Ok(reader) => {
                     let replay = Replay { reader, org: org_id.to_owned(), epoch, after: p.seq, head };
                     replay.spawn(sock.clone(), round, self.cfg.packet_bytes(), self.ctl.clone());
-                    Some(Vec::new())
+                    true
                 }
                 Err(e) => {
                     tracing::error!(org = org_id, cause = %e, "no log reader for a replay");
@@ -62,22 +71,30 @@ impl Engine {
                     sock.close(DisconnectReason::TransportError);
                     return;
                 }
-                None
+                false
             }
         };
+        let outbox = Outbox::new(
+            &sock,
+            self.cfg.slow_consumer_bytes,
+            self.cfg.packet_bytes(),
+            self.counters.clone(),
+            paused,
+        );
         let org = self.org(org_id);
         org.subs.retain(|s| s.sid != sock.id);
-        org.subs.push(Sub { sid: sock.id, sock, held, round });
+        org.subs.push(Sub { sid: sock.id, sock, outbox, round });
     }
 
-    /// A replay ended: the live packets held meanwhile follow it, in order.
+    /// A replay ended: the live entries that waited meanwhile follow it, in order.
     pub(super) fn caught_up(&mut self, org_id: &str, sid: Sid, round: u64, ok: bool) {
         let Some(org) = self.orgs.get_mut(org_id) else { return };
         let Some(i) = org.subs.iter().position(|s| s.sid == sid && s.round == round) else { return };
-        let held = org.subs[i].held.take().unwrap_or_default();
-        let sent = ok && held.into_iter().all(|p| org.subs[i].sock.emit(p).is_ok());
-        if !sent {
+        if ok {
+            org.subs[i].outbox.resume();
+        } else {
             let s = org.subs.remove(i);
+            s.outbox.close();
             s.sock.close(DisconnectReason::TransportError);
         }
     }
@@ -118,12 +135,16 @@ impl Engine {
                     .collect();
                 // Split so no packet exceeds the bound: a device is < 1 KiB.
                 let per_packet = (max_bytes / 1024).max(1);
-                for chunk in devices.chunks(per_packet) {
-                    let t = vizora_protocol::Telemetry { ts_ms: now, devices: chunk.to_vec() };
-                    let text: Str = encode_event(NS_WALL, None, "telemetry", &t).into();
-                    for s in org.subs.iter().filter(|s| s.held.is_none()) {
-                        emit_lossy(&s.sock, &text);
-                    }
+                let packets: Vec<Str> = devices
+                    .chunks(per_packet)
+                    .map(|chunk| {
+                        let t = vizora_protocol::Telemetry { ts_ms: now, devices: chunk.to_vec() };
+                        encode_event(NS_WALL, None, "telemetry", &t).into()
+                    })
+                    .collect();
+                let packets = Arc::new(packets);
+                for s in &org.subs {
+                    s.outbox.push_lossy(Lossy::Telemetry, &packets);
                 }
             }
             let (mut online, mut degraded, mut offline) = (0, 0, 0);
@@ -136,21 +157,11 @@ impl Engine {
                 }
             }
             let m = org.window.metrics(now, online, degraded, offline);
-            let text: Str = encode_event(NS_WALL, None, "metrics", &m).into();
-            for s in org.subs.iter().filter(|s| s.held.is_none()) {
-                emit_lossy(&s.sock, &text);
+            let packets = Arc::new(vec![Str::from(encode_event(NS_WALL, None, "metrics", &m))]);
+            for s in &org.subs {
+                s.outbox.push_lossy(Lossy::Metrics, &packets);
             }
         }
-    }
-}
-
-/// Sends a lossy packet in order with the rest, or drops it when the
-/// consumer's queue is full. (Not engineioxide's `emit_volatile`: its one
-/// volatile slot is latest-wins across messages, so `metrics` sent after
-/// `telemetry` in the same tick replaced it and walls never saw telemetry.)
-fn emit_lossy(sock: &Sock, text: &Str) {
-    if let Ok(permit) = sock.reserve() {
-        permit.emit(text.clone());
     }
 }
 

@@ -16,10 +16,11 @@ use super::{Feed, block_on, gateway};
 #[test]
 fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // A short per-socket queue, so a stalled reader fills it quickly.
+    // A small byte budget, so a stalled reader exceeds it quickly.
     // Long heartbeats, so only backpressure can end the stalled session here.
     let gw = gateway(dir.path(), |c| {
-        c.socket_buffer = 16;
+        c.max_packet_bytes = 64 * 1024;
+        c.slow_consumer_bytes = 256 * 1024;
         c.ping_interval_ms = 120_000;
         c.ping_timeout_ms = 120_000;
     });
@@ -66,6 +67,99 @@ fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
             }
         }
         assert!(closed, "the stalled consumer should have been disconnected");
+    });
+    gw.stop();
+}
+
+/// §8 / coalescing: while a consumer's socket is behind, the entries of the
+/// commits made meanwhile wait and reach it together, several commits to a
+/// frame, in order, with nothing lost; and once it keeps up again an entry
+/// leaves on its own.
+#[test]
+fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(dir.path(), |c| {
+        c.ping_interval_ms = 120_000;
+        c.ping_timeout_ms = 120_000;
+    });
+    let url = gw.url();
+    block_on(async {
+        // A tiny receive buffer, and nothing read while the operator writes:
+        // the gateway's writer for this socket stalls on a full TCP window.
+        let sock = TcpSocket::new_v4().expect("socket");
+        sock.set_recv_buffer_size(2048).expect("rcvbuf");
+        let stream = sock.connect(gw.addr).await.expect("tcp connect");
+        let (mut behind, _) = tokio_tungstenite::client_async(engine_url(&url), stream).await.expect("ws handshake");
+        let _open = behind.next().await.expect("open").expect("open frame");
+        let tok = token("acme", Role::Viewer, "behind");
+        behind.send(Message::Text(format!("40/wall,{}", json!({ "token": tok })).into())).await.expect("connect");
+        behind.send(Message::Text("42/wall,0[\"subscribe\",{\"since\":null}]".into())).await.expect("subscribe");
+        // Read up to the subscribe ack and the last snapshot page.
+        let mut head = None;
+        while head.is_none() {
+            let Some(Ok(Message::Text(t))) = behind.next().await else { panic!("closed before the subscribe ack") };
+            if let Some(ack) = t.strip_prefix("43/wall,0") {
+                let v: serde_json::Value = serde_json::from_str(ack).expect("ack JSON");
+                head = v[0]["head_seq"].as_u64();
+            }
+        }
+        let head = head.expect("head");
+
+        let mut op = Wall::connect(&url, &token("acme", Role::Operator, "op")).await;
+        // More than the kernel buffers on both ends hold (tcp_wmem's 4 MiB
+        // ceiling on loopback), so the writer must stall.
+        let n = 1500;
+        let uri = format!("https://example.invalid/{}", "p".repeat(4000));
+        for i in 0..n {
+            // One mutation per commit: each is acknowledged before the next is sent.
+            let args = json!({ "id": format!("c{i}"), "name": format!("c{i}"), "kind": "web", "uri": uri, "duration_s": 5, "size_bytes": 0 });
+            let ack = op.call("mutate", &mutation(&format!("m{i}"), "op", "content.create", None, None, args)).await;
+            assert_eq!(ack["status"], "applied", "{ack}");
+        }
+
+        // Now read it all: every seq once, in order, and count commits per frame.
+        let mut next = head + 1;
+        let mut most_commits = 0;
+        let mut frames = 0;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let last = head + 2 * n;
+        while next <= last {
+            assert!(Instant::now() < deadline, "stuck at seq {next} of {last}");
+            let Some(Ok(msg)) = behind.next().await else { panic!("closed at seq {next} of {last}") };
+            let Message::Text(t) = msg else { continue };
+            let Some(body) = t.strip_prefix("42/wall,") else { continue };
+            let v: serde_json::Value = serde_json::from_str(body).expect("event JSON");
+            if v[0] != "events" {
+                continue;
+            }
+            frames += 1;
+            let mut commits = std::collections::HashSet::new();
+            for item in v[1]["items"].as_array().expect("items") {
+                assert_eq!(item["seq"].as_u64(), Some(next), "entries in order, none lost or doubled");
+                next += 1;
+                if item["type"] == "mutation.applied" {
+                    commits.insert(item["data"]["mutation_id"].as_str().expect("mutation_id").to_owned());
+                }
+            }
+            most_commits = most_commits.max(commits.len());
+        }
+        assert!(most_commits >= 3, "a frame carried at most {most_commits} commits ({frames} frames)");
+        assert!(frames < n as usize, "{frames} frames for {n} commits");
+
+        // Caught up: the next commit arrives as a frame of its own, at once.
+        let args = json!({ "id": "solo", "name": "solo", "kind": "web", "uri": "https://example.invalid/solo", "duration_s": 5, "size_bytes": 0 });
+        let ack = op.call("mutate", &mutation("solo", "op", "content.create", None, None, args)).await;
+        assert_eq!(ack["status"], "applied", "{ack}");
+        loop {
+            let Some(Ok(Message::Text(t))) = behind.next().await else { panic!("closed") };
+            let Some(body) = t.strip_prefix("42/wall,") else { continue };
+            let v: serde_json::Value = serde_json::from_str(body).expect("event JSON");
+            if v[0] == "events" {
+                let seqs: Vec<u64> = v[1]["items"].as_array().expect("items").iter().filter_map(|i| i["seq"].as_u64()).collect();
+                assert_eq!(seqs, vec![last + 1, last + 2]);
+                break;
+            }
+        }
     });
     gw.stop();
 }
