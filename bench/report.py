@@ -2,7 +2,7 @@
 """Writes BENCHMARKS.md from the reports scripts/bench leaves in target/bench/.
 
 Usage: report.py OUT_DIR BENCHMARKS.md CASE...
-Each CASE (fanout-W, roundtrip, storm-W) has OUT_DIR/CASE-{ours,node}.json
+Each CASE (fanout-W, busy-W, roundtrip, storm-W) has OUT_DIR/CASE-{ours,node}.json
 (the loadtest report), CASE-{ours,node}.run.json (exit code, CPU seconds of
 both sides) and CASE-{ours,node}.server.log. The client rows (ingest, wall)
 have no Node side and are read by client_rows.py.
@@ -74,7 +74,7 @@ def ratio(a, b, digits=2):
 
 
 def walls_of(case):
-    return int(case.split("-", 1)[1]) if case.startswith(("fanout-", "storm-")) else 1
+    return int(case.split("-", 1)[1]) if case.startswith(("fanout-", "busy-", "storm-")) else 1
 
 
 def thousands(w):
@@ -84,6 +84,8 @@ def thousands(w):
 def label(case):
     if case.startswith("fanout-"):
         return f"fan-out {thousands(walls_of(case))}"
+    if case.startswith("busy-"):
+        return f"busy fan-out {thousands(walls_of(case))}" + (f" × {meta['busy_rate']}/s" if meta.get("busy_rate") else "")
     if case.startswith("storm-"):
         return f"reconnect storm {thousands(walls_of(case))}"
     return "mutation round-trip" if case == "roundtrip" else case
@@ -125,6 +127,30 @@ def per_cpu(c, s):
     if not r or not u.get("server_cpu_s"):
         return None
     return r.get("delivered", 0) / u["server_cpu_s"]
+
+
+def frames_per_entry(c, s):
+    """`events` frames the walls read per delivered entry; None for reports
+    from a load generator that did not count frames."""
+    r = rep(c, s)
+    f, d = r.get("event_frames"), r.get("delivered")
+    if f and d:
+        return f / d
+    e = r.get("entries_per_frame")
+    return 1 / e if e else None
+
+
+def cpu_per_m(c, s, who):
+    """CPU-s of `who` ("gateway" or "loadgen") per million delivered entries,
+    from the operator's first write until every wall read the last entry."""
+    return rep(c, s).get(f"{who}_cpu_s_per_m_entries")
+
+
+def cpu_cell(c, s, who):
+    per, used = cpu_per_m(c, s, who), rep(c, s).get(f"{who}_cpu_s")
+    if per is None:
+        return "n/a"
+    return f"{per:,.2f}" + (f" ({used:,.1f} s)" if used is not None else "")
 
 
 def clean(c, s):
@@ -188,7 +214,7 @@ started = meta.get("started_utc") or datetime.datetime.now(datetime.timezone.utc
 commit = meta.get("commit") or sh("git", "rev-parse", "--short", "HEAD")
 dirty = meta.get("dirty") if "dirty" in meta else sh("git", "status", "--porcelain", "--untracked-files=no") not in ("", "?")
 pinned = meta.get("pin", os.environ.get("BENCH_PIN") == "1")
-rows = (meta.get("rows") or "fanout roundtrip storm ingest wall").split()
+rows = (meta.get("rows") or "fanout busy roundtrip storm ingest wall").split()
 no_build = meta.get("no_build", os.environ.get("BENCH_NO_BUILD") == "1")
 try:
     sio = json.load(open("bench/node-baseline/node_modules/socket.io/package.json"))["version"]
@@ -199,6 +225,7 @@ except (OSError, ValueError, KeyError):
 fd_soft, fd_hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 
 fan = [c for c in cases if c.startswith("fanout-")]
+busy = [c for c in cases if c.startswith("busy-")]
 storms = [c for c in cases if c.startswith("storm-")]
 
 L = []
@@ -217,17 +244,18 @@ w("Ours: the release `vizora-gateway` (Rust; axum + engineioxide, SQLite store, 
   "our client alone: the baseline has no client, so their Node and ratio columns are n/a.")
 w("")
 w("Ratios are **ours ÷ Node**: above 1 is better for delivered entries/s and entries per CPU-second, "
-  "below 1 is better for time to subscribe, latency, memory and reconnect-storm recovery. "
+  "below 1 is better for time to subscribe, latency, memory, reconnect-storm recovery, `events` frames per entry "
+  "and CPU-seconds per million entries. "
   "Rows with no Node counterpart show n/a in both columns.")
 w("")
 w("## Results")
 w("")
 w("| row | metric | ours | Node | ours ÷ Node |")
 w("|---|---|---:|---:|---:|")
-for r_, n_ in (("fanout", "fan-out"), ("roundtrip", "mutation round-trip")):
+for r_, n_ in (("fanout", "fan-out"), ("busy", "busy fan-out"), ("roundtrip", "mutation round-trip")):
     if r_ not in rows:
         w(f"| {n_} | not run (`BENCH_ROWS`) | | | |")
-for c in fan:
+for c in fan + busy:
     n = label(c)
     w(f"| {n} | delivered entries/s | {num(rep(c,'ours').get('delivered_per_s'), 0)} | {num(rep(c,'node').get('delivered_per_s'), 0)} | "
       f"{ratio(rep(c,'ours').get('delivered_per_s'), rep(c,'node').get('delivered_per_s'))} |")
@@ -235,16 +263,23 @@ for c in fan:
       f"{num(rep(c,'node').get('time_to_all_subscribed_s'), 2)} | {ratio(rep(c,'ours').get('time_to_all_subscribed_s'), rep(c,'node').get('time_to_all_subscribed_s'))} |")
     w(f"| {n} | delivered entries per server CPU-second | {num(per_cpu(c,'ours'), 0)} | {num(per_cpu(c,'node'), 0)} | "
       f"{ratio(per_cpu(c,'ours'), per_cpu(c,'node'))} |")
-    for q in ("p50", "p99"):
+    for who, what in (("gateway", "server"), ("loadgen", "load generator")):
+        a, b = cpu_per_m(c, "ours", who), cpu_per_m(c, "node", who)
+        w(f"| {n} | {what} CPU-seconds per million delivered entries | {num(a, 2)} | {num(b, 2)} | {ratio(a, b)} |")
+    a, b = frames_per_entry(c, "ours"), frames_per_entry(c, "node")
+    w(f"| {n} | `events` frames per delivered entry | {num(a, 3)} | {num(b, 3)} | {ratio(a, b)} |")
+    for q in ("p50", "p99", "p999"):
         w(f"| {n} | publish → deliver {q}, ms | {num(lat(c,'ours',q), 2)} | {num(lat(c,'node',q), 2)} | {ratio(lat(c,'ours',q), lat(c,'node',q))} |")
     w(f"| {n} | lost / duplicated entries (must be 0) | {lostdup(c,'ours')} | {lostdup(c,'node')} | |")
+    w(f"| {n} | walls disconnected (must be 0) | {rep(c,'ours').get('walls_disconnected', 'no report')} | "
+      f"{rep(c,'node').get('walls_disconnected', 'no report')} | |")
 for c in [c for c in cases if c == "roundtrip"]:
     for q in ("p50", "p90", "p99", "p999"):
         w(f"| mutation round-trip | publish → deliver {q}, ms | {num(lat(c,'ours',q), 2)} | {num(lat(c,'node',q), 2)} | {ratio(lat(c,'ours',q), lat(c,'node',q))} |")
     w(f"| mutation round-trip | mutations applied / sent | {rep(c,'ours').get('mutations_applied')} / {rep(c,'ours').get('mutations_sent')} | "
       f"{rep(c,'node').get('mutations_applied')} / {rep(c,'node').get('mutations_sent')} | |")
     w(f"| mutation round-trip | lost / duplicated entries (must be 0) | {lostdup(c,'ours')} | {lostdup(c,'node')} | |")
-for c in fan:
+for c in fan + busy:
     a, b = rep(c, "ours").get("gateway_rss_per_wall_kib"), rep(c, "node").get("gateway_rss_per_wall_kib")
     w(f"| memory per idle connection | server RSS per subscribed wall, KiB ({label(c)}) | {num(a)} | {num(b)} | {ratio(a, b)} |")
 if "storm" not in rows:
@@ -280,26 +315,72 @@ if fan:
           + f": goal {'met' if d[0]/d[1] >= 5 and p[0]/p[1] <= 0.5 else 'not met'} on delivered/s × p99.")
     w("")
 
+fan10k = [c for c in fan if walls_of(c) == 10000]
+if busy or fan10k:
+    w("Goals of issue 11: at 2,000 walls × 200 mutations/s for 15 s (the busy fan-out row), 0 lost entries and 0 "
+      "disconnected walls, p99 at most half of Node's and server CPU per delivered entry at most a third of Node's; "
+      "at 10k walls, server RSS per idle wall at most half of Node's.")
+    w("")
+
+    def goal(ok):
+        return "not judged" if ok is None else ("met" if ok else "not met")
+
+    def vs(c, a, b, unit, digits=2):
+        if a is None or b is None or not b:
+            return f"{label(c)}: incomplete (ours {num(a, digits)}, Node {num(b, digits)})", None
+        return f"{label(c)}: {a / b:.2f}× (ours {num(a, digits)}{unit}, Node {num(b, digits)}{unit})", a / b
+
+    for c in busy:
+        if "busy_rate" in meta and (walls_of(c), str(meta.get("busy_rate")), str(meta.get("busy_duration_s"))) != (2000, "200", "15"):
+            w(f"- {label(c)} ran {walls_of(c):,} walls × {meta.get('busy_rate', '?')} mutations/s for "
+              f"{meta.get('busy_duration_s', '?')} s, not the issue's 2,000 walls × 200/s for 15 s "
+              "(`BENCH_BUSY_*`): the goals below are judged on it all the same.")
+        r = rep(c, "ours")
+        if not r:
+            w(f"- {label(c)}, lost entries and disconnected walls: no report: goal {goal(None)}.")
+        else:
+            lost, disc = r.get("lost"), r.get("walls_disconnected")
+            w(f"- {label(c)}, lost entries / disconnected walls (ours): {lost} / {disc}: goal "
+              f"{goal(None if lost is None or disc is None else lost == 0 and disc == 0)}.")
+        t, x = vs(c, lat(c, "ours", "p99"), lat(c, "node", "p99"), " ms")
+        w(f"- p99 publish → deliver, {t}: goal (≤ 0.50×) {goal(None if x is None else x <= 0.5)}.")
+        t, x = vs(c, cpu_per_m(c, "ours", "gateway"), cpu_per_m(c, "node", "gateway"), " CPU-s per M entries")
+        w(f"- server CPU per delivered entry, {t}: goal (≤ 1/3×) {goal(None if x is None else x <= 1 / 3)}.")
+    if "busy" in rows and not busy:
+        w("- busy fan-out: no run: goals on p99, server CPU, lost entries and disconnects n/a.")
+    elif "busy" not in rows:
+        w("- busy fan-out: not run (`BENCH_ROWS`): goals on p99, server CPU, lost entries and disconnects not judged.")
+    for c in fan10k:
+        t, x = vs(c, rep(c, "ours").get("gateway_rss_per_wall_kib"), rep(c, "node").get("gateway_rss_per_wall_kib"), " KiB", 1)
+        w(f"- server RSS per idle wall, {t}: goal (≤ 0.50×) {goal(None if x is None else x <= 0.5)}.")
+    if not fan10k:
+        w("- fan-out 10k: not run (`BENCH_WALLS`): goal on RSS per idle wall not judged.")
+    w("")
+
 if cases:
     w("### Every run")
     w("")
     w("| row | server | walls subscribed | time to all subscribed, s | mutations applied / sent | delivered entries | entries/s | "
-      "p50 / p90 / p99 / p999 / max, ms | lost / dup | walls disconnected | RSS before / idle / end, MiB | RSS per wall, KiB | "
-      "server CPU, s | load generator CPU, s | busiest 5 s: server / load generator / other, cores | run wall time, s | exit |")
-    w("|---|---|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---|---:|---:|")
+      "`events` frames per entry | p50 / p90 / p99 / p999 / max, ms | lost / dup | walls disconnected | RSS before / idle / end, MiB | "
+      "RSS per wall, KiB | server CPU, s | load generator CPU, s | server CPU-s per M entries (CPU-s while writing) | "
+      "load generator CPU-s per M entries (CPU-s while writing) | busiest 5 s: server / load generator / other, cores | "
+      "run wall time, s | exit |")
+    w("|---|---|---:|---:|---:|---:|---:|---:|---|---:|---:|---|---:|---:|---:|---:|---:|---|---:|---:|")
     for c in cases:
         for s in SIDES:
             r, u = rep(c, s), run(c, s)
             if not r:
-                w(f"| {label(c)} | {s} | no report | | | | | | | | | | | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | {num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')} |")
+                w(f"| {label(c)} | {s} | no report | | | | | | | | | | | | {num(u.get('loadgen_cpu_s'))} | | | {busiest(u)} | {num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')} |")
                 continue
             l = r.get("latency_ms", {})
             w(f"| {label(c)} | {s} | {r['walls_subscribed']}/{r['walls']} | {num(r.get('time_to_all_subscribed_s'), 2)} | "
               f"{r.get('mutations_applied')} / {r.get('mutations_sent')} | {num(r.get('delivered'))} | {num(r.get('delivered_per_s'), 0)} | "
+              f"{num(frames_per_entry(c, s), 3)} | "
               f"{num(l.get('p50'), 2)} / {num(l.get('p90'), 2)} / {num(l.get('p99'), 2)} / {num(l.get('p999'), 2)} / {num(l.get('max'), 2)} | "
               f"{r.get('lost')} / {r.get('duplicated')} | {r.get('walls_disconnected')} | "
               f"{num(r.get('gateway_rss_before_mib'))} / {num(r.get('gateway_rss_idle_mib'))} / {num(r.get('gateway_rss_end_mib'))} | "
-              f"{num(r.get('gateway_rss_per_wall_kib'))} | {num(u.get('server_cpu_s'))} | {num(u.get('loadgen_cpu_s'))} | {busiest(u)} | "
+              f"{num(r.get('gateway_rss_per_wall_kib'))} | {num(u.get('server_cpu_s'))} | {num(u.get('loadgen_cpu_s'))} | "
+              f"{cpu_cell(c, s, 'gateway')} | {cpu_cell(c, s, 'loadgen')} | {busiest(u)} | "
               f"{num(u.get('loadgen_wall_s'))} | {u.get('rc', '?')}{'' if u.get('server_alive', True) else ', server died'} |")
     w("")
 
@@ -395,12 +476,24 @@ w("- **One machine, one server at a time.** For every row `scripts/bench` starts
 w("- **Load.** W `/wall` subscribers connect (200 connects in flight), each `subscribe`s with `since: null` and reads the "
   "ack's `head_seq`; then one operator connection sends `content.create` mutations at a fixed rate for the duration. Each "
   "applied mutation is two log entries (`content.upserted`, `mutation.applied`) in one `events` batch to every wall. "
-  "No players (`--players 0`) in these rows.")
+  "No players (`--players 0`) in these rows."
+  + (f" The **busy fan-out** row (issue 11) is the same load with {meta.get('busy_walls', 'W')} walls at "
+     f"{meta.get('busy_rate', 'R')} mutations/s for {meta.get('busy_duration_s', 'D')} s."
+     if "busy" in rows else ""))
 w("- **Delivered entries/s** is every entry every wall received in order, divided by the operator's duration (walls drain "
   "up to 30 s after it). The offered load is fixed by the mutation rate: when both servers keep up, both deliver "
   "W × 2 × rate entries/s and the ratio is 1.0 — throughput differences then show in latency and in "
   "**entries per server CPU-second** (delivered entries ÷ the server process's user + system CPU time over the whole run, "
   "connects included, from `/proc/PID/stat`), which is the fairer capacity figure on a shared 2-core machine.")
+w("- **CPU-seconds per million entries** is measured by the load generator itself: it reads the user + system CPU time "
+  "of the server (`/proc/PID/stat` of `--gateway-pid`) and of its own process (`/proc/self/stat`) at the operator's "
+  "first write and again when every wall has read the last entry, and divides each difference by the delivered entries "
+  "in millions. Unlike entries per server CPU-second it leaves out the connects and subscribes; the *server CPU* and "
+  "*load generator CPU* columns of *Every run* are the whole run, from `bench/measure.py`.")
+w("- **`events` frames per entry** is the number of `events` frames the walls read (counted by the load generator, one "
+  "per `events` frame each wall parses, all walls together) divided by the entries delivered. A mutation's two entries "
+  "travel together, so 0.5 is one frame per mutation per wall, and below 0.5 means the server put several mutations' "
+  "entries in one frame. Fewer frames mean less framing and parsing work on both ends.")
 w("- **Latency** is publish → deliver: from the load generator writing the `mutate` frame to a wall parsing the batch "
   "holding its `mutation.applied`, one sample per wall per mutation, in an HDR histogram. It includes the load generator's "
   "own scheduling delay: with thousands of walls in one tokio process on the same cores, the tail measures the generator as "
@@ -445,6 +538,8 @@ w("```sh")
 w(f"{'BENCH_PIN=1 ' if pinned else ''}{'BENCH_NO_BUILD=1 ' if no_build else ''}scripts/bench    # BENCH_ROWS={' '.join(rows)!r} "
   f"BENCH_WALLS={meta.get('walls', '1000 5000 10000')!r} "
   f"BENCH_RATE={meta.get('rate', '20')} BENCH_RT_RATE={meta.get('rt_rate', '200')} BENCH_DURATION_S={meta.get('duration_s', '20')} "
+  f"BENCH_BUSY_WALLS={meta.get('busy_walls', '2000')} BENCH_BUSY_RATE={meta.get('busy_rate', '200')} "
+  f"BENCH_BUSY_DURATION_S={meta.get('busy_duration_s', '15')} "
   f"BENCH_STORM_WALLS={meta.get('storm_walls', '1000')} BENCH_STORM_AT_S={meta.get('storm_at_s', '5')} "
   f"BENCH_WALL_SIZES={meta.get('wall_sizes', '1920x1080 3840x2160')!r} BENCH_WALL_FRAMES={meta.get('wall_frames', '120')}"
   + (f" BENCH_CRITERION_ARGS={meta['criterion_args']!r}" if meta.get("criterion_args") else ""))

@@ -146,6 +146,25 @@ pub struct LoadReport {
     pub gateway_rss_per_wall_kib: Option<f64>,
     /// Gateway RSS at the end, MiB.
     pub gateway_rss_end_mib: Option<f64>,
+    /// `events` frames the walls read, all walls together.
+    #[serde(default)]
+    pub event_frames: u64,
+    /// Delivered entries per `events` frame.
+    #[serde(default)]
+    pub entries_per_frame: f64,
+    /// CPU seconds (user + system) the gateway used from the operator's
+    /// first write until every wall had read the last entry.
+    #[serde(default)]
+    pub gateway_cpu_s: Option<f64>,
+    /// `gateway_cpu_s` per million delivered entries.
+    #[serde(default)]
+    pub gateway_cpu_s_per_m_entries: Option<f64>,
+    /// CPU seconds the load generator used over the same span.
+    #[serde(default)]
+    pub loadgen_cpu_s: Option<f64>,
+    /// `loadgen_cpu_s` per million delivered entries.
+    #[serde(default)]
+    pub loadgen_cpu_s_per_m_entries: Option<f64>,
 }
 
 /// Latency percentiles, ms.
@@ -172,6 +191,22 @@ pub enum LoadError {
     #[error("operator: {0}")]
     Operator(String),
 }
+
+/// CPU seconds (user + system) a process has used: `/proc/PID/stat`, or
+/// `/proc/self/stat` for `None`.
+pub fn cpu_s(pid: Option<u32>) -> Option<f64> {
+    let path = pid.map_or_else(|| "/proc/self/stat".to_owned(), |p| format!("/proc/{p}/stat"));
+    let stat = std::fs::read_to_string(path).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = f.get(11)?.parse::<f64>().ok()? + f.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / USER_HZ)
+}
+
+/// Clock ticks per second in `/proc/PID/stat` (`sysconf(_SC_CLK_TCK)`):
+/// the kernel's USER_HZ, 100 on every Linux architecture this runs on.
+const USER_HZ: f64 = 100.0;
 
 /// Reads VmRSS of a process, MiB.
 pub fn rss_mib(pid: u32) -> Option<f64> {
@@ -273,6 +308,8 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
         report.gateway_rss_per_wall_kib = Some((b - a) * 1024.0 / cfg.walls.max(1) as f64);
     }
 
+    // CPU is counted from here: the writing and its fan-out, not the connects.
+    let cpu_at_start = (cfg.gateway_pid.and_then(|p| cpu_s(Some(p))), cpu_s(None));
     // The operator writes at a fixed rate; acks are counted as they come.
     let storm_run = async {
         match &storm {
@@ -294,12 +331,26 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
             out.tracker.finish(head);
             trackers.push(out.tracker);
             report.walls_disconnected += usize::from(out.disconnected);
+            report.event_frames += out.frames;
             report.resubscribes += out.resubscribes;
             report.resumed_by_replay += out.replays;
             report.resumed_by_snapshot += out.snapshots;
         }
     }
+    let per_m = |cpu: Option<f64>, at: Option<f64>, delivered: u64| {
+        let used = cpu? - at?;
+        Some((used, used / (delivered.max(1) as f64 / 1e6)))
+    };
     report.delivered = trackers.iter().map(|t| t.received).sum();
+    if let Some((used, per)) = per_m(cfg.gateway_pid.and_then(|p| cpu_s(Some(p))), cpu_at_start.0, report.delivered) {
+        report.gateway_cpu_s = Some(used);
+        report.gateway_cpu_s_per_m_entries = Some(per);
+    }
+    if let Some((used, per)) = per_m(cpu_s(None), cpu_at_start.1, report.delivered) {
+        report.loadgen_cpu_s = Some(used);
+        report.loadgen_cpu_s_per_m_entries = Some(per);
+    }
+    report.entries_per_frame = report.delivered as f64 / report.event_frames.max(1) as f64;
     report.delivered_per_s = report.delivered as f64 / cfg.duration.as_secs_f64().max(1e-9);
     report.lost = trackers.iter().map(|t| t.lost).sum();
     report.duplicated = trackers.iter().map(|t| t.duplicated).sum();
@@ -369,12 +420,18 @@ impl LoadReport {
         let opt = |v: Option<f64>, unit: &str| {
             v.map(|x| format!("{x:.1} {unit}")).unwrap_or_else(|| "n/a (no --gateway-pid)".into())
         };
+        let cpu = |used: Option<f64>, per: Option<f64>| match (used, per) {
+            (Some(u), Some(p)) => format!("{p:.2} ({u:.1} s)"),
+            _ => "n/a".into(),
+        };
         format!(
             "walls subscribed          {}/{}\n\
              players connected         {}\n\
              time to all subscribed    {:.2} s ({:.0}/s)\n\
              mutations sent/applied    {}/{}\n\
              delivered entries         {} ({:.0}/s)\n\
+             events frames             {} ({:.1} entries a frame)\n\
+             CPU s per M entries       gateway {}, load generator {}\n\
              latency ms p50/p90/p99/p999/max  {:.2} / {:.2} / {:.2} / {:.2} / {:.2}  (n={})\n\
              lost / duplicated         {} / {}  (walls with loss: {}, disconnected: {})\n\
              gateway RSS before/idle/end  {} / {} / {}\n\
@@ -390,6 +447,10 @@ impl LoadReport {
             self.mutations_applied,
             self.delivered,
             self.delivered_per_s,
+            self.event_frames,
+            self.entries_per_frame,
+            cpu(self.gateway_cpu_s, self.gateway_cpu_s_per_m_entries),
+            cpu(self.loadgen_cpu_s, self.loadgen_cpu_s_per_m_entries),
             self.latency_ms.p50,
             self.latency_ms.p90,
             self.latency_ms.p99,

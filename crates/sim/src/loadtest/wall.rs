@@ -11,7 +11,6 @@ use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
 use serde::Deserialize;
 use serde_json::json;
-use serde_json::value::RawValue;
 use tokio::sync::Semaphore;
 use vizora_client::transport::{Incoming, Session};
 use vizora_protocol::{SubscribeAck, SubscribeMode};
@@ -19,6 +18,8 @@ use vizora_protocol::{SubscribeAck, SubscribeMode};
 use super::Shared;
 use crate::accounting::SeqTracker;
 
+/// An `events` payload, read in one pass: only what is counted is kept,
+/// and entity data is skipped, never built.
 #[derive(Deserialize)]
 struct Batch<'a> {
     #[serde(borrow)]
@@ -31,13 +32,34 @@ struct Item<'a> {
     #[serde(rename = "type", borrow)]
     ty: &'a str,
     #[serde(borrow)]
-    data: &'a RawValue,
+    data: Data<'a>,
 }
 
 #[derive(Deserialize)]
-struct AppliedData<'a> {
-    #[serde(borrow)]
-    mutation_id: &'a str,
+struct Data<'a> {
+    #[serde(borrow, default)]
+    mutation_id: Option<&'a str>,
+}
+
+/// Counts one `events` payload: every seq, and the publish → deliver
+/// latency of the load generator's own mutations.
+fn count_events(payload: &str, shared: &Shared, tracker: &mut SeqTracker, samples: &mut Vec<u64>, frames: &mut u64) {
+    *frames += 1;
+    let now_us = shared.start.elapsed().as_micros() as u64;
+    let Ok(batch) = serde_json::from_str::<Batch>(payload) else {
+        tracing::warn!(payload = %payload.chars().take(120).collect::<String>(), "unreadable events payload");
+        return;
+    };
+    for item in batch.items {
+        tracker.observe(item.seq);
+        if item.ty == "mutation.applied"
+            && let Some(n) = item.data.mutation_id.and_then(|m| m.strip_prefix("lt-")?.parse::<usize>().ok())
+            && let Some(sent) = shared.sent_us.get(n).map(|a| a.load(Ordering::Relaxed))
+            && sent > 0
+        {
+            samples.push(now_us.saturating_sub(sent).max(1));
+        }
+    }
 }
 
 /// How one subscriber's run went.
@@ -51,6 +73,8 @@ pub(super) struct WallOutcome {
     /// Of those, answered `replay` / `snapshot`.
     pub replays: u64,
     pub snapshots: u64,
+    /// `events` frames read.
+    pub frames: u64,
 }
 
 async fn subscribe(
@@ -163,6 +187,7 @@ pub(super) async fn run(
                     break 'session;
                 }
             }
+            let mut on_events = |p: &str| count_events(p, &shared, &mut out.tracker, &mut samples, &mut out.frames);
             let msg = tokio::select! {
                 // The load generator cuts every subscriber at once: drop the socket, no goodbye.
                 _ = cut.changed() => {
@@ -171,35 +196,16 @@ pub(super) async fn run(
                     continue 'session;
                 }
                 _ = tick.tick() => continue,
-                m = s.recv() => m,
+                m = s.recv_or_events(&mut on_events) => m,
             };
-            let msg = match msg {
-                Ok(Incoming::Disconnected) | Err(_) => {
+            match msg {
+                Ok(Some(Incoming::Disconnected)) | Err(_) => {
                     tracing::debug!(wall = i, "wall connection ended; resuming");
                     out.disconnected = true;
                     tokio::time::sleep(Duration::from_millis(rng.random_range(50..300))).await;
                     continue 'session;
                 }
-                Ok(m) => m,
-            };
-            let Incoming::Event { name, arg, .. } = msg else { continue };
-            if name != "events" {
-                continue;
-            }
-            let now_us = shared.start.elapsed().as_micros() as u64;
-            let Ok(batch) = serde_json::from_str::<Batch>(&arg) else { continue };
-            for item in batch.items {
-                out.tracker.observe(item.seq);
-                if item.ty == "mutation.applied" {
-                    let n = serde_json::from_str::<AppliedData>(item.data.get())
-                        .ok()
-                        .and_then(|d| d.mutation_id.strip_prefix("lt-")?.parse::<usize>().ok());
-                    if let Some(sent) = n.and_then(|n| shared.sent_us.get(n)).map(|a| a.load(Ordering::Relaxed))
-                        && sent > 0
-                    {
-                        samples.push(now_us.saturating_sub(sent).max(1));
-                    }
-                }
+                Ok(_) => {}
             }
             if samples.len() >= 256 {
                 let mut h = shared.hist.lock().await;
