@@ -51,6 +51,11 @@ pub struct GatewayConfig {
     /// outbox and not yet taken by its socket); past it, it is disconnected
     /// and resumes by replay.
     pub slow_consumer_bytes: usize,
+    /// An org's committed entries are handed to its `/wall` subscribers as
+    /// one shared `events` batch, hand-offs spaced by 10 µs per subscriber
+    /// and at most this; an entry committed when the last hand-off is older
+    /// leaves at once. 0: every commit on its own.
+    pub fanout_ms: u64,
     /// Log entries kept per org for replay (at least).
     pub history_entries: u64,
     /// Seconds of log kept per org for replay (at least).
@@ -106,6 +111,7 @@ impl Default for GatewayConfig {
             max_payload: 1 << 20,
             socket_buffer: 4096,
             slow_consumer_bytes: 8 * 1024 * 1024,
+            fanout_ms: 20,
             history_entries: 100_000,
             history_secs: 3600,
             tick_ms: 250,
@@ -243,6 +249,7 @@ impl GatewayConfig {
         int("ping_interval_ms", self.ping_interval_ms, 1, DAY_MS)?;
         int("ping_timeout_ms", self.ping_timeout_ms, 1, DAY_MS)?;
         int("tick_ms", self.tick_ms, 1, 60_000)?;
+        int("fanout_ms", self.fanout_ms, 0, 1_000)?;
         int("max_payload", self.max_payload, 1024, 1 << 30)?;
         int("history_secs", self.history_secs, 0, 365 * 86_400)?;
         int("metrics_window_s", u64::from(self.metrics_window_s), 1, 86_400)?;

@@ -295,6 +295,11 @@ pub(crate) struct Engine {
     ctl: Sender<Cmd>,
     /// Numbers subscribes, so a replay reports on the one it serves.
     next_round: u64,
+    /// An org's committed entries go to its subscribers at most this often
+    /// (at once when its last hand-off is older).
+    fanout_interval: Duration,
+    /// When the earliest waiting hand-off is due.
+    fanout_due: Option<Instant>,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -320,6 +325,7 @@ pub fn spawn(
     let (tx, rx) = crossbeam_channel::bounded(1 << 16);
     let (ctl, ctl_rx) = crossbeam_channel::unbounded();
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
+    let cfg_fanout_ms = cfg.fanout_ms;
     let mut engine = Engine {
         cfg,
         store,
@@ -333,6 +339,8 @@ pub fn spawn(
         next_probe_ms: 0,
         ctl: ctl.clone(),
         next_round: 0,
+        fanout_interval: Duration::from_millis(cfg_fanout_ms),
+        fanout_due: None,
     };
     // Closing an engineioxide socket spawns a tokio task, so the engine
     // thread must run inside the gateway's runtime or every close panics it.
@@ -360,7 +368,8 @@ impl Engine {
         let mut next_prune = Instant::now() + prune_every;
         loop {
             self.shared.loop_at_ms.store(self.shared.started.elapsed().as_millis() as u64, Relaxed);
-            let timeout = next_tick.saturating_duration_since(Instant::now());
+            let wake = self.fanout_due.map_or(next_tick, |d| d.min(next_tick));
+            let timeout = wake.saturating_duration_since(Instant::now());
             let mut cmds: Vec<Cmd> = Vec::new();
             crossbeam_channel::select! {
                 recv(ctl) -> c => cmds.push(c.unwrap_or(Cmd::Shutdown)),
@@ -375,6 +384,7 @@ impl Engine {
             for cmd in cmds {
                 if matches!(cmd, Cmd::Shutdown) {
                     self.flush();
+                    self.fan_out_due(true);
                     self.close_all();
                     return;
                 }
@@ -391,6 +401,7 @@ impl Engine {
                 next_second = now + Duration::from_secs(1);
             }
             self.flush();
+            self.fan_out_due(false);
             if now >= next_prune {
                 self.prune();
                 next_prune = now + prune_every;

@@ -68,6 +68,11 @@ pub(crate) struct Org {
     undo_head: Option<u64>,
     /// When the oldest entry of the pending batch was appended.
     pub(crate) batch_since: Option<Instant>,
+    /// Committed entries not yet handed to the subscribers (see
+    /// `fanout_ms`), when the oldest was appended, and the last hand-off.
+    pub(crate) fanout: Vec<String>,
+    pub(crate) fanout_since: Option<Instant>,
+    pub(crate) last_fanout: Option<Instant>,
     pub(crate) acks: Vec<PendingAck>,
     pub(crate) persist_org: bool,
     pub(crate) telemetry_dirty: BTreeSet<String>,
@@ -95,6 +100,9 @@ impl Org {
             undo: HashMap::new(),
             undo_head: None,
             batch_since: None,
+            fanout: Vec::new(),
+            fanout_since: None,
+            last_fanout: None,
             acks: Vec::new(),
             persist_org: true,
             telemetry_dirty: BTreeSet::new(),

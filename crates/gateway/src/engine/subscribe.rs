@@ -27,6 +27,7 @@ impl Engine {
         // Pending entries must be durable and sent before the new subscriber
         // is placed, or it could miss or double them.
         self.flush();
+        self.fan_out_org(org_id);
         // A subscribe again on the same socket: what its last one still had
         // waiting must not follow this ack.
         if let Some(o) = self.orgs.get_mut(org_id)

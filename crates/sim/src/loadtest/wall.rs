@@ -83,7 +83,8 @@ async fn subscribe(
     since: serde_json::Value,
     timeout: Duration,
 ) -> Result<(Session, SubscribeAck), String> {
-    let mut s = Session::connect(url, "/wall", token, timeout).await.map_err(|e| e.to_string())?;
+    // Lean buffers: thousands of these share the load generator.
+    let mut s = Session::connect_lean(url, "/wall", token, timeout).await.map_err(|e| e.to_string())?;
     let id = s.emit_with_ack("subscribe", &json!({ "since": since })).await.map_err(|e| e.to_string())?;
     let deadline = tokio::time::Instant::now() + timeout;
     loop {
