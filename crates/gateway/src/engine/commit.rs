@@ -202,7 +202,7 @@ fn fan_out(org: &mut Org, packet_bytes: usize, counters: &Counters) {
     org.last_fanout = Some(Instant::now());
     let items = std::mem::take(&mut org.fanout);
     let since = org.fanout_since.take();
-    if items.is_empty() {
+    if items.is_empty() || org.subs.is_empty() {
         return;
     }
     let n = items.len() as u64;

@@ -120,14 +120,19 @@ impl Outbox {
             let mut g = self.lock();
             if g.closed {
                 Err(Refused::Closed)
-            } else if g.queued_bytes + g.in_flight_bytes + block.bytes > self.budget {
+            } else if g.queued_bytes + g.in_flight_bytes > 0
+                && g.queued_bytes + g.in_flight_bytes + block.bytes > self.budget
+            {
+                // Only a backlog counts: one block larger than the budget
+                // still goes to a consumer that is keeping up.
                 self.close_locked(&mut g);
                 Err(Refused::TooSlow)
             } else {
                 g.queued_bytes += block.bytes;
                 g.blocks.push(block.clone());
                 self.drain_locked(&mut g, &mut grave);
-                Ok(())
+                // The socket's own queue was full (or it closed) meanwhile.
+                if g.closed { Err(Refused::Closed) } else { Ok(()) }
             }
         };
         if r == Err(Refused::TooSlow)
@@ -166,6 +171,22 @@ impl Outbox {
             self.drain_locked(&mut g, &mut grave);
         }
         drop(grave);
+    }
+
+    /// Sends a replay packet straight to the socket, unless this outbox was
+    /// closed (the consumer subscribed again or left): a replay never
+    /// follows a newer subscribe's ack. `false` when it did not go.
+    pub(crate) fn emit_replay(&self, packet: Str) -> bool {
+        let g = self.lock();
+        if g.closed {
+            return false;
+        }
+        let Some(sock) = self.sock.upgrade() else { return false };
+        // An untracked packet: a refused one is dropped here harmlessly.
+        let sent = sock.emit(packet).is_ok();
+        drop(g);
+        drop(sock);
+        sent
     }
 
     /// Nothing more goes out (the consumer subscribed again or left).

@@ -43,22 +43,39 @@ impl Engine {
         let mode = if replay_from.is_some() { SubscribeMode::Replay } else { SubscribeMode::Snapshot };
         let reply = SubscribeAck { mode, epoch: org.epoch.clone(), head_seq: org.head };
         let (epoch, head) = (org.epoch.clone(), org.head);
+        // The session may have left /wall (or its token expired) while this
+        // subscribe waited in the request queue: the leave overtakes it on
+        // the life-cycle lane, so it is checked here, on this thread.
+        let joined = {
+            let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.wall.as_ref().is_some_and(|c| c.org == org_id)
+        };
+        if !joined {
+            return;
+        }
         if sock.emit(encode_ack(NS_WALL, ack, &reply)).is_err() {
+            sock.close(DisconnectReason::TransportError);
             return;
         }
         self.next_round += 1;
         let round = self.next_round;
         let counter = if mode == SubscribeMode::Replay { &self.counters.replays } else { &self.counters.snapshots };
         counter.fetch_add(1, Relaxed);
-        let paused = match replay_from {
+        let outbox = Outbox::new(
+            &sock,
+            self.cfg.slow_consumer_bytes,
+            self.cfg.packet_bytes(),
+            self.counters.clone(),
+            replay_from.is_some(),
+        );
+        match replay_from {
             // The replay reads the store on a blocking thread; live entries
             // wait in the outbox meanwhile, so order holds and the
             // sequencer goes on.
             Some(p) => match self.store.reader() {
                 Ok(reader) => {
                     let replay = Replay { reader, org: org_id.to_owned(), epoch, after: p.seq, head };
-                    replay.spawn(sock.clone(), round, self.cfg.packet_bytes(), self.ctl.clone());
-                    true
+                    replay.spawn(outbox.clone(), sock.id, round, self.cfg.packet_bytes(), self.ctl.clone());
                 }
                 Err(e) => {
                     tracing::error!(org = org_id, cause = %e, "no log reader for a replay");
@@ -72,16 +89,8 @@ impl Engine {
                     sock.close(DisconnectReason::TransportError);
                     return;
                 }
-                false
             }
-        };
-        let outbox = Outbox::new(
-            &sock,
-            self.cfg.slow_consumer_bytes,
-            self.cfg.packet_bytes(),
-            self.counters.clone(),
-            paused,
-        );
+        }
         let org = self.org(org_id);
         org.subs.retain(|s| s.sid != sock.id);
         org.subs.push(Sub { sid: sock.id, sock, outbox, round });
@@ -176,16 +185,18 @@ struct Replay {
 }
 
 impl Replay {
-    fn spawn(self, sock: Sock, round: u64, max_bytes: usize, done: Sender<Cmd>) {
-        let (org, sid) = (self.org.clone(), sock.id);
+    fn spawn(self, outbox: Arc<Outbox>, sid: Sid, round: u64, max_bytes: usize, done: Sender<Cmd>) {
+        let org = self.org.clone();
         tokio::task::spawn_blocking(move || {
-            let ok = self.send(&sock, max_bytes);
-            let _ = done.send(Cmd::CaughtUp { org, sid, round, ok });
+            // Reported however the replay ends, a panic included: an outbox
+            // left paused would hold the wall's live entries for good.
+            let mut report = CaughtUpGuard { done, org, sid, round, ok: false };
+            report.ok = self.send(&outbox, max_bytes);
         });
     }
 
     /// Entries `after < seq <= head` in packets of at most `max_bytes`.
-    fn send(mut self, sock: &Sock, max_bytes: usize) -> bool {
+    fn send(mut self, outbox: &Outbox, max_bytes: usize) -> bool {
         while self.after < self.head {
             let rows = match self.reader.read_log(&self.org, self.after, REPLAY_ROWS) {
                 Ok(rows) => rows,
@@ -203,11 +214,27 @@ impl Replay {
             self.after = rows.last().map(|r| r.0).unwrap_or(self.head);
             let items = rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str());
             for p in events_packets(&self.epoch, items, max_bytes) {
-                if sock.emit(p).is_err() {
+                if !outbox.emit_replay(p.into()) {
                     return false;
                 }
             }
         }
         true
+    }
+}
+
+/// Sends `Cmd::CaughtUp` when dropped.
+struct CaughtUpGuard {
+    done: Sender<Cmd>,
+    org: String,
+    sid: Sid,
+    round: u64,
+    ok: bool,
+}
+
+impl Drop for CaughtUpGuard {
+    fn drop(&mut self) {
+        let cmd = Cmd::CaughtUp { org: std::mem::take(&mut self.org), sid: self.sid, round: self.round, ok: self.ok };
+        let _ = self.done.send(cmd);
     }
 }

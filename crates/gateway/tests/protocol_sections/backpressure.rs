@@ -37,7 +37,9 @@ fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
         slow.send(Message::Text("42/wall,0[\"subscribe\",{\"since\":null}]".into())).await.expect("subscribe");
 
         let mut fast = Feed::subscribe(&url, &token("acme", Role::Viewer, "fast")).await;
-        let n = 1000;
+        // ~11 MiB: more than the kernel's send buffer on loopback can grow
+        // to (tcp_wmem's 4 MiB ceiling) plus the budget.
+        let n = 2500;
         // The reader that keeps up reads concurrently and must see every entry, in order.
         let reader = tokio::spawn(async move {
             for _ in 0..2 * n {
@@ -78,9 +80,11 @@ fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
 #[test]
 fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
     let dir = tempfile::tempdir().expect("tempdir");
+    // A budget above everything sent: this consumer is behind, never cut.
     let gw = gateway(dir.path(), |c| {
         c.ping_interval_ms = 120_000;
         c.ping_timeout_ms = 120_000;
+        c.slow_consumer_bytes = 64 * 1024 * 1024;
     });
     let url = gw.url();
     block_on(async {
@@ -106,9 +110,9 @@ fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
         let head = head.expect("head");
 
         let mut op = Wall::connect(&url, &token("acme", Role::Operator, "op")).await;
-        // More than the kernel buffers on both ends hold (tcp_wmem's 4 MiB
-        // ceiling on loopback), so the writer must stall.
-        let n = 1500;
+        // ~11 MiB, well over what the kernel buffers on both ends hold
+        // (tcp_wmem's 4 MiB ceiling on loopback), so the writer must stall.
+        let n = 2500;
         let uri = format!("https://example.invalid/{}", "p".repeat(4000));
         for i in 0..n {
             // One mutation per commit: each is acknowledged before the next is sent.
