@@ -13,6 +13,22 @@ use vizora_protocol::Role;
 use super::support::{Wall, mutation, token};
 use super::{Feed, block_on, gateway};
 
+type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
+
+/// A raw `/wall` session of org `acme` on a socket with a tiny receive
+/// buffer, that has sent `subscribe` and read nothing after the OPEN.
+async fn tiny_window_subscriber(addr: std::net::SocketAddr, url: &str, name: &str) -> Ws {
+    let sock = TcpSocket::new_v4().expect("socket");
+    sock.set_recv_buffer_size(2048).expect("rcvbuf");
+    let stream = sock.connect(addr).await.expect("tcp connect");
+    let (mut ws, _) = tokio_tungstenite::client_async(engine_url(url), stream).await.expect("ws handshake");
+    let _open = ws.next().await.expect("open").expect("open frame");
+    let tok = token("acme", Role::Viewer, name);
+    ws.send(Message::Text(format!("40/wall,{}", json!({ "token": tok })).into())).await.expect("connect");
+    ws.send(Message::Text("42/wall,0[\"subscribe\",{\"since\":null}]".into())).await.expect("subscribe");
+    ws
+}
+
 #[test]
 fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -26,15 +42,8 @@ fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
     });
     let url = gw.url();
     block_on(async {
-        // The slow consumer: a tiny receive buffer, subscribes, then never reads again.
-        let sock = TcpSocket::new_v4().expect("socket");
-        sock.set_recv_buffer_size(2048).expect("rcvbuf");
-        let stream = sock.connect(gw.addr).await.expect("tcp connect");
-        let (mut slow, _) = tokio_tungstenite::client_async(engine_url(&url), stream).await.expect("ws handshake");
-        let _open = slow.next().await.expect("open").expect("open frame");
-        let tok = token("acme", Role::Viewer, "slow");
-        slow.send(Message::Text(format!("40/wall,{}", json!({ "token": tok })).into())).await.expect("connect");
-        slow.send(Message::Text("42/wall,0[\"subscribe\",{\"since\":null}]".into())).await.expect("subscribe");
+        // The slow consumer: subscribes, then never reads again.
+        let mut slow = tiny_window_subscriber(gw.addr, &url, "slow").await;
 
         let mut fast = Feed::subscribe(&url, &token("acme", Role::Viewer, "fast")).await;
         // ~11 MiB: more than the kernel's send buffer on loopback can grow
@@ -90,14 +99,7 @@ fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
     block_on(async {
         // A tiny receive buffer, and nothing read while the operator writes:
         // the gateway's writer for this socket stalls on a full TCP window.
-        let sock = TcpSocket::new_v4().expect("socket");
-        sock.set_recv_buffer_size(2048).expect("rcvbuf");
-        let stream = sock.connect(gw.addr).await.expect("tcp connect");
-        let (mut behind, _) = tokio_tungstenite::client_async(engine_url(&url), stream).await.expect("ws handshake");
-        let _open = behind.next().await.expect("open").expect("open frame");
-        let tok = token("acme", Role::Viewer, "behind");
-        behind.send(Message::Text(format!("40/wall,{}", json!({ "token": tok })).into())).await.expect("connect");
-        behind.send(Message::Text("42/wall,0[\"subscribe\",{\"since\":null}]".into())).await.expect("subscribe");
+        let mut behind = tiny_window_subscriber(gw.addr, &url, "behind").await;
         // Read up to the subscribe ack and the last snapshot page.
         let mut head = None;
         while head.is_none() {
