@@ -5,6 +5,11 @@
 //! when full); heartbeats are coalesced per device beside them. It answers
 //! straight onto the sockets (emits are non-blocking `try_send`s).
 //!
+//! Fan-out: what an org commits is handed to its `/wall` subscribers as one
+//! shared block per hand-off, hand-offs spaced by the fan-out's cost (10 µs
+//! per subscriber, at most `fanout_ms`), each into the subscriber's outbox
+//! (`outbox.rs`), which sends at once or merges while that socket is behind.
+//!
 //! It never shows state beyond the disk: when the store refuses a batch the
 //! batch is undone, its mutations are answered `unavailable`, and new ones
 //! are refused until a probe write goes through again.
