@@ -109,6 +109,11 @@ struct LoadArgs {
     /// Connects in flight at once.
     #[arg(long, default_value_t = 200)]
     connect_parallelism: usize,
+    /// Create this many content items, then only update them in turn (a
+    /// working set that does not grow, for soaks); default: every mutation
+    /// creates a new item.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    working_set: Option<u64>,
     /// Write the report as JSON here too.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -490,6 +495,7 @@ fn run_loadtest(args: LoadArgs) -> anyhow::Result<ExitCode> {
         device_token: Arc::new(move |id: &str| mint(&a2, &org2, vizora_protocol::Role::Device, id)),
         gateway_pid: args.gateway_pid,
         connect_parallelism: args.connect_parallelism,
+        working_set: args.working_set.map(|k| k as usize),
     };
     // A URL is all this command has of the gateway, so its storm cuts the
     // connections; a caller that runs the gateway can restart it instead

@@ -93,6 +93,10 @@ pub struct LoadConfig {
     pub gateway_pid: Option<u32>,
     /// Connects in flight at once.
     pub connect_parallelism: usize,
+    /// With `Some(k)`, the operator creates `k` content items and then only
+    /// updates them in turn (a flat working set, for soaks); with `None` it
+    /// creates a new item with every mutation.
+    pub working_set: Option<usize>,
 }
 
 /// Results, as the table and the JSON file show them.

@@ -27,6 +27,7 @@ fn config(server: String, walls: usize) -> LoadConfig {
         device_token: Arc::new(|id: &str| support::token("load", Role::Device, id)),
         gateway_pid: None,
         connect_parallelism: 4,
+        working_set: None,
     }
 }
 

@@ -26,6 +26,7 @@ fn config(server: String) -> LoadConfig {
         device_token: Arc::new(|id: &str| support::token("load", Role::Device, id)),
         gateway_pid: None,
         connect_parallelism: 8,
+        working_set: None,
     }
 }
 

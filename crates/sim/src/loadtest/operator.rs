@@ -1,5 +1,6 @@
 //! The load generator's operator: writes `content.create` at a fixed rate
-//! and counts acks. When its connection dies (a storm) it reconnects and
+//! (or, with a working set, creates that many items and then updates them
+//! in turn, each with the rev its last ack gave) and counts acks. When its connection dies (a storm) it reconnects and
 //! sends its undecided mutations again with their original ids, as
 //! PROTOCOL.md §6 asks of every client; a `duplicate` ack of an applied one
 //! counts as applied.
@@ -20,6 +21,8 @@ struct Operator {
     pending: BTreeMap<usize, Value>,
     acks: HashMap<u64, usize>,
     applied: u64,
+    /// Working-set mode: each item's rev as last acknowledged (0: not yet created).
+    revs: Vec<u64>,
 }
 
 impl Operator {
@@ -31,8 +34,20 @@ impl Operator {
 
     fn on_ack(&mut self, id: u64, arg: &str) {
         let Some(n) = self.acks.remove(&id) else { return };
+        let item = (!self.revs.is_empty()).then(|| n % self.revs.len());
         match serde_json::from_str::<MutationAck>(arg) {
-            Ok(MutationAck::Applied { .. } | MutationAck::Duplicate { seq: Some(_), .. }) => self.applied += 1,
+            Ok(MutationAck::Applied { rev, .. } | MutationAck::Duplicate { seq: Some(_), rev: Some(rev) }) => {
+                self.applied += 1;
+                if let Some(i) = item {
+                    self.revs[i] = self.revs[i].max(rev);
+                }
+            }
+            Ok(MutationAck::Duplicate { seq: Some(_), .. }) => self.applied += 1,
+            Ok(MutationAck::Rejected { current: Some(current), .. }) => {
+                if let (Some(i), Some(rev)) = (item, current["rev"].as_u64()) {
+                    self.revs[i] = rev;
+                }
+            }
             // Not decided: it goes again after the next reconnect.
             Ok(MutationAck::Rejected {
                 code: vizora_protocol::RejectCode::RateLimited | vizora_protocol::RejectCode::Unavailable,
@@ -41,6 +56,36 @@ impl Operator {
             _ => {}
         }
         self.pending.remove(&n);
+    }
+
+    /// Mutation number `n`, or `None` when its working-set item still has
+    /// one undecided (the tick is skipped: an update sent with a stale rev
+    /// would only conflict).
+    fn next_mutation(&self, n: usize, run: &str) -> Option<Value> {
+        let (mutation_id, client_id) = (format!("lt-{n}"), format!("loadtest-{run}"));
+        let k = self.revs.len();
+        if k == 0 {
+            return Some(json!({
+                "mutation_id": mutation_id, "client_id": client_id, "kind": "content.create",
+                "args": { "name": format!("load {n}"), "kind": "web", "uri": "https://example.invalid/x", "duration_s": 5, "size_bytes": 0 },
+            }));
+        }
+        let item = n % k;
+        if self.pending.keys().any(|p| p % k == item) {
+            return None;
+        }
+        let id = format!("lt-item-{item}");
+        Some(if n < k {
+            json!({
+                "mutation_id": mutation_id, "client_id": client_id, "kind": "content.create",
+                "args": { "id": id, "name": format!("load {n}"), "kind": "web", "uri": "https://example.invalid/x", "duration_s": 5, "size_bytes": 0 },
+            })
+        } else {
+            json!({
+                "mutation_id": mutation_id, "client_id": client_id, "kind": "content.update",
+                "target": id, "base_rev": self.revs[item], "args": { "name": format!("load {n}") },
+            })
+        })
     }
 
     /// Replaces a dead session and sends every undecided mutation again, in order.
@@ -71,7 +116,8 @@ pub(super) async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u
     let s = Session::connect(&cfg.server, "/wall", &cfg.operator_token, Duration::from_secs(10))
         .await
         .map_err(|e| LoadError::Operator(e.to_string()))?;
-    let mut op = Operator { s, pending: BTreeMap::new(), acks: HashMap::new(), applied: 0 };
+    let mut op =
+        Operator { s, pending: BTreeMap::new(), acks: HashMap::new(), applied: 0, revs: vec![0; cfg.working_set.unwrap_or(0)] };
     let run = format!("{:x}", shared.start.elapsed().as_nanos() ^ u128::from(std::process::id()));
     let period = Duration::from_secs_f64(1.0 / cfg.mutations_per_s.max(0.001));
     let mut tick = tokio::time::interval(period);
@@ -84,10 +130,8 @@ pub(super) async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u
             _ = tick.tick() => {
                 let n = sent as usize;
                 if n >= shared.sent_us.len() { continue; }
-                op.pending.insert(n, json!({
-                    "mutation_id": format!("lt-{n}"), "client_id": format!("loadtest-{run}"), "kind": "content.create",
-                    "args": { "name": format!("load {n}"), "kind": "web", "uri": "https://example.invalid/x", "duration_s": 5, "size_bytes": 0 },
-                }));
+                let Some(m) = op.next_mutation(n, &run) else { continue };
+                op.pending.insert(n, m);
                 shared.sent_us[n].store(shared.start.elapsed().as_micros() as u64, Ordering::Relaxed);
                 sent += 1;
                 op.send(n).await.is_err()
