@@ -397,7 +397,10 @@ impl Session {
     /// goes to `events` and the call returns `None`. For a reader that only
     /// counts entries (the load generator), one pass over each frame instead
     /// of three.
-    pub async fn recv_or_events(&mut self, events: &mut (dyn FnMut(&str) + Send)) -> Result<Option<Incoming>, TransportError> {
+    pub async fn recv_or_events(
+        &mut self,
+        events: &mut (dyn FnMut(&str) + Send),
+    ) -> Result<Option<Incoming>, TransportError> {
         self.recv_inner(Some(events)).await
     }
 

@@ -11,8 +11,8 @@ use engineioxide::socket::{DisconnectReason, Sid};
 use vizora_protocol::codec::{encode_ack, encode_event};
 use vizora_protocol::{DeviceStatus, NS_WALL, Position, SubscribeAck, SubscribeMode};
 
-use super::packets::{events_packets, snapshot_pages};
 use super::outbox::{Lossy, Outbox};
+use super::packets::{events_packets, snapshot_pages};
 use super::{Cmd, Engine, Sock, Sub};
 use crate::store::LogRead;
 

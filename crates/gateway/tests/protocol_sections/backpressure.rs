@@ -161,7 +161,8 @@ fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
             let Some(body) = t.strip_prefix("42/wall,") else { continue };
             let v: serde_json::Value = serde_json::from_str(body).expect("event JSON");
             if v[0] == "events" {
-                let seqs: Vec<u64> = v[1]["items"].as_array().expect("items").iter().filter_map(|i| i["seq"].as_u64()).collect();
+                let seqs: Vec<u64> =
+                    v[1]["items"].as_array().expect("items").iter().filter_map(|i| i["seq"].as_u64()).collect();
                 assert_eq!(seqs, vec![last + 1, last + 2]);
                 break;
             }

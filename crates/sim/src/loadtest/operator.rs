@@ -116,8 +116,13 @@ pub(super) async fn operate(cfg: &LoadConfig, shared: &Shared) -> Result<(u64, u
     let s = Session::connect(&cfg.server, "/wall", &cfg.operator_token, Duration::from_secs(10))
         .await
         .map_err(|e| LoadError::Operator(e.to_string()))?;
-    let mut op =
-        Operator { s, pending: BTreeMap::new(), acks: HashMap::new(), applied: 0, revs: vec![0; cfg.working_set.unwrap_or(0)] };
+    let mut op = Operator {
+        s,
+        pending: BTreeMap::new(),
+        acks: HashMap::new(),
+        applied: 0,
+        revs: vec![0; cfg.working_set.unwrap_or(0)],
+    };
     let run = format!("{:x}", shared.start.elapsed().as_nanos() ^ u128::from(std::process::id()));
     let period = Duration::from_secs_f64(1.0 / cfg.mutations_per_s.max(0.001));
     let mut tick = tokio::time::interval(period);
