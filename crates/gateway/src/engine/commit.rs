@@ -60,12 +60,15 @@ impl Engine {
             let since = org.batch_since.take();
             org.fanout_since = org.fanout_since.or(since);
             org.fanout.extend(batch.entries.into_iter().map(|e| e.2));
-            let at = org.last_fanout.map(|t| t + spacing(org, self.fanout_interval));
-            if at.is_none_or(|at| at <= Instant::now()) {
-                fan_out(org, self.cfg.packet_bytes(), &self.counters);
-            } else {
-                self.fanout_due = self.fanout_due.min(at).or(at);
-            }
+            let now = Instant::now();
+            fan_out_or_wait(
+                org,
+                now,
+                self.fanout_interval,
+                self.cfg.packet_bytes(),
+                &self.counters,
+                &mut self.fanout_due,
+            );
         }
     }
 
@@ -78,13 +81,17 @@ impl Engine {
             return;
         }
         self.fanout_due = None;
+        // At shutdown (`all`) every wait is over.
+        let now = if all { now + self.fanout_interval } else { now };
         for org in self.orgs.values_mut().filter(|o| !o.fanout.is_empty()) {
-            let at = org.last_fanout.map(|t| t + spacing(org, self.fanout_interval));
-            if all || at.is_none_or(|at| at <= now) {
-                fan_out(org, self.cfg.packet_bytes(), &self.counters);
-            } else {
-                self.fanout_due = self.fanout_due.min(at).or(at);
-            }
+            fan_out_or_wait(
+                org,
+                now,
+                self.fanout_interval,
+                self.cfg.packet_bytes(),
+                &self.counters,
+                &mut self.fanout_due,
+            );
         }
     }
 
@@ -194,6 +201,24 @@ const SPACING_PER_SUBSCRIBER: Duration = Duration::from_micros(10);
 /// org with few subscribers is not delayed.
 fn spacing(org: &Org, max: Duration) -> Duration {
     SPACING_PER_SUBSCRIBER.saturating_mul(u32::try_from(org.subs.len()).unwrap_or(u32::MAX)).min(max)
+}
+
+/// Hands `org`'s waiting entries off if its spacing has passed by `now`;
+/// otherwise keeps the earliest time one is due in `due`.
+fn fan_out_or_wait(
+    org: &mut Org,
+    now: Instant,
+    max: Duration,
+    packet_bytes: usize,
+    counters: &Counters,
+    due: &mut Option<Instant>,
+) {
+    let at = org.last_fanout.map(|t| t + spacing(org, max));
+    if at.is_none_or(|at| at <= now) {
+        fan_out(org, packet_bytes, counters);
+    } else {
+        *due = (*due).min(at).or(at);
+    }
 }
 
 /// One `events` block of everything `org` committed since its last fan-out,
