@@ -4,7 +4,6 @@
 
 use std::net::IpAddr;
 use std::sync::Mutex;
-use std::time::Instant;
 
 use tokio_util::sync::CancellationToken;
 use vizora_protocol::Claims;
@@ -31,7 +30,8 @@ pub(crate) struct ConnState {
     /// Bumped on every namespace join: an armed "joined nothing" timer
     /// fires only if no join happened since it was armed.
     pub(crate) joins: u64,
-    pub(crate) last_rate_error: Option<Instant>,
+    /// When the last `error rate_limited` went out (clock ms).
+    pub(crate) last_rate_error_ms: Option<u64>,
     /// Counted against the per-IP cap.
     pub(crate) ip: Option<IpAddr>,
 }
@@ -39,16 +39,19 @@ pub(crate) struct ConnState {
 #[derive(Debug)]
 pub(crate) struct Bucket {
     tokens: f64,
-    at: Instant,
+    /// Clock ms of the last refill.
+    at_ms: u64,
 }
 
 impl Bucket {
     /// Takes one token from a bucket of `burst` refilled at `rate`/s.
-    pub(crate) fn take(slot: &mut Option<Bucket>, rate: f64, burst: f64) -> bool {
-        let now = Instant::now();
-        let b = slot.get_or_insert(Bucket { tokens: burst, at: now });
-        b.tokens = (b.tokens + now.duration_since(b.at).as_secs_f64() * rate).min(burst);
-        b.at = now;
+    /// `now_ms` comes from the gateway's clock (a manual one in tests); a
+    /// clock that went back refills nothing.
+    pub(crate) fn take(slot: &mut Option<Bucket>, now_ms: u64, rate: f64, burst: f64) -> bool {
+        let b = slot.get_or_insert(Bucket { tokens: burst, at_ms: now_ms });
+        let elapsed_s = now_ms.saturating_sub(b.at_ms) as f64 / 1000.0;
+        b.tokens = (b.tokens + elapsed_s * rate).min(burst);
+        b.at_ms = b.at_ms.max(now_ms);
         if b.tokens >= 1.0 {
             b.tokens -= 1.0;
             true

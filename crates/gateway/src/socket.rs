@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use engineioxide::handler::EngineIoHandler;
 use engineioxide::socket::DisconnectReason;
@@ -99,16 +99,18 @@ impl SioHandler {
 
     /// Takes one token; false when over the limit.
     fn admit(&self, sock: &Sock) -> bool {
+        let now = self.engine.shared.clock.now_ms();
         let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-        Bucket::take(&mut st.bucket, self.rate, self.burst)
+        Bucket::take(&mut st.bucket, now, self.rate, self.burst)
     }
 
     /// Sends `error rate_limited` at most once a second.
     fn rate_error(&self, sock: &Sock, ns: &str) {
+        let now = self.engine.shared.clock.now_ms();
         let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-        let due = st.last_rate_error.is_none_or(|t| t.elapsed() >= Duration::from_secs(1));
+        let due = st.last_rate_error_ms.is_none_or(|t| now.saturating_sub(t) >= 1000);
         if due {
-            st.last_rate_error = Some(Instant::now());
+            st.last_rate_error_ms = Some(now);
             drop(st);
             self.send_error(sock, ns, ErrorCode::RateLimited, "over the event rate limit");
         }
@@ -252,8 +254,9 @@ impl SioHandler {
                     );
                 };
                 let allowed = {
+                    let now = self.engine.shared.clock.now_ms();
                     let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-                    Bucket::take(&mut st.subscribes, SUBSCRIBE_RATE_PER_S, SUBSCRIBE_BURST)
+                    Bucket::take(&mut st.subscribes, now, SUBSCRIBE_RATE_PER_S, SUBSCRIBE_BURST)
                 };
                 if !allowed {
                     return self.send_error(&sock, ns, ErrorCode::RateLimited, "subscribe: too often; not subscribed");
@@ -456,8 +459,9 @@ impl EngineIoHandler for SioHandler {
         };
         // CONNECT and DISCONNECT are rate limited too, in their own bucket.
         let connect_flood = matches!(packet.body, SioBody::Connect(_) | SioBody::Disconnect) && {
+            let now = self.engine.shared.clock.now_ms();
             let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-            !Bucket::take(&mut st.connects, CONNECT_RATE_PER_S, CONNECT_BURST)
+            !Bucket::take(&mut st.connects, now, CONNECT_RATE_PER_S, CONNECT_BURST)
         };
         if connect_flood {
             tracing::warn!(sid = %sock.id, "CONNECT/DISCONNECT flood; closing the session");
