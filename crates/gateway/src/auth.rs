@@ -72,6 +72,11 @@ impl Auth {
         }
     }
 
+    /// Whether this gateway can sign tokens (HS256), not only verify them.
+    pub fn can_mint(&self) -> bool {
+        self.encoding.is_some()
+    }
+
     /// Signs claims; `None` when only a public key is configured.
     pub fn mint(&self, claims: &Claims) -> Option<String> {
         let key = self.encoding.as_ref()?;

@@ -117,14 +117,13 @@ pub enum Cmd {
         /// Resume point.
         since: Option<Position>,
     },
-    /// `mutate` on `/wall` (args already decoded and validated).
+    /// `mutate` on `/wall`, or a change through the HTTP API (args
+    /// already decoded and validated).
     Mutate {
         /// Who sent it.
         claims: vizora_protocol::Claims,
-        /// Sender.
-        sock: Sock,
-        /// Ack id to answer.
-        ack: u64,
+        /// Where the outcome goes, once it is on disk.
+        to: Replier,
         /// The request.
         mutation: Box<vizora_protocol::Mutation>,
     },
@@ -132,10 +131,8 @@ pub enum Cmd {
     Decided {
         /// Org.
         org: String,
-        /// Sender.
-        sock: Sock,
-        /// Ack id.
-        ack: u64,
+        /// Where the outcome goes.
+        to: Replier,
         /// Client id.
         client_id: String,
         /// Mutation id.
@@ -161,8 +158,86 @@ pub enum Cmd {
         /// Whether every entry went out.
         ok: bool,
     },
+    /// A read of an org's committed state (the HTTP API): runs on the
+    /// sequencer after a flush, so it sees exactly what is on disk.
+    Read {
+        /// Org.
+        org: String,
+        /// The read; it answers through its own channel.
+        read: Box<dyn FnOnce(ReadCtx<'_>) + Send>,
+    },
     /// Flush, close every socket, stop.
     Shutdown,
+}
+
+/// The command that decides a `mutate` payload, from a socket or the HTTP
+/// API alike: `Mutate`; or, for a malformed one whose ids are well formed,
+/// `Decided` (remembered, so a retry answers `duplicate`). A malformed one
+/// with ids out of bounds is answered at once, never stored: `None`.
+pub fn mutation_cmd(claims: vizora_protocol::Claims, value: &serde_json::Value, to: Replier) -> Option<Cmd> {
+    match vizora_protocol::Mutation::decode(value) {
+        Ok(mutation) => Some(Cmd::Mutate { claims, to, mutation: Box::new(mutation) }),
+        Err(e) => {
+            let reply = MutationAck::invalid(&e);
+            let id =
+                |f: &str| value.get(f).and_then(|v| v.as_str()).filter(|i| vizora_protocol::bounds::id(f, i).is_ok());
+            match (id("client_id"), id("mutation_id")) {
+                (Some(c), Some(m)) => Some(Cmd::Decided {
+                    org: claims.org,
+                    to,
+                    client_id: c.to_owned(),
+                    mutation_id: m.to_owned(),
+                    reply,
+                }),
+                _ => {
+                    to.send(&reply);
+                    None
+                }
+            }
+        }
+    }
+}
+
+/// What a [`Cmd::Read`] sees: one org's committed state and its log.
+pub struct ReadCtx<'a> {
+    /// The org's epoch.
+    pub epoch: &'a str,
+    /// Its head seq (committed).
+    pub head: u64,
+    /// Its entities.
+    pub state: &'a vizora_protocol::OrgState,
+    /// The oldest seq still in the log, if any.
+    pub oldest: Option<u64>,
+    /// Opens a reader of the log (its own read-only connection).
+    pub store: &'a dyn LogStore,
+}
+
+/// Where a mutation's outcome goes.
+#[derive(Debug)]
+pub enum Replier {
+    /// An ack on a `/wall` socket.
+    Socket {
+        /// The socket.
+        sock: Sock,
+        /// The ack id.
+        ack: u64,
+    },
+    /// A waiting HTTP request.
+    Channel(tokio::sync::oneshot::Sender<MutationAck>),
+}
+
+impl Replier {
+    /// Sends the outcome (a peer that left is not an error).
+    pub(crate) fn send(self, reply: &MutationAck) {
+        match self {
+            Self::Socket { sock, ack } => {
+                let _ = sock.emit(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply));
+            }
+            Self::Channel(tx) => {
+                let _ = tx.send(reply.clone());
+            }
+        }
+    }
 }
 
 /// What the socket layer and the HTTP routes share with the sequencer.
@@ -185,6 +260,8 @@ pub struct Shared {
     heartbeats: Mutex<HashMap<(String, String), Heartbeat>>,
     /// How long a session may stay in no namespace.
     connect_timeout: Duration,
+    /// Committed heads of the orgs someone follows (HTTP event streams).
+    heads: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
 }
 
 impl Shared {
@@ -198,6 +275,26 @@ impl Shared {
             loop_at_ms: AtomicU64::new(0),
             started: Instant::now(),
             heartbeats: Mutex::new(HashMap::new()),
+            heads: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Follows `org`'s committed head (it moves after each commit).
+    pub fn watch_head(&self, org: &str) -> tokio::sync::watch::Receiver<u64> {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        heads.entry(org.to_owned()).or_insert_with(|| tokio::sync::watch::channel(0).0).subscribe()
+    }
+
+    /// `org` committed up to `head`: wakes its followers; forgets it when
+    /// nobody follows any more.
+    pub(crate) fn head_moved(&self, org: &str, head: u64) {
+        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(tx) = heads.get(org) {
+            if tx.receiver_count() == 0 {
+                heads.remove(org);
+            } else {
+                tx.send_replace(head);
+            }
         }
     }
 
@@ -432,13 +529,22 @@ impl Engine {
                     o.persist_device(&device_id);
                 }
             }
-            Cmd::Decided { org, sock, ack, client_id, mutation_id, reply } => {
+            Cmd::Decided { org, to, client_id, mutation_id, reply } => {
                 let reply = self.remember(&org, client_id, mutation_id, reply);
-                self.org(&org).acks.push(PendingAck { sock, ack, reply });
+                self.org(&org).acks.push(PendingAck { to, reply });
             }
-            Cmd::Mutate { claims, sock, ack, mutation } => {
+            Cmd::Mutate { claims, to, mutation } => {
                 let reply = self.mutate(&claims, *mutation);
-                self.org(&claims.org).acks.push(PendingAck { sock, ack, reply });
+                self.org(&claims.org).acks.push(PendingAck { to, reply });
+            }
+            Cmd::Read { org, read } => {
+                // What a read shows is on disk: pending batches first.
+                self.flush();
+                let oldest = self.store.oldest_seq(&org).ok().flatten();
+                let o = self.org(&org);
+                let (epoch, head) = (o.epoch.clone(), o.head);
+                let o = &self.orgs[&org];
+                read(ReadCtx { epoch: &epoch, head, state: &o.state, oldest, store: self.store.as_ref() });
             }
             Cmd::Heartbeats => {
                 let beats = std::mem::take(&mut *self.shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner()));

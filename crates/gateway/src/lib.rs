@@ -4,6 +4,7 @@
 //! [`serve`] runs it on a listener until a shutdown future resolves;
 //! [`Embedded`] runs it on its own thread (the demo and tests use that).
 
+pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
@@ -78,6 +79,7 @@ pub async fn serve_with(
     let store = store::Store::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
     let counters = Arc::new(Counters::default());
     let (engine, engine_thread) = engine::spawn(cfg.clone(), Box::new(store), counters.clone(), hooks.clock)?;
+    let api = api::router(engine.clone(), auth.clone());
     let handler = Arc::new(SioHandler::new(auth, engine.clone(), counters.clone(), &cfg));
     let eio = EngineIoConfig::builder()
         .req_path("/socket.io")
@@ -128,6 +130,7 @@ pub async fn serve_with(
                 }
             }),
         )
+        .merge(api)
         .layer(EngineIoLayer::from_config(handler, eio))
         .layer(axum::middleware::map_request(detach_head));
     let addr = listener.local_addr()?;

@@ -19,13 +19,13 @@ use vizora_protocol::codec::{
 };
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::{
-    AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, Mutation, MutationAck, NS_DEVICE, NS_WALL,
-    RejectCode, Role, ScheduleExecuted, Subscribe, bounds,
+    AuthErrorCode, Claims, ConnectErrorPayload, ErrorCode, ErrorMsg, MutationAck, NS_DEVICE, NS_WALL, RejectCode, Role,
+    ScheduleExecuted, Subscribe, bounds,
 };
 
 use crate::auth::Auth;
 use crate::config::GatewayConfig;
-use crate::engine::{Cmd, EngineHandle, Sock};
+use crate::engine::{Cmd, EngineHandle, Replier, Sock, mutation_cmd};
 use crate::metrics::Counters;
 use crate::session::{Bucket, ConnData};
 
@@ -278,32 +278,8 @@ impl SioHandler {
                     Ok(v) => v,
                     Err(e) => return self.send_error(&sock, ns, ErrorCode::BadRequest, format!("mutate: {e}")),
                 };
-                let cmd = match Mutation::decode(&value) {
-                    Ok(mutation) => Cmd::Mutate { claims, sock: sock.clone(), ack, mutation: Box::new(mutation) },
-                    Err(e) => {
-                        let ids = (
-                            value.get("client_id").and_then(|v| v.as_str()),
-                            value.get("mutation_id").and_then(|v| v.as_str()),
-                        );
-                        let reply = MutationAck::invalid(&e);
-                        let well_formed = |id: Option<&str>| id.is_some_and(|i| bounds::id("id", i).is_ok());
-                        match ids {
-                            // Decided: remembered, so a retry answers `duplicate`;
-                            // out-of-bounds ids are answered and never stored.
-                            (Some(c), Some(m)) if well_formed(Some(c)) && well_formed(Some(m)) => Cmd::Decided {
-                                org: claims.org,
-                                sock: sock.clone(),
-                                ack,
-                                client_id: c.to_owned(),
-                                mutation_id: m.to_owned(),
-                                reply,
-                            },
-                            _ => {
-                                let _ = sock.emit(encode_ack(ns, ack, &reply));
-                                return;
-                            }
-                        }
-                    }
+                let Some(cmd) = mutation_cmd(claims, &value, Replier::Socket { sock: sock.clone(), ack }) else {
+                    return;
                 };
                 if !self.engine.send(cmd) {
                     let reply = MutationAck::rejected(RejectCode::RateLimited, "gateway busy; retry later");

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::bounds::{ArgError, TEMP_RANGE, id, int, within};
 
 /// Device connectivity/health status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, Default, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceStatus {
     /// Heartbeats arrive within three intervals and no health limit is exceeded.
@@ -34,7 +34,7 @@ impl DeviceStatus {
 /// Latest health sample of a player. A number that does not fit a finite
 /// `f32` (`1e39`) is refused while decoding, naming its field: it would
 /// otherwise become infinity, which JSON writes as `null`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct Health {
     /// CPU load, percent.
     #[serde(deserialize_with = "crate::bounds::finite::cpu_pct")]
@@ -53,7 +53,7 @@ pub struct Health {
 }
 
 /// What a player is playing now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Playing {
     /// Playlist being played.
     pub playlist_id: String,
@@ -64,7 +64,7 @@ pub struct Playing {
 }
 
 /// A signage player.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Device {
     /// Device id (the `sub` of its token).
     pub id: String,
@@ -92,7 +92,7 @@ pub struct Device {
 }
 
 /// One entry of a playlist.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct PlaylistItem {
     /// Content shown.
     pub content_id: String,
@@ -102,7 +102,7 @@ pub struct PlaylistItem {
 }
 
 /// An ordered list of content.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Playlist {
     /// Playlist id.
     pub id: String,
@@ -117,7 +117,7 @@ pub struct Playlist {
 }
 
 /// Media type of a content item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ContentKind {
     /// Still image.
@@ -129,7 +129,7 @@ pub enum ContentKind {
 }
 
 /// A piece of media in the library.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Content {
     /// Content id.
     pub id: String,
@@ -151,7 +151,7 @@ pub struct Content {
 }
 
 /// Who a schedule applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ScheduleTarget {
     /// One device by id.
@@ -161,7 +161,7 @@ pub enum ScheduleTarget {
 }
 
 /// Plays a playlist on a target during a time window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Schedule {
     /// Schedule id (server-made).
     pub id: String,
@@ -196,7 +196,7 @@ pub struct Schedule {
 }
 
 /// Alert severity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     /// For information.
@@ -208,7 +208,7 @@ pub enum Severity {
 }
 
 /// Alert life cycle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AlertState {
     /// Raised, nobody acknowledged.
@@ -220,7 +220,7 @@ pub enum AlertState {
 }
 
 /// Something an operator should know about.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Alert {
     /// Alert id.
     pub id: String,

@@ -453,7 +453,7 @@ impl<'de> Deserialize<'de> for Mutation {
 }
 
 /// Why a mutation was rejected.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RejectCode {
     /// `base_rev` differs from the entity's rev (or a create's id exists).
@@ -486,7 +486,7 @@ impl RejectCode {
 }
 
 /// Ack of `mutate`: exactly one of three shapes.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum MutationAck {
     /// In the log at `seq`; `rev` is the entity's new rev.

@@ -6,8 +6,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use vizora_protocol::codec::encode_ack;
-use vizora_protocol::{EntityKind, MutationAck, NS_WALL, RejectCode};
+use vizora_protocol::{EntityKind, MutationAck, RejectCode};
 
 use super::outbox::{Block, Refused};
 use super::{DECIDED_RETENTION_MS, Engine, Org, STORE_PROBE_MS};
@@ -49,8 +48,9 @@ impl Engine {
             }
             // Acks only now: what they confirm is on disk.
             for a in org.acks.drain(..) {
-                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &a.reply));
+                a.to.send(&a.reply);
             }
+            self.shared.head_moved(&org.id, org.head);
             if batch.entries.is_empty() {
                 continue;
             }
@@ -123,7 +123,7 @@ impl Engine {
                     d @ MutationAck::Duplicate { .. } => d,
                     _ => unavailable(),
                 };
-                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &reply));
+                a.to.send(&reply);
             }
             org.roll_back(b);
         }
@@ -136,7 +136,7 @@ impl Engine {
         // Replies waiting on a batch that cannot be written now.
         for org in self.orgs.values_mut() {
             for a in org.acks.drain(..) {
-                let _ = a.sock.emit(encode_ack(NS_WALL, a.ack, &a.reply));
+                a.to.send(&a.reply);
             }
         }
         if now < self.next_probe_ms {

@@ -36,8 +36,7 @@ pub(crate) struct Sub {
 
 /// A reply to send once the batch it depends on is on disk.
 pub(crate) struct PendingAck {
-    pub(crate) sock: Sock,
-    pub(crate) ack: u64,
+    pub(crate) to: super::Replier,
     pub(crate) reply: MutationAck,
 }
 
