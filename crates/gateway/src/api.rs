@@ -39,11 +39,14 @@ pub(crate) struct Api {
     pub(crate) engine: EngineHandle,
     pub(crate) auth: Auth,
     streams: Arc<Semaphore>,
+    /// Cancelled when the gateway shuts down: event streams end, so the
+    /// graceful shutdown does not wait on them.
+    pub(crate) stopping: tokio_util::sync::CancellationToken,
 }
 
 /// The routes under `/api/v1`.
-pub(crate) fn router(engine: EngineHandle, auth: Auth) -> Router {
-    let api = Api { engine, auth, streams: Arc::new(Semaphore::new(MAX_STREAMS)) };
+pub(crate) fn router(engine: EngineHandle, auth: Auth, stopping: tokio_util::sync::CancellationToken) -> Router {
+    let api = Api { engine, auth, streams: Arc::new(Semaphore::new(MAX_STREAMS)), stopping };
     Router::new()
         .route("/api/v1/openapi.json", get(doc::serve))
         .route("/api/v1/head", get(head))
@@ -61,7 +64,15 @@ pub(crate) fn router(engine: EngineHandle, auth: Auth) -> Router {
         .route("/api/v1/mutations", post(change::mutate))
         .route("/api/v1/log", get(log::page))
         .route("/api/v1/events", get(log::events))
-        .fallback(|| async { Problem::new(StatusCode::NOT_FOUND, "not_found", "no such route under /api/v1") })
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async {
+                Problem::new(StatusCode::NOT_FOUND, "not_found", "no such route under /api/v1")
+            }),
+        )
+        .method_not_allowed_fallback(|| async {
+            Problem::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+        })
         .with_state(api)
 }
 

@@ -79,7 +79,8 @@ pub async fn serve_with(
     let store = store::Store::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
     let counters = Arc::new(Counters::default());
     let (engine, engine_thread) = engine::spawn(cfg.clone(), Box::new(store), counters.clone(), hooks.clock)?;
-    let api = api::router(engine.clone(), auth.clone());
+    let stop_streams = tokio_util::sync::CancellationToken::new();
+    let api = api::router(engine.clone(), auth.clone(), stop_streams.clone());
     let handler = Arc::new(SioHandler::new(auth, engine.clone(), counters.clone(), &cfg));
     let eio = EngineIoConfig::builder()
         .req_path("/socket.io")
@@ -141,6 +142,7 @@ pub async fn serve_with(
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: flushing and closing sockets");
+            stop_streams.cancel();
             stop_engine.send(Cmd::Shutdown);
         })
         .await?;

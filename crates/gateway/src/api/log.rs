@@ -183,6 +183,7 @@ pub(crate) async fn events(
     let st = start(&api, &c.org, since).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(STREAM_ROWS);
     let org = c.org.clone();
+    let stopping = api.stopping.clone();
     tokio::spawn(async move {
         let _permit = permit;
         let (epoch, mut after, mut reader) = (st.epoch, st.after, st.reader);
@@ -201,6 +202,7 @@ pub(crate) async fn events(
                 tokio::select! {
                     changed = moved.changed() => if changed.is_err() { return },
                     () = tx.closed() => return,
+                    () = stopping.cancelled() => return,
                 }
                 continue;
             }
