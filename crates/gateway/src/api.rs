@@ -4,6 +4,10 @@
 //! go through the same `Cmd::Mutate` as a socket `mutate`; the log is read
 //! from the store, page by page or as a Server-Sent Events stream.
 
+// A `Problem` is the error path of a request, built at most once per
+// request: its size does not matter there.
+#![allow(clippy::result_large_err)]
+
 use std::sync::Arc;
 
 use axum::Router;

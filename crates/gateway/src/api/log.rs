@@ -72,7 +72,7 @@ async fn start(api: &Api, org: &str, since: Option<(String, u64)>) -> Result<Sta
                 if seq > ctx.head {
                     return Err(Problem::bad_request(format!("since: beyond the head ({})", ctx.head)));
                 }
-                if seq != ctx.head && !ctx.oldest.is_some_and(|o| seq + 1 >= o) {
+                if seq != ctx.head && ctx.oldest.is_none_or(|o| seq + 1 < o) {
                     return Err(Problem::new(
                         StatusCode::GONE,
                         "gone",
