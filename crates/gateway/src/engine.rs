@@ -32,9 +32,11 @@ mod mutate;
 mod org;
 mod outbox;
 mod packets;
+mod reply;
 mod subscribe;
 
 pub(crate) use org::{DeviceRt, Org, PendingAck, Sub};
+pub use reply::{ReadCtx, Replier, mutation_cmd};
 
 /// Decided mutation ids are remembered at least this long (PROTOCOL.md §6).
 const DECIDED_RETENTION_MS: u64 = 25 * 3600 * 1000;
@@ -168,76 +170,6 @@ pub enum Cmd {
     },
     /// Flush, close every socket, stop.
     Shutdown,
-}
-
-/// The command that decides a `mutate` payload, from a socket or the HTTP
-/// API alike: `Mutate`; or, for a malformed one whose ids are well formed,
-/// `Decided` (remembered, so a retry answers `duplicate`). A malformed one
-/// with ids out of bounds is answered at once, never stored: `None`.
-pub fn mutation_cmd(claims: vizora_protocol::Claims, value: &serde_json::Value, to: Replier) -> Option<Cmd> {
-    match vizora_protocol::Mutation::decode(value) {
-        Ok(mutation) => Some(Cmd::Mutate { claims, to, mutation: Box::new(mutation) }),
-        Err(e) => {
-            let reply = MutationAck::invalid(&e);
-            let id =
-                |f: &str| value.get(f).and_then(|v| v.as_str()).filter(|i| vizora_protocol::bounds::id(f, i).is_ok());
-            match (id("client_id"), id("mutation_id")) {
-                (Some(c), Some(m)) => Some(Cmd::Decided {
-                    org: claims.org,
-                    to,
-                    client_id: c.to_owned(),
-                    mutation_id: m.to_owned(),
-                    reply,
-                }),
-                _ => {
-                    to.send(&reply);
-                    None
-                }
-            }
-        }
-    }
-}
-
-/// What a [`Cmd::Read`] sees: one org's committed state and its log.
-pub struct ReadCtx<'a> {
-    /// The org's epoch.
-    pub epoch: &'a str,
-    /// Its head seq (committed).
-    pub head: u64,
-    /// Its entities.
-    pub state: &'a vizora_protocol::OrgState,
-    /// The oldest seq still in the log, if any.
-    pub oldest: Option<u64>,
-    /// Opens a reader of the log (its own read-only connection).
-    pub store: &'a dyn LogStore,
-}
-
-/// Where a mutation's outcome goes.
-#[derive(Debug)]
-pub enum Replier {
-    /// An ack on a `/wall` socket.
-    Socket {
-        /// The socket.
-        sock: Sock,
-        /// The ack id.
-        ack: u64,
-    },
-    /// A waiting HTTP request.
-    Channel(tokio::sync::oneshot::Sender<MutationAck>),
-}
-
-impl Replier {
-    /// Sends the outcome (a peer that left is not an error).
-    pub(crate) fn send(self, reply: &MutationAck) {
-        match self {
-            Self::Socket { sock, ack } => {
-                let _ = sock.emit(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply));
-            }
-            Self::Channel(tx) => {
-                let _ = tx.send(reply.clone());
-            }
-        }
-    }
 }
 
 /// What the socket layer and the HTTP routes share with the sequencer.
