@@ -98,6 +98,7 @@ pub async fn serve_with(
         .ws_read_buffer_size(WS_READ_BUFFER)
         .build();
     let metrics_counters = counters.clone();
+    let metrics_clock = engine.shared.clock.clone();
     let metrics_token = cfg.metrics_token.clone().map(|t| format!("Bearer {t}"));
     let shared = engine.shared.clone();
     let app = Router::new()
@@ -119,6 +120,7 @@ pub async fn serve_with(
             get(move |headers: HeaderMap| {
                 let c = metrics_counters.clone();
                 let want = metrics_token.clone();
+                let now_ms = metrics_clock.now_ms();
                 async move {
                     let given = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
                     match want {
@@ -126,7 +128,7 @@ pub async fn serve_with(
                             (StatusCode::UNAUTHORIZED, [(header::WWW_AUTHENTICATE, "Bearer")], String::new())
                                 .into_response()
                         }
-                        _ => c.render().into_response(),
+                        _ => c.render(now_ms).into_response(),
                     }
                 }
             }),

@@ -8,7 +8,7 @@ use std::time::Duration;
 /// Upper bounds of the delivery latency histogram, seconds.
 const LATENCY_BUCKETS_S: [f64; 12] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
 
-use vizora_protocol::{Metrics, TopContent};
+use vizora_protocol::{AlertState, DeviceStatus, Metrics, Severity, TopContent};
 
 /// Process-wide counters, exported on `/metrics`.
 #[derive(Debug, Default)]
@@ -61,8 +61,8 @@ pub struct Counters {
     pub wall_event_entries: AtomicU64,
     /// `/wall` consumers disconnected for falling too far behind.
     pub slow_consumers: AtomicU64,
-    /// Log head per org.
-    heads: Mutex<BTreeMap<String, u64>>,
+    /// Fleet state per org, for Prometheus.
+    fleets: Mutex<BTreeMap<String, FleetGauges>>,
     /// Delivery latency histogram: cumulative-free bucket counts, +Inf last.
     latency_buckets: [AtomicU64; LATENCY_BUCKETS_S.len() + 1],
     latency_sum_us: AtomicU64,
@@ -70,14 +70,27 @@ pub struct Counters {
 }
 
 impl Counters {
-    /// Records an org's log head.
-    pub fn set_head(&self, org: &str, head: u64) {
-        let mut heads = self.heads.lock().unwrap_or_else(|p| p.into_inner());
-        match heads.get_mut(org) {
-            Some(h) => *h = head,
-            None => {
-                heads.insert(org.to_owned(), head);
-            }
+    /// Records an org's log head, committed at `at_ms`.
+    pub fn set_head(&self, org: &str, head: u64, at_ms: u64) {
+        self.with_fleet(org, |f| {
+            f.head = head;
+            f.newest_entry_ms = Some(at_ms);
+        });
+    }
+
+    /// Records an org's devices by status and its unresolved alerts.
+    pub fn set_fleet(&self, org: &str, devices: DevicesByStatus, alerts: AlertsBySeverity) {
+        self.with_fleet(org, |f| {
+            f.devices = devices;
+            f.alerts = alerts;
+        });
+    }
+
+    fn with_fleet(&self, org: &str, change: impl FnOnce(&mut FleetGauges)) {
+        let mut fleets = self.fleets.lock().unwrap_or_else(|p| p.into_inner());
+        match fleets.get_mut(org) {
+            Some(f) => change(f),
+            None => change(fleets.entry(org.to_owned()).or_default()),
         }
     }
 
@@ -90,8 +103,8 @@ impl Counters {
         self.latency_count.fetch_add(n, Ordering::Relaxed);
     }
 
-    /// Prometheus text exposition.
-    pub fn render(&self) -> String {
+    /// Prometheus text exposition; ages are taken at `now_ms`.
+    pub fn render(&self, now_ms: u64) -> String {
         let mut out = self.render_counters();
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str(&format!(
@@ -114,11 +127,7 @@ impl Counters {
             g(&self.wall_event_entries),
             g(&self.slow_consumers)
         ));
-        out.push_str("# TYPE vizora_log_head gauge\n");
-        for (org, head) in self.heads.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let org = org.replace('\\', "\\\\").replace('"', "\\\"");
-            out.push_str(&format!("vizora_log_head{{org=\"{org}\"}} {head}\n"));
-        }
+        self.render_fleets(&mut out, now_ms);
         out.push_str("# HELP vizora_delivery_seconds Log entry append to hand-off to every subscriber socket (includes the durable commit).\n");
         out.push_str("# TYPE vizora_delivery_seconds histogram\n");
         let mut cumulative = 0;
@@ -134,6 +143,41 @@ impl Counters {
         ));
         out.push_str(&format!("vizora_delivery_seconds_count {}\n", self.latency_count.load(Ordering::Relaxed)));
         out
+    }
+
+    /// Per-org gauges: what a Grafana board or an Alertmanager rule watches
+    /// without a wall.
+    fn render_fleets(&self, out: &mut String, now_ms: u64) {
+        let fleets = self.fleets.lock().unwrap_or_else(|p| p.into_inner());
+        let orgs: Vec<(String, &FleetGauges)> = fleets
+            .iter()
+            .map(|(org, f)| (org.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"), f))
+            .collect();
+        out.push_str("# HELP vizora_log_head Sequence number of the org's newest log entry.\n# TYPE vizora_log_head gauge\n");
+        for (org, f) in &orgs {
+            out.push_str(&format!("vizora_log_head{{org=\"{org}\"}} {}\n", f.head));
+        }
+        out.push_str("# HELP vizora_log_newest_entry_age_seconds Time since the org's newest log entry was committed (by this gateway).\n# TYPE vizora_log_newest_entry_age_seconds gauge\n");
+        for (org, f) in &orgs {
+            if let Some(at) = f.newest_entry_ms {
+                let age = now_ms.saturating_sub(at) as f64 / 1000.0;
+                out.push_str(&format!("vizora_log_newest_entry_age_seconds{{org=\"{org}\"}} {age}\n"));
+            }
+        }
+        out.push_str("# HELP vizora_devices Devices of the org by status.\n# TYPE vizora_devices gauge\n");
+        for (org, f) in &orgs {
+            for (status, n) in f.devices.labelled() {
+                out.push_str(&format!("vizora_devices{{org=\"{org}\",status=\"{status}\"}} {n}\n"));
+            }
+        }
+        out.push_str("# HELP vizora_alerts_unresolved Open or acknowledged alerts of the org by severity and state.\n# TYPE vizora_alerts_unresolved gauge\n");
+        for (org, f) in &orgs {
+            for (severity, state, n) in f.alerts.labelled() {
+                out.push_str(&format!(
+                    "vizora_alerts_unresolved{{org=\"{org}\",severity=\"{severity}\",state=\"{state}\"}} {n}\n"
+                ));
+            }
+        }
     }
 
     fn render_counters(&self) -> String {
@@ -159,6 +203,71 @@ impl Counters {
             g(&self.mutations_duplicate),
             g(&self.mutations_rate_limited),
         )
+    }
+}
+
+/// One org's fleet, as `/metrics` shows it.
+#[derive(Debug, Default, Clone)]
+struct FleetGauges {
+    head: u64,
+    newest_entry_ms: Option<u64>,
+    devices: DevicesByStatus,
+    alerts: AlertsBySeverity,
+}
+
+/// Devices counted by status.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct DevicesByStatus {
+    /// Online.
+    pub online: u64,
+    /// Degraded.
+    pub degraded: u64,
+    /// Offline.
+    pub offline: u64,
+    /// Never heard from.
+    pub unknown: u64,
+}
+
+impl DevicesByStatus {
+    /// Counts one device.
+    pub fn count(&mut self, status: DeviceStatus) {
+        match status {
+            DeviceStatus::Online => self.online += 1,
+            DeviceStatus::Degraded => self.degraded += 1,
+            DeviceStatus::Offline => self.offline += 1,
+            DeviceStatus::Unknown => self.unknown += 1,
+        }
+    }
+
+    fn labelled(&self) -> [(&'static str, u64); 4] {
+        [("online", self.online), ("degraded", self.degraded), ("offline", self.offline), ("unknown", self.unknown)]
+    }
+}
+
+/// Unresolved alerts counted by severity (rows) and state (open, acked).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct AlertsBySeverity([[u64; 2]; 3]);
+
+impl AlertsBySeverity {
+    /// Counts one alert; resolved ones are not counted.
+    pub fn count(&mut self, severity: Severity, state: AlertState) {
+        let row = match severity {
+            Severity::Info => 0,
+            Severity::Warning => 1,
+            Severity::Critical => 2,
+        };
+        let col = match state {
+            AlertState::Open => 0,
+            AlertState::Acked => 1,
+            AlertState::Resolved => return,
+        };
+        self.0[row][col] += 1;
+    }
+
+    fn labelled(&self) -> impl Iterator<Item = (&'static str, &'static str, u64)> + '_ {
+        ["info", "warning", "critical"].into_iter().zip(self.0).flat_map(|(severity, row)| {
+            ["open", "acked"].into_iter().zip(row).map(move |(state, n)| (severity, state, n))
+        })
     }
 }
 
@@ -246,11 +355,30 @@ mod tests {
     #[test]
     fn prometheus_text_has_heads_and_a_cumulative_latency_histogram() {
         let c = Counters::default();
-        c.set_head("acme", 42);
+        c.set_head("acme", 42, 10_000);
+        let mut devices = DevicesByStatus::default();
+        for s in [DeviceStatus::Online, DeviceStatus::Online, DeviceStatus::Offline] {
+            devices.count(s);
+        }
+        let mut alerts = AlertsBySeverity::default();
+        alerts.count(Severity::Critical, AlertState::Open);
+        alerts.count(Severity::Critical, AlertState::Acked);
+        alerts.count(Severity::Critical, AlertState::Resolved);
+        alerts.count(Severity::Warning, AlertState::Open);
+        c.set_fleet("acme", devices, alerts);
+        c.set_fleet("we\"ird", DevicesByStatus::default(), AlertsBySeverity::default());
         c.observe_delivery(Duration::from_millis(3), 3);
         c.observe_delivery(Duration::from_secs(9), 1);
-        let text = c.render();
+        let text = c.render(12_500);
         assert!(text.contains("vizora_log_head{org=\"acme\"} 42\n"), "{text}");
+        assert!(text.contains("vizora_log_newest_entry_age_seconds{org=\"acme\"} 2.5\n"), "{text}");
+        assert!(text.contains("vizora_devices{org=\"acme\",status=\"online\"} 2\n"), "{text}");
+        assert!(text.contains("vizora_devices{org=\"acme\",status=\"offline\"} 1\n"), "{text}");
+        assert!(text.contains("vizora_devices{org=\"acme\",status=\"degraded\"} 0\n"), "{text}");
+        assert!(text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"critical\",state=\"open\"} 1\n"), "{text}");
+        assert!(text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"critical\",state=\"acked\"} 1\n"), "{text}");
+        assert!(text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"warning\",state=\"open\"} 1\n"), "{text}");
+        assert!(text.contains("vizora_devices{org=\"we\\\"ird\",status=\"online\"} 0\n"), "label values are escaped: {text}");
         assert!(text.contains("vizora_delivery_seconds_bucket{le=\"0.002\"} 0\n"), "{text}");
         assert!(text.contains("vizora_delivery_seconds_bucket{le=\"0.005\"} 3\n"), "{text}");
         assert!(text.contains("vizora_delivery_seconds_bucket{le=\"2.5\"} 3\n"), "{text}");

@@ -418,3 +418,68 @@ fn the_served_openapi_document_is_the_checked_in_one() {
     assert_eq!(doc, checked_in, "docs/openapi.json is stale: rerun with VIZORA_BLESS=1");
     gw.stop();
 }
+
+/// The `/metrics` sample `name`, polled until `want` holds (the sequencer
+/// refreshes fleet gauges about once a second).
+fn metric_eventually(addr: &str, name: &str, want: f64) {
+    let mut last = None;
+    for _ in 0..100 {
+        let (_, text) = support::raw::http_get(addr, "/metrics").expect("GET /metrics");
+        last = support::raw::sample(&text, name);
+        if last == Some(want) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("{name} is {last:?}, want {want}");
+}
+
+#[test]
+fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = start(dir.path());
+    let addr = gw.addr.to_string();
+    let acme = token("acme", Role::Admin, "alice");
+    let globex = token("globex", Role::Admin, "gina");
+    for id in ["d1", "d2", "d3"] {
+        let m = json!({"kind": "device.create", "args": {"id": id, "name": id}});
+        assert_eq!(post(&addr, &acme, "/api/v1/mutations", &[], &m).status, 200);
+    }
+    let m = json!({"kind": "device.create", "args": {"id": "g1", "name": "g1"}});
+    assert_eq!(post(&addr, &globex, "/api/v1/mutations", &[], &m).status, 200);
+    metric_eventually(&addr, "vizora_devices{org=\"acme\",status=\"unknown\"}", 3.0);
+    metric_eventually(&addr, "vizora_devices{org=\"globex\",status=\"unknown\"}", 1.0);
+    let head = get(&addr, &acme, "/api/v1/head").json();
+    let seq = head["head_seq"].as_f64().expect("head_seq");
+    metric_eventually(&addr, "vizora_log_head{org=\"acme\"}", seq);
+
+    // d1 reports too hot: degraded, with a warning alert; d2 reports well.
+    let url = format!("http://{addr}");
+    rt().block_on(async {
+        let mut players = Vec::new();
+        for (id, temp) in [("d1", 95.0), ("d2", 40.0)] {
+            let mut p = support::raw::Raw::open(&url).await;
+            let tok = token("acme", Role::Device, id);
+            let answer = p.connect_ns("/device", Some(&json!({"token": tok}))).await;
+            assert!(answer.starts_with("0/device,"), "{answer}");
+            let health = json!({"cpu_pct": 10.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 5});
+            let hb = json!({"ts_ms": vizora_protocol::now_ms(), "health": health});
+            p.send_sio(&vizora_protocol::codec::encode_event("/device", None, "heartbeat", &hb)).await;
+            players.push(p);
+        }
+        tokio::task::spawn_blocking(move || {
+            metric_eventually(&addr, "vizora_devices{org=\"acme\",status=\"degraded\"}", 1.0);
+            metric_eventually(&addr, "vizora_devices{org=\"acme\",status=\"online\"}", 1.0);
+            metric_eventually(&addr, "vizora_devices{org=\"acme\",status=\"unknown\"}", 1.0);
+            metric_eventually(&addr, "vizora_alerts_unresolved{org=\"acme\",severity=\"warning\",state=\"open\"}", 1.0);
+            metric_eventually(&addr, "vizora_alerts_unresolved{org=\"globex\",severity=\"warning\",state=\"open\"}", 0.0);
+            metric_eventually(&addr, "vizora_devices{org=\"globex\",status=\"unknown\"}", 1.0);
+            let (_, text) = support::raw::http_get(&addr, "/metrics").expect("GET /metrics");
+            let age = support::raw::sample(&text, "vizora_log_newest_entry_age_seconds{org=\"acme\"}").expect("age");
+            assert!((0.0..60.0).contains(&age), "age of the newest entry: {age}");
+        })
+        .await
+        .expect("checks");
+        drop(players);
+    });
+}

@@ -56,7 +56,7 @@ impl Engine {
             }
             let n = batch.entries.len() as u64;
             self.counters.entries.fetch_add(n, Relaxed);
-            self.counters.set_head(&org.id, org.head);
+            self.counters.set_head(&org.id, org.head, self.shared.clock.now_ms());
             let since = org.batch_since.take();
             org.fanout_since = org.fanout_since.or(since);
             org.fanout.extend(batch.entries.into_iter().map(|e| e.2));

@@ -9,11 +9,12 @@ use crossbeam_channel::Sender;
 use engineioxide::Str;
 use engineioxide::socket::{DisconnectReason, Sid};
 use vizora_protocol::codec::{encode_ack, encode_event};
-use vizora_protocol::{DeviceStatus, NS_WALL, Position, SubscribeAck, SubscribeMode};
+use vizora_protocol::{NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::outbox::{Lossy, Outbox};
 use super::packets::{events_packets, snapshot_pages};
 use super::{Cmd, Engine, Sock, Sub};
+use crate::metrics::{AlertsBySeverity, DevicesByStatus};
 use crate::store::LogRead;
 
 /// How long a built snapshot serves later subscribers at the same head
@@ -131,6 +132,15 @@ impl Engine {
         let now = self.now();
         let max_bytes = self.cfg.packet_bytes();
         for org in self.orgs.values_mut() {
+            let mut devices = DevicesByStatus::default();
+            for d in org.state.devices.values() {
+                devices.count(d.status);
+            }
+            let mut alerts = AlertsBySeverity::default();
+            for a in org.state.alerts.values() {
+                alerts.count(a.severity, a.state);
+            }
+            self.counters.set_fleet(&org.id, devices, alerts);
             if org.subs.is_empty() {
                 org.telemetry_dirty.clear();
                 continue;
@@ -157,16 +167,7 @@ impl Engine {
                     s.outbox.push_lossy(Lossy::Telemetry, &packets);
                 }
             }
-            let (mut online, mut degraded, mut offline) = (0, 0, 0);
-            for d in org.state.devices.values() {
-                match d.status {
-                    DeviceStatus::Online => online += 1,
-                    DeviceStatus::Degraded => degraded += 1,
-                    DeviceStatus::Offline => offline += 1,
-                    DeviceStatus::Unknown => {}
-                }
-            }
-            let m = org.window.metrics(now, online, degraded, offline);
+            let m = org.window.metrics(now, devices.online, devices.degraded, devices.offline);
             let packets = Arc::new(vec![Str::from(encode_event(NS_WALL, None, "metrics", &m))]);
             for s in &org.subs {
                 s.outbox.push_lossy(Lossy::Metrics, &packets);
