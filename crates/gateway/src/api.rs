@@ -220,7 +220,7 @@ pub struct Head {
 
 /// The org's head: where its log is now.
 #[utoipa::path(get, path = "/api/v1/head", tag = "log",
-    responses((status = 200, body = Head), (status = 401, body = Problem), (status = 429, body = Problem)),
+    responses((status = 200, body = Head), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn head(State(api): State<Api>, Caller(c): Caller) -> Result<axum::Json<Head>, Problem> {
     let h = api.read(&c.org, |ctx| Head { epoch: ctx.epoch.to_owned(), head_seq: ctx.head }).await?;
@@ -344,8 +344,8 @@ async fn one<T: Serialize + Clone + Send + 'static>(
 
 /// Devices, with live status and health.
 #[utoipa::path(get, path = "/api/v1/devices", tag = "entities", params(PageQuery, DeviceFilter),
-    responses((status = 200, body = Page<vizora_protocol::Device>), (status = 400, body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
+    responses((status = 200, body = Page<vizora_protocol::Device>), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn list_devices(
     State(api): State<Api>,
@@ -369,7 +369,7 @@ pub(crate) async fn list_devices(
 
 /// One device.
 #[utoipa::path(get, path = "/api/v1/devices/{id}", tag = "entities", params(("id" = String, Path)),
-    responses((status = 200, body = vizora_protocol::Device), (status = 404, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = vizora_protocol::Device), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_device(
     State(api): State<Api>,
@@ -381,7 +381,7 @@ pub(crate) async fn get_device(
 
 /// Playlists.
 #[utoipa::path(get, path = "/api/v1/playlists", tag = "entities", params(PageQuery),
-    responses((status = 200, body = Page<vizora_protocol::Playlist>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = Page<vizora_protocol::Playlist>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn list_playlists(
     State(api): State<Api>,
@@ -393,7 +393,7 @@ pub(crate) async fn list_playlists(
 
 /// One playlist.
 #[utoipa::path(get, path = "/api/v1/playlists/{id}", tag = "entities", params(("id" = String, Path)),
-    responses((status = 200, body = vizora_protocol::Playlist), (status = 404, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = vizora_protocol::Playlist), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_playlist(
     State(api): State<Api>,
@@ -405,7 +405,7 @@ pub(crate) async fn get_playlist(
 
 /// Content items.
 #[utoipa::path(get, path = "/api/v1/content", tag = "entities", params(PageQuery),
-    responses((status = 200, body = Page<vizora_protocol::Content>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = Page<vizora_protocol::Content>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn list_content(
     State(api): State<Api>,
@@ -417,7 +417,7 @@ pub(crate) async fn list_content(
 
 /// One content item.
 #[utoipa::path(get, path = "/api/v1/content/{id}", tag = "entities", params(("id" = String, Path)),
-    responses((status = 200, body = vizora_protocol::Content), (status = 404, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = vizora_protocol::Content), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_content(
     State(api): State<Api>,
@@ -429,7 +429,7 @@ pub(crate) async fn get_content(
 
 /// Schedules.
 #[utoipa::path(get, path = "/api/v1/schedules", tag = "entities", params(PageQuery),
-    responses((status = 200, body = Page<vizora_protocol::Schedule>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = Page<vizora_protocol::Schedule>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn list_schedules(
     State(api): State<Api>,
@@ -441,7 +441,7 @@ pub(crate) async fn list_schedules(
 
 /// One schedule.
 #[utoipa::path(get, path = "/api/v1/schedules/{id}", tag = "entities", params(("id" = String, Path)),
-    responses((status = 200, body = vizora_protocol::Schedule), (status = 404, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = vizora_protocol::Schedule), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_schedule(
     State(api): State<Api>,
@@ -454,7 +454,7 @@ pub(crate) async fn get_schedule(
 /// Alerts (resolved ones stay in the log, and here until the retention
 /// period drops them from the state).
 #[utoipa::path(get, path = "/api/v1/alerts", tag = "entities", params(PageQuery, AlertFilter),
-    responses((status = 200, body = Page<vizora_protocol::Alert>), (status = 400, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = Page<vizora_protocol::Alert>), (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn list_alerts(
     State(api): State<Api>,
@@ -475,7 +475,7 @@ pub(crate) async fn list_alerts(
 
 /// One alert.
 #[utoipa::path(get, path = "/api/v1/alerts/{id}", tag = "entities", params(("id" = String, Path)),
-    responses((status = 200, body = vizora_protocol::Alert), (status = 404, body = Problem), (status = 401, body = Problem)),
+    responses((status = 200, body = vizora_protocol::Alert), (status = 404, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn get_alert(
     State(api): State<Api>,

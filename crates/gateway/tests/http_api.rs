@@ -63,7 +63,9 @@ fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body:
         raw[split..].to_vec()
     };
     let status = head.split(' ').nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    Reply { status, head, body: String::from_utf8_lossy(&payload).into_owned() }
+    let body = String::from_utf8_lossy(&payload).into_owned();
+    support::spec::record(method, path, &head, &body);
+    Reply { status, head, body }
 }
 
 fn bearer(t: &str) -> String {
@@ -223,6 +225,7 @@ fn every_kind_is_decided_over_http_as_over_the_socket() {
     let head = |t: &str| get(&addr, t, "/api/v1/head").json()["head_seq"].clone();
     assert_eq!(head(&ws), head(&web), "the same log length");
     gw.stop();
+    support::spec::check_recorded();
 }
 
 #[test]
@@ -281,6 +284,7 @@ fn idempotency_if_match_roles_and_isolation() {
             .expect("the minted token joins /device");
     });
     gw.stop();
+    support::spec::check_recorded();
 }
 
 #[test]
@@ -316,6 +320,9 @@ fn bad_input_is_a_4xx_problem_never_a_5xx() {
         let r = request(&addr, method, path, &h, body);
         assert_eq!(r.status, want, "{method} {path}: {}", r.body);
         assert!(r.is_problem(), "{method} {path}: {}", r.head);
+        if matches!(want, 404 | 405) {
+            support::spec::forget_last(); // not a route of the API
+        }
     }
     // Arbitrary bodies: never a 5xx, never a dropped connection.
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
@@ -330,11 +337,17 @@ fn bad_input_is_a_4xx_problem_never_a_5xx() {
         assert!((400..500).contains(&r.status), "{body:?} -> {} {}", r.status, r.body);
     }
     gw.stop();
+    support::spec::check_recorded();
 }
 
 /// `id:` values of the SSE events read from `s` until `until` is seen.
 fn sse_ids(s: &mut std::net::TcpStream, buf: &mut Vec<u8>, until: impl Fn(&[String]) -> bool) -> Vec<String> {
+    let mut recorded = false;
     loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n").filter(|_| !recorded) {
+            support::spec::record("GET", "/api/v1/events", &String::from_utf8_lossy(&buf[..end + 2]), "");
+            recorded = true;
+        }
         let body = unchunk(&buf[buf.windows(4).position(|w| w == b"\r\n\r\n").map_or(0, |p| p + 4)..]);
         let ids: Vec<String> = String::from_utf8_lossy(&body)
             .split("\n\n")
@@ -396,6 +409,7 @@ fn an_sse_stream_resumed_with_last_event_id_gets_every_entry_once() {
     let page = get(&addr, &viewer, "/api/v1/log?limit=1000").json();
     assert_eq!(page["entries"].as_array().map(Vec::len), Some(120));
     gw.stop();
+    support::spec::check_recorded();
 }
 
 #[test]
@@ -403,6 +417,7 @@ fn the_served_openapi_document_is_the_checked_in_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = start(dir.path());
     let served = request(&gw.addr.to_string(), "GET", "/api/v1/openapi.json", &[], None);
+    support::spec::forget_last(); // the document itself
     assert_eq!(served.status, 200);
     let doc: Value = serde_json::from_str(&served.body).expect("json");
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
@@ -417,6 +432,7 @@ fn the_served_openapi_document_is_the_checked_in_one() {
         serde_json::from_str(&std::fs::read_to_string(&file).expect("docs/openapi.json")).expect("json");
     assert_eq!(doc, checked_in, "docs/openapi.json is stale: rerun with VIZORA_BLESS=1");
     gw.stop();
+    support::spec::check_recorded();
 }
 
 /// The `/metrics` sample `name`, polled until `want` holds (the sequencer
@@ -482,4 +498,5 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
         .expect("checks");
         drop(players);
     });
+    support::spec::check_recorded();
 }

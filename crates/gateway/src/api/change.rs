@@ -113,11 +113,11 @@ fn answer(ack: MutationAck) -> Response {
     ),
     responses(
         (status = 200, description = "applied or duplicate", body = MutationAck),
-        (status = 400, description = "not JSON, or a bad header", body = Problem),
-        (status = 401, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem),
-        (status = 409, description = "base_rev is stale; `current` is the entity now", body = Problem),
-        (status = 422, description = "invalid arguments; the detail names the field", body = Problem),
-        (status = 429, body = Problem), (status = 503, body = Problem),
+        (status = 400, description = "not JSON, or a bad header", body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "base_rev is stale; `current` is the entity now", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid arguments; the detail names the field", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn mutate(
@@ -166,10 +166,10 @@ pub struct Provisioned {
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer `duplicate` (send the same id)")),
     responses(
         (status = 200, body = Provisioned),
-        (status = 400, body = Problem), (status = 401, body = Problem), (status = 403, body = Problem),
-        (status = 409, description = "the id exists", body = Problem), (status = 422, body = Problem),
-        (status = 429, body = Problem), (status = 501, description = "this gateway verifies RS256 and cannot sign", body = Problem),
-        (status = 503, body = Problem),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "the id exists", body = Problem, content_type = "application/problem+json"), (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"), (status = 501, description = "this gateway verifies RS256 and cannot sign", body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = [])))]
 pub(crate) async fn provision(

@@ -116,10 +116,10 @@ async fn read_rows(
 #[utoipa::path(get, path = "/api/v1/log", tag = "log", params(LogQuery),
     responses(
         (status = 200, description = "`{epoch, head_seq, entries: [entry], next}`: pass `next` as `since` for the next page", body = Object),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 410, description = "since is pruned or of another epoch", body = Problem),
-        (status = 429, body = Problem), (status = 503, body = Problem),
-    ),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "since is pruned or of another epoch", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn page(
     State(api): State<Api>,
@@ -159,10 +159,10 @@ pub(crate) async fn page(
         ("Last-Event-ID" = Option<String>, Header, description = "epoch:seq of the last entry seen (wins over since)")),
     responses(
         (status = 200, description = "text/event-stream of `entry` events", content_type = "text/event-stream", body = String),
-        (status = 400, body = Problem), (status = 401, body = Problem),
-        (status = 410, description = "the position is pruned or of another epoch", body = Problem),
-        (status = 503, description = "too many streams open", body = Problem),
-    ),
+        (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "the position is pruned or of another epoch", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "too many streams open", body = Problem, content_type = "application/problem+json"),
+        (status = 429, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub(crate) async fn events(
     State(api): State<Api>,

@@ -5,6 +5,7 @@
 
 pub mod feed;
 pub mod raw;
+pub mod spec;
 
 use std::time::Duration;
 
