@@ -1,5 +1,7 @@
 //! `vizora`: the wallboard, the demo, and the fleet simulator.
 
+mod api_cmd;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -41,6 +43,13 @@ enum Command {
     Tail(TailArgs),
     /// Sync, write the whole view as JSON, exit.
     State(StateArgs),
+    /// List entities, or show one, over the HTTP API (exit 3 if the gateway can't be asked).
+    Get(api_cmd::GetArgs),
+    /// Send one change over the HTTP API; exit 0 applied or duplicate, 1 rejected, 2 bad input, 3 unreachable.
+    Mutate(api_cmd::MutateArgs),
+    /// Devices over the HTTP API.
+    #[command(subcommand)]
+    Device(api_cmd::DeviceCommand),
 }
 
 #[derive(Args, Debug, Clone)]
@@ -311,6 +320,9 @@ fn main() -> ExitCode {
         Command::Loadtest(l) => run_loadtest(l),
         Command::Tail(t) => run_tail(t),
         Command::State(s) => run_state(s),
+        Command::Get(g) => return api_cmd::get(g),
+        Command::Mutate(m) => return api_cmd::mutate(m),
+        Command::Device(d) => return api_cmd::device(d),
     };
     match result {
         Ok(code) => code,

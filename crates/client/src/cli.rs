@@ -2,6 +2,8 @@
 //! the client thread ([`crate::spawn`]): no Bevy, no engine, only what the
 //! log and snapshots say. The binary parses arguments and calls these.
 
+pub mod api;
+
 use std::fmt;
 use std::fs::File;
 use std::io::{self, BufWriter, Write};
