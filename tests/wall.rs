@@ -12,6 +12,8 @@ use vizora::layout::{Grid, tile_area};
 use vizora::palette::{self, Rgb};
 use vizora_protocol::{Device, DeviceStatus};
 
+#[path = "wall/cli.rs"]
+mod cli;
 #[path = "wall/ecs.rs"]
 mod ecs;
 #[path = "wall/pages.rs"]

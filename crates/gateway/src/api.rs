@@ -8,6 +8,7 @@
 // request: its size does not matter there.
 #![allow(clippy::result_large_err)]
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::Router;
@@ -24,7 +25,8 @@ use utoipa::{IntoParams, ToSchema};
 use vizora_protocol::{AlertState, Claims, DeviceStatus, EntityKind, OrgState, RejectCode, Role, Severity, bounds};
 
 use crate::auth::Auth;
-use crate::engine::{Cmd, EngineHandle, ReadCtx};
+use crate::session::Bucket;
+use crate::sequencer::{Cmd, SequencerHandle, ReadCtx};
 
 mod change;
 pub mod doc;
@@ -37,11 +39,25 @@ pub const DEFAULT_LIMIT: usize = 100;
 /// Event streams open at once per gateway; more are answered 503.
 const MAX_STREAMS: usize = 1024;
 
+/// Callers with a rate-limit bucket kept; past it, buckets that have
+/// refilled (idle callers) are dropped.
+const MAX_CALLER_BUCKETS: usize = 10_000;
+
+/// Requests per second and burst allowed to one token (org and `sub`):
+/// the socket's per-connection event rate.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CallerRate {
+    pub(crate) per_s: f64,
+    pub(crate) burst: f64,
+}
+
 /// What the routes share.
 #[derive(Clone)]
 pub(crate) struct Api {
-    pub(crate) engine: EngineHandle,
+    pub(crate) sequencer: SequencerHandle,
     pub(crate) auth: Auth,
+    rate: CallerRate,
+    buckets: Arc<std::sync::Mutex<HashMap<(String, String), Option<Bucket>>>>,
     streams: Arc<Semaphore>,
     /// Cancelled when the gateway shuts down: event streams end, so the
     /// graceful shutdown does not wait on them.
@@ -49,8 +65,14 @@ pub(crate) struct Api {
 }
 
 /// The routes under `/api/v1`.
-pub(crate) fn router(engine: EngineHandle, auth: Auth, stopping: tokio_util::sync::CancellationToken) -> Router {
-    let api = Api { engine, auth, streams: Arc::new(Semaphore::new(MAX_STREAMS)), stopping };
+pub(crate) fn router(
+    sequencer: SequencerHandle,
+    auth: Auth,
+    rate: CallerRate,
+    stopping: tokio_util::sync::CancellationToken,
+) -> Router {
+    let buckets = Arc::default();
+    let api = Api { sequencer, auth, rate, buckets, streams: Arc::new(Semaphore::new(MAX_STREAMS)), stopping };
     Router::new()
         .route("/api/v1/openapi.json", get(doc::serve))
         .route("/api/v1/head", get(head))
@@ -187,11 +209,31 @@ impl FromRequestParts<Api> for Caller {
         if claims.role == Role::Device {
             return Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "device tokens are for /device only"));
         }
+        if !api.admit(&claims) {
+            return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this token")
+                .retry_after(1));
+        }
         Ok(Caller(claims))
     }
 }
 
 impl Api {
+    /// Takes one request from the caller's token bucket (on the gateway's clock).
+    fn admit(&self, c: &Claims) -> bool {
+        let now_ms = self.sequencer.shared.clock.now_ms();
+        let CallerRate { per_s, burst } = self.rate;
+        let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
+        let key = (c.org.clone(), c.sub.clone());
+        if !buckets.contains_key(&key) && buckets.len() >= MAX_CALLER_BUCKETS {
+            // Idle callers' buckets are full again: forgetting them changes nothing.
+            buckets.retain(|_, b| b.as_ref().is_some_and(|b| !b.is_full(now_ms, per_s, burst)));
+            if buckets.len() >= MAX_CALLER_BUCKETS {
+                return false;
+            }
+        }
+        Bucket::take(buckets.entry(key).or_default(), now_ms, per_s, burst)
+    }
+
     /// Runs `f` on the sequencer over `org`'s committed state.
     pub(crate) async fn read<T: Send + 'static>(
         &self,
@@ -202,7 +244,7 @@ impl Api {
         let read = Box::new(move |ctx: ReadCtx<'_>| {
             let _ = tx.send(f(ctx));
         });
-        if !self.engine.send(Cmd::Read { org: org.to_owned(), read }) {
+        if !self.sequencer.send(Cmd::Read { org: org.to_owned(), read }) {
             return Err(Problem::busy());
         }
         rx.await.map_err(|_| Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "the gateway is stopping"))

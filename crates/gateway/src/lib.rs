@@ -8,7 +8,7 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod engine;
+pub mod sequencer;
 pub mod metrics;
 pub mod session;
 pub mod socket;
@@ -34,7 +34,7 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::GatewayConfig;
 pub use store::FailSwitch;
 
-use crate::engine::Cmd;
+use crate::sequencer::Cmd;
 use crate::metrics::Counters;
 use crate::socket::SioHandler;
 
@@ -76,12 +76,13 @@ pub async fn serve_with(
     cfg.validate().map_err(|(f, m)| anyhow::anyhow!("config: {f}: {m}"))?;
     let cfg = Arc::new(cfg);
     let auth = auth.with_issuer_audience(cfg.jwt_issuer.as_deref(), cfg.jwt_audience.as_deref());
-    let store = store::Store::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
+    let store = store::SqliteStore::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
     let counters = Arc::new(Counters::default());
-    let (engine, engine_thread) = engine::spawn(cfg.clone(), Box::new(store), counters.clone(), hooks.clock)?;
+    let (sequencer, sequencer_thread) = sequencer::spawn(cfg.clone(), Box::new(store), counters.clone(), hooks.clock)?;
     let stop_streams = tokio_util::sync::CancellationToken::new();
-    let api = api::router(engine.clone(), auth.clone(), stop_streams.clone());
-    let handler = Arc::new(SioHandler::new(auth, engine.clone(), counters.clone(), &cfg));
+    let rate = api::CallerRate { per_s: cfg.rate_per_s, burst: cfg.rate_burst };
+    let api = api::router(sequencer.clone(), auth.clone(), rate, stop_streams.clone());
+    let handler = Arc::new(SioHandler::new(auth, sequencer.clone(), counters.clone(), &cfg));
     let eio = EngineIoConfig::builder()
         .req_path("/socket.io")
         .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
@@ -98,9 +99,9 @@ pub async fn serve_with(
         .ws_read_buffer_size(WS_READ_BUFFER)
         .build();
     let metrics_counters = counters.clone();
-    let metrics_clock = engine.shared.clock.clone();
+    let metrics_clock = sequencer.shared.clock.clone();
     let metrics_token = cfg.metrics_token.clone().map(|t| format!("Bearer {t}"));
-    let shared = engine.shared.clone();
+    let shared = sequencer.shared.clone();
     let app = Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route(
@@ -138,17 +139,17 @@ pub async fn serve_with(
         .layer(axum::middleware::map_request(detach_head));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "gateway listening");
-    let stop_engine = engine.clone();
+    let stop_sequencer = sequencer.clone();
     // Peer addresses reach the socket layer (the per-IP cap) as ConnectInfo.
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: flushing and closing sockets");
             stop_streams.cancel();
-            stop_engine.send(Cmd::Shutdown);
+            stop_sequencer.send(Cmd::Shutdown);
         })
         .await?;
-    let _ = tokio::task::spawn_blocking(move || engine_thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || sequencer_thread.join()).await;
     Ok(())
 }
 

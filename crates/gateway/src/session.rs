@@ -44,6 +44,11 @@ pub(crate) struct Bucket {
 }
 
 impl Bucket {
+    /// Whether the bucket would be full at `now_ms` (its owner is idle).
+    pub(crate) fn is_full(&self, now_ms: u64, rate: f64, burst: f64) -> bool {
+        self.tokens + now_ms.saturating_sub(self.at_ms) as f64 / 1000.0 * rate >= burst
+    }
+
     /// Takes one token from a bucket of `burst` refilled at `rate`/s.
     /// `now_ms` comes from the gateway's clock (a manual one in tests); a
     /// clock that went back refills nothing.

@@ -25,7 +25,7 @@ use vizora_protocol::{
 
 use crate::auth::Auth;
 use crate::config::GatewayConfig;
-use crate::engine::{Cmd, EngineHandle, Replier, Sock, mutation_cmd};
+use crate::sequencer::{Cmd, SequencerHandle, Replier, Sock, mutation_cmd};
 use crate::metrics::Counters;
 use crate::session::{Bucket, ConnData};
 
@@ -43,7 +43,7 @@ const CONNECT_BURST: f64 = 20.0;
 #[derive(Debug, Clone)]
 pub struct SioHandler {
     auth: Auth,
-    engine: EngineHandle,
+    sequencer: SequencerHandle,
     counters: Arc<Counters>,
     rate: f64,
     burst: f64,
@@ -55,11 +55,11 @@ pub struct SioHandler {
 }
 
 impl SioHandler {
-    /// A handler verifying with `auth` and feeding `engine`.
-    pub fn new(auth: Auth, engine: EngineHandle, counters: Arc<Counters>, cfg: &GatewayConfig) -> Self {
+    /// A handler verifying with `auth` and feeding `sequencer`.
+    pub fn new(auth: Auth, sequencer: SequencerHandle, counters: Arc<Counters>, cfg: &GatewayConfig) -> Self {
         Self {
             auth,
-            engine,
+            sequencer,
             counters,
             rate: cfg.rate_per_s,
             burst: cfg.rate_burst,
@@ -99,14 +99,14 @@ impl SioHandler {
 
     /// Takes one token; false when over the limit.
     fn admit(&self, sock: &Sock) -> bool {
-        let now = self.engine.shared.clock.now_ms();
+        let now = self.sequencer.shared.clock.now_ms();
         let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
         Bucket::take(&mut st.bucket, now, self.rate, self.burst)
     }
 
     /// Sends `error rate_limited` at most once a second.
     fn rate_error(&self, sock: &Sock, ns: &str) {
-        let now = self.engine.shared.clock.now_ms();
+        let now = self.sequencer.shared.clock.now_ms();
         let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
         let due = st.last_rate_error_ms.is_none_or(|t| now.saturating_sub(t) >= 1000);
         if due {
@@ -139,7 +139,7 @@ impl SioHandler {
         }
         let iat = claims.iat.unwrap_or(0);
         if ns == NS_DEVICE
-            && let Some(removed_ms) = self.engine.shared.removed_at(&claims.org, &claims.sub)
+            && let Some(removed_ms) = self.sequencer.shared.removed_at(&claims.org, &claims.sub)
             && iat.saturating_mul(1000) < removed_ms
         {
             return refuse(AuthErrorCode::TokenRevoked);
@@ -168,7 +168,7 @@ impl SioHandler {
         let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
         counter.fetch_add(1, Relaxed);
         if ns == NS_DEVICE {
-            self.engine.send(Cmd::DeviceConnected {
+            self.sequencer.send(Cmd::DeviceConnected {
                 org: claims.org.clone(),
                 device_id: claims.sub.clone(),
                 iat,
@@ -181,10 +181,10 @@ impl SioHandler {
     /// Ends the namespace session when the token expires; the timer ends
     /// with the session (or the namespace session) instead.
     fn expire_later(&self, sock: Sock, ns: &str, claims: Claims, cancel: CancellationToken) {
-        let now = self.engine.shared.clock.now_ms();
+        let now = self.sequencer.shared.clock.now_ms();
         let left = claims.exp.saturating_mul(1000).saturating_sub(now);
         let ns = ns.to_owned();
-        let engine = self.engine.clone();
+        let sequencer = self.sequencer.clone();
         let counters = self.counters.clone();
         let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
         rt.spawn(async move {
@@ -204,7 +204,7 @@ impl SioHandler {
                 let msg = ErrorMsg { code: ErrorCode::TokenExpired, message: "token expired".into() };
                 let _ = sock.emit(encode_event(&ns, None, "error", &msg));
                 let _ = sock.emit(encode_disconnect(&ns));
-                end_session(&engine, &counters, &sock, &ns, &c);
+                end_session(&sequencer, &counters, &sock, &ns, &c);
             }
         });
     }
@@ -254,14 +254,14 @@ impl SioHandler {
                     );
                 };
                 let allowed = {
-                    let now = self.engine.shared.clock.now_ms();
+                    let now = self.sequencer.shared.clock.now_ms();
                     let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
                     Bucket::take(&mut st.subscribes, now, SUBSCRIBE_RATE_PER_S, SUBSCRIBE_BURST)
                 };
                 if !allowed {
                     return self.send_error(&sock, ns, ErrorCode::RateLimited, "subscribe: too often; not subscribed");
                 }
-                if !self.engine.send(Cmd::Subscribe { org, sock: sock.clone(), ack, since: sub.since }) {
+                if !self.sequencer.send(Cmd::Subscribe { org, sock: sock.clone(), ack, since: sub.since }) {
                     sock.close(DisconnectReason::TransportError);
                 }
             }
@@ -281,7 +281,7 @@ impl SioHandler {
                 let Some(cmd) = mutation_cmd(claims, &value, Replier::Socket { sock: sock.clone(), ack }) else {
                     return;
                 };
-                if !self.engine.send(cmd) {
+                if !self.sequencer.send(cmd) {
                     let reply = MutationAck::rejected(RejectCode::RateLimited, "gateway busy; retry later");
                     let _ = sock.emit(encode_ack(ns, ack, &reply));
                 }
@@ -289,7 +289,7 @@ impl SioHandler {
             // A report that breaks a bound changes nothing (PROTOCOL.md §8 Bounds).
             (NS_DEVICE, "heartbeat") => match serde_json::from_str::<Heartbeat>(arg) {
                 Ok(hb) => match hb.check() {
-                    Ok(()) => drop(self.engine.send(Cmd::Heartbeat { org, device_id: claims.sub, hb })),
+                    Ok(()) => drop(self.sequencer.send(Cmd::Heartbeat { org, device_id: claims.sub, hb })),
                     Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("heartbeat: {e}")),
                 },
                 Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("heartbeat: {e}")),
@@ -297,7 +297,7 @@ impl SioHandler {
             (NS_DEVICE, "playback") => match serde_json::from_str::<Playback>(arg) {
                 Ok(pb) => match pb.check() {
                     // Lossy metrics: dropped when the sequencer is behind.
-                    Ok(()) => drop(self.engine.send(Cmd::Playback { org, pb })),
+                    Ok(()) => drop(self.sequencer.send(Cmd::Playback { org, pb })),
                     Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("playback: {e}")),
                 },
                 Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("playback: {e}")),
@@ -308,7 +308,7 @@ impl SioHandler {
                 }
                 Ok(ev) => match ev.check() {
                     Ok(()) => {
-                        if !self.engine.send(Cmd::ScheduleExecuted { org, ev }) {
+                        if !self.sequencer.send(Cmd::ScheduleExecuted { org, ev }) {
                             self.rate_error(&sock, ns);
                         }
                     }
@@ -344,7 +344,7 @@ fn close_if_unjoined(sock: Sock, timeout: Duration, counters: Arc<Counters>) {
     });
 }
 
-fn end_session(engine: &EngineHandle, counters: &Arc<Counters>, sock: &Sock, ns: &str, claims: &Claims) {
+fn end_session(sequencer: &SequencerHandle, counters: &Arc<Counters>, sock: &Sock, ns: &str, claims: &Claims) {
     let unjoined = {
         let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
         let timer = if ns == NS_WALL { st.wall_expiry.take() } else { st.device_expiry.take() };
@@ -354,14 +354,14 @@ fn end_session(engine: &EngineHandle, counters: &Arc<Counters>, sock: &Sock, ns:
         st.wall.is_none() && st.device.is_none()
     };
     if unjoined && !sock.is_closed() {
-        close_if_unjoined(sock.clone(), engine.connect_timeout(), counters.clone());
+        close_if_unjoined(sock.clone(), sequencer.connect_timeout(), counters.clone());
     }
     if ns == NS_WALL {
         counters.wall_sessions.fetch_sub(1, Relaxed);
-        engine.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.id });
+        sequencer.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.id });
     } else {
         counters.device_sessions.fetch_sub(1, Relaxed);
-        engine.send(Cmd::DeviceGone { org: claims.org.clone(), device_id: claims.sub.clone(), sid: sock.id });
+        sequencer.send(Cmd::DeviceGone { org: claims.org.clone(), device_id: claims.sub.clone(), sid: sock.id });
     }
 }
 
@@ -404,10 +404,10 @@ impl EngineIoHandler for SioHandler {
             (st.wall.take(), st.device.take())
         };
         if let Some(c) = wall {
-            end_session(&self.engine, &self.counters, &sock, NS_WALL, &c);
+            end_session(&self.sequencer, &self.counters, &sock, NS_WALL, &c);
         }
         if let Some(c) = device {
-            end_session(&self.engine, &self.counters, &sock, NS_DEVICE, &c);
+            end_session(&self.sequencer, &self.counters, &sock, NS_DEVICE, &c);
         }
     }
 
@@ -435,7 +435,7 @@ impl EngineIoHandler for SioHandler {
         };
         // CONNECT and DISCONNECT are rate limited too, in their own bucket.
         let connect_flood = matches!(packet.body, SioBody::Connect(_) | SioBody::Disconnect) && {
-            let now = self.engine.shared.clock.now_ms();
+            let now = self.sequencer.shared.clock.now_ms();
             let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
             !Bucket::take(&mut st.connects, now, CONNECT_RATE_PER_S, CONNECT_BURST)
         };
@@ -456,13 +456,13 @@ impl EngineIoHandler for SioHandler {
                     }
                 };
                 if let Some(c) = claims {
-                    end_session(&self.engine, &self.counters, &sock, &packet.ns, &c);
+                    end_session(&self.sequencer, &self.counters, &sock, &packet.ns, &c);
                 }
             }
             SioBody::Event { name, args, ack } => self.on_event(sock, &packet.ns, &name, &args, ack),
             SioBody::Ack { id, args } if packet.ns == NS_DEVICE => {
                 let reply = args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into());
-                self.engine.send(Cmd::CommandAcked { sid: sock.id, ack: id, reply });
+                self.sequencer.send(Cmd::CommandAcked { sid: sock.id, ack: id, reply });
             }
             SioBody::Ack { .. } => {}
             SioBody::ConnectError(_) => {

@@ -35,12 +35,23 @@ pub enum StoreError {
         /// Why.
         message: String,
     },
+    /// The org's log on disk is not where the batch starts: another writer
+    /// got there first. Nothing of the transaction was written.
+    #[error("store: org {org}: the batch starts after {expected}, the log is at {found}")]
+    Conflict {
+        /// The org.
+        org: String,
+        /// Head the batch was built on.
+        expected: u64,
+        /// Head on disk.
+        found: u64,
+    },
     /// A failure switched on by a test or an operator drill ([`FailSwitch`]).
     #[error("store: injected failure (disk full drill)")]
     Injected,
 }
 
-/// Makes a [`Store`] fail every write while on: the disk-full drill, in
+/// Makes a [`SqliteStore`] fail every write while on: the disk-full drill, in
 /// tests and on a running gateway alike.
 #[derive(Debug, Clone, Default)]
 pub struct FailSwitch(std::sync::Arc<std::sync::atomic::AtomicBool>);
@@ -156,7 +167,7 @@ fn read_log(conn: &Connection, org: &str, after: u64, limit: usize) -> Result<Ve
 }
 
 /// The SQLite store.
-pub struct Store {
+pub struct SqliteStore {
     conn: Connection,
     path: std::path::PathBuf,
     fail: FailSwitch,
@@ -164,9 +175,9 @@ pub struct Store {
     _lock: std::fs::File,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for SqliteStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Store")
+        f.write_str("SqliteStore")
     }
 }
 
@@ -192,7 +203,7 @@ fn kind_from(s: &str) -> Option<EntityKind> {
     EntityKind::ALL.into_iter().find(|k| k.as_str() == s)
 }
 
-impl Store {
+impl SqliteStore {
     /// Opens (creating) `dir/vizora.db`, holding `dir/LOCK` exclusively.
     pub fn open(dir: &Path) -> Result<Self, StoreError> {
         Self::open_with(dir, FailSwitch::default())
@@ -228,7 +239,7 @@ impl Store {
     }
 }
 
-impl LogStore for Store {
+impl LogStore for SqliteStore {
     /// Loads every org with its entities.
     fn load(&self) -> Result<Vec<StoredOrg>, StoreError> {
         let mut orgs = Vec::new();
@@ -325,7 +336,18 @@ impl LogStore for Store {
                 "INSERT OR REPLACE INTO removed_devices (org, device, removed_ms) VALUES (?1, ?2, ?3)",
             )?;
             let mut registered = tx.prepare_cached("DELETE FROM removed_devices WHERE org = ?1 AND device = ?2")?;
+            let mut head_stmt = tx.prepare_cached("SELECT head FROM orgs WHERE org = ?1")?;
             for b in batches {
+                // The batch must continue the log on disk (one writer per
+                // org today; the check is what a second writer would hit).
+                let found: u64 = head_stmt
+                    .query_row(params![b.org], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map_or(0, |h| u64::try_from(h).unwrap_or(0));
+                let expected = b.entries.first().map_or(b.head, |e| e.0.saturating_sub(1));
+                if found != expected {
+                    return Err(StoreError::Conflict { org: b.org.clone(), expected, found });
+                }
                 org_stmt.execute(params![b.org, b.epoch, b.head as i64])?;
                 for (device, at) in &b.removed {
                     match at {
@@ -381,5 +403,37 @@ impl LogStore for Store {
             "DELETE FROM log WHERE org = ?1 AND seq < ?2 AND ts_ms < ?3",
             params![org, below_seq as i64, before_ts_ms as i64],
         )?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn batch(org: &str, seqs: std::ops::RangeInclusive<u64>) -> OrgBatch {
+        OrgBatch {
+            org: org.into(),
+            epoch: "e1".into(),
+            head: *seqs.end(),
+            entries: seqs.map(|s| (s, 1_000 + s, format!("{{\"seq\":{s}}}"))).collect(),
+            ..OrgBatch::default()
+        }
+    }
+
+    #[test]
+    fn a_batch_that_does_not_continue_the_log_on_disk_is_a_conflict_and_writes_nothing() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut store = SqliteStore::open(dir.path()).expect("open");
+        store.commit(&[batch("a", 1..=2)]).expect("first batch");
+        // Another writer's view: it thinks the log is at 1 (and b is new).
+        let stale = [batch("b", 1..=1), batch("a", 2..=3)];
+        match store.commit(&stale) {
+            Err(StoreError::Conflict { org, expected, found }) => assert_eq!((org.as_str(), expected, found), ("a", 1, 2)),
+            other => panic!("expected a conflict, got {other:?}"),
+        }
+        assert_eq!(store.read_log("a", 0, 10).expect("read").len(), 2, "a unchanged");
+        assert!(store.read_log("b", 0, 10).expect("read").is_empty(), "b not written either: one transaction");
+        store.commit(&[batch("a", 3..=3), batch("b", 1..=1)]).expect("a batch from the head applies");
+        assert_eq!(store.read_log("a", 0, 10).expect("read").len(), 3);
     }
 }

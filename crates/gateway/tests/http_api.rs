@@ -500,3 +500,35 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
     });
     support::spec::check_recorded();
 }
+
+#[test]
+fn each_token_has_its_own_request_rate_on_the_gateways_clock() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let clock = vizora_gateway::ManualClock::at(vizora_protocol::now_ms());
+    let mut cfg = support::config(dir.path());
+    (cfg.rate_per_s, cfg.rate_burst) = (5.0, 5.0);
+    let hooks = vizora_gateway::Hooks { clock: std::sync::Arc::new(clock.clone()), ..Default::default() };
+    let gw = vizora_gateway::Embedded::start_with(cfg, vizora_gateway::Auth::hs256(support::SECRET), hooks)
+        .expect("gateway starts");
+    let addr = gw.addr.to_string();
+    let noisy = token("acme", Role::Viewer, "noisy");
+    let quiet = token("acme", Role::Viewer, "quiet");
+    let statuses: Vec<u16> = (0..8).map(|_| get(&addr, &noisy, "/api/v1/head").status).collect();
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429], "a burst of 5, then refused");
+    let refused = get(&addr, &noisy, "/api/v1/devices");
+    assert!(refused.is_problem() && refused.json()["code"] == "rate_limited", "{}", refused.body);
+    assert!(refused.head.to_ascii_lowercase().contains("retry-after: 1"), "{}", refused.head);
+    // Another token of the same org is not slowed down by it.
+    assert_eq!(get(&addr, &quiet, "/api/v1/head").status, 200);
+    // A mutation counts too, and is not decided (no duplicate later).
+    let m = json!({"kind": "playlist.create", "args": {"id": "p", "name": "P"}});
+    let op = token("acme", Role::Operator, "busy-op");
+    let ops: Vec<u16> = (0..6).map(|_| post(&addr, &op, "/api/v1/mutations", &[("Idempotency-Key", "k")], &m).status).collect();
+    assert_eq!(ops[5], 429, "{ops:?}");
+    // 200 ms of the gateway's clock is one more request.
+    clock.advance(200);
+    assert_eq!(get(&addr, &noisy, "/api/v1/head").status, 200);
+    assert_eq!(get(&addr, &noisy, "/api/v1/head").status, 429);
+    gw.stop();
+    support::spec::check_recorded();
+}

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use vizora_protocol::{Claims, MutationAck, RejectCode, Role, bounds};
 
 use super::{Api, Caller, Problem, body, header_text};
-use crate::engine::{Replier, mutation_cmd};
+use crate::sequencer::{Replier, mutation_cmd};
 
 /// Device tokens minted by `provision` live this long unless asked otherwise.
 const DEVICE_TOKEN_TTL_S: u64 = 365 * 86_400;
@@ -88,7 +88,7 @@ async fn decide(api: &Api, claims: Claims, payload: &Value) -> MutationAck {
         // Answered at once: malformed, with ids out of bounds.
         return rx.await.unwrap_or_else(|_| stopping());
     };
-    if !api.engine.send(cmd) {
+    if !api.sequencer.send(cmd) {
         return MutationAck::rejected(RejectCode::RateLimited, "gateway busy; retry later");
     }
     rx.await.unwrap_or_else(|_| stopping())

@@ -111,11 +111,41 @@ async fn read_rows(
     }
 }
 
+/// A page of the log (documentation of what `page` writes).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code, reason = "the page is written as raw JSON; this is its schema")]
+pub(crate) struct LogPage {
+    /// The log's epoch.
+    epoch: String,
+    /// The org's head when the page was read.
+    head_seq: u64,
+    /// Entries in seq order, as PROTOCOL.md §4 writes them.
+    entries: Vec<LogEntryDoc>,
+    /// `epoch:seq` of the last entry here (or `since` when none): the next page's `since`.
+    next: String,
+}
+
+/// One log entry (PROTOCOL.md §4): `data`'s shape follows `type`.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = LogEntry)]
+#[allow(dead_code, reason = "schema only")]
+pub(crate) struct LogEntryDoc {
+    /// Position in the org's log, gap-free within an epoch.
+    seq: u64,
+    /// When the gateway wrote it (ms since the Unix epoch).
+    ts_ms: u64,
+    /// What happened, e.g. `device.upserted`, `mutation.applied`.
+    #[serde(rename = "type")]
+    kind: String,
+    /// The event's payload.
+    data: serde_json::Map<String, serde_json::Value>,
+}
+
 /// A page of the log: entries after `since`, in order, as PROTOCOL.md §4
 /// writes them.
 #[utoipa::path(get, path = "/api/v1/log", tag = "log", params(LogQuery),
     responses(
-        (status = 200, description = "`{epoch, head_seq, entries: [entry], next}`: pass `next` as `since` for the next page", body = Object),
+        (status = 200, description = "entries after `since`: pass `next` as `since` for the next page", body = LogPage),
         (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "since is pruned or of another epoch", body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json"), (status = 503, body = Problem, content_type = "application/problem+json"),
@@ -179,7 +209,7 @@ pub(crate) async fn events(
         Problem::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "too many event streams open").retry_after(5)
     })?;
     // Followed before the first read, so no commit falls between the two.
-    let mut moved = api.engine.shared.watch_head(&c.org);
+    let mut moved = api.sequencer.shared.watch_head(&c.org);
     let st = start(&api, &c.org, since).await?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Event>(STREAM_ROWS);
     let org = c.org.clone();

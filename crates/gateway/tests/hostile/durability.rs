@@ -164,3 +164,39 @@ fn a_data_dir_in_use_or_with_an_unreadable_row_refuses_to_start() {
     });
     gw.stop();
 }
+
+#[test]
+fn a_command_reaches_the_player_only_once_its_change_is_on_disk() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (clock, fail, hooks) = manual();
+    let gw = gateway_with(dir.path(), hooks, |c| {
+        c.tick_ms = 20;
+        c.ping_interval_ms = 60_000;
+    });
+    let addr = gw.addr.to_string();
+    block_on(async {
+        let url = gw.url();
+        let mut feed = Feed::viewer(&url, "acme").await;
+        let mut p1 = device(&url, "acme", "p1").await;
+        feed.next_of("device.status").await;
+        let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
+        let restart = mutation("r1", "alice", "device.restart", Some("p1"), None, json!({}));
+
+        fail.set(true);
+        let ack = op.call("mutate", &restart).await;
+        assert_eq!((ack["status"].as_str(), ack["code"].as_str()), (Some("rejected"), Some("unavailable")), "{ack}");
+        let (fence, seen) = p1.connect_ns_seen("/wall", Some(&auth("forged"))).await;
+        assert!(fence.starts_with("4/wall,"), "{fence}");
+        assert!(seen.is_empty(), "a change the store refused moved the player: {seen:?}");
+
+        fail.set(false);
+        clock.advance(1_500);
+        wait_http(&addr, "/readyz", 200).await;
+        let ack = op.call("mutate", &restart).await;
+        assert_eq!(ack["status"], "applied", "{ack}");
+        let packet = p1.packet(Duration::from_secs(10)).await.expect("the command");
+        let (name, cmd) = crate::support::raw::event(&packet).expect("an event");
+        assert_eq!((name.as_str(), cmd["kind"].as_str()), ("command", Some("restart")), "{packet}");
+    });
+    gw.stop();
+}

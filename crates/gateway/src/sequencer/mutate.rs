@@ -9,9 +9,10 @@ use vizora_protocol::device::CommandKind;
 
 use vizora_protocol::{Claims, Event, Mutation, MutationAck, MutationOp};
 
-use super::Engine;
+use super::Sequencer;
+use super::org::Effect;
 
-impl Engine {
+impl Sequencer {
     /// Decides a mutation. The reply goes out after the batch is on disk.
     pub(crate) fn mutate(&mut self, claims: &Claims, m: Mutation) -> MutationAck {
         let now = self.now();
@@ -90,13 +91,20 @@ impl Engine {
         reply
     }
 
-    /// Side effects on players of an applied mutation.
+    /// Side effects on players of an applied mutation: decided now, done
+    /// when the batch is on disk (see `Effect`).
     fn after_applied(&mut self, org: &str, m: &Mutation, id: &str) {
         match &m.op {
-            MutationOp::DeviceRestart => self.send_command(org, id, CommandKind::Restart, json!({})),
-            MutationOp::DeviceAssignPlaylist { playlist_id } => {
-                self.send_command(org, id, CommandKind::AssignPlaylist, json!({ "playlist_id": playlist_id }))
-            }
+            MutationOp::DeviceRestart => self.org(org).effects.push(Effect::Command {
+                device: id.to_owned(),
+                kind: CommandKind::Restart,
+                args: json!({}),
+            }),
+            MutationOp::DeviceAssignPlaylist { playlist_id } => self.org(org).effects.push(Effect::Command {
+                device: id.to_owned(),
+                kind: CommandKind::AssignPlaylist,
+                args: json!({ "playlist_id": playlist_id }),
+            }),
             MutationOp::DeviceRemove => self.forget_device(org, id),
             // A later `device.create` of a removed id registers it again (PROTOCOL.md §2).
             MutationOp::DeviceCreate { .. } => {

@@ -13,7 +13,7 @@ use vizora_protocol::{NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::outbox::{Lossy, Outbox};
 use super::packets::{events_packets, snapshot_pages};
-use super::{Cmd, Engine, Sock, Sub};
+use super::{Cmd, Sequencer, Sock, Sub};
 use crate::metrics::{AlertsBySeverity, DevicesByStatus};
 use crate::store::LogRead;
 
@@ -23,7 +23,7 @@ const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
 /// Log rows read per store query during a replay.
 const REPLAY_ROWS: usize = 1000;
 
-impl Engine {
+impl Sequencer {
     pub(super) fn subscribe(&mut self, org_id: &str, sock: Sock, ack: u64, since: Option<Position>) {
         // Pending entries must be durable and sent before the new subscriber
         // is placed, or it could miss or double them.

@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use engineioxide::socket::Sid;
 use vizora_protocol::device::CommandAck;
 
-use super::{DeviceRt, Engine, Org, Sock};
+use super::org::Effect;
+use super::{DeviceRt, Sequencer, Org, Sock};
 
 /// A command waiting for the player's ack.
 #[derive(Debug)]
@@ -23,7 +24,7 @@ pub(crate) struct PendingCommand {
 }
 use crate::status::{Liveness, alert_kind, derive};
 
-impl Engine {
+impl Sequencer {
     pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat: u64, sock: Sock) {
         let now = self.now();
         let failing = self.store_failing;
@@ -133,6 +134,21 @@ impl Engine {
         }
     }
 
+    /// Does what a committed mutation decided for a player.
+    pub(crate) fn run_effect(&mut self, org_id: &str, effect: Effect) {
+        match effect {
+            Effect::Command { device, kind, args } => self.send_command(org_id, &device, kind, args),
+            Effect::Disconnect { device } => {
+                let org = self.org(org_id);
+                if let Some(rt) = org.rt.remove(&device)
+                    && let Some(s) = rt.sock
+                {
+                    s.close(DisconnectReason::TransportClose);
+                }
+            }
+        }
+    }
+
     /// Sends a command to a player's socket; nothing is queued for offline players.
     pub(crate) fn send_command(&mut self, org_id: &str, device_id: &str, kind: CommandKind, args: serde_json::Value) {
         let org = self.org(org_id);
@@ -210,18 +226,14 @@ impl Engine {
         }
     }
 
-    /// Drops a removed device's connection and runtime state, and remembers
-    /// the removal: its older tokens are refused (`token_revoked`).
+    /// Remembers a removal (its older tokens are refused, `token_revoked`);
+    /// its connection and runtime state go once the removal is on disk.
     pub(crate) fn forget_device(&mut self, org_id: &str, device_id: &str) {
         let now = self.now();
         let org = self.org(org_id);
         org.removed.insert(device_id.to_owned(), now);
         org.batch.removed.push((device_id.to_owned(), Some(now)));
-        if let Some(rt) = org.rt.remove(device_id)
-            && let Some(s) = rt.sock
-        {
-            s.close(DisconnectReason::TransportClose);
-        }
+        org.effects.push(Effect::Disconnect { device: device_id.to_owned() });
         org.telemetry_dirty.remove(device_id);
         for kind in ["device_offline", "device_degraded"] {
             org.open_alerts.remove(&(device_id.to_owned(), kind));

@@ -73,6 +73,9 @@ pub(crate) struct Org {
     pub(crate) fanout_since: Option<Instant>,
     pub(crate) last_fanout: Option<Instant>,
     pub(crate) acks: Vec<PendingAck>,
+    /// What applied mutations do to players, done once their batch is on
+    /// disk (never for a change the store refused).
+    pub(crate) effects: Vec<Effect>,
     pub(crate) persist_org: bool,
     pub(crate) telemetry_dirty: BTreeSet<String>,
     pub(crate) window: MetricsWindow,
@@ -98,6 +101,7 @@ impl Org {
             batch: OrgBatch::default(),
             undo: HashMap::new(),
             undo_head: None,
+            effects: Vec::new(),
             batch_since: None,
             fanout: Vec::new(),
             fanout_since: None,
@@ -280,7 +284,17 @@ impl Org {
                 self.open_alerts.insert((dev.clone(), kind), a.id.clone());
             }
         }
+        self.effects.clear();
         self.batch_since = None;
         self.snapshot_cache = None;
     }
+}
+
+/// A side effect of an applied mutation on a player.
+#[derive(Debug)]
+pub(crate) enum Effect {
+    /// Relay a command to the player's socket (if it is connected then).
+    Command { device: String, kind: vizora_protocol::device::CommandKind, args: serde_json::Value },
+    /// The device was removed: drop its connection and runtime state.
+    Disconnect { device: String },
 }

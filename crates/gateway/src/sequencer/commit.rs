@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use vizora_protocol::{EntityKind, MutationAck, RejectCode};
 
 use super::outbox::{Block, Refused};
-use super::{DECIDED_RETENTION_MS, Engine, Org, STORE_PROBE_MS};
+use super::{DECIDED_RETENTION_MS, Sequencer, Org, STORE_PROBE_MS};
 use crate::metrics::Counters;
 use crate::store::OrgBatch;
 
@@ -18,7 +18,7 @@ pub(crate) fn unavailable() -> MutationAck {
     MutationAck::rejected(RejectCode::Unavailable, "the gateway cannot store changes right now; retry later")
 }
 
-impl Engine {
+impl Sequencer {
     /// Writes every pending batch in one transaction, then acks and fans out.
     pub(super) fn flush(&mut self) {
         if self.store_failing && !self.probe_store() {
@@ -40,9 +40,13 @@ impl Engine {
             self.store_failed(&e.to_string(), batches);
             return;
         }
+        let mut effects = Vec::new();
         for batch in batches {
             let Some(org) = self.orgs.get_mut(&batch.org) else { continue };
             org.committed(&batch);
+            if !org.effects.is_empty() {
+                effects.push((org.id.clone(), std::mem::take(&mut org.effects)));
+            }
             for (device, at) in &batch.removed {
                 self.shared.set_removed(&org.id, device, *at);
             }
@@ -69,6 +73,11 @@ impl Engine {
                 &self.counters,
                 &mut self.fanout_due,
             );
+        }
+        for (org, list) in effects {
+            for effect in list {
+                self.run_effect(&org, effect);
+            }
         }
     }
 

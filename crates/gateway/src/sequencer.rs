@@ -129,7 +129,7 @@ pub enum Cmd {
         /// The request.
         mutation: Box<vizora_protocol::Mutation>,
     },
-    /// A mutation decided before reaching the engine (invalid args), to remember.
+    /// A mutation decided before reaching the sequencer (invalid args), to remember.
     Decided {
         /// Org.
         org: String,
@@ -262,7 +262,7 @@ const SEQUENCER_STALL_MS: u64 = 5_000;
 
 /// Sends work to the sequencer.
 #[derive(Clone, Debug)]
-pub struct EngineHandle {
+pub struct SequencerHandle {
     /// Requests that may be refused when the sequencer is behind (acked or answered).
     tx: Sender<Cmd>,
     /// Session life-cycle: never dropped. Unbounded, but each session sends
@@ -273,7 +273,7 @@ pub struct EngineHandle {
     pub shared: Arc<Shared>,
 }
 
-impl EngineHandle {
+impl SequencerHandle {
     /// How long a session may stay in no namespace.
     pub fn connect_timeout(&self) -> Duration {
         self.shared.connect_timeout
@@ -312,7 +312,7 @@ impl EngineHandle {
     }
 }
 
-pub(crate) struct Engine {
+pub(crate) struct Sequencer {
     pub(crate) cfg: Arc<GatewayConfig>,
     store: Box<dyn LogStore>,
     /// Commands sent to players and not yet acknowledged, by (socket, ack id).
@@ -342,7 +342,7 @@ pub fn spawn(
     store: Box<dyn LogStore>,
     counters: Arc<Counters>,
     clock: SharedClock,
-) -> Result<(EngineHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
+) -> Result<(SequencerHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
     let stored = store.load()?;
     let window_s = cfg.metrics_window_s;
     let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
@@ -360,7 +360,7 @@ pub fn spawn(
     let (ctl, ctl_rx) = crossbeam_channel::unbounded();
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
     let cfg_fanout_ms = cfg.fanout_ms;
-    let mut engine = Engine {
+    let mut sequencer = Sequencer {
         cfg,
         store,
         commands: HashMap::new(),
@@ -376,20 +376,20 @@ pub fn spawn(
         fanout_interval: Duration::from_millis(cfg_fanout_ms),
         fanout_due: None,
     };
-    // Closing an engineioxide socket spawns a tokio task, so the engine
+    // Closing an engineioxide socket spawns a tokio task, so the sequencer
     // thread must run inside the gateway's runtime or every close panics it.
     let rt = tokio::runtime::Handle::try_current().ok();
     let join = std::thread::Builder::new()
-        .name("vizora-engine".into())
+        .name("vizora-sequencer".into())
         .spawn(move || {
             let _rt = rt.as_ref().map(|h| h.enter());
-            engine.run(rx, ctl_rx)
+            sequencer.run(rx, ctl_rx)
         })
-        .map_err(|e| crate::store::StoreError::Dir { path: "engine thread".into(), source: e })?;
-    Ok((EngineHandle { tx, ctl, shared }, join))
+        .map_err(|e| crate::store::StoreError::Dir { path: "sequencer thread".into(), source: e })?;
+    Ok((SequencerHandle { tx, ctl, shared }, join))
 }
 
-impl Engine {
+impl Sequencer {
     pub(crate) fn now(&self) -> u64 {
         self.shared.clock.now_ms()
     }
@@ -430,11 +430,12 @@ impl Engine {
                 self.expire_commands();
                 next_tick = now + tick;
             }
+            self.flush();
+            // After the flush: telemetry, metrics and gauges count only what is on disk.
             if now >= next_second {
                 self.tick_streams();
                 next_second = now + Duration::from_secs(1);
             }
-            self.flush();
             self.fan_out_due(false);
             if now >= next_prune {
                 self.prune();
