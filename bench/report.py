@@ -442,6 +442,17 @@ if notes:
         w(f"- {n}")
     w("")
 
+# Hand-written sections (headings naming an issue, e.g. "## Soak (issue #10)")
+# are measured by other commands: carried over from the previous file as they are.
+try:
+    previous = open(md_path).read().split("\n## ")
+except OSError:
+    previous = []
+for sec in previous[1:]:
+    if "(issue #" in sec.split("\n", 1)[0]:
+        w("## " + sec.rstrip("\n"))
+        w("")
+
 w("## Machine")
 w("")
 w(f"- {ncpu} CPUs (`nproc`), {cpu_model()}, {mem_gib()} RAM, Linux {platform.release()}")
