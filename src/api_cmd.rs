@@ -18,7 +18,7 @@ pub struct Conn {
     #[arg(long, env = "VIZORA_TOKEN", hide_env_values = true)]
     token: Option<String>,
     /// A RON file `(server: "...", token: "...")`; default $VIZORA_CONFIG,
-    /// else ~/.config/vizora/cli.ron when it exists.
+    /// else $XDG_CONFIG_HOME/vizora/cli.ron or ~/.config/vizora/cli.ron when it exists.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Send the token over plain http:// to a host that is not this machine.
@@ -29,8 +29,12 @@ pub struct Conn {
 impl Conn {
     fn api(&self) -> Result<Api, ApiCliError> {
         let given = Target { server: self.server.clone(), token: self.token.clone(), insecure: self.insecure };
+        let complete = given.server.is_some() && given.token.is_some();
+        // A config file fills in what flags and the environment leave unset
+        // (a named one is always read, so its mistakes are reported).
         let file = match (&self.config, Target::default_file()) {
             (Some(p), _) => Target::from_file(p, true)?,
+            (None, _) if complete => Target::default(),
             (None, Some(p)) => Target::from_file(&p, std::env::var_os("VIZORA_CONFIG").is_some())?,
             (None, None) => Target::default(),
         };

@@ -15,8 +15,16 @@ fn admin_token() -> String {
 }
 
 fn vizora(env: &[(&str, &str)], args: &[&str]) -> Output {
+    // No config file of the user's: HOME and XDG_CONFIG_HOME point at an empty directory.
+    let home = std::env::temp_dir().join("vizora-cli-test-home");
+    let _ = std::fs::create_dir_all(&home);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_vizora"));
-    cmd.args(args).env_remove("VIZORA_SERVER").env_remove("VIZORA_TOKEN").env("VIZORA_CONFIG", "/nonexistent/vizora-cli.ron");
+    cmd.args(args)
+        .env_remove("VIZORA_SERVER")
+        .env_remove("VIZORA_TOKEN")
+        .env_remove("VIZORA_CONFIG")
+        .env("HOME", &home)
+        .env("XDG_CONFIG_HOME", &home);
     for (k, v) in env {
         cmd.env(k, v);
     }

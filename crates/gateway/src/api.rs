@@ -227,8 +227,11 @@ impl Api {
         if !buckets.contains_key(&key) && buckets.len() >= MAX_CALLER_BUCKETS {
             // Idle callers' buckets are full again: forgetting them changes nothing.
             buckets.retain(|_, b| b.as_ref().is_some_and(|b| !b.is_full(now_ms, per_s, burst)));
-            if buckets.len() >= MAX_CALLER_BUCKETS {
-                return false;
+            // All busy: keep the map bounded at a price of one caller's partial
+            // bucket (it starts full again), never refusing a new caller.
+            while buckets.len() >= MAX_CALLER_BUCKETS / 2 {
+                let Some(k) = buckets.keys().next().cloned() else { break };
+                buckets.remove(&k);
             }
         }
         Bucket::take(buckets.entry(key).or_default(), now_ms, per_s, burst)

@@ -73,7 +73,7 @@ impl Counters {
     /// Records an org's log head, committed at `at_ms`.
     pub fn set_head(&self, org: &str, head: u64, at_ms: u64) {
         self.with_fleet(org, |f| {
-            f.head = head;
+            f.head = Some(head);
             f.newest_entry_ms = Some(at_ms);
         });
     }
@@ -155,7 +155,9 @@ impl Counters {
             .collect();
         out.push_str("# HELP vizora_log_head Sequence number of the org's newest log entry.\n# TYPE vizora_log_head gauge\n");
         for (org, f) in &orgs {
-            out.push_str(&format!("vizora_log_head{{org=\"{org}\"}} {}\n", f.head));
+            if let Some(head) = f.head {
+                out.push_str(&format!("vizora_log_head{{org=\"{org}\"}} {head}\n"));
+            }
         }
         out.push_str("# HELP vizora_log_newest_entry_age_seconds Time since the org's newest log entry was committed (by this gateway).\n# TYPE vizora_log_newest_entry_age_seconds gauge\n");
         for (org, f) in &orgs {
@@ -209,7 +211,8 @@ impl Counters {
 /// One org's fleet, as `/metrics` shows it.
 #[derive(Debug, Default, Clone)]
 struct FleetGauges {
-    head: u64,
+    /// None until this process committed for the org (no fake 0 after a restart).
+    head: Option<u64>,
     newest_entry_ms: Option<u64>,
     devices: DevicesByStatus,
     alerts: AlertsBySeverity,

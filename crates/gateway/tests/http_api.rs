@@ -165,6 +165,10 @@ fn entities(addr: &str, tok: &str) -> Vec<Value> {
         let page = get(addr, tok, &format!("/api/v1/{kind}?limit=1000"));
         assert_eq!(page.status, 200, "{}", page.body);
         for mut item in page.json()["items"].as_array().cloned().unwrap_or_default() {
+            // Each listed entity reads the same by id.
+            let id = item["id"].as_str().expect("id").to_owned();
+            let one = get(addr, tok, &format!("/api/v1/{kind}/{id}"));
+            assert_eq!((one.status, one.json()), (200, item.clone()), "GET /api/v1/{kind}/{id}");
             item.as_object_mut().map(|o| o.remove("org"));
             all.push(item);
         }
@@ -321,7 +325,7 @@ fn bad_input_is_a_4xx_problem_never_a_5xx() {
         assert_eq!(r.status, want, "{method} {path}: {}", r.body);
         assert!(r.is_problem(), "{method} {path}: {}", r.head);
         if matches!(want, 404 | 405) {
-            support::spec::forget_last(); // not a route of the API
+            support::spec::forget(method, path); // not a route of the API
         }
     }
     // Arbitrary bodies: never a 5xx, never a dropped connection.
@@ -417,7 +421,7 @@ fn the_served_openapi_document_is_the_checked_in_one() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = start(dir.path());
     let served = request(&gw.addr.to_string(), "GET", "/api/v1/openapi.json", &[], None);
-    support::spec::forget_last(); // the document itself
+    support::spec::forget("GET", "/api/v1/openapi.json"); // the document itself
     assert_eq!(served.status, 200);
     let doc: Value = serde_json::from_str(&served.body).expect("json");
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.1")), "{}", doc["openapi"]);
@@ -488,6 +492,17 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
             metric_eventually(&addr, "vizora_devices{org=\"acme\",status=\"online\"}", 1.0);
             metric_eventually(&addr, "vizora_devices{org=\"acme\",status=\"unknown\"}", 1.0);
             metric_eventually(&addr, "vizora_alerts_unresolved{org=\"acme\",severity=\"warning\",state=\"open\"}", 1.0);
+            // The same alert through the API's filters and by id.
+            let open = get(&addr, &acme, "/api/v1/alerts?state=open&severity=warning").json();
+            let alert = open["items"][0].clone();
+            assert_eq!((open["items"].as_array().map(Vec::len), alert["device_id"].as_str()), (Some(1), Some("d1")), "{open}");
+            let id = alert["id"].as_str().expect("alert id");
+            assert_eq!(get(&addr, &acme, &format!("/api/v1/alerts/{id}")).json(), alert);
+            let none = get(&addr, &acme, "/api/v1/alerts?severity=critical").json();
+            assert_eq!(none["items"], json!([]), "{none}");
+            let degraded = get(&addr, &acme, "/api/v1/devices?status=degraded").json();
+            assert_eq!(degraded["items"][0]["id"], "d1", "{degraded}");
+            assert_eq!(get(&addr, &globex, &format!("/api/v1/alerts/{id}")).status, 404, "other orgs do not see it");
             metric_eventually(&addr, "vizora_alerts_unresolved{org=\"globex\",severity=\"warning\",state=\"open\"}", 0.0);
             metric_eventually(&addr, "vizora_devices{org=\"globex\",status=\"unknown\"}", 1.0);
             let (_, text) = support::raw::http_get(&addr, "/metrics").expect("GET /metrics");
@@ -520,13 +535,22 @@ fn each_token_has_its_own_request_rate_on_the_gateways_clock() {
     assert!(refused.head.to_ascii_lowercase().contains("retry-after: 1"), "{}", refused.head);
     // Another token of the same org is not slowed down by it.
     assert_eq!(get(&addr, &quiet, "/api/v1/head").status, 200);
-    // A mutation counts too, and is not decided (no duplicate later).
-    let m = json!({"kind": "playlist.create", "args": {"id": "p", "name": "P"}});
+    // A mutation counts too, and a refused one is not decided: its retry applies.
     let op = token("acme", Role::Operator, "busy-op");
-    let ops: Vec<u16> = (0..6).map(|_| post(&addr, &op, "/api/v1/mutations", &[("Idempotency-Key", "k")], &m).status).collect();
-    assert_eq!(ops[5], 429, "{ops:?}");
-    // 200 ms of the gateway's clock is one more request.
+    for i in 0..5 {
+        let m = json!({"kind": "playlist.create", "args": {"id": format!("p{i}"), "name": "P"}});
+        let key = format!("k{i}");
+        assert_eq!(post(&addr, &op, "/api/v1/mutations", &[("Idempotency-Key", &key)], &m).status, 200);
+    }
+    let late = json!({"kind": "playlist.create", "args": {"id": "late", "name": "P"}});
+    let refused = post(&addr, &op, "/api/v1/mutations", &[("Idempotency-Key", "late")], &late);
+    assert_eq!(refused.status, 429, "{}", refused.body);
     clock.advance(200);
+    let retried = post(&addr, &op, "/api/v1/mutations", &[("Idempotency-Key", "late")], &late);
+    assert_eq!((retried.status, retried.json()["status"].as_str()), (200, Some("applied")), "{}", retried.body);
+    // 200 ms of the gateway's clock is one more request: 400 ms since it was refused, two.
+    clock.advance(200);
+    assert_eq!(get(&addr, &noisy, "/api/v1/head").status, 200);
     assert_eq!(get(&addr, &noisy, "/api/v1/head").status, 200);
     assert_eq!(get(&addr, &noisy, "/api/v1/head").status, 429);
     gw.stop();

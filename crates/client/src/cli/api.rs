@@ -3,9 +3,11 @@
 //! write to any `Write`. The binary parses arguments and calls these.
 //!
 //! Exit codes (see [`ApiCliError::exit_code`]): 0 when the change was applied
-//! (or had been, `duplicate`), 1 when the gateway decided against it, 2 for
-//! unusable input or configuration, 3 when the gateway could not be asked or
-//! refused the caller.
+//! (or had been, `duplicate`), 1 when the gateway decided against it
+//! (`conflict`, `invalid`, `forbidden`, `not_found`), 2 for unusable input or
+//! configuration, 3 for everything else: the gateway could not be asked,
+//! refused the token, or asked to retry later (`rate_limited`, `unavailable`;
+//! the message names the idempotency key to retry with).
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
@@ -18,6 +20,9 @@ use crate::ClientConfig;
 
 /// How long one HTTP exchange may take.
 const HTTP_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Largest reply read (a page of 1,000 full playlists can pass ureq's 10 MiB default).
+const MAX_BODY: u64 = 256 * 1024 * 1024;
 
 /// Items asked for per page while following cursors.
 const PAGE: usize = 1000;
@@ -182,7 +187,12 @@ impl Api {
         let unreachable = |reason: String| ApiCliError::Unreachable { server: self.base.clone(), reason };
         let mut reply = reply.map_err(|e| unreachable(e.to_string()))?;
         let status = reply.status().as_u16();
-        let text = reply.body_mut().read_to_string().map_err(|e| unreachable(e.to_string()))?;
+        let text = reply
+            .body_mut()
+            .with_config()
+            .limit(MAX_BODY)
+            .read_to_string()
+            .map_err(|e| unreachable(e.to_string()))?;
         if text.is_empty() {
             return Ok((status, Value::Null));
         }
@@ -464,7 +474,17 @@ pub fn mutate(api: &Api, change: &Change, json: bool, out: &mut impl Write) -> R
     if let Some(r) = &rev {
         headers.push(("If-Match", r.as_str()));
     }
-    let (status, reply) = api.post("/api/v1/mutations", &headers, &body)?;
+    // Whatever happens from here, the key is what makes a retry safe: say it.
+    let with_key = |e: ApiCliError| match e {
+        ApiCliError::Unreachable { server, reason } => {
+            ApiCliError::Unreachable { server, reason: format!("{reason} (retry safely with --key {key})") }
+        }
+        ApiCliError::Problem { status, title, detail, code } => {
+            ApiCliError::Problem { status, title, detail: format!("{detail} (retry safely with --key {key})"), code }
+        }
+        other => other,
+    };
+    let (status, reply) = api.post("/api/v1/mutations", &headers, &body).map_err(with_key)?;
     if json {
         writeln!(out, "{reply}")?;
     }
@@ -485,9 +505,10 @@ pub fn mutate(api: &Api, change: &Change, json: bool, out: &mut impl Write) -> R
         return Err(ApiCliError::Unreachable { server: api.base.clone(), reason: format!("HTTP {status}: {reply}") });
     };
     let detail = reply["detail"].as_str().unwrap_or_default().to_owned();
-    let decided = ["conflict", "not_found", "forbidden", "invalid", "rate_limited", "unavailable"];
+    let decided = ["conflict", "not_found", "forbidden", "invalid"];
     if !decided.contains(&code) {
-        return Err(problem(status, &reply));
+        // rate_limited, unavailable (not decided: retry), or not a decision at all.
+        return Err(with_key(problem(status, &reply)));
     }
     if !json {
         match reply.get("current").filter(|c| !c.is_null()) {

@@ -140,6 +140,10 @@ impl Sequencer {
             Effect::Command { device, kind, args } => self.send_command(org_id, &device, kind, args),
             Effect::Disconnect { device } => {
                 let org = self.org(org_id);
+                if org.state.devices.contains_key(&device) {
+                    // Registered again (a newer token) since the removal: keep it.
+                    return;
+                }
                 if let Some(rt) = org.rt.remove(&device)
                     && let Some(s) = rt.sock
                 {

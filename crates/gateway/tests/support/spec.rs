@@ -31,10 +31,13 @@ pub fn record(method: &str, path: &str, head: &str, body: &str) {
     SEEN.lock().unwrap_or_else(|p| p.into_inner()).push(line);
 }
 
-/// Forgets the last response recorded: one to a route the API does not
-/// have (its problem+json is checked by the test itself).
-pub fn forget_last() {
-    SEEN.lock().unwrap_or_else(|p| p.into_inner()).pop();
+/// Forgets the last response recorded for `method path`: one to a route
+/// the API does not have (its problem+json is checked by the test itself).
+pub fn forget(method: &str, path: &str) {
+    let mut seen = SEEN.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(i) = seen.iter().rposition(|v| v["method"] == method && v["path"] == path) {
+        seen.remove(i);
+    }
 }
 
 fn repo() -> PathBuf {
