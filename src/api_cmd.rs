@@ -149,7 +149,8 @@ pub fn get(a: GetArgs) -> ExitCode {
 /// Runs `vizora mutate`.
 pub fn mutate(a: MutateArgs) -> ExitCode {
     finish((|| {
-        let change = Change { kind: a.kind, target: a.target, base_rev: a.base_rev, args: a.args, json: a.json, key: a.key };
+        let change =
+            Change { kind: a.kind, target: a.target, base_rev: a.base_rev, args: a.args, json: a.json, key: a.key };
         api::mutate(&a.conn.api()?, &change, a.print_json, &mut std::io::stdout().lock()).map(drop)
     })())
 }

@@ -10,7 +10,8 @@ use vizora_protocol::{Claims, Role, now_ms};
 const SECRET: &[u8] = b"cli-secret";
 
 fn admin_token() -> String {
-    let claims = Claims { sub: "alice".into(), org: "acme".into(), role: Role::Admin, exp: now_ms() / 1000 + 600, iat: None };
+    let claims =
+        Claims { sub: "alice".into(), org: "acme".into(), role: Role::Admin, exp: now_ms() / 1000 + 600, iat: None };
     Auth::hs256(SECRET).mint(&claims).expect("mint")
 }
 

@@ -62,10 +62,23 @@ fn changes_print_their_outcome_and_exit_by_it() {
 
     // Invalid args name the field; typed args go through --arg k:=json.
     let mut out = Vec::new();
-    let bad = change("content.create", None, None, &["name=Menu", "kind=image", "uri=https://x/m.png", "duration_s:=-1", "size_bytes:=10"]);
+    let bad = change(
+        "content.create",
+        None,
+        None,
+        &["name=Menu", "kind=image", "uri=https://x/m.png", "duration_s:=-1", "size_bytes:=10"],
+    );
     let e = api::mutate(&op, &bad, false, &mut out).unwrap_err();
-    assert!(matches!(&e, ApiCliError::Rejected { code, detail } if code == "invalid" && detail.contains("duration_s")), "{e}");
-    let good = change("content.create", None, None, &["id=c1", "name=Menu", "kind=image", "uri=https://x/m.png", "duration_s:=7.5", "size_bytes:=10"]);
+    assert!(
+        matches!(&e, ApiCliError::Rejected { code, detail } if code == "invalid" && detail.contains("duration_s")),
+        "{e}"
+    );
+    let good = change(
+        "content.create",
+        None,
+        None,
+        &["id=c1", "name=Menu", "kind=image", "uri=https://x/m.png", "duration_s:=7.5", "size_bytes:=10"],
+    );
     api::mutate(&op, &good, false, &mut Vec::new()).expect("fractional duration applies");
 
     // --json instead of --arg, with the reply printed as JSON.
@@ -124,7 +137,10 @@ fn get_lists_with_filters_and_paging_as_a_table_or_json() {
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("ID     NAME") && lines[0].contains("STATUS"), "{table}");
     assert_eq!(lines.len(), 6, "{table}");
-    assert!(lines[1].starts_with("d0000  Screen 0 ") && lines[1].contains("unknown") && lines[1].ends_with("never"), "{table}");
+    assert!(
+        lines[1].starts_with("d0000  Screen 0 ") && lines[1].contains("unknown") && lines[1].ends_with("never"),
+        "{table}"
+    );
     assert!(lines[2].starts_with("d0002"), "only lobby devices: {table}");
 
     let one = Query { id: Some("d0001".into()), ..Query::default() };
@@ -151,7 +167,8 @@ fn provisioning_prints_a_token_that_joins_device() {
     let dir = tempfile::tempdir().expect("tempdir");
     let gw = Gateway::start(dir.path());
     let admin = api_for(&gw.url(), &token(Role::Admin, "alice"));
-    let new = NewDevice { id: Some("door-1".into()), name: "Door".into(), tags: vec!["lobby".into()], token_ttl_s: None };
+    let new =
+        NewDevice { id: Some("door-1".into()), name: "Door".into(), tags: vec!["lobby".into()], token_ttl_s: None };
     let mut out = Vec::new();
     api::provision(&admin, &new, false, &mut out).expect("provisioned");
     let printed = text(out);
@@ -192,9 +209,10 @@ fn bad_tokens_dead_gateways_and_missing_settings_are_readable_errors() {
 
     let e = Api::new(&Target { server: None, token: Some("t".into()), insecure: false }).err().expect("no server");
     assert!(e.to_string().contains("VIZORA_SERVER"), "{e}");
-    let e = Api::new(&Target { server: Some("http://gw.example:7311".into()), token: Some("t".into()), insecure: false })
-        .err()
-        .expect("a token in the clear to a remote host");
+    let e =
+        Api::new(&Target { server: Some("http://gw.example:7311".into()), token: Some("t".into()), insecure: false })
+            .err()
+            .expect("a token in the clear to a remote host");
     assert!(e.to_string().contains("--insecure"), "{e}");
     assert_eq!(e.exit_code(), 2);
 }

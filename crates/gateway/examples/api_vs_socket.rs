@@ -51,7 +51,8 @@ fn main() -> anyhow::Result<()> {
     };
     let gw = Embedded::start(cfg, Auth::hs256(SECRET))?;
     let http = format!("http://{}", gw.addr);
-    let admin = Api::new(&Target { server: Some(http.clone()), token: Some(token(Role::Admin, "a")), insecure: false })?;
+    let admin =
+        Api::new(&Target { server: Some(http.clone()), token: Some(token(Role::Admin, "a")), insecure: false })?;
     for i in 0..DEVICES {
         let body = json!({"kind": "device.create", "args": {"id": format!("d{i:05}"), "name": format!("Screen {i}")}});
         let (status, reply) = admin.post("/api/v1/mutations", &[], &body)?;
@@ -82,7 +83,8 @@ fn main() -> anyhow::Result<()> {
     })?;
 
     // Mutations over HTTP: one keep-alive client, POST, read the reply.
-    let op = Api::new(&Target { server: Some(http.clone()), token: Some(token(Role::Operator, "h")), insecure: false })?;
+    let op =
+        Api::new(&Target { server: Some(http.clone()), token: Some(token(Role::Operator, "h")), insecure: false })?;
     let mut http_mut = Histogram::<u64>::new(3)?;
     for i in 0..mutations {
         let body = json!({"kind": "playlist.create", "args": {"id": format!("h{i}"), "name": "P"}});

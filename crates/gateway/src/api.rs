@@ -25,8 +25,8 @@ use utoipa::{IntoParams, ToSchema};
 use vizora_protocol::{AlertState, Claims, DeviceStatus, EntityKind, OrgState, RejectCode, Role, Severity, bounds};
 
 use crate::auth::Auth;
+use crate::sequencer::{Cmd, ReadCtx, SequencerHandle};
 use crate::session::Bucket;
-use crate::sequencer::{Cmd, SequencerHandle, ReadCtx};
 
 mod change;
 pub mod doc;
@@ -51,13 +51,16 @@ pub(crate) struct CallerRate {
     pub(crate) burst: f64,
 }
 
+/// Token buckets by (org, sub).
+type CallerBuckets = HashMap<(String, String), Option<Bucket>>;
+
 /// What the routes share.
 #[derive(Clone)]
 pub(crate) struct Api {
     pub(crate) sequencer: SequencerHandle,
     pub(crate) auth: Auth,
     rate: CallerRate,
-    buckets: Arc<std::sync::Mutex<HashMap<(String, String), Option<Bucket>>>>,
+    buckets: Arc<std::sync::Mutex<CallerBuckets>>,
     streams: Arc<Semaphore>,
     /// Cancelled when the gateway shuts down: event streams end, so the
     /// graceful shutdown does not wait on them.
@@ -210,8 +213,12 @@ impl FromRequestParts<Api> for Caller {
             return Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "device tokens are for /device only"));
         }
         if !api.admit(&claims) {
-            return Err(Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests for this token")
-                .retry_after(1));
+            return Err(Problem::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                "too many requests for this token",
+            )
+            .retry_after(1));
         }
         Ok(Caller(claims))
     }

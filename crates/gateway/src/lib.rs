@@ -8,8 +8,8 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
-pub mod sequencer;
 pub mod metrics;
+pub mod sequencer;
 pub mod session;
 pub mod socket;
 pub mod status;
@@ -34,8 +34,8 @@ pub use clock::{Clock, ManualClock, SharedClock, SystemClock};
 pub use config::GatewayConfig;
 pub use store::FailSwitch;
 
-use crate::sequencer::Cmd;
 use crate::metrics::Counters;
+use crate::sequencer::Cmd;
 use crate::socket::SioHandler;
 
 /// What a gateway runs with besides its config: the clock and the store's

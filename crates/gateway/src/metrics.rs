@@ -153,7 +153,9 @@ impl Counters {
             .iter()
             .map(|(org, f)| (org.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n"), f))
             .collect();
-        out.push_str("# HELP vizora_log_head Sequence number of the org's newest log entry.\n# TYPE vizora_log_head gauge\n");
+        out.push_str(
+            "# HELP vizora_log_head Sequence number of the org's newest log entry.\n# TYPE vizora_log_head gauge\n",
+        );
         for (org, f) in &orgs {
             if let Some(head) = f.head {
                 out.push_str(&format!("vizora_log_head{{org=\"{org}\"}} {head}\n"));
@@ -378,10 +380,22 @@ mod tests {
         assert!(text.contains("vizora_devices{org=\"acme\",status=\"online\"} 2\n"), "{text}");
         assert!(text.contains("vizora_devices{org=\"acme\",status=\"offline\"} 1\n"), "{text}");
         assert!(text.contains("vizora_devices{org=\"acme\",status=\"degraded\"} 0\n"), "{text}");
-        assert!(text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"critical\",state=\"open\"} 1\n"), "{text}");
-        assert!(text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"critical\",state=\"acked\"} 1\n"), "{text}");
-        assert!(text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"warning\",state=\"open\"} 1\n"), "{text}");
-        assert!(text.contains("vizora_devices{org=\"we\\\"ird\",status=\"online\"} 0\n"), "label values are escaped: {text}");
+        assert!(
+            text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"critical\",state=\"open\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"critical\",state=\"acked\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vizora_alerts_unresolved{org=\"acme\",severity=\"warning\",state=\"open\"} 1\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("vizora_devices{org=\"we\\\"ird\",status=\"online\"} 0\n"),
+            "label values are escaped: {text}"
+        );
         assert!(text.contains("vizora_delivery_seconds_bucket{le=\"0.002\"} 0\n"), "{text}");
         assert!(text.contains("vizora_delivery_seconds_bucket{le=\"0.005\"} 3\n"), "{text}");
         assert!(text.contains("vizora_delivery_seconds_bucket{le=\"2.5\"} 3\n"), "{text}");

@@ -25,8 +25,8 @@ use vizora_protocol::{
 
 use crate::auth::Auth;
 use crate::config::GatewayConfig;
-use crate::sequencer::{Cmd, SequencerHandle, Replier, Sock, mutation_cmd};
 use crate::metrics::Counters;
+use crate::sequencer::{Cmd, Replier, SequencerHandle, Sock, mutation_cmd};
 use crate::session::{Bucket, ConnData};
 
 /// `subscribe` per connection: each one can cost a whole-org snapshot, so

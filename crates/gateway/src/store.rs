@@ -428,7 +428,9 @@ mod tests {
         // Another writer's view: it thinks the log is at 1 (and b is new).
         let stale = [batch("b", 1..=1), batch("a", 2..=3)];
         match store.commit(&stale) {
-            Err(StoreError::Conflict { org, expected, found }) => assert_eq!((org.as_str(), expected, found), ("a", 1, 2)),
+            Err(StoreError::Conflict { org, expected, found }) => {
+                assert_eq!((org.as_str(), expected, found), ("a", 1, 2))
+            }
             other => panic!("expected a conflict, got {other:?}"),
         }
         assert_eq!(store.read_log("a", 0, 10).expect("read").len(), 2, "a unchanged");

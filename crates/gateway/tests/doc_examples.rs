@@ -100,7 +100,12 @@ fn run_examples(file: &str) -> usize {
                 String::from_utf8_lossy(&out.stderr)
             );
             for want in &step.expect {
-                assert!(printed.contains(want.as_str()), "{file}:{}: `{}` printed {printed:?}, not {want:?}", step.line, step.command);
+                assert!(
+                    printed.contains(want.as_str()),
+                    "{file}:{}: `{}` printed {printed:?}, not {want:?}",
+                    step.line,
+                    step.command
+                );
             }
             ran += 1;
         }

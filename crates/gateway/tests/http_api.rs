@@ -482,7 +482,8 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
             let tok = token("acme", Role::Device, id);
             let answer = p.connect_ns("/device", Some(&json!({"token": tok}))).await;
             assert!(answer.starts_with("0/device,"), "{answer}");
-            let health = json!({"cpu_pct": 10.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 5});
+            let health =
+                json!({"cpu_pct": 10.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 5});
             let hb = json!({"ts_ms": vizora_protocol::now_ms(), "health": health});
             p.send_sio(&vizora_protocol::codec::encode_event("/device", None, "heartbeat", &hb)).await;
             players.push(p);
@@ -495,7 +496,11 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
             // The same alert through the API's filters and by id.
             let open = get(&addr, &acme, "/api/v1/alerts?state=open&severity=warning").json();
             let alert = open["items"][0].clone();
-            assert_eq!((open["items"].as_array().map(Vec::len), alert["device_id"].as_str()), (Some(1), Some("d1")), "{open}");
+            assert_eq!(
+                (open["items"].as_array().map(Vec::len), alert["device_id"].as_str()),
+                (Some(1), Some("d1")),
+                "{open}"
+            );
             let id = alert["id"].as_str().expect("alert id");
             assert_eq!(get(&addr, &acme, &format!("/api/v1/alerts/{id}")).json(), alert);
             let none = get(&addr, &acme, "/api/v1/alerts?severity=critical").json();
@@ -503,7 +508,11 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
             let degraded = get(&addr, &acme, "/api/v1/devices?status=degraded").json();
             assert_eq!(degraded["items"][0]["id"], "d1", "{degraded}");
             assert_eq!(get(&addr, &globex, &format!("/api/v1/alerts/{id}")).status, 404, "other orgs do not see it");
-            metric_eventually(&addr, "vizora_alerts_unresolved{org=\"globex\",severity=\"warning\",state=\"open\"}", 0.0);
+            metric_eventually(
+                &addr,
+                "vizora_alerts_unresolved{org=\"globex\",severity=\"warning\",state=\"open\"}",
+                0.0,
+            );
             metric_eventually(&addr, "vizora_devices{org=\"globex\",status=\"unknown\"}", 1.0);
             let (_, text) = support::raw::http_get(&addr, "/metrics").expect("GET /metrics");
             let age = support::raw::sample(&text, "vizora_log_newest_entry_age_seconds{org=\"acme\"}").expect("age");

@@ -145,7 +145,9 @@ impl Api {
     /// clear to a remote host without `insecure`) and builds the client.
     pub fn new(target: &Target) -> Result<Self, ApiCliError> {
         let server = target.server.clone().ok_or_else(|| {
-            ApiCliError::Usage("no gateway: pass --server, set VIZORA_SERVER, or put `server` in the config file".into())
+            ApiCliError::Usage(
+                "no gateway: pass --server, set VIZORA_SERVER, or put `server` in the config file".into(),
+            )
         })?;
         let token = target.token.clone().ok_or_else(|| {
             ApiCliError::Usage("no token: pass --token, set VIZORA_TOKEN, or put `token` in the config file".into())
@@ -153,11 +155,8 @@ impl Api {
         let mut cfg = ClientConfig::new(&server, &token);
         cfg.insecure = target.insecure;
         cfg.check_servers().map_err(|e| ApiCliError::Usage(e.to_string()))?;
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(HTTP_TIMEOUT))
-            .http_status_as_error(false)
-            .build()
-            .into();
+        let agent =
+            ureq::Agent::config_builder().timeout_global(Some(HTTP_TIMEOUT)).http_status_as_error(false).build().into();
         Ok(Self { base: http_base(&server), auth: format!("Bearer {token}"), agent })
     }
 
@@ -172,11 +171,8 @@ impl Api {
     /// `POST path` with a JSON body and extra headers: (status, body).
     pub fn post(&self, path: &str, headers: &[(&str, &str)], body: &Value) -> Result<(u16, Value), ApiCliError> {
         let url = format!("{}{path}", self.base);
-        let mut req = self
-            .agent
-            .post(&url)
-            .header("Authorization", &self.auth)
-            .header("Content-Type", "application/json");
+        let mut req =
+            self.agent.post(&url).header("Authorization", &self.auth).header("Content-Type", "application/json");
         for (k, v) in headers {
             req = req.header(*k, *v);
         }
@@ -187,12 +183,8 @@ impl Api {
         let unreachable = |reason: String| ApiCliError::Unreachable { server: self.base.clone(), reason };
         let mut reply = reply.map_err(|e| unreachable(e.to_string()))?;
         let status = reply.status().as_u16();
-        let text = reply
-            .body_mut()
-            .with_config()
-            .limit(MAX_BODY)
-            .read_to_string()
-            .map_err(|e| unreachable(e.to_string()))?;
+        let text =
+            reply.body_mut().with_config().limit(MAX_BODY).read_to_string().map_err(|e| unreachable(e.to_string()))?;
         if text.is_empty() {
             return Ok((status, Value::Null));
         }
@@ -275,7 +267,9 @@ impl Kind {
                 ("LAST SEEN", "last_seen_ms"),
             ],
             Self::Playlists => &[("ID", "id"), ("NAME", "name"), ("ITEMS", "items"), ("REV", "rev")],
-            Self::Content => &[("ID", "id"), ("NAME", "name"), ("KIND", "kind"), ("DURATION S", "duration_s"), ("URI", "uri")],
+            Self::Content => {
+                &[("ID", "id"), ("NAME", "name"), ("KIND", "kind"), ("DURATION S", "duration_s"), ("URI", "uri")]
+            }
             Self::Schedules => &[
                 ("ID", "id"),
                 ("NAME", "name"),
@@ -385,7 +379,9 @@ fn cell(v: &Value, field: &str) -> String {
             None => n.to_string(),
         },
         (Value::Array(a), "items") => a.len().to_string(),
-        (Value::Array(a), _) => a.iter().map(|t| t.as_str().map(str::to_owned).unwrap_or(t.to_string())).collect::<Vec<_>>().join(","),
+        (Value::Array(a), _) => {
+            a.iter().map(|t| t.as_str().map(str::to_owned).unwrap_or(t.to_string())).collect::<Vec<_>>().join(",")
+        }
         (Value::String(s), _) => s.replace(['\n', '\t'], " "),
         (other, _) => other.to_string(),
     }
@@ -556,7 +552,11 @@ pub fn provision(api: &Api, device: &NewDevice, json: bool, out: &mut impl Write
     } else {
         writeln!(out, "device_id {}", reply["device_id"].as_str().unwrap_or_default())?;
         writeln!(out, "token {}", reply["token"].as_str().unwrap_or_default())?;
-        writeln!(out, "expires {}", reply["expires"].as_u64().map(|s| crate::cli::iso_utc(s * 1000)).unwrap_or_default())?;
+        writeln!(
+            out,
+            "expires {}",
+            reply["expires"].as_u64().map(|s| crate::cli::iso_utc(s * 1000)).unwrap_or_default()
+        )?;
     }
     Ok(reply)
 }

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use vizora_protocol::{EntityKind, MutationAck, RejectCode};
 
 use super::outbox::{Block, Refused};
-use super::{DECIDED_RETENTION_MS, Sequencer, Org, STORE_PROBE_MS};
+use super::{DECIDED_RETENTION_MS, Org, STORE_PROBE_MS, Sequencer};
 use crate::metrics::Counters;
 use crate::store::OrgBatch;
 

@@ -11,7 +11,7 @@ use engineioxide::socket::Sid;
 use vizora_protocol::device::CommandAck;
 
 use super::org::Effect;
-use super::{DeviceRt, Sequencer, Org, Sock};
+use super::{DeviceRt, Org, Sequencer, Sock};
 
 /// A command waiting for the player's ack.
 #[derive(Debug)]

@@ -68,6 +68,10 @@ pub fn check_recorded() {
         .output()
         .unwrap_or_else(|e| panic!("cannot run `node` ({e}): install Node.js >= 18, then {SETUP}"));
     let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "responses or documents do not match the specs ({} responses):\n{report}", seen.len());
+    assert!(
+        out.status.success(),
+        "responses or documents do not match the specs ({} responses):\n{report}",
+        seen.len()
+    );
     assert!(report.contains(&format!("{} responses checked", seen.len())), "{report}");
 }
