@@ -24,14 +24,21 @@ fn set(ids: &[&str]) -> std::collections::BTreeSet<String> {
     ids.iter().map(|s| (*s).to_owned()).collect()
 }
 
-#[test]
-fn a_failing_store_refuses_changes_honestly_and_recovers_without_loss() {
-    let dir = tempfile::tempdir().expect("tempdir");
+/// A gateway on a manual clock with a store failure switch (no pings to
+/// answer meanwhile).
+fn drill_gateway(dir: &Path) -> (vizora_gateway::ManualClock, vizora_gateway::FailSwitch, vizora_gateway::Embedded) {
     let (clock, fail, hooks) = manual();
-    let gw = gateway_with(dir.path(), hooks, |c| {
+    let gw = gateway_with(dir, hooks, |c| {
         c.tick_ms = 20;
         c.ping_interval_ms = 60_000;
     });
+    (clock, fail, gw)
+}
+
+#[test]
+fn a_failing_store_refuses_changes_honestly_and_recovers_without_loss() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (clock, fail, gw) = drill_gateway(dir.path());
     let addr = gw.addr.to_string();
     let (epoch, head) = block_on(async {
         let url = gw.url();
@@ -168,11 +175,7 @@ fn a_data_dir_in_use_or_with_an_unreadable_row_refuses_to_start() {
 #[test]
 fn a_command_reaches_the_player_only_once_its_change_is_on_disk() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (clock, fail, hooks) = manual();
-    let gw = gateway_with(dir.path(), hooks, |c| {
-        c.tick_ms = 20;
-        c.ping_interval_ms = 60_000;
-    });
+    let (clock, fail, gw) = drill_gateway(dir.path());
     let addr = gw.addr.to_string();
     block_on(async {
         let url = gw.url();
