@@ -114,7 +114,7 @@ pub struct ProvisionArgs {
     /// A tag (repeat for more).
     #[arg(long = "tag")]
     tags: Vec<String>,
-    /// Its id (the gateway picks one otherwise).
+    /// Its id (dev-<ulid> otherwise).
     #[arg(long)]
     id: Option<String>,
     /// Token lifetime in seconds (the gateway's default: one year).

@@ -518,7 +518,7 @@ pub fn mutate(api: &Api, change: &Change, json: bool, out: &mut impl Write) -> R
 /// A device for `vizora device provision`.
 #[derive(Debug, Clone, Default)]
 pub struct NewDevice {
-    /// Its id (the gateway picks one when `None`).
+    /// Its id (`dev-<ulid>` when `None`).
     pub id: Option<String>,
     /// Its name.
     pub name: String,
@@ -531,14 +531,19 @@ pub struct NewDevice {
 /// `vizora device provision`: pre-registers a device and prints its id and
 /// `/device` token (`device_id …` and `token …` lines, or the JSON reply).
 pub fn provision(api: &Api, device: &NewDevice, json: bool, out: &mut impl Write) -> Result<Value, ApiCliError> {
-    let mut body = json!({ "name": device.name, "tags": device.tags });
-    if let Some(id) = &device.id {
-        body["id"] = Value::String(id.clone());
-    }
+    // The id is chosen here, so a run that fails midway can say which one to look for.
+    let id = device.id.clone().unwrap_or_else(|| format!("dev-{}", ulid::Ulid::generate().to_string().to_lowercase()));
+    let mut body = json!({ "id": id, "name": device.name, "tags": device.tags });
     if let Some(ttl) = device.token_ttl_s {
         body["token_ttl_s"] = Value::from(ttl);
     }
-    let (status, reply) = api.post("/api/v1/devices/provision", &[], &body)?;
+    let hint = format!("(device {id}: if `vizora get device {id}` finds nothing, retry with --id {id})");
+    let (status, reply) = api.post("/api/v1/devices/provision", &[], &body).map_err(|e| match e {
+        ApiCliError::Unreachable { server, reason } => {
+            ApiCliError::Unreachable { server, reason: format!("{reason} {hint}") }
+        }
+        other => other,
+    })?;
     if status != 200 {
         let code = reply["code"].as_str().unwrap_or_default();
         return Err(if ["conflict", "invalid", "forbidden"].contains(&code) {
