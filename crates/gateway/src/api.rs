@@ -212,13 +212,13 @@ impl FromRequestParts<Api> for Caller {
         if claims.role == Role::Device {
             return Err(Problem::new(StatusCode::FORBIDDEN, "forbidden", "device tokens are for /device only"));
         }
-        if !api.admit(&claims) {
+        if let Err(wait_s) = api.admit(&claims) {
             return Err(Problem::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "rate_limited",
                 "too many requests for this token",
             )
-            .retry_after(1));
+            .retry_after(u32::try_from(wait_s).unwrap_or(3600)));
         }
         Ok(Caller(claims))
     }
@@ -226,7 +226,8 @@ impl FromRequestParts<Api> for Caller {
 
 impl Api {
     /// Takes one request from the caller's token bucket (on the gateway's clock).
-    fn admit(&self, c: &Claims) -> bool {
+    /// Refused: `Err` with the seconds until the next request would pass.
+    fn admit(&self, c: &Claims) -> Result<(), u64> {
         let now_ms = self.sequencer.shared.clock.now_ms();
         let CallerRate { per_s, burst } = self.rate;
         let mut buckets = self.buckets.lock().unwrap_or_else(|p| p.into_inner());
@@ -234,14 +235,19 @@ impl Api {
         if !buckets.contains_key(&key) && buckets.len() >= MAX_CALLER_BUCKETS {
             // Idle callers' buckets are full again: forgetting them changes nothing.
             buckets.retain(|_, b| b.as_ref().is_some_and(|b| !b.is_full(now_ms, per_s, burst)));
-            // All busy: keep the map bounded at a price of one caller's partial
-            // bucket (it starts full again), never refusing a new caller.
+            // All busy: keep the map bounded by forgetting some callers (they
+            // start again with a full bucket) rather than refuse a new one.
             while buckets.len() >= MAX_CALLER_BUCKETS / 2 {
                 let Some(k) = buckets.keys().next().cloned() else { break };
                 buckets.remove(&k);
             }
         }
-        Bucket::take(buckets.entry(key).or_default(), now_ms, per_s, burst)
+        let slot = buckets.entry(key).or_default();
+        if Bucket::take(slot, now_ms, per_s, burst) {
+            Ok(())
+        } else {
+            Err(slot.as_ref().map_or(1, |b| b.wait_s(per_s)))
+        }
     }
 
     /// Runs `f` on the sequencer over `org`'s committed state.

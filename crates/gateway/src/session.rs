@@ -49,6 +49,15 @@ impl Bucket {
         self.tokens + now_ms.saturating_sub(self.at_ms) as f64 / 1000.0 * rate >= burst
     }
 
+    /// Whole seconds until the bucket holds a token again (at least 1; an
+    /// hour when it never refills).
+    pub(crate) fn wait_s(&self, rate: f64) -> u64 {
+        if rate <= 0.0 || !rate.is_finite() {
+            return 3600;
+        }
+        (((1.0 - self.tokens) / rate).ceil() as u64).clamp(1, 3600)
+    }
+
     /// Takes one token from a bucket of `burst` refilled at `rate`/s.
     /// `now_ms` comes from the gateway's clock (a manual one in tests); a
     /// clock that went back refills nothing.
@@ -63,5 +72,23 @@ impl Bucket {
         } else {
             false
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_caller_is_told_when_a_token_comes_back() {
+        let mut slot = None;
+        assert!(Bucket::take(&mut slot, 1_000, 0.5, 1.0));
+        assert!(!Bucket::take(&mut slot, 1_000, 0.5, 1.0));
+        let b = slot.as_ref().expect("bucket");
+        assert_eq!(b.wait_s(0.5), 2, "half a token a second: two seconds");
+        assert_eq!(b.wait_s(1000.0), 1, "never less than a second");
+        assert_eq!(b.wait_s(0.0), 3600, "a bucket that never refills");
+        assert!(!Bucket::take(&mut slot, 2_500, 0.5, 1.0), "1.5 s: 0.75 of a token");
+        assert!(Bucket::take(&mut slot, 3_000, 0.5, 1.0), "2 s: a token");
     }
 }
