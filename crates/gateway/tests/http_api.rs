@@ -282,6 +282,18 @@ fn idempotency_if_match_roles_and_isolation() {
     let minted = p.json()["token"].as_str().expect("token").to_owned();
     let filtered = get(&addr, &admin, "/api/v1/devices?tag=lobby&status=unknown").json();
     assert_eq!(filtered["items"][0]["id"], "kiosk-1");
+    // A retried provisioning (same key, same id) is a duplicate with a fresh
+    // token for the same device; a key without an id is refused.
+    let keyed = json!({"id": "kiosk-2", "name": "Kiosk 2"});
+    let first = post(&addr, &admin, "/api/v1/devices/provision", &[("Idempotency-Key", "prov-2")], &keyed);
+    let again = post(&addr, &admin, "/api/v1/devices/provision", &[("Idempotency-Key", "prov-2")], &keyed);
+    assert_eq!((first.status, again.status), (200, 200), "{} / {}", first.body, again.body);
+    assert_eq!(again.json()["outcome"]["status"], "duplicate");
+    assert_eq!(again.json()["device_id"], "kiosk-2");
+    let anonymous = json!({"name": "Somewhere"});
+    let refused = post(&addr, &admin, "/api/v1/devices/provision", &[("Idempotency-Key", "prov-3")], &anonymous);
+    assert_eq!((refused.status, refused.json()["code"].as_str()), (422, Some("invalid")), "{}", refused.body);
+    assert!(refused.json()["detail"].as_str().is_some_and(|d| d.starts_with("id:")), "{}", refused.body);
     rt().block_on(async {
         vizora_client::transport::Session::connect(&gw.url(), "/device", &minted, Duration::from_secs(5))
             .await

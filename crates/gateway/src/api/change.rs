@@ -163,7 +163,7 @@ pub struct Provisioned {
 /// Pre-registers a device (`device.create`, admin) and mints its `/device`
 /// token. Only a gateway that signs (HS256) can mint.
 #[utoipa::path(post, path = "/api/v1/devices/provision", tag = "changes", request_body = ProvisionRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer `duplicate` (send the same id)")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retry answer `duplicate` with a token for the same device; requires `id`")),
     responses(
         (status = 200, body = Provisioned),
         (status = 400, body = Problem, content_type = "application/problem+json"), (status = 401, body = Problem, content_type = "application/problem+json"), (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -195,6 +195,14 @@ pub(crate) async fn provision(
             StatusCode::UNPROCESSABLE_ENTITY,
             "invalid",
             format!("token_ttl_s: must be 1..={MAX_DEVICE_TOKEN_TTL_S}"),
+        ));
+    }
+    if req.id.is_none() && headers.contains_key("idempotency-key") {
+        // A retry would be `duplicate` yet get a token for another, new id.
+        return Err(Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "id: required with an Idempotency-Key (a retry must name the device it created)",
         ));
     }
     let device_id = req.id.unwrap_or_else(|| format!("dev-{}", ulid::Ulid::generate().to_string().to_lowercase()));
