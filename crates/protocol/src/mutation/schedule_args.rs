@@ -168,8 +168,10 @@ impl SchedulePatch {
         if a.0.is_empty() {
             return Err(ArgError::new("args", "an update needs at least one field"));
         }
-        let req = |f: &str| a.0.get(f).is_some();
-        Ok(SchedulePatch {
+        // PROTOCOL.md §8: an optional field sent as null is as if left out;
+        // only the nullable fields (end_ms, days, daily_*) are cleared by null.
+        let req = |f: &str| a.0.get(f).is_some_and(|v| !v.is_null());
+        let patch = SchedulePatch {
             name: if req("name") { Some(a.name("name")?) } else { None },
             playlist_id: if req("playlist_id") { Some(a.id("playlist_id")?) } else { None },
             target: if req("target") { Some(target(a, "target")?) } else { None },
@@ -180,7 +182,11 @@ impl SchedulePatch {
             daily_to: nullable(a, "daily_to", hhmm)?,
             priority: if req("priority") { Some(a.i32("priority")?) } else { None },
             enabled: if req("enabled") { Some(a.bool("enabled")?) } else { None },
-        })
+        };
+        if patch == SchedulePatch::default() {
+            return Err(ArgError::new("args", "an update needs at least one field"));
+        }
+        Ok(patch)
     }
 
     pub(crate) fn to_json(&self) -> Value {

@@ -468,3 +468,27 @@ fn deserialize_impl_reports_the_field() {
     let err = serde_json::from_value::<Mutation>(mutate("device.rename", json!({}))).unwrap_err();
     assert!(err.to_string().starts_with("name: "), "{err}");
 }
+
+#[test]
+fn a_schedule_update_reads_null_as_left_out_except_on_fields_null_clears() {
+    let update = |args: &str| {
+        let text = format!(
+            r#"{{"mutation_id":"m","client_id":"c","kind":"schedule.update","target":"sch-1","base_rev":1,"args":{args}}}"#
+        );
+        Mutation::decode(&parse(&text)).map(|m| m.op)
+    };
+    // PROTOCOL.md §8: optional fields may be sent as null or left out.
+    assert_eq!(
+        update(
+            r#"{"name":null,"priority":null,"enabled":null,"start_ms":null,"target":null,"playlist_id":null,"end_ms":null}"#
+        ),
+        Ok(MutationOp::ScheduleUpdate(SchedulePatch { end_ms: Some(None), ..SchedulePatch::default() })),
+        "null clears end_ms and leaves the others as they are"
+    );
+    assert_eq!(
+        update(r#"{"name":null,"priority":3}"#),
+        Ok(MutationOp::ScheduleUpdate(SchedulePatch { priority: Some(3), ..SchedulePatch::default() }))
+    );
+    let empty = update(r#"{"name":null}"#).unwrap_err();
+    assert_eq!(empty.field, "args", "nothing to change: {empty}");
+}
