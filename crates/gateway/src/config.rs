@@ -98,6 +98,44 @@ pub struct GatewayConfig {
     pub jwt_issuer: Option<String>,
     /// When set, tokens must carry this `aud`.
     pub jwt_audience: Option<String>,
+    /// Several gateway nodes sharing each org's log on NATS JetStream;
+    /// left out, the gateway is one node on its own SQLite store.
+    pub nats: Option<NatsConfig>,
+}
+
+/// How a gateway node reaches NATS JetStream (several nodes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NatsConfig {
+    /// Server URLs (`nats://host:4222`, `tls://…`); any one of the cluster will do.
+    pub servers: Vec<String>,
+    /// Copies JetStream keeps of each org's log (1, 3 or 5; 3 survives the loss of any one NATS node).
+    pub replicas: usize,
+    /// The JetStream stream holding every org's log.
+    pub stream: String,
+    /// A NATS credentials file (JWT and NKey seed).
+    pub creds: Option<PathBuf>,
+    /// A CA certificate (PEM) to verify the servers' TLS certificates with.
+    pub tls_ca: Option<PathBuf>,
+    /// Refuse to talk to NATS without TLS.
+    pub tls_required: bool,
+    /// How long a write waits for JetStream's acknowledgement before the
+    /// change is answered `unavailable`.
+    pub ack_timeout_ms: u64,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            servers: Vec::new(),
+            replicas: 3,
+            stream: "VIZORA_LOG".into(),
+            creds: None,
+            tls_ca: None,
+            tls_required: false,
+            ack_timeout_ms: 5_000,
+        }
+    }
 }
 
 impl Default for GatewayConfig {
@@ -132,6 +170,7 @@ impl Default for GatewayConfig {
             metrics_token: None,
             jwt_issuer: None,
             jwt_audience: None,
+            nats: None,
         }
     }
 }
@@ -287,6 +326,19 @@ impl GatewayConfig {
         }
         if self.socket_buffer < 16 {
             return Err(("socket_buffer", "must be ≥ 16".into()));
+        }
+        if let Some(n) = &self.nats {
+            if n.servers.is_empty() {
+                return Err(("nats.servers", "name at least one NATS server URL".into()));
+            }
+            if ![1, 3, 5].contains(&n.replicas) {
+                return Err(("nats.replicas", "must be 1, 3 or 5".into()));
+            }
+            let token_ok = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-';
+            if n.stream.is_empty() || !n.stream.chars().all(token_ok) {
+                return Err(("nats.stream", "must be letters, digits, `_` or `-`".into()));
+            }
+            int("nats.ack_timeout_ms", n.ack_timeout_ms, 100, 600_000)?;
         }
         Ok(())
     }

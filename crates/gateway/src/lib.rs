@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod clock;
+pub mod cluster;
 pub mod config;
 pub mod metrics;
 pub mod sequencer;
@@ -76,10 +77,27 @@ pub async fn serve_with(
     cfg.validate().map_err(|(f, m)| anyhow::anyhow!("config: {f}: {m}"))?;
     let cfg = Arc::new(cfg);
     let auth = auth.with_issuer_audience(cfg.jwt_issuer.as_deref(), cfg.jwt_audience.as_deref());
-    let store = store::SqliteStore::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
+    let (store, shared_log): (Box<dyn store::LogStore>, _) = match &cfg.nats {
+        None => (Box::new(store::SqliteStore::open_with(&cfg.data_dir, hooks.store_fault.clone())?), None),
+        Some(n) => {
+            let nats = cluster::connect(n, cfg.history_secs).await?;
+            let copy = store::SqliteStore::open_copy(&cfg.data_dir, hooks.store_fault.clone())?;
+            let store = cluster::ClusterStore::new(copy, nats.clone(), tokio::runtime::Handle::current())?;
+            let from = store.followed_pos();
+            (Box::new(store), Some((nats, from)))
+        }
+    };
     let counters = Arc::new(Counters::default());
-    let (sequencer, sequencer_thread) = sequencer::spawn(cfg.clone(), Box::new(store), counters.clone(), hooks.clock)?;
+    let (sequencer, sequencer_thread) = sequencer::spawn(cfg.clone(), store, counters.clone(), hooks.clock)?;
     let stop_streams = tokio_util::sync::CancellationToken::new();
+    if let Some((nats, from)) = shared_log {
+        // Ready once what the log held at start is applied.
+        let last = nats.last_seq().await?;
+        sequencer.shared.followed.fetch_max(from, std::sync::atomic::Ordering::Relaxed);
+        sequencer.shared.catch_up_to.store(last, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(from, last, "following the shared log");
+        tokio::spawn(cluster::follow(nats, from + 1, sequencer.clone(), stop_streams.clone()));
+    }
     let rate = api::CallerRate { per_s: cfg.rate_per_s, burst: cfg.rate_burst };
     let api = api::router(sequencer.clone(), auth.clone(), rate, stop_streams.clone());
     let handler = Arc::new(SioHandler::new(auth, sequencer.clone(), counters.clone(), &cfg));

@@ -23,6 +23,13 @@ struct Cli {
     /// Generate a throw-away JWT secret and print it (development only).
     #[arg(long)]
     dev: bool,
+    /// Several nodes: NATS server URLs (comma-separated) whose JetStream
+    /// holds every org's log; any number of gateways may share it.
+    #[arg(long, value_delimiter = ',')]
+    nats: Vec<String>,
+    /// Several nodes: copies JetStream keeps of the log (1, 3 or 5).
+    #[arg(long)]
+    nats_replicas: Option<usize>,
     /// RS256 public key (PEM) instead of VIZORA_JWT_SECRET.
     #[arg(long)]
     jwt_public_key: Option<PathBuf>,
@@ -101,6 +108,14 @@ fn main() -> anyhow::Result<()> {
     if let Some(d) = cli.data_dir {
         cfg.data_dir = d;
     }
+    if !cli.nats.is_empty() {
+        cfg.nats.get_or_insert_with(Default::default).servers = cli.nats.clone();
+    }
+    if let Some(r) = cli.nats_replicas {
+        let Some(n) = cfg.nats.as_mut() else { bail!("--nats-replicas needs --nats (or `nats` in the config)") };
+        n.replicas = r;
+    }
+    cfg.validate().map_err(|(field, why)| anyhow::anyhow!("{field}: {why}"))?;
     let auth = if let Some(pem) = &cli.jwt_public_key {
         let bytes = std::fs::read(pem).with_context(|| format!("{}", pem.display()))?;
         Auth::rs256_public_pem(&bytes).with_context(|| format!("{}: not an RSA public key in PEM", pem.display()))?

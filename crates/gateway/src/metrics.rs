@@ -51,6 +51,9 @@ pub struct Counters {
     pub refused_while_failing: AtomicU64,
     /// Store commits that failed.
     pub store_failures: AtomicU64,
+    /// Several nodes: writes refused because another node wrote the org's
+    /// log first (its changes were decided again).
+    pub shared_conflicts: AtomicU64,
     /// Sessions closed for joining no namespace in time.
     pub connect_timeouts: AtomicU64,
     /// Sessions refused by the per-IP cap.
@@ -126,6 +129,10 @@ impl Counters {
             g(&self.wall_event_frames),
             g(&self.wall_event_entries),
             g(&self.slow_consumers)
+        ));
+        out.push_str(&format!(
+            "# HELP vizora_shared_conflicts_total Writes to the shared log refused because another node wrote first.\n# TYPE vizora_shared_conflicts_total counter\nvizora_shared_conflicts_total {}\n",
+            g(&self.shared_conflicts)
         ));
         self.render_fleets(&mut out, now_ms);
         out.push_str("# HELP vizora_delivery_seconds Log entry append to hand-off to every subscriber socket (includes the durable commit).\n");

@@ -33,9 +33,10 @@ mod org;
 mod outbox;
 mod packets;
 mod reply;
+mod shared;
 mod subscribe;
 
-pub(crate) use org::{DeviceRt, Org, PendingAck, Sub};
+pub(crate) use org::{DeviceRt, Org, PendingAck, Redo, Sub};
 pub use reply::{ReadCtx, Replier, mutation_cmd};
 
 /// Decided mutation ids are remembered at least this long (PROTOCOL.md §6).
@@ -168,6 +169,15 @@ pub enum Cmd {
         /// The read; it answers through its own channel.
         read: Box<dyn FnOnce(ReadCtx<'_>) + Send>,
     },
+    /// Several nodes: a message of the shared log (a batch some node wrote).
+    Shared {
+        /// Org.
+        org: String,
+        /// Its sequence in the shared log.
+        seq: u64,
+        /// The batch, as written.
+        payload: bytes::Bytes,
+    },
     /// Flush, close every socket, stop.
     Shutdown,
 }
@@ -194,6 +204,14 @@ pub struct Shared {
     connect_timeout: Duration,
     /// Committed heads of the orgs someone follows (HTTP event streams).
     heads: Mutex<HashMap<String, tokio::sync::watch::Sender<u64>>>,
+    /// Several nodes: the shared log's sequence this node must have applied
+    /// before it is ready (its end when the node started); 0 when there is none.
+    pub catch_up_to: AtomicU64,
+    /// Several nodes: how far the shared log was applied.
+    pub(crate) followed: AtomicU64,
+    /// Several nodes: the local copy of the log failed a write (it is behind
+    /// the shared log; restart the node to rebuild it).
+    pub copy_broken: AtomicBool,
 }
 
 impl Shared {
@@ -208,6 +226,9 @@ impl Shared {
             started: Instant::now(),
             heartbeats: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
+            catch_up_to: AtomicU64::new(0),
+            followed: AtomicU64::new(0),
+            copy_broken: AtomicBool::new(false),
         }
     }
 
@@ -238,6 +259,12 @@ impl Shared {
         }
         if !self.store_ok.load(Relaxed) {
             return Err("store failing: changes are refused until it recovers");
+        }
+        if self.followed.load(Relaxed) < self.catch_up_to.load(Relaxed) {
+            return Err("catching up with the shared log");
+        }
+        if self.copy_broken.load(Relaxed) {
+            return Err("the local copy of the log failed a write: restart this node to rebuild it");
         }
         Ok(())
     }
@@ -299,6 +326,7 @@ impl SequencerHandle {
             | Cmd::CommandAcked { .. }
             | Cmd::CaughtUp { .. }
             | Cmd::Heartbeats
+            | Cmd::Shared { .. }
             | Cmd::Shutdown => self.ctl.send(cmd).is_ok(),
             _ => match self.tx.try_send(cmd) {
                 Ok(()) => true,
@@ -334,6 +362,9 @@ pub(crate) struct Sequencer {
     fanout_interval: Duration,
     /// When the earliest waiting hand-off is due.
     fanout_due: Option<Instant>,
+    /// Several nodes share the log (NATS JetStream): pending replies keep
+    /// what decided them, so they can be decided again after a rebase.
+    pub(crate) cluster: bool,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -360,6 +391,7 @@ pub fn spawn(
     let (ctl, ctl_rx) = crossbeam_channel::unbounded();
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
     let cfg_fanout_ms = cfg.fanout_ms;
+    let cluster = cfg.nats.is_some();
     let mut sequencer = Sequencer {
         cfg,
         store,
@@ -375,6 +407,7 @@ pub fn spawn(
         next_round: 0,
         fanout_interval: Duration::from_millis(cfg_fanout_ms),
         fanout_due: None,
+        cluster,
     };
     // Closing an engineioxide socket spawns a tokio task, so the sequencer
     // thread must run inside the gateway's runtime or every close panics it.
@@ -463,13 +496,26 @@ impl Sequencer {
                 }
             }
             Cmd::Decided { org, to, client_id, mutation_id, reply } => {
+                let redo = self.cluster.then(|| Redo::Decided {
+                    client_id: client_id.clone(),
+                    mutation_id: mutation_id.clone(),
+                    reply: reply.clone(),
+                });
                 let reply = self.remember(&org, client_id, mutation_id, reply);
-                self.org(&org).acks.push(PendingAck { to, reply });
+                self.org(&org).acks.push(PendingAck { to, reply, redo });
             }
             Cmd::Mutate { claims, to, mutation } => {
-                let reply = self.mutate(&claims, *mutation);
-                self.org(&claims.org).acks.push(PendingAck { to, reply });
+                if self.cluster {
+                    let reply = self.mutate(&claims, (*mutation).clone());
+                    let org = claims.org.clone();
+                    let redo = Some(Redo::Mutate { claims, mutation });
+                    self.org(&org).acks.push(PendingAck { to, reply, redo });
+                } else {
+                    let reply = self.mutate(&claims, *mutation);
+                    self.org(&claims.org).acks.push(PendingAck { to, reply, redo: None });
+                }
             }
+            Cmd::Shared { org, seq, payload } => self.shared(&org, seq, &payload),
             Cmd::Read { org, read } => {
                 // What a read shows is on disk: pending batches first.
                 self.flush();
@@ -499,7 +545,12 @@ impl Sequencer {
                     return;
                 }
                 let ts = self.now();
-                self.org(&org).append(ts, Event::ScheduleExecuted(ev));
+                let cluster = self.cluster;
+                let o = self.org(&org);
+                if cluster {
+                    o.executed.push(ev.clone());
+                }
+                o.append(ts, Event::ScheduleExecuted(ev));
             }
             Cmd::Subscribe { org, sock, ack, since } => self.subscribe(&org, sock, ack, since),
             Cmd::CaughtUp { org, sid, round, ok } => self.caught_up(&org, sid, round, ok),

@@ -46,6 +46,9 @@ pub enum StoreError {
         /// Head on disk.
         found: u64,
     },
+    /// The shared log (several nodes, NATS JetStream) refused or did not answer.
+    #[error("shared log: {0}")]
+    Shared(String),
     /// A failure switched on by a test or an operator drill ([`FailSwitch`]).
     #[error("store: injected failure (disk full drill)")]
     Injected,
@@ -82,6 +85,9 @@ pub struct StoredOrg {
     pub decided: Vec<(String, String, String, u64)>,
     /// Removed devices `(device_id, removed_ms)`.
     pub removed: Vec<(String, u64)>,
+    /// Several nodes: the shared log's sequence of the org's last message
+    /// this copy holds (0 when none, and on one node).
+    pub shared_seq: u64,
 }
 
 /// What one org changes in one transaction.
@@ -104,6 +110,58 @@ pub struct OrgBatch {
     /// Device removals `(device_id, Some(removed_ms))`, or `None` when the
     /// device registered again.
     pub removed: Vec<(String, Option<u64>)>,
+    /// Several nodes: what the batch's mutations do to players, for the node
+    /// each player is connected to.
+    pub effects: Vec<Effect>,
+    /// Several nodes: the shared log's sequence of the org's last message
+    /// the batch was built on (the write is refused if the log moved on).
+    pub shared_after: u64,
+    /// Several nodes: where the batch is in the shared log, once it is
+    /// there (set by the store on publish; set already for a batch another
+    /// node wrote, which is only copied locally).
+    pub shared_seq: Option<u64>,
+}
+
+/// A side effect of an applied mutation on a player, done once its batch is
+/// durable (never for a change the store refused), by the node the player
+/// is connected to.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Effect {
+    /// Relay a command to the player's socket (if it is connected then).
+    Command {
+        /// Device id.
+        device: String,
+        /// What to do.
+        kind: vizora_protocol::device::CommandKind,
+        /// Its arguments.
+        args: serde_json::Value,
+    },
+    /// The device was removed: drop its connection and runtime state.
+    Disconnect {
+        /// Device id.
+        device: String,
+    },
+}
+
+/// Batches a [`LogStore::commit`] did not write; every other batch of the
+/// call is durable.
+#[derive(Debug)]
+pub struct Unwritten {
+    /// Why (the first failure).
+    pub cause: StoreError,
+    /// Orgs whose batch did not land, or may not have: the store is failing.
+    pub failed: Vec<String>,
+    /// Orgs whose shared log moved on under the batch (another node wrote
+    /// first): nothing of theirs was written; catch up, then decide again.
+    pub conflicts: Vec<String>,
+}
+
+impl Unwritten {
+    /// Every batch failed for `cause`.
+    pub fn all(cause: StoreError, batches: &[OrgBatch]) -> Self {
+        Self { cause, failed: batches.iter().map(|b| b.org.clone()).collect(), conflicts: Vec::new() }
+    }
 }
 
 impl OrgBatch {
@@ -125,8 +183,9 @@ impl OrgBatch {
 pub trait LogStore: Send {
     /// Every org with its entities and decided mutation ids.
     fn load(&self) -> Result<Vec<StoredOrg>, StoreError>;
-    /// Writes batches atomically and durably.
-    fn commit(&mut self, batches: &[OrgBatch]) -> Result<(), StoreError>;
+    /// Writes batches durably, each atomically (on one node all of them in
+    /// one transaction). A shared store fills in each batch's `shared_seq`.
+    fn commit(&mut self, batches: &mut [OrgBatch]) -> Result<(), Unwritten>;
     /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
     fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError>;
     /// Lowest retained seq of an org.
@@ -140,6 +199,14 @@ pub trait LogStore: Send {
     /// A read-only view of the log for another thread (replays run there,
     /// not on the sequencer); it sees every committed entry.
     fn reader(&self) -> Result<Box<dyn LogRead>, StoreError>;
+    /// Several nodes: every message of the shared log up to `pos` was
+    /// applied (kept with the next write, to resume from after a restart).
+    fn followed(&mut self, _pos: u64) {}
+    /// Whether the store can go on serving (several nodes: the local copy
+    /// of the log has not missed a write).
+    fn healthy(&self) -> bool {
+        true
+    }
 }
 
 /// Reads the log from another thread than the sequencer's.
@@ -197,7 +264,12 @@ CREATE TABLE IF NOT EXISTS removed_devices (
     org TEXT NOT NULL, device TEXT NOT NULL, removed_ms INTEGER NOT NULL,
     PRIMARY KEY (org, device)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS probe (k INTEGER PRIMARY KEY, at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS shared_pos (org TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID;
 ";
+
+/// The row of `shared_pos` that holds how far the shared log was followed
+/// (no org has an empty id).
+const FOLLOWED_ROW: &str = "";
 
 fn kind_from(s: &str) -> Option<EntityKind> {
     EntityKind::ALL.into_iter().find(|k| k.as_str() == s)
@@ -209,8 +281,37 @@ impl SqliteStore {
         Self::open_with(dir, FailSwitch::default())
     }
 
-    /// [`Store::open`] with a switch that makes writes fail on demand.
+    /// [`SqliteStore::open`] with a switch that makes writes fail on demand.
     pub fn open_with(dir: &Path, fail: FailSwitch) -> Result<Self, StoreError> {
+        Self::open_sync(dir, fail, "FULL")
+    }
+
+    /// A node's local copy of the shared log (several nodes): everything in
+    /// it can be read again from the shared log, so a write is not synced
+    /// to disk before it is acknowledged (`synchronous=NORMAL`).
+    pub fn open_copy(dir: &Path, fail: FailSwitch) -> Result<Self, StoreError> {
+        Self::open_sync(dir, fail, "NORMAL")
+    }
+
+    /// How far this copy followed the shared log (0: from its start).
+    pub fn followed_pos(&self) -> Result<u64, StoreError> {
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT seq FROM shared_pos WHERE org = ?1", [FOLLOWED_ROW], |r| r.get(0))
+            .optional()?;
+        Ok(v.map_or(0, |s| s as u64))
+    }
+
+    /// Records how far the shared log was followed.
+    pub fn set_followed(&mut self, pos: u64) -> Result<(), StoreError> {
+        self.conn.execute(
+            "INSERT OR REPLACE INTO shared_pos (org, seq) VALUES (?1, ?2)",
+            params![FOLLOWED_ROW, pos as i64],
+        )?;
+        Ok(())
+    }
+
+    fn open_sync(dir: &Path, fail: FailSwitch, synchronous: &str) -> Result<Self, StoreError> {
         let dir_err = |source| StoreError::Dir { path: dir.display().to_string(), source };
         std::fs::create_dir_all(dir).map_err(dir_err)?;
         let lock_path = dir.join("LOCK");
@@ -233,7 +334,7 @@ impl SqliteStore {
         let conn = Connection::open(&path)?;
         conn.pragma_update(None, "journal_mode", "WAL")?;
         // FULL: an acknowledged change survives power loss, not just kill -9.
-        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "synchronous", synchronous)?;
         conn.execute_batch(SCHEMA)?;
         Ok(Self { conn, path, fail, _lock: lock })
     }
@@ -254,7 +355,13 @@ impl LogStore for SqliteStore {
                 entities: Vec::new(),
                 decided: Vec::new(),
                 removed: Vec::new(),
+                shared_seq: 0,
             });
+        }
+        let mut stmt = self.conn.prepare("SELECT seq FROM shared_pos WHERE org = ?1")?;
+        for o in &mut orgs {
+            let seq: Option<i64> = stmt.query_row([&o.org], |r| r.get(0)).optional()?;
+            o.shared_seq = seq.map_or(0, |s| s as u64);
         }
         let mut stmt = self.conn.prepare("SELECT kind, id, json FROM entities WHERE org = ?1")?;
         for o in &mut orgs {
@@ -310,71 +417,8 @@ impl LogStore for SqliteStore {
         Ok(())
     }
 
-    /// Writes batches in one transaction and syncs.
-    fn commit(&mut self, batches: &[OrgBatch]) -> Result<(), StoreError> {
-        if self.fail.on() {
-            return Err(StoreError::Injected);
-        }
-        let tx = self.conn.transaction()?;
-        {
-            let mut org_stmt = tx.prepare_cached(
-                "INSERT INTO orgs (org, epoch, head) VALUES (?1, ?2, ?3)
-                 ON CONFLICT(org) DO UPDATE SET head = excluded.head",
-            )?;
-            let mut log_stmt = tx.prepare_cached("INSERT INTO log (org, seq, ts_ms, entry) VALUES (?1, ?2, ?3, ?4)")?;
-            let mut put = tx.prepare_cached(
-                "INSERT INTO entities (org, kind, id, json) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT(org, kind, id) DO UPDATE SET json = excluded.json",
-            )?;
-            let mut del = tx.prepare_cached("DELETE FROM entities WHERE org = ?1 AND kind = ?2 AND id = ?3")?;
-            let mut dec = tx.prepare_cached(
-                "INSERT OR REPLACE INTO decided (org, client_id, mutation_id, ack, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
-            )?;
-            let mut forget =
-                tx.prepare_cached("DELETE FROM decided WHERE org = ?1 AND client_id = ?2 AND mutation_id = ?3")?;
-            let mut removed = tx.prepare_cached(
-                "INSERT OR REPLACE INTO removed_devices (org, device, removed_ms) VALUES (?1, ?2, ?3)",
-            )?;
-            let mut registered = tx.prepare_cached("DELETE FROM removed_devices WHERE org = ?1 AND device = ?2")?;
-            let mut head_stmt = tx.prepare_cached("SELECT head FROM orgs WHERE org = ?1")?;
-            for b in batches {
-                // The batch must continue the log on disk (one writer per
-                // org today; the check is what a second writer would hit).
-                let found: u64 = head_stmt
-                    .query_row(params![b.org], |r| r.get::<_, i64>(0))
-                    .optional()?
-                    .map_or(0, |h| u64::try_from(h).unwrap_or(0));
-                let expected = b.entries.first().map_or(b.head, |e| e.0.saturating_sub(1));
-                if found != expected {
-                    return Err(StoreError::Conflict { org: b.org.clone(), expected, found });
-                }
-                org_stmt.execute(params![b.org, b.epoch, b.head as i64])?;
-                for (device, at) in &b.removed {
-                    match at {
-                        Some(ms) => removed.execute(params![b.org, device, *ms as i64])?,
-                        None => registered.execute(params![b.org, device])?,
-                    };
-                }
-                for (seq, ts, entry) in &b.entries {
-                    log_stmt.execute(params![b.org, *seq as i64, *ts as i64, entry])?;
-                }
-                for (client, mid, ack, ts) in &b.decided {
-                    dec.execute(params![b.org, client, mid, ack, *ts as i64])?;
-                }
-                // After the inserts: an id decided and evicted in one batch stays off disk.
-                for (client, mid) in &b.forget_decided {
-                    forget.execute(params![b.org, client, mid])?;
-                }
-                for (kind, id, json) in &b.entities {
-                    match json {
-                        Some(j) => put.execute(params![b.org, kind.as_str(), id, j])?,
-                        None => del.execute(params![b.org, kind.as_str(), id])?,
-                    };
-                }
-            }
-        }
-        tx.commit()?;
-        Ok(())
+    fn commit(&mut self, batches: &mut [OrgBatch]) -> Result<(), Unwritten> {
+        self.write(batches.iter()).map_err(|e| Unwritten::all(e, batches))
     }
 
     /// Entry JSON texts with `seq > after`, ascending, at most `limit`.
@@ -406,6 +450,79 @@ impl LogStore for SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Writes batches in one transaction and syncs (as `synchronous` says).
+    pub fn write<'a>(&mut self, batches: impl IntoIterator<Item = &'a OrgBatch>) -> Result<(), StoreError> {
+        if self.fail.on() {
+            return Err(StoreError::Injected);
+        }
+        let tx = self.conn.transaction()?;
+        {
+            let mut org_stmt = tx.prepare_cached(
+                "INSERT INTO orgs (org, epoch, head) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(org) DO UPDATE SET head = excluded.head, epoch = excluded.epoch",
+            )?;
+            let mut log_stmt = tx.prepare_cached("INSERT INTO log (org, seq, ts_ms, entry) VALUES (?1, ?2, ?3, ?4)")?;
+            let mut put = tx.prepare_cached(
+                "INSERT INTO entities (org, kind, id, json) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(org, kind, id) DO UPDATE SET json = excluded.json",
+            )?;
+            let mut del = tx.prepare_cached("DELETE FROM entities WHERE org = ?1 AND kind = ?2 AND id = ?3")?;
+            let mut dec = tx.prepare_cached(
+                "INSERT OR REPLACE INTO decided (org, client_id, mutation_id, ack, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            let mut forget =
+                tx.prepare_cached("DELETE FROM decided WHERE org = ?1 AND client_id = ?2 AND mutation_id = ?3")?;
+            let mut removed = tx.prepare_cached(
+                "INSERT OR REPLACE INTO removed_devices (org, device, removed_ms) VALUES (?1, ?2, ?3)",
+            )?;
+            let mut registered = tx.prepare_cached("DELETE FROM removed_devices WHERE org = ?1 AND device = ?2")?;
+            let mut head_stmt = tx.prepare_cached("SELECT head FROM orgs WHERE org = ?1")?;
+            let mut shared = tx.prepare_cached("INSERT OR REPLACE INTO shared_pos (org, seq) VALUES (?1, ?2)")?;
+            for b in batches {
+                // The batch must continue the log on disk (one writer per
+                // org today; the check is what a second writer would hit).
+                let found: u64 = head_stmt
+                    .query_row(params![b.org], |r| r.get::<_, i64>(0))
+                    .optional()?
+                    .map_or(0, |h| u64::try_from(h).unwrap_or(0));
+                let expected = b.entries.first().map_or(b.head, |e| e.0.saturating_sub(1));
+                if found != expected {
+                    return Err(StoreError::Conflict { org: b.org.clone(), expected, found });
+                }
+                org_stmt.execute(params![b.org, b.epoch, b.head as i64])?;
+                if let Some(seq) = b.shared_seq {
+                    shared.execute(params![b.org, seq as i64])?;
+                }
+                for (device, at) in &b.removed {
+                    match at {
+                        Some(ms) => removed.execute(params![b.org, device, *ms as i64])?,
+                        None => registered.execute(params![b.org, device])?,
+                    };
+                }
+                for (seq, ts, entry) in &b.entries {
+                    log_stmt.execute(params![b.org, *seq as i64, *ts as i64, entry])?;
+                }
+                for (client, mid, ack, ts) in &b.decided {
+                    dec.execute(params![b.org, client, mid, ack, *ts as i64])?;
+                }
+                // After the inserts: an id decided and evicted in one batch stays off disk.
+                for (client, mid) in &b.forget_decided {
+                    forget.execute(params![b.org, client, mid])?;
+                }
+                for (kind, id, json) in &b.entities {
+                    match json {
+                        Some(j) => put.execute(params![b.org, kind.as_str(), id, j])?,
+                        None => del.execute(params![b.org, kind.as_str(), id])?,
+                    };
+                }
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -424,10 +541,10 @@ mod tests {
     fn a_batch_that_does_not_continue_the_log_on_disk_is_a_conflict_and_writes_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let mut store = SqliteStore::open(dir.path()).expect("open");
-        store.commit(&[batch("a", 1..=2)]).expect("first batch");
+        store.write(&[batch("a", 1..=2)]).expect("first batch");
         // Another writer's view: it thinks the log is at 1 (and b is new).
         let stale = [batch("b", 1..=1), batch("a", 2..=3)];
-        match store.commit(&stale) {
+        match store.write(&stale) {
             Err(StoreError::Conflict { org, expected, found }) => {
                 assert_eq!((org.as_str(), expected, found), ("a", 1, 2))
             }
@@ -435,7 +552,7 @@ mod tests {
         }
         assert_eq!(store.read_log("a", 0, 10).expect("read").len(), 2, "a unchanged");
         assert!(store.read_log("b", 0, 10).expect("read").is_empty(), "b not written either: one transaction");
-        store.commit(&[batch("a", 3..=3), batch("b", 1..=1)]).expect("a batch from the head applies");
+        store.write(&[batch("a", 3..=3), batch("b", 1..=1)]).expect("a batch from the head applies");
         assert_eq!(store.read_log("a", 0, 10).expect("read").len(), 3);
     }
 }

@@ -19,66 +19,115 @@ pub(crate) fn unavailable() -> MutationAck {
 }
 
 impl Sequencer {
-    /// Writes every pending batch in one transaction, then acks and fans out.
+    /// Writes every pending batch (on one node in one transaction), then
+    /// acks and fans out. Several nodes: batches other nodes wrote are
+    /// copied locally first; a batch refused because the shared log moved
+    /// on waits for the follower and is decided again (`shared.rs`).
     pub(super) fn flush(&mut self) {
         if self.store_failing && !self.probe_store() {
             return;
         }
-        // Take each pending batch out (no copy).
+        if self.cluster {
+            self.give_up_behind();
+        }
+        // Take each pending batch out (no copy); `foreign[i]`: written by another node.
         let mut batches: Vec<OrgBatch> = Vec::new();
+        let mut foreign: Vec<bool> = Vec::new();
         for org in self.orgs.values_mut().filter(|o| o.has_pending()) {
+            for b in org.shared_in.drain(..) {
+                batches.push(b);
+                foreign.push(true);
+            }
+            let own = org.persist_org || !org.batch.is_empty() || !org.acks.is_empty();
+            if !own || org.behind_since.is_some() {
+                continue;
+            }
             let mut b = std::mem::take(&mut org.batch);
             b.org = org.id.clone();
             b.epoch = org.epoch.clone();
             b.head = org.head;
+            b.shared_after = org.shared_seq;
+            if self.cluster {
+                b.effects = org.effects.clone();
+            }
             batches.push(b);
+            foreign.push(false);
         }
         if batches.is_empty() {
             return;
         }
-        if let Err(e) = self.store.commit(&batches) {
-            self.store_failed(&e.to_string(), batches);
-            return;
+        let unwritten = self.store.commit(&mut batches).err();
+        if !self.store.healthy() {
+            self.shared.copy_broken.store(true, Relaxed);
         }
+        let is = |list: Option<&Vec<String>>, org: &str| list.is_some_and(|l| l.iter().any(|o| o == org));
+        let mut failed = Vec::new();
         let mut effects = Vec::new();
-        for batch in batches {
+        for (batch, foreign) in batches.into_iter().zip(foreign) {
+            if foreign {
+                // In the shared log already: shown and done here too.
+                let Some(org) = self.orgs.get_mut(&batch.org) else { continue };
+                effects.push((org.id.clone(), batch.effects.clone(), true));
+                self.deliver(batch);
+                continue;
+            }
+            if is(unwritten.as_ref().map(|u| &u.conflicts), &batch.org) {
+                let org_id = batch.org.clone();
+                if let Some(org) = self.orgs.get_mut(&org_id) {
+                    org.batch = batch;
+                }
+                self.fell_behind(&org_id);
+                continue;
+            }
+            if is(unwritten.as_ref().map(|u| &u.failed), &batch.org) {
+                failed.push(batch);
+                continue;
+            }
             let Some(org) = self.orgs.get_mut(&batch.org) else { continue };
             org.committed(&batch);
+            if let Some(seq) = batch.shared_seq {
+                org.shared_seq = seq;
+            }
             if !org.effects.is_empty() {
-                effects.push((org.id.clone(), std::mem::take(&mut org.effects)));
+                effects.push((org.id.clone(), std::mem::take(&mut org.effects), false));
             }
-            for (device, at) in &batch.removed {
-                self.shared.set_removed(&org.id, device, *at);
-            }
-            // Acks only now: what they confirm is on disk.
+            // Acks only now: what they confirm is durable.
             for a in org.acks.drain(..) {
                 a.to.send(&a.reply);
             }
-            self.shared.head_moved(&org.id, org.head);
-            if batch.entries.is_empty() {
-                continue;
-            }
-            let n = batch.entries.len() as u64;
-            self.counters.entries.fetch_add(n, Relaxed);
-            self.counters.set_head(&org.id, org.head, self.shared.clock.now_ms());
-            let since = org.batch_since.take();
-            org.fanout_since = org.fanout_since.or(since);
-            org.fanout.extend(batch.entries.into_iter().map(|e| e.2));
-            let now = Instant::now();
-            fan_out_or_wait(
-                org,
-                now,
-                self.fanout_interval,
-                self.cfg.packet_bytes(),
-                &self.counters,
-                &mut self.fanout_due,
-            );
+            self.deliver(batch);
         }
-        for (org, list) in effects {
+        if !failed.is_empty()
+            && let Some(u) = &unwritten
+        {
+            self.store_failed(&u.cause.to_string(), failed);
+        }
+        for (org, list, foreign) in effects {
             for effect in list {
-                self.run_effect(&org, effect);
+                self.run_effect(&org, effect, foreign);
             }
         }
+    }
+
+    /// A batch is durable: removals take effect, followers and subscribers
+    /// get its entries.
+    fn deliver(&mut self, batch: OrgBatch) {
+        let Some(org) = self.orgs.get_mut(&batch.org) else { return };
+        for (device, at) in &batch.removed {
+            self.shared.set_removed(&org.id, device, *at);
+        }
+        self.shared.head_moved(&org.id, org.head);
+        if batch.entries.is_empty() {
+            return;
+        }
+        let n = batch.entries.len() as u64;
+        self.counters.entries.fetch_add(n, Relaxed);
+        self.counters.set_head(&org.id, org.head, self.shared.clock.now_ms());
+        let since = org.batch_since.take();
+        org.fanout_since = org.fanout_since.or(since).or_else(|| Some(Instant::now()));
+        org.fanout.extend(batch.entries.into_iter().map(|e| e.2));
+        let now = Instant::now();
+        fan_out_or_wait(org, now, self.fanout_interval, self.cfg.packet_bytes(), &self.counters, &mut self.fanout_due);
     }
 
     /// Hands the committed entries of orgs whose fan-out interval has passed

@@ -134,10 +134,17 @@ impl Sequencer {
         }
     }
 
-    /// Does what a committed mutation decided for a player.
-    pub(crate) fn run_effect(&mut self, org_id: &str, effect: Effect) {
+    /// Does what a committed mutation decided for a player. Several nodes:
+    /// every node runs every effect, and a command goes out from the node
+    /// its player is connected to (`foreign`: another node decided it).
+    pub(crate) fn run_effect(&mut self, org_id: &str, effect: Effect, foreign: bool) {
         match effect {
-            Effect::Command { device, kind, args } => self.send_command(org_id, &device, kind, args),
+            Effect::Command { device, kind, args } => {
+                let here = self.org(org_id).rt.get(&device).is_some_and(|rt| rt.sock.is_some());
+                if here || !(foreign || self.cluster) {
+                    self.send_command(org_id, &device, kind, args);
+                }
+            }
             Effect::Disconnect { device } => {
                 let org = self.org(org_id);
                 if org.state.devices.contains_key(&device) {

@@ -15,6 +15,7 @@ use super::outbox::Outbox;
 use super::{Sock, static_kind};
 use crate::metrics::MetricsWindow;
 use crate::status::Liveness;
+pub(crate) use crate::store::Effect;
 use crate::store::{OrgBatch, StoreError, StoredOrg};
 
 /// Liveness and socket of one device.
@@ -38,6 +39,17 @@ pub(crate) struct Sub {
 pub(crate) struct PendingAck {
     pub(crate) to: super::Replier,
     pub(crate) reply: MutationAck,
+    /// Several nodes: what decided it, to decide it again when another
+    /// node's write lands first (see `Sequencer::rebase`).
+    pub(crate) redo: Option<Redo>,
+}
+
+/// What decided a pending reply.
+pub(crate) enum Redo {
+    /// A mutation `apply` judged.
+    Mutate { claims: vizora_protocol::Claims, mutation: Box<vizora_protocol::Mutation> },
+    /// An outcome decided before the sequencer (invalid arguments).
+    Decided { client_id: String, mutation_id: String, reply: MutationAck },
 }
 
 type DecidedKey = (String, String);
@@ -82,6 +94,18 @@ pub(crate) struct Org {
     /// Snapshot pages at a head, shared by every subscriber that asks at
     /// that head within a second (live fields move without the head).
     pub(crate) snapshot_cache: Option<(u64, Instant, Arc<Vec<Str>>)>,
+    /// Several nodes: the shared log's sequence of this org's last message
+    /// applied here (written by this node or another).
+    pub(crate) shared_seq: u64,
+    /// Several nodes: batches other nodes wrote, applied here, their local
+    /// copy not yet written.
+    pub(crate) shared_in: Vec<OrgBatch>,
+    /// Several nodes: `schedule.executed` reports in the pending batch, to
+    /// log again if the batch is rebased.
+    pub(crate) executed: Vec<vizora_protocol::ScheduleExecuted>,
+    /// Several nodes: since when a write found that the shared log moved
+    /// on; the pending batch waits for the follower to bring the org up to date.
+    pub(crate) behind_since: Option<Instant>,
 }
 
 impl Org {
@@ -111,6 +135,10 @@ impl Org {
             telemetry_dirty: BTreeSet::new(),
             window: MetricsWindow::new(window_s),
             snapshot_cache: None,
+            shared_seq: 0,
+            shared_in: Vec::new(),
+            executed: Vec::new(),
+            behind_since: None,
         }
     }
 
@@ -149,7 +177,89 @@ impl Org {
             org.decided.insert(key, (ack, ts));
         }
         org.removed = s.removed.into_iter().collect();
+        org.shared_seq = s.shared_seq;
         Ok(org)
+    }
+
+    /// Applies a batch another node wrote at `seq` of the shared log, as
+    /// written: entries, decided ids, removals. Checked whole before any of
+    /// it is applied. The org has nothing pending of its own (the caller
+    /// rebased it); the local copy is queued in `shared_in`.
+    pub(crate) fn apply_shared(
+        &mut self,
+        seq: u64,
+        msg: crate::cluster::SharedBatch,
+        cap: usize,
+    ) -> Result<(), String> {
+        let mut entries = Vec::with_capacity(msg.entries.len());
+        let mut next = self.head + 1;
+        for text in msg.entries {
+            let entry: LogEntry = serde_json::from_str(&text).map_err(|e| format!("unreadable entry: {e}"))?;
+            if entry.seq != next {
+                return Err(format!("entry {} does not follow this node's head {}", entry.seq, next - 1));
+            }
+            next += 1;
+            entries.push((entry, text));
+        }
+        let mut decided = Vec::with_capacity(msg.decided.len());
+        for (client_id, mutation_id, ack, ts) in msg.decided {
+            let reply: MutationAck = serde_json::from_str(&ack).map_err(|e| format!("unreadable outcome: {e}"))?;
+            decided.push(((client_id, mutation_id), reply, ts));
+        }
+        if self.head == 0 && self.shared_seq == 0 {
+            // The org's first write anywhere: its epoch is the log's.
+            self.epoch = msg.epoch;
+        } else if msg.epoch != self.epoch {
+            return Err(format!("epoch {} is not this org's {}", msg.epoch, self.epoch));
+        }
+        let local = std::mem::take(&mut self.batch);
+        for (entry, text) in entries {
+            if let Some((kind, id)) = entry.event.entity_ref().map(|(k, id)| (k, id.to_owned())) {
+                if let Event::AlertUpserted(a) = &entry.event {
+                    if let (Some(dev), Some(k)) = (&a.device_id, static_kind(&a.kind)) {
+                        if a.state == AlertState::Resolved {
+                            self.open_alerts.remove(&(dev.clone(), k));
+                        } else {
+                            self.open_alerts.insert((dev.clone(), k), a.id.clone());
+                        }
+                    }
+                    if a.state == AlertState::Resolved {
+                        self.resolved_at.insert(a.id.clone(), entry.ts_ms);
+                    }
+                }
+                self.state.apply_event(&entry.event);
+                let json = self.state.get(kind, &id).and_then(|e| serde_json::to_string(&e).ok());
+                self.batch.entities.push((kind, id, json));
+            }
+            self.head = entry.seq;
+            self.batch.entries.push((entry.seq, entry.ts_ms, text));
+        }
+        for (key, reply, ts) in decided {
+            self.remember(key, &reply, ts, cap);
+        }
+        for (device, at) in msg.removed {
+            match at {
+                Some(ms) => {
+                    self.removed.insert(device.clone(), ms);
+                    self.telemetry_dirty.remove(&device);
+                    for kind in ["device_offline", "device_degraded"] {
+                        self.open_alerts.remove(&(device.clone(), kind));
+                    }
+                }
+                None => drop(self.removed.remove(&device)),
+            }
+            self.batch.removed.push((device, at));
+        }
+        let mut shared = std::mem::replace(&mut self.batch, local);
+        shared.org = self.id.clone();
+        shared.epoch = self.epoch.clone();
+        shared.head = self.head;
+        shared.effects = msg.effects;
+        shared.shared_seq = Some(seq);
+        self.shared_seq = seq;
+        self.snapshot_cache = None;
+        self.shared_in.push(shared);
+        Ok(())
     }
 
     /// Appends a log entry to the pending batch; returns its seq.
@@ -239,7 +349,12 @@ impl Org {
     }
 
     pub(crate) fn has_pending(&self) -> bool {
-        self.persist_org || !self.batch.is_empty() || !self.acks.is_empty()
+        self.persist_org || !self.batch.is_empty() || !self.acks.is_empty() || !self.shared_in.is_empty()
+    }
+
+    /// Something of this node's own waits to be written.
+    pub(crate) fn has_local_pending(&self) -> bool {
+        !self.batch.is_empty() || !self.acks.is_empty() || !self.executed.is_empty()
     }
 
     /// The pending batch is on disk: nothing to undo any more.
@@ -252,6 +367,8 @@ impl Org {
         self.undo.clear();
         self.undo_head = None;
         self.persist_org = false;
+        self.executed.clear();
+        self.behind_since = None;
     }
 
     /// The store refused the pending batch: put state, head and decided ids
@@ -288,13 +405,4 @@ impl Org {
         self.batch_since = None;
         self.snapshot_cache = None;
     }
-}
-
-/// A side effect of an applied mutation on a player.
-#[derive(Debug)]
-pub(crate) enum Effect {
-    /// Relay a command to the player's socket (if it is connected then).
-    Command { device: String, kind: vizora_protocol::device::CommandKind, args: serde_json::Value },
-    /// The device was removed: drop its connection and runtime state.
-    Disconnect { device: String },
 }

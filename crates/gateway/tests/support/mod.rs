@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod feed;
+pub mod nats;
 pub mod raw;
 pub mod spec;
 

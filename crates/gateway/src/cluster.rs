@@ -1,0 +1,394 @@
+//! Several gateway nodes on NATS JetStream (`nats` in the config).
+//!
+//! Each org's log is one subject of one stream (`vizora.log.<org>`), one
+//! message per batch a node wrote: its entries with their seqs, the
+//! mutation outcomes it decided, removals and player side effects. A node
+//! writes a batch only if the org's last message is still the one its state
+//! was built on (`Nats-Expected-Last-Subject-Sequence`), so the log stays
+//! gap-free with the same `epoch:seq` everywhere; when another node wrote
+//! first the batch is refused whole, and the node catches up and decides
+//! again (`sequencer/shared.rs`). A change is acknowledged only once
+//! JetStream has it (R3 by default: a majority of the NATS nodes).
+//!
+//! Every node follows the whole stream with an ordered consumer and applies
+//! what the others wrote. Its `--data-dir` holds a copy of the log and state
+//! (SQLite, the single-node schema): reads, replays and snapshots are served
+//! from it, and after a restart the node reads the stream only from where
+//! its copy ends. The copy can be deleted; it is rebuilt from the stream.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, context::PublishErrorKind, stream::StorageType};
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::config::NatsConfig;
+use crate::sequencer::{Cmd, SequencerHandle};
+use crate::store::{Effect, LogRead, LogStore, OrgBatch, SqliteStore, StoreError, StoredOrg, Unwritten};
+
+/// Subjects of the org logs: `vizora.log.<org>`.
+const SUBJECT_PREFIX: &str = "vizora.log.";
+
+/// One message of the shared log: a batch, as the node that wrote it made it.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct SharedBatch {
+    /// The org's log epoch (the first writer of an org sets it).
+    pub epoch: String,
+    /// Log entries as JSON texts, seqs ascending and continuing the log.
+    pub entries: Vec<String>,
+    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
+    pub decided: Vec<(String, String, String, u64)>,
+    /// Device removals, `None` for a device registered again.
+    pub removed: Vec<(String, Option<u64>)>,
+    /// What the batch's mutations do to players.
+    pub effects: Vec<Effect>,
+}
+
+impl SharedBatch {
+    fn of(b: &OrgBatch) -> Self {
+        SharedBatch {
+            epoch: b.epoch.clone(),
+            entries: b.entries.iter().map(|e| e.2.clone()).collect(),
+            decided: b.decided.clone(),
+            removed: b.removed.clone(),
+            effects: b.effects.clone(),
+        }
+    }
+}
+
+/// Whether other nodes need `b`: entity writes of live fields, retention
+/// and the decided-id cap are each node's own.
+fn for_everyone(b: &OrgBatch) -> bool {
+    !b.entries.is_empty() || !b.decided.is_empty() || !b.removed.is_empty()
+}
+
+/// Whether a refused write was refused because the org's log moved on
+/// (servers since 2.12 answer with the "constant" variant of the code).
+fn log_moved_on(e: &jetstream::context::PublishError) -> bool {
+    use jetstream::ErrorCode;
+    if e.kind() == PublishErrorKind::WrongLastSequence {
+        return true;
+    }
+    let code = std::error::Error::source(e)
+        .and_then(|s| s.downcast_ref::<jetstream::Error>())
+        .map(jetstream::Error::error_code);
+    matches!(code, Some(ErrorCode::STREAM_WRONG_LAST_SEQUENCE | ErrorCode::STREAM_WRONG_LAST_SEQUENCE_CONSTANT))
+}
+
+/// The subject of `org`'s log. Org ids that are not one subject token
+/// (dots, wildcards, spaces, …) are written in hex after a `~`.
+pub fn subject(org: &str) -> String {
+    let plain = !org.is_empty() && org.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if plain {
+        format!("{SUBJECT_PREFIX}{org}")
+    } else {
+        let hex: String = org.bytes().map(|b| format!("{b:02x}")).collect();
+        format!("{SUBJECT_PREFIX}~{hex}")
+    }
+}
+
+/// The org whose log `subject` is.
+pub fn org_of(subject: &str) -> Option<String> {
+    let token = subject.strip_prefix(SUBJECT_PREFIX)?;
+    match token.strip_prefix('~') {
+        None => Some(token.to_owned()),
+        Some(hex) => {
+            if hex.len() % 2 != 0 {
+                return None;
+            }
+            let bytes: Option<Vec<u8>> =
+                (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect();
+            String::from_utf8(bytes?).ok()
+        }
+    }
+}
+
+/// A connection to NATS with the log stream in place.
+#[derive(Clone, Debug)]
+pub struct Nats {
+    js: jetstream::Context,
+    stream: String,
+}
+
+/// Connects to NATS and makes sure the log stream exists (file storage,
+/// `replicas` copies, entries kept `history_secs`).
+pub async fn connect(cfg: &NatsConfig, history_secs: u64) -> anyhow::Result<Nats> {
+    use anyhow::Context as _;
+    let mut opts = async_nats::ConnectOptions::new()
+        .name("vizora-gateway")
+        .retry_on_initial_connect()
+        .connection_timeout(Duration::from_secs(5))
+        .require_tls(cfg.tls_required);
+    if let Some(creds) = &cfg.creds {
+        opts = opts.credentials_file(creds).await.with_context(|| format!("nats.creds: {}", creds.display()))?;
+    }
+    if let Some(ca) = &cfg.tls_ca {
+        opts = opts.add_root_certificates(ca.clone());
+    }
+    let servers: Vec<async_nats::ServerAddr> = cfg
+        .servers
+        .iter()
+        .map(|s| s.parse().with_context(|| format!("nats.servers: `{s}` is not a NATS URL")))
+        .collect::<anyhow::Result<_>>()?;
+    let client = opts.connect(servers).await.context("cannot reach NATS")?;
+    let js = jetstream::ContextBuilder::new().timeout(Duration::from_millis(cfg.ack_timeout_ms)).build(client);
+    let config = jetstream::stream::Config {
+        name: cfg.stream.clone(),
+        subjects: vec![format!("{SUBJECT_PREFIX}>")],
+        storage: StorageType::File,
+        num_replicas: cfg.replicas,
+        max_age: Duration::from_secs(history_secs),
+        allow_direct: true,
+        ..Default::default()
+    };
+    // Creating the stream can race with another node, and waits for a
+    // JetStream leader while the cluster forms: retry for a while.
+    let mut tries = 0;
+    loop {
+        match js.get_or_create_stream(config.clone()).await {
+            Ok(_) => break,
+            Err(e) if tries < 30 => {
+                tries += 1;
+                tracing::info!(cause = %e, "waiting for JetStream");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(e) => return Err(e).context("cannot create the JetStream stream"),
+        }
+    }
+    Ok(Nats { js, stream: cfg.stream.clone() })
+}
+
+impl Nats {
+    /// The stream's last sequence (0 when empty).
+    pub async fn last_seq(&self) -> anyhow::Result<u64> {
+        let mut stream = self.js.get_stream(&self.stream).await?;
+        Ok(stream.info().await?.state.last_sequence)
+    }
+}
+
+/// The store of a node among several: JetStream for what must survive,
+/// the local SQLite copy for everything it serves.
+pub struct ClusterStore {
+    copy: SqliteStore,
+    nats: Nats,
+    rt: tokio::runtime::Handle,
+    /// How far the shared log was applied, and what the copy says of it.
+    followed: u64,
+    followed_written: u64,
+    /// The copy failed a write: it is behind the shared log.
+    copy_failed: bool,
+}
+
+impl std::fmt::Debug for ClusterStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ClusterStore")
+    }
+}
+
+impl ClusterStore {
+    /// Wraps a node's local copy; `rt` runs the NATS calls.
+    pub fn new(copy: SqliteStore, nats: Nats, rt: tokio::runtime::Handle) -> Result<Self, StoreError> {
+        let followed = copy.followed_pos()?;
+        Ok(Self { copy, nats, rt, followed, followed_written: followed, copy_failed: false })
+    }
+
+    /// How far the local copy followed the shared log.
+    pub fn followed_pos(&self) -> u64 {
+        self.followed
+    }
+
+    /// Publishes the batches other nodes need, all at once; fills in their
+    /// `shared_seq`, or says which were refused and why.
+    fn publish(&self, batches: &mut [OrgBatch]) -> Result<(), Unwritten> {
+        let js = &self.nats.js;
+        let todo: Vec<usize> =
+            (0..batches.len()).filter(|&i| batches[i].shared_seq.is_none() && for_everyone(&batches[i])).collect();
+        if todo.is_empty() {
+            return Ok(());
+        }
+        let outcomes = self.rt.block_on(async {
+            let mut acks = Vec::with_capacity(todo.len());
+            for &i in &todo {
+                let b = &batches[i];
+                let payload = match serde_json::to_vec(&SharedBatch::of(b)) {
+                    Ok(p) => p,
+                    Err(e) => {
+                        acks.push(Err(e.to_string()));
+                        continue;
+                    }
+                };
+                let publish = jetstream::message::PublishMessage::build()
+                    .payload(payload.into())
+                    .expected_last_subject_sequence(b.shared_after);
+                acks.push(js.send_publish(subject(&b.org), publish).await.map_err(|e| e.to_string()));
+            }
+            let mut out = Vec::with_capacity(acks.len());
+            for a in acks {
+                out.push(match a {
+                    Ok(fut) => match fut.await {
+                        Ok(ack) => Ok(Some(ack.sequence)),
+                        Err(e) if log_moved_on(&e) => Ok(None),
+                        Err(e) => Err(e.to_string()),
+                    },
+                    Err(e) => Err(e),
+                });
+            }
+            out
+        });
+        let mut unwritten = Unwritten { cause: StoreError::Injected, failed: Vec::new(), conflicts: Vec::new() };
+        let mut cause = None;
+        for (&i, outcome) in todo.iter().zip(outcomes) {
+            match outcome {
+                Ok(Some(seq)) => batches[i].shared_seq = Some(seq),
+                Ok(None) => unwritten.conflicts.push(batches[i].org.clone()),
+                Err(e) => {
+                    cause.get_or_insert(e);
+                    unwritten.failed.push(batches[i].org.clone());
+                }
+            }
+        }
+        if unwritten.failed.is_empty() && unwritten.conflicts.is_empty() {
+            return Ok(());
+        }
+        unwritten.cause = match cause {
+            Some(e) => StoreError::Shared(e),
+            None => StoreError::Shared("another node wrote first".into()),
+        };
+        Err(unwritten)
+    }
+}
+
+impl LogStore for ClusterStore {
+    fn load(&self) -> Result<Vec<StoredOrg>, StoreError> {
+        self.copy.load()
+    }
+
+    fn commit(&mut self, batches: &mut [OrgBatch]) -> Result<(), Unwritten> {
+        let refused = self.publish(batches).err();
+        let refused_org =
+            |org: &str| refused.as_ref().is_some_and(|u| u.failed.iter().chain(&u.conflicts).any(|o| o == org));
+        // What is in the shared log (or only this node's) goes to the copy.
+        let keep = batches.iter().filter(|b| !(b.shared_seq.is_none() && refused_org(&b.org)));
+        if let Err(e) = self.copy.write(keep) {
+            tracing::error!(cause = %e, "the local copy of the log failed a write; it is behind the shared log");
+            self.copy_failed = true;
+        }
+        if self.followed > self.followed_written {
+            match self.copy.set_followed(self.followed) {
+                Ok(()) => self.followed_written = self.followed,
+                Err(e) => tracing::warn!(cause = %e, "cannot record how far the shared log was followed"),
+            }
+        }
+        match refused {
+            Some(u) => Err(u),
+            None => Ok(()),
+        }
+    }
+
+    fn read_log(&self, org: &str, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        self.copy.read_log(org, after, limit)
+    }
+
+    fn oldest_seq(&self, org: &str) -> Result<Option<u64>, StoreError> {
+        self.copy.oldest_seq(org)
+    }
+
+    fn prune(&mut self, org: &str, below_seq: u64, before_ts_ms: u64) -> Result<usize, StoreError> {
+        self.copy.prune(org, below_seq, before_ts_ms)
+    }
+
+    fn prune_decided(&mut self, before_ms: u64) -> Result<usize, StoreError> {
+        self.copy.prune_decided(before_ms)
+    }
+
+    /// JetStream answers for the stream (a leader and a quorum), and the copy writes.
+    fn probe(&mut self) -> Result<(), StoreError> {
+        let js = self.nats.js.clone();
+        let name = self.nats.stream.clone();
+        self.rt
+            .block_on(async move {
+                let mut s = js.get_stream(&name).await.map_err(|e| e.to_string())?;
+                s.info().await.map(|_| ()).map_err(|e| e.to_string())
+            })
+            .map_err(StoreError::Shared)?;
+        self.copy.probe()
+    }
+
+    fn reader(&self) -> Result<Box<dyn LogRead>, StoreError> {
+        self.copy.reader()
+    }
+
+    fn followed(&mut self, pos: u64) {
+        self.followed = self.followed.max(pos);
+    }
+
+    fn healthy(&self) -> bool {
+        !self.copy_failed
+    }
+}
+
+/// Follows the whole stream from `from` (inclusive) and hands each message
+/// to the sequencer, until `stop`. An ordered consumer: no acks, and it
+/// recreates itself on a gap; on an error it starts again from the next
+/// sequence it has not handed over.
+pub async fn follow(nats: Nats, from: u64, seq: SequencerHandle, stop: tokio_util::sync::CancellationToken) {
+    let mut next = from.max(1);
+    loop {
+        let run = follow_from(&nats, &mut next, &seq);
+        let err = tokio::select! {
+            r = run => r.err(),
+            () = stop.cancelled() => return,
+        };
+        if let Some(e) = err {
+            tracing::warn!(cause = %e, next, "following the shared log failed; trying again");
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
+async fn follow_from(nats: &Nats, next: &mut u64, seq: &SequencerHandle) -> anyhow::Result<()> {
+    use jetstream::consumer::{DeliverPolicy, pull::OrderedConfig};
+    let stream = nats.js.get_stream(&nats.stream).await?;
+    let consumer = stream
+        .create_consumer(OrderedConfig {
+            filter_subject: format!("{SUBJECT_PREFIX}>"),
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: *next },
+            ..Default::default()
+        })
+        .await?;
+    let mut messages = consumer.messages().await?;
+    while let Some(m) = messages.next().await {
+        let m = m?;
+        let stream_seq = m.info().map_err(|e| anyhow::anyhow!("{e}"))?.stream_sequence;
+        match org_of(m.subject.as_str()) {
+            Some(org) => {
+                if !seq.send(Cmd::Shared { org, seq: stream_seq, payload: m.payload.clone() }) {
+                    anyhow::bail!("the sequencer stopped");
+                }
+            }
+            None => tracing::warn!(subject = %m.subject, "message on an unknown subject in the log stream: skipped"),
+        }
+        *next = stream_seq + 1;
+    }
+    anyhow::bail!("the consumer ended")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn org_ids_map_to_one_subject_token_and_back() {
+        for org in ["acme", "a-b_c9", "with.dot", "sp ace", "*", ">", "ünï", "a~b"] {
+            let s = subject(org);
+            let token = s.strip_prefix(SUBJECT_PREFIX).expect("prefix");
+            assert!(!token.contains(['.', '*', '>', ' ']), "{org} → {s}");
+            assert_eq!(org_of(&s).as_deref(), Some(org), "{s}");
+        }
+        assert_eq!(org_of("vizora.log.~zz"), None);
+        assert_eq!(org_of("other.acme"), None);
+    }
+}

@@ -1,0 +1,141 @@
+//! Several nodes on one shared log (NATS JetStream, `cluster.rs`): batches
+//! other nodes wrote are applied here as written, and what this node had
+//! decided but not yet written is rebased on top of them: undone, then
+//! decided again against the newer state (rev checks, `conflict` with
+//! `current`, duplicates), so every node holds the same log.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use vizora_protocol::{Event, ScheduleExecuted};
+
+use super::{PendingAck, Redo, Sequencer};
+
+/// How long a batch may wait for the follower to bring its org up to date
+/// after a write found the shared log moved on; then its changes are
+/// answered `unavailable` (the client retries them).
+pub(super) const BEHIND_LIMIT: Duration = Duration::from_secs(5);
+
+/// What a rebase takes off an org to decide again.
+pub(super) struct Unwound {
+    acks: Vec<PendingAck>,
+    executed: Vec<ScheduleExecuted>,
+}
+
+impl Sequencer {
+    /// A message of the shared log: applied unless this node has it already
+    /// (its own write, or one applied before a restart).
+    pub(super) fn shared(&mut self, org_id: &str, seq: u64, payload: &[u8]) {
+        self.shared.followed.fetch_max(seq, Relaxed);
+        self.store.followed(seq);
+        if seq <= self.org(org_id).shared_seq {
+            return;
+        }
+        let msg: crate::cluster::SharedBatch = match serde_json::from_slice(payload) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::error!(org = org_id, seq, cause = %e, "unreadable message in the shared log: skipped");
+                self.counters.store_failures.fetch_add(1, Relaxed);
+                return;
+            }
+        };
+        let unwound = self.unwind(org_id);
+        let cap = self.cfg.decided_per_org_max;
+        if let Err(why) = self.org(org_id).apply_shared(seq, msg, cap) {
+            // This node's copy and the shared log disagree: it must not go
+            // on serving that org as if nothing happened.
+            tracing::error!(org = org_id, seq, why, "cannot apply the shared log: restart this node to rebuild it");
+            self.shared.copy_broken.store(true, Relaxed);
+        }
+        self.redo(org_id, unwound);
+    }
+
+    /// Takes back what `org_id` decided and has not written: its state goes
+    /// back to the last write, its replies wait to be decided again.
+    pub(super) fn unwind(&mut self, org_id: &str) -> Unwound {
+        let org = self.org(org_id);
+        if !org.has_local_pending() {
+            return Unwound { acks: Vec::new(), executed: Vec::new() };
+        }
+        let batch = std::mem::take(&mut org.batch);
+        org.roll_back(batch);
+        Unwound { acks: std::mem::take(&mut org.acks), executed: std::mem::take(&mut org.executed) }
+    }
+
+    /// Decides again what `unwind` took back, in the order it first came,
+    /// then derives this node's players' status and registrations again.
+    pub(super) fn redo(&mut self, org_id: &str, unwound: Unwound) {
+        let Unwound { acks, executed } = unwound;
+        // Up to date as far as this node knows: the next write tells.
+        self.org(org_id).behind_since = None;
+        for a in acks {
+            let reply = match &a.redo {
+                Some(Redo::Mutate { claims, mutation }) => self.mutate(claims, (**mutation).clone()),
+                Some(Redo::Decided { client_id, mutation_id, reply }) => {
+                    self.remember(org_id, client_id.clone(), mutation_id.clone(), reply.clone())
+                }
+                None => a.reply,
+            };
+            self.org(org_id).acks.push(PendingAck { to: a.to, reply, redo: a.redo });
+        }
+        let now = self.now();
+        for ev in executed {
+            let o = self.org(org_id);
+            o.executed.push(ev.clone());
+            o.append(now, Event::ScheduleExecuted(ev));
+        }
+        let local: Vec<String> = {
+            let o = self.org(org_id);
+            o.rt.iter().filter(|(_, rt)| rt.sock.is_some()).map(|(id, _)| id.clone()).collect()
+        };
+        let mut unknown = Vec::new();
+        for id in local {
+            let o = self.org(org_id);
+            if o.state.devices.contains_key(&id) {
+                self.reevaluate(org_id, &id, now);
+            } else if !o.removed.contains_key(&id)
+                && let Some(sock) = o.rt.get(&id).and_then(|rt| rt.sock.clone())
+            {
+                unknown.push((id, sock));
+            }
+        }
+        for (id, sock) in unknown {
+            // `iat` was checked when it connected.
+            self.device_connected(org_id, &id, u64::MAX / 1000, sock);
+        }
+    }
+
+    /// A write of `org_id` found the shared log moved on: undo it, and wait
+    /// for the follower to bring the org up to date, then decide again.
+    pub(super) fn fell_behind(&mut self, org_id: &str) {
+        self.counters.shared_conflicts.fetch_add(1, Relaxed);
+        let unwound = self.unwind(org_id);
+        let org = self.org(org_id);
+        org.acks = unwound.acks;
+        org.executed = unwound.executed;
+        org.behind_since.get_or_insert_with(Instant::now);
+    }
+
+    /// Orgs that waited too long for the follower: their pending changes
+    /// are answered `unavailable`.
+    pub(super) fn give_up_behind(&mut self) {
+        let late: Vec<String> = self
+            .orgs
+            .values()
+            .filter(|o| o.behind_since.is_some_and(|t| t.elapsed() > BEHIND_LIMIT))
+            .map(|o| o.id.clone())
+            .collect();
+        for org_id in late {
+            tracing::warn!(org = %org_id, "the shared log did not catch up in time: pending changes refused");
+            let unwound = self.unwind(&org_id);
+            for a in unwound.acks {
+                let reply = match a.reply {
+                    d @ vizora_protocol::MutationAck::Duplicate { .. } => d,
+                    _ => super::commit::unavailable(),
+                };
+                a.to.send(&reply);
+            }
+            self.org(&org_id).behind_since = None;
+        }
+    }
+}

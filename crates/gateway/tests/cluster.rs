@@ -1,0 +1,222 @@
+//! Several gateway nodes on one NATS JetStream cluster (issue #12): a real
+//! 3-node `nats-server` cluster on loopback, gateways in this process.
+
+mod support;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use support::feed::Feed;
+use support::nats::NatsCluster;
+use support::raw::http_get_with;
+use support::{SECRET, Wall, config, mutation, token};
+use vizora_gateway::config::NatsConfig;
+use vizora_gateway::{Auth, Embedded};
+use vizora_protocol::Role;
+
+fn node(dir: &Path, nats: &NatsCluster) -> Embedded {
+    let mut cfg = config(dir);
+    cfg.nats = Some(NatsConfig { servers: nats.urls(), ..Default::default() });
+    Embedded::start(cfg, Auth::hs256(SECRET)).expect("gateway node starts")
+}
+
+fn addr(n: &Embedded) -> String {
+    n.addr.to_string()
+}
+
+fn wait_ready(n: &Embedded) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok((200, _)) = support::raw::http_get(&addr(n), "/readyz") {
+            return;
+        }
+        assert!(Instant::now() < deadline, "node {} not ready", n.addr);
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `GET /api/v1/…` as an admin of `org`.
+fn api(n: &Embedded, org: &str, path: &str) -> (u16, Value) {
+    let auth = format!("Bearer {}", token(org, Role::Admin, "admin"));
+    let (code, body) = http_get_with(&addr(n), &format!("/api/v1/{path}"), &[("Authorization", &auth)]).expect("GET");
+    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// The node's whole log of `org` once its head reached `head`.
+async fn log_at(n: &Embedded, org: &str, head: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (code, page) = api(n, org, "log?limit=1000");
+        if code == 200 && page["head_seq"].as_u64() >= Some(head) {
+            return page;
+        }
+        assert!(Instant::now() < deadline, "node {} stays at {page}", n.addr);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn content(id: &str) -> Value {
+    json!({ "id": id, "name": id, "kind": "image", "uri": "https://x/a.png", "duration_s": 10, "size_bytes": 1 })
+}
+
+struct Setup {
+    nodes: Vec<Embedded>,
+    _nats: NatsCluster,
+    _dir: tempfile::TempDir,
+}
+
+fn three_nodes() -> Setup {
+    // `RUST_LOG=vizora_gateway=debug` shows what the nodes do.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nats = NatsCluster::start(&dir.path().join("nats"));
+    let nodes: Vec<Embedded> = (0..3).map(|i| node(&dir.path().join(format!("g{i}")), &nats)).collect();
+    for n in &nodes {
+        wait_ready(n);
+    }
+    Setup { nodes, _nats: nats, _dir: dir }
+}
+
+/// Runs a test body on a runtime of its own (gateways start outside it).
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime").block_on(f)
+}
+
+#[test]
+fn writes_through_three_nodes_form_one_gap_free_log_that_every_node_serves() {
+    let s = three_nodes();
+    block_on(writes_through_three_nodes(&s));
+}
+
+async fn writes_through_three_nodes(s: &Setup) {
+    // A subscriber on node 0 from before the org's first write anywhere.
+    let mut feed = Feed::viewer(&s.nodes[0].url(), "acme").await;
+    let writers = (0..3).map(|i| {
+        let url = s.nodes[i].url();
+        async move {
+            let mut w = Wall::connect(&url, &token("acme", Role::Operator, &format!("op{i}"))).await;
+            let mut acks = Vec::new();
+            for k in 0..20 {
+                let m = mutation(
+                    &format!("m{k}"),
+                    &format!("node{i}"),
+                    "content.create",
+                    None,
+                    None,
+                    content(&format!("c{i}-{k}")),
+                );
+                acks.push(w.call("mutate", &m).await);
+            }
+            acks
+        }
+    });
+    let acks: Vec<Value> = futures_util::future::join_all(writers).await.into_iter().flatten().collect();
+    let mut seqs: Vec<u64> = acks
+        .iter()
+        .map(|a| {
+            assert_eq!(a["status"], "applied", "{a}");
+            a["seq"].as_u64().expect("seq")
+        })
+        .collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), 60, "each change has its own place in the log");
+    // content.upserted + mutation.applied per change.
+    let head = 120;
+    let mut seen = Vec::new();
+    while feed.last < head {
+        seen.push(feed.next().await);
+    }
+    assert_eq!(seen.iter().filter(|e| e["type"] == "content.upserted").count(), 60);
+    // Every node serves the same log, equal to what the subscriber saw live.
+    let logs: Vec<Value> = futures_util::future::join_all(s.nodes.iter().map(|n| log_at(n, "acme", head))).await;
+    for (i, log) in logs.iter().enumerate() {
+        assert_eq!(log["epoch"], feed.epoch.as_str(), "node {i}: one epoch");
+        assert_eq!(log["entries"].as_array().expect("entries"), &seen, "node {i}: the same entries, in order");
+    }
+    // Replay from any `since` on any node is exact.
+    for (i, n) in s.nodes.iter().enumerate() {
+        let since = 37 + i as u64;
+        let mut w = Wall::connect(&n.url(), &token("acme", Role::Viewer, "late")).await;
+        let ack = w.call("subscribe", &json!({ "since": { "epoch": feed.epoch, "seq": since } })).await;
+        assert_eq!(ack["mode"], "replay", "{ack}");
+        let got = w.entries_until(head).await;
+        let got: Vec<Value> = got.iter().map(|e| serde_json::to_value(e).expect("json")).collect();
+        assert_eq!(got, seen[since as usize..], "node {i}: replay from {since}");
+    }
+    // And the same state.
+    let states: Vec<Value> = s.nodes.iter().map(|n| api(n, "acme", "content?limit=1000").1).collect();
+    assert_eq!(states[0]["items"].as_array().map(Vec::len), Some(60), "{}", states[0]);
+    assert!(states.iter().all(|st| st == &states[0]), "every node holds the same content");
+}
+
+#[test]
+fn the_same_change_sent_to_three_nodes_at_once_is_applied_by_exactly_one() {
+    let s = three_nodes();
+    block_on(same_change_at_once(&s));
+}
+
+async fn same_change_at_once(s: &Setup) {
+    let mut walls = Vec::new();
+    for (i, n) in s.nodes.iter().enumerate() {
+        walls.push(Wall::connect(&n.url(), &token("acme", Role::Operator, &format!("op{i}"))).await);
+    }
+    let created = walls[0]
+        .call("mutate", &mutation("p", "node0", "playlist.create", None, None, json!({ "id": "p1", "name": "Lobby" })))
+        .await;
+    assert_eq!(created["status"], "applied", "{created}");
+    let mut rev = 1;
+    for round in 0..5 {
+        // Three renames built on the same rev, one through each node.
+        let calls = walls.iter_mut().enumerate().map(|(i, w)| {
+            let m = mutation(
+                &format!("r{round}"),
+                &format!("node{i}"),
+                "playlist.rename",
+                Some("p1"),
+                Some(rev),
+                json!({ "name": format!("n{i}-r{round}") }),
+            );
+            async move { w.call("mutate", &m).await }
+        });
+        let acks = futures_util::future::join_all(calls).await;
+        let winners: Vec<usize> = (0..3).filter(|&i| acks[i]["status"] == "applied").collect();
+        assert_eq!(winners.len(), 1, "round {round}: exactly one applies: {acks:?}");
+        let won = winners[0];
+        for (i, a) in acks.iter().enumerate().filter(|(i, _)| *i != won) {
+            assert_eq!(a["status"], "rejected", "node {i}: {a}");
+            assert_eq!(a["code"], "conflict", "node {i}: {a}");
+            assert_eq!(a["current"]["rev"], rev + 1, "node {i}: current is the winner's: {a}");
+            assert_eq!(a["current"]["name"], format!("n{won}-r{round}"), "node {i}: {a}");
+        }
+        rev += 1;
+    }
+}
+
+#[test]
+fn a_retry_through_another_node_is_a_duplicate_even_before_that_node_saw_the_first() {
+    let s = three_nodes();
+    block_on(retry_through_another_node(&s));
+}
+
+async fn retry_through_another_node(s: &Setup) {
+    let mut a = Wall::connect(&s.nodes[0].url(), &token("acme", Role::Operator, "op")).await;
+    let mut b = Wall::connect(&s.nodes[1].url(), &token("acme", Role::Operator, "op")).await;
+    for k in 0..10 {
+        let m = mutation(&format!("m{k}"), "wall-1", "content.create", None, None, content(&format!("c{k}")));
+        let first = a.call("mutate", &m).await;
+        assert_eq!(first["status"], "applied", "{first}");
+        // At once, through another node (which may not have applied it yet).
+        let again = b.call("mutate", &m).await;
+        assert_eq!(again["status"], "duplicate", "{again}");
+        assert_eq!(again["seq"], first["seq"], "{again}");
+        assert_eq!(again["rev"], first["rev"], "{again}");
+    }
+    let logs: Vec<Value> = futures_util::future::join_all(s.nodes.iter().map(|n| log_at(n, "acme", 20))).await;
+    assert_eq!(logs[0]["head_seq"], 20, "each change is in the log once");
+    assert!(logs.iter().all(|l| l["entries"] == logs[0]["entries"]));
+}
