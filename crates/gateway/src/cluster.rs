@@ -108,11 +108,15 @@ pub fn org_of(subject: &str) -> Option<String> {
 pub struct Nats {
     js: jetstream::Context,
     stream: String,
+    /// The epoch of every org log begun in this stream: made from the
+    /// stream's creation time, so every node agrees on it before an org's
+    /// first write, and a stream made anew starts new epochs.
+    epoch: String,
 }
 
 /// Connects to NATS and makes sure the log stream exists (file storage,
-/// `replicas` copies, entries kept `history_secs`).
-pub async fn connect(cfg: &NatsConfig, history_secs: u64) -> anyhow::Result<Nats> {
+/// `replicas` copies).
+pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<Nats> {
     use anyhow::Context as _;
     let mut opts = async_nats::ConnectOptions::new()
         .name("vizora-gateway")
@@ -137,16 +141,18 @@ pub async fn connect(cfg: &NatsConfig, history_secs: u64) -> anyhow::Result<Nats
         subjects: vec![format!("{SUBJECT_PREFIX}>")],
         storage: StorageType::File,
         num_replicas: cfg.replicas,
-        max_age: Duration::from_secs(history_secs),
+        // Kept whole: a node with an empty copy reads every org's log from
+        // its start (checkpoints that let old messages go are not built yet).
+        max_age: Duration::ZERO,
         allow_direct: true,
         ..Default::default()
     };
     // Creating the stream can race with another node, and waits for a
     // JetStream leader while the cluster forms: retry for a while.
     let mut tries = 0;
-    loop {
+    let mut stream = loop {
         match js.get_or_create_stream(config.clone()).await {
-            Ok(_) => break,
+            Ok(s) => break s,
             Err(e) if tries < 30 => {
                 tries += 1;
                 tracing::info!(cause = %e, "waiting for JetStream");
@@ -154,8 +160,11 @@ pub async fn connect(cfg: &NatsConfig, history_secs: u64) -> anyhow::Result<Nats
             }
             Err(e) => return Err(e).context("cannot create the JetStream stream"),
         }
-    }
-    Ok(Nats { js, stream: cfg.stream.clone() })
+    };
+    let created = stream.info().await.context("cannot read the JetStream stream")?.created;
+    let nanos = created.unix_timestamp_nanos();
+    let epoch = ulid::Ulid::from_parts((nanos / 1_000_000) as u64, nanos as u128).to_string();
+    Ok(Nats { js, stream: cfg.stream.clone(), epoch })
 }
 
 impl Nats {
@@ -324,6 +333,10 @@ impl LogStore for ClusterStore {
 
     fn healthy(&self) -> bool {
         !self.copy_failed
+    }
+
+    fn new_epoch(&self) -> Option<String> {
+        Some(self.nats.epoch.clone())
     }
 }
 

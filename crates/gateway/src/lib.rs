@@ -80,7 +80,7 @@ pub async fn serve_with(
     let (store, shared_log): (Box<dyn store::LogStore>, _) = match &cfg.nats {
         None => (Box::new(store::SqliteStore::open_with(&cfg.data_dir, hooks.store_fault.clone())?), None),
         Some(n) => {
-            let nats = cluster::connect(n, cfg.history_secs).await?;
+            let nats = cluster::connect(n).await?;
             let copy = store::SqliteStore::open_copy(&cfg.data_dir, hooks.store_fault.clone())?;
             let store = cluster::ClusterStore::new(copy, nats.clone(), tokio::runtime::Handle::current())?;
             let from = store.followed_pos();

@@ -365,6 +365,9 @@ pub(crate) struct Sequencer {
     /// Several nodes share the log (NATS JetStream): pending replies keep
     /// what decided them, so they can be decided again after a rebase.
     pub(crate) cluster: bool,
+    /// The epoch of an org's new log, when the store fixes it (several
+    /// nodes agree on it before the org's first write).
+    new_epoch: Option<String>,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -392,6 +395,7 @@ pub fn spawn(
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
     let cfg_fanout_ms = cfg.fanout_ms;
     let cluster = cfg.nats.is_some();
+    let new_epoch = store.new_epoch();
     let mut sequencer = Sequencer {
         cfg,
         store,
@@ -408,6 +412,7 @@ pub fn spawn(
         fanout_interval: Duration::from_millis(cfg_fanout_ms),
         fanout_due: None,
         cluster,
+        new_epoch,
     };
     // Closing an engineioxide socket spawns a tokio task, so the sequencer
     // thread must run inside the gateway's runtime or every close panics it.
@@ -479,7 +484,14 @@ impl Sequencer {
 
     pub(crate) fn org(&mut self, id: &str) -> &mut Org {
         let window_s = self.cfg.metrics_window_s;
-        self.orgs.entry(id.to_owned()).or_insert_with(|| Org::new(id, window_s))
+        let epoch = &self.new_epoch;
+        self.orgs.entry(id.to_owned()).or_insert_with(|| {
+            let mut org = Org::new(id, window_s);
+            if let Some(e) = epoch {
+                org.epoch = e.clone();
+            }
+            org
+        })
     }
 
     fn handle(&mut self, cmd: Cmd) {

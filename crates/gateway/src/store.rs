@@ -207,6 +207,12 @@ pub trait LogStore: Send {
     fn healthy(&self) -> bool {
         true
     }
+    /// The epoch a new org's log gets, when the store fixes it (several
+    /// nodes must agree on it before the org's first write); `None`: a
+    /// random one.
+    fn new_epoch(&self) -> Option<String> {
+        None
+    }
 }
 
 /// Reads the log from another thread than the sequencer's.
