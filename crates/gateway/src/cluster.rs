@@ -28,6 +28,8 @@ use crate::store::{Effect, LogRead, LogStore, OrgBatch, SqliteStore, StoreError,
 
 /// Subjects of the org logs: `vizora.log.<org>`.
 const SUBJECT_PREFIX: &str = "vizora.log.";
+/// Subjects of the live relay between nodes (core NATS, not stored).
+const LIVE_PREFIX: &str = "vizora.live.";
 
 /// One message of the shared log: a batch, as the node that wrote it made it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -56,6 +58,84 @@ impl SharedBatch {
     }
 }
 
+/// What a node tells the others once a second about its players (core
+/// NATS: lossy, latest wins, never logged): live fields of the devices
+/// connected to it, and the plays they reported.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub(crate) struct LiveRelay {
+    /// The node that sent it (a node ignores its own).
+    pub node: String,
+    /// Devices whose live fields changed.
+    pub devices: Vec<LiveDevice>,
+    /// Successful plays by content id since the last relay.
+    pub plays: Vec<(String, u64)>,
+    /// Failed plays since the last relay.
+    pub errors: u64,
+}
+
+/// A device's live fields (PROTOCOL.md §8: they change without a rev).
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct LiveDevice {
+    pub id: String,
+    pub last_seen_ms: u64,
+    pub health: Option<vizora_protocol::Health>,
+    pub playing: Option<vizora_protocol::Playing>,
+}
+
+/// Where the sequencer sends its live relay (several nodes).
+pub trait Relay: Send {
+    /// This node's name in relays.
+    fn node(&self) -> &str;
+    /// Publishes `payload` (a `LiveRelay`) for `org`; never blocks.
+    fn publish(&self, org: &str, payload: Vec<u8>);
+}
+
+/// The live relay over core NATS.
+#[derive(Debug)]
+pub struct NatsRelay {
+    client: async_nats::Client,
+    node: String,
+}
+
+impl Relay for NatsRelay {
+    fn node(&self) -> &str {
+        &self.node
+    }
+
+    fn publish(&self, org: &str, payload: Vec<u8>) {
+        let client = self.client.clone();
+        let subject = format!("{LIVE_PREFIX}{}", token(org));
+        tokio::spawn(async move {
+            if let Err(e) = client.publish(subject, payload.into()).await {
+                tracing::debug!(cause = %e, "live relay not sent");
+            }
+        });
+    }
+}
+
+/// Hands every other node's live relay to the sequencer (on its bounded
+/// lane: a relay that finds it full is dropped, the next one follows in a second).
+pub async fn follow_live(nats: Nats, seq: SequencerHandle, stop: tokio_util::sync::CancellationToken) {
+    loop {
+        match nats.client.subscribe(format!("{LIVE_PREFIX}>")).await {
+            Ok(mut sub) => loop {
+                let m = tokio::select! {
+                    m = sub.next() => m,
+                    () = stop.cancelled() => return,
+                };
+                let Some(m) = m else { break };
+                let Some(org) = m.subject.as_str().strip_prefix(LIVE_PREFIX).and_then(org_of_token) else { continue };
+                seq.send(Cmd::Live { org, payload: m.payload });
+            },
+            Err(e) => tracing::warn!(cause = %e, "cannot follow the live relay; trying again"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            () = stop.cancelled() => return,
+        }
+    }
+}
+
 /// Whether other nodes need `b`: entity writes of live fields, retention
 /// and the decided-id cap are each node's own.
 fn for_everyone(b: &OrgBatch) -> bool {
@@ -78,18 +158,26 @@ fn log_moved_on(e: &jetstream::context::PublishError) -> bool {
 /// The subject of `org`'s log. Org ids that are not one subject token
 /// (dots, wildcards, spaces, …) are written in hex after a `~`.
 pub fn subject(org: &str) -> String {
+    format!("{SUBJECT_PREFIX}{}", token(org))
+}
+
+/// `org` as one subject token.
+fn token(org: &str) -> String {
     let plain = !org.is_empty() && org.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if plain {
-        format!("{SUBJECT_PREFIX}{org}")
+        org.to_owned()
     } else {
         let hex: String = org.bytes().map(|b| format!("{b:02x}")).collect();
-        format!("{SUBJECT_PREFIX}~{hex}")
+        format!("~{hex}")
     }
 }
 
 /// The org whose log `subject` is.
 pub fn org_of(subject: &str) -> Option<String> {
-    let token = subject.strip_prefix(SUBJECT_PREFIX)?;
+    org_of_token(subject.strip_prefix(SUBJECT_PREFIX)?)
+}
+
+fn org_of_token(token: &str) -> Option<String> {
     match token.strip_prefix('~') {
         None => Some(token.to_owned()),
         Some(hex) => {
@@ -106,6 +194,7 @@ pub fn org_of(subject: &str) -> Option<String> {
 /// A connection to NATS with the log stream in place.
 #[derive(Clone, Debug)]
 pub struct Nats {
+    client: async_nats::Client,
     js: jetstream::Context,
     stream: String,
     /// The epoch of every org log begun in this stream: made from the
@@ -135,7 +224,7 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<Nats> {
         .map(|s| s.parse().with_context(|| format!("nats.servers: `{s}` is not a NATS URL")))
         .collect::<anyhow::Result<_>>()?;
     let client = opts.connect(servers).await.context("cannot reach NATS")?;
-    let js = jetstream::ContextBuilder::new().timeout(Duration::from_millis(cfg.ack_timeout_ms)).build(client);
+    let js = jetstream::ContextBuilder::new().timeout(Duration::from_millis(cfg.ack_timeout_ms)).build(client.clone());
     let config = jetstream::stream::Config {
         name: cfg.stream.clone(),
         subjects: vec![format!("{SUBJECT_PREFIX}>")],
@@ -164,10 +253,15 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<Nats> {
     let created = stream.info().await.context("cannot read the JetStream stream")?.created;
     let nanos = created.unix_timestamp_nanos();
     let epoch = ulid::Ulid::from_parts((nanos / 1_000_000) as u64, nanos as u128).to_string();
-    Ok(Nats { js, stream: cfg.stream.clone(), epoch })
+    Ok(Nats { client, js, stream: cfg.stream.clone(), epoch })
 }
 
 impl Nats {
+    /// The live relay of this node, named `node`.
+    pub fn relay(&self, node: String) -> NatsRelay {
+        NatsRelay { client: self.client.clone(), node }
+    }
+
     /// The stream's last sequence (0 when empty).
     pub async fn last_seq(&self) -> anyhow::Result<u64> {
         let mut stream = self.js.get_stream(&self.stream).await?;

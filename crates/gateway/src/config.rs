@@ -122,6 +122,10 @@ pub struct NatsConfig {
     /// How long a write waits for JetStream's acknowledgement before the
     /// change is answered `unavailable`.
     pub ack_timeout_ms: u64,
+    /// How much longer than 3 heartbeats a device connected to another node
+    /// may go unheard of (the nodes relay live fields once a second) before
+    /// a node marks it offline: a device whose node died.
+    pub offline_grace_ms: u64,
 }
 
 impl Default for NatsConfig {
@@ -134,6 +138,7 @@ impl Default for NatsConfig {
             tls_ca: None,
             tls_required: false,
             ack_timeout_ms: 5_000,
+            offline_grace_ms: 10_000,
         }
     }
 }
@@ -339,6 +344,7 @@ impl GatewayConfig {
                 return Err(("nats.stream", "must be letters, digits, `_` or `-`".into()));
             }
             int("nats.ack_timeout_ms", n.ack_timeout_ms, 100, 600_000)?;
+            int("nats.offline_grace_ms", n.offline_grace_ms, 1_000, DAY_MS)?;
         }
         Ok(())
     }

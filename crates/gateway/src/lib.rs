@@ -88,7 +88,13 @@ pub async fn serve_with(
         }
     };
     let counters = Arc::new(Counters::default());
-    let (sequencer, sequencer_thread) = sequencer::spawn(cfg.clone(), store, counters.clone(), hooks.clock)?;
+    let relay = shared_log.as_ref().map(|(nats, _): &(cluster::Nats, u64)| {
+        // Names this node in relays: its listen address and a random part.
+        let node =
+            format!("{}-{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), ulid::Ulid::generate());
+        Box::new(nats.relay(node)) as Box<dyn cluster::Relay>
+    });
+    let (sequencer, sequencer_thread) = sequencer::spawn(cfg.clone(), store, relay, counters.clone(), hooks.clock)?;
     let stop_streams = tokio_util::sync::CancellationToken::new();
     if let Some((nats, from)) = shared_log {
         // Ready once what the log held at start is applied.
@@ -96,6 +102,7 @@ pub async fn serve_with(
         sequencer.shared.followed.fetch_max(from, std::sync::atomic::Ordering::Relaxed);
         sequencer.shared.catch_up_to.store(last, std::sync::atomic::Ordering::Relaxed);
         tracing::info!(from, last, "following the shared log");
+        tokio::spawn(cluster::follow_live(nats.clone(), sequencer.clone(), stop_streams.clone()));
         tokio::spawn(cluster::follow(nats, from + 1, sequencer.clone(), stop_streams.clone()));
     }
     let rate = api::CallerRate { per_s: cfg.rate_per_s, burst: cfg.rate_burst };

@@ -305,6 +305,11 @@ impl MetricsWindow {
 
     /// Counts one playback report.
     pub fn record(&mut self, now_ms: u64, content_id: &str, ok: bool) {
+        self.record_n(now_ms, content_id, ok, 1);
+    }
+
+    /// Counts `n` playback reports of one content (another node's, relayed).
+    pub fn record_n(&mut self, now_ms: u64, content_id: &str, ok: bool, n: u64) {
         let second = now_ms / 1000;
         if self.buckets.back().is_none_or(|b| b.0 < second) {
             self.buckets.push_back((second, HashMap::new(), 0));
@@ -315,13 +320,13 @@ impl MetricsWindow {
         // A report from an earlier second (clock skew) counts in the newest.
         let Some(b) = self.buckets.back_mut() else { return };
         if !ok {
-            b.2 += 1;
-        } else if let Some(n) = b.1.get_mut(content_id) {
-            *n += 1;
+            b.2 += n;
+        } else if let Some(c) = b.1.get_mut(content_id) {
+            *c += n;
         } else if b.1.len() < CONTENT_IDS_PER_SECOND {
-            b.1.insert(content_id.to_owned(), 1);
+            b.1.insert(content_id.to_owned(), n);
         } else {
-            *b.1.entry(String::new()).or_default() += 1;
+            *b.1.entry(String::new()).or_default() += n;
         }
     }
 

@@ -178,6 +178,13 @@ pub enum Cmd {
         /// The batch, as written.
         payload: bytes::Bytes,
     },
+    /// Several nodes: another node's live relay (its players' live fields and plays).
+    Live {
+        /// Org.
+        org: String,
+        /// A `LiveRelay`, as sent.
+        payload: bytes::Bytes,
+    },
     /// Flush, close every socket, stop.
     Shutdown,
 }
@@ -368,12 +375,15 @@ pub(crate) struct Sequencer {
     /// The epoch of an org's new log, when the store fixes it (several
     /// nodes agree on it before the org's first write).
     new_epoch: Option<String>,
+    /// Several nodes: where this node's live relay goes.
+    pub(crate) relay: Option<Box<dyn crate::cluster::Relay>>,
 }
 
 /// Starts the sequencer thread over an opened store.
 pub fn spawn(
     cfg: Arc<GatewayConfig>,
     store: Box<dyn LogStore>,
+    relay: Option<Box<dyn crate::cluster::Relay>>,
     counters: Arc<Counters>,
     clock: SharedClock,
 ) -> Result<(SequencerHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
@@ -413,6 +423,7 @@ pub fn spawn(
         fanout_due: None,
         cluster,
         new_epoch,
+        relay,
     };
     // Closing an engineioxide socket spawns a tokio task, so the sequencer
     // thread must run inside the gateway's runtime or every close panics it.
@@ -503,6 +514,7 @@ impl Sequencer {
                     && rt.sock.as_ref().is_some_and(|s| s.id == sid)
                 {
                     rt.sock = None;
+                    o.live_out.insert(device_id.clone());
                     // Keep its last sign of life across a gateway restart.
                     o.persist_device(&device_id);
                 }
@@ -528,6 +540,7 @@ impl Sequencer {
                 }
             }
             Cmd::Shared { org, seq, payload } => self.shared(&org, seq, &payload),
+            Cmd::Live { org, payload } => self.live_in(&org, &payload),
             Cmd::Read { org, read } => {
                 // What a read shows is on disk: pending batches first.
                 self.flush();
@@ -547,7 +560,12 @@ impl Sequencer {
             Cmd::CommandAcked { sid, ack, reply } => self.command_acked(sid, ack, &reply),
             Cmd::Playback { org, pb } => {
                 let now = self.now();
-                self.org(&org).window.record(now, &pb.content_id, pb.ok);
+                let cluster = self.cluster;
+                let o = self.org(&org);
+                o.window.record(now, &pb.content_id, pb.ok);
+                if cluster {
+                    o.relay_play(&pb.content_id, pb.ok);
+                }
             }
             Cmd::ScheduleExecuted { org, ev } => {
                 if self.store_failing {

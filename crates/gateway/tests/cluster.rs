@@ -17,7 +17,8 @@ use vizora_protocol::Role;
 
 fn node(dir: &Path, nats: &NatsCluster) -> Embedded {
     let mut cfg = config(dir);
-    cfg.nats = Some(NatsConfig { servers: nats.urls(), ..Default::default() });
+    cfg.heartbeat_s = 0.5;
+    cfg.nats = Some(NatsConfig { servers: nats.urls(), offline_grace_ms: 1_500, ..Default::default() });
     Embedded::start(cfg, Auth::hs256(SECRET)).expect("gateway node starts")
 }
 
@@ -219,4 +220,104 @@ async fn retry_through_another_node(s: &Setup) {
     let logs: Vec<Value> = futures_util::future::join_all(s.nodes.iter().map(|n| log_at(n, "acme", 20))).await;
     assert_eq!(logs[0]["head_seq"], 20, "each change is in the log once");
     assert!(logs.iter().all(|l| l["entries"] == logs[0]["entries"]));
+}
+
+#[test]
+fn a_player_on_one_node_is_seen_and_commanded_from_another_and_marked_offline_once_when_it_goes() {
+    let s = three_nodes();
+    block_on(player_across_nodes(&s));
+}
+
+/// The next event called `name` on a player's session.
+async fn player_event(p: &mut vizora_client::transport::Session, name: &str) -> Value {
+    loop {
+        let got = tokio::time::timeout(Duration::from_secs(10), p.recv()).await.expect("event in time").expect("recv");
+        if let vizora_client::transport::Incoming::Event { name: n, arg, .. } = got
+            && n == name
+        {
+            return serde_json::from_str(&arg).expect("json");
+        }
+    }
+}
+
+async fn player_across_nodes(s: &Setup) {
+    use vizora_client::transport::Session;
+    let mut feed = Feed::viewer(&s.nodes[0].url(), "acme").await;
+    let mut player =
+        Session::connect(&s.nodes[1].url(), "/device", &token("acme", Role::Device, "d1"), Duration::from_secs(5))
+            .await
+            .expect("player joins node 1");
+    let health = json!({ "cpu_pct": 12.0, "mem_pct": 30.0, "temp_c": 41.5, "disk_free_pct": 60.0, "uptime_s": 100 });
+    let beat = json!({ "ts_ms": vizora_protocol::now_ms(), "health": health });
+    player.emit("heartbeat", &beat).await.expect("heartbeat");
+    // Registered and online, in the log node 0 serves.
+    let (created, _) = feed.next_of("device.upserted").await;
+    assert_eq!(created["data"]["id"], "d1");
+    let (online, _) = feed.next_of("device.status").await;
+    assert_eq!(online["data"]["status"], "online", "{online}");
+    // Its live fields and plays reach node 0's walls through the relay.
+    for k in 0..3 {
+        let pb = json!({ "content_id": "c1", "started_ms": 1_000 + k, "duration_s": 7.5, "ok": true });
+        player.emit("playback", &pb).await.expect("playback");
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut telemetry_seen = false;
+    loop {
+        let (name, v) = {
+            let w = &mut feed.wall;
+            let ev = tokio::time::timeout(Duration::from_secs(10), w.s.recv()).await.expect("in time").expect("recv");
+            match ev {
+                vizora_client::transport::Incoming::Event { name, arg, .. } => {
+                    (name, serde_json::from_str::<Value>(&arg).unwrap_or(Value::Null))
+                }
+                _ => continue,
+            }
+        };
+        if name == "telemetry" {
+            let d = v["devices"].as_array().and_then(|a| a.iter().find(|d| d["id"] == "d1")).cloned();
+            if let Some(d) = d {
+                assert_eq!(d["health"]["temp_c"], 41.5, "{v}");
+                telemetry_seen = true;
+            }
+        }
+        if name == "metrics" && v["plays"].as_u64() == Some(3) && telemetry_seen {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "node 0 never showed node 1's player (telemetry {telemetry_seen}, last {name} {v})"
+        );
+    }
+    // A restart decided through node 2 reaches the player on node 1.
+    let mut op = Wall::connect(&s.nodes[2].url(), &token("acme", Role::Operator, "op")).await;
+    let mut rev = None;
+    for _ in 0..100 {
+        let (_, dev) = api(&s.nodes[2], "acme", "devices/d1");
+        if let Some(r) = dev["rev"].as_u64() {
+            rev = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let restart = op.call("mutate", &mutation("r1", "op", "device.restart", Some("d1"), rev, json!({}))).await;
+    assert_eq!(restart["status"], "applied", "{restart}");
+    let cmd = player_event(&mut player, "command").await;
+    assert_eq!(cmd["kind"], "restart", "{cmd}");
+    // The player goes and connects nowhere: a surviving node marks it
+    // offline (3 × 0.5 s heartbeat + 1.5 s grace), once, with one alert.
+    drop(player);
+    let (offline, _) = feed.next_of("device.status").await;
+    assert_eq!(offline["data"]["status"], "offline", "{offline}");
+    let (alert, _) = feed.next_of("alert.upserted").await;
+    assert_eq!(alert["data"]["kind"], "device_offline", "{alert}");
+    // Nothing more about d1 for a while: no second offline, no second alert.
+    let head = feed.last;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let logs: Vec<Value> = futures_util::future::join_all(s.nodes.iter().map(|n| log_at(n, "acme", head))).await;
+    let entries = logs[0]["entries"].as_array().expect("entries");
+    let offline_alerts =
+        entries.iter().filter(|e| e["type"] == "alert.upserted" && e["data"]["kind"] == "device_offline").count();
+    let offlines = entries.iter().filter(|e| e["type"] == "device.status" && e["data"]["status"] == "offline").count();
+    assert_eq!((offlines, offline_alerts), (1, 1), "one offline and one alert: {entries:?}");
+    assert!(logs.iter().all(|l| l["entries"] == logs[0]["entries"]), "every node holds the same log");
 }

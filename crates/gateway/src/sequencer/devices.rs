@@ -67,11 +67,13 @@ impl Sequencer {
         if let Some(d) = org.state.devices.get_mut(device_id) {
             d.last_seen_ms = now;
         }
+        org.live_out.insert(device_id.to_owned());
         self.reevaluate(org_id, device_id, now);
     }
 
     pub(crate) fn heartbeat(&mut self, org_id: &str, device_id: &str, hb: Heartbeat) {
         let now = self.now();
+        let cluster = self.cluster;
         let limits = self.cfg.limits.clone();
         let org = self.org(org_id);
         let Some(rt) = org.rt.get_mut(device_id) else { return };
@@ -82,6 +84,9 @@ impl Sequencer {
         dev.health = Some(hb.health);
         dev.playing = hb.playing;
         org.telemetry_dirty.insert(device_id.to_owned());
+        if cluster {
+            org.live_out.insert(device_id.to_owned());
+        }
         self.reevaluate(org_id, device_id, now);
     }
 
@@ -91,11 +96,19 @@ impl Sequencer {
             // Status is logged state: derived again once the store recovers.
             return;
         }
-        let (hb_ms, limits, counters) = (self.hb_ms, self.cfg.limits.clone(), self.counters.clone());
+        let (hb_ms, limits) = (self.hb_ms, self.cfg.limits.clone());
         let org = self.org(org_id);
         let (Some(rt), Some(dev)) = (org.rt.get(device_id), org.state.devices.get(device_id)) else { return };
+        let new = derive(now, dev.status, &rt.live, dev.health.as_ref(), hb_ms, &limits);
+        self.set_status(org_id, device_id, new, now);
+    }
+
+    /// Logs a device's new status with the alerts it raises and resolves.
+    pub(crate) fn set_status(&mut self, org_id: &str, device_id: &str, new: DeviceStatus, now: u64) {
+        let counters = self.counters.clone();
+        let org = self.org(org_id);
+        let Some(dev) = org.state.devices.get(device_id) else { return };
         let old = dev.status;
-        let new = derive(now, old, &rt.live, dev.health.as_ref(), hb_ms, &limits);
         if new == old {
             return;
         }
@@ -119,8 +132,22 @@ impl Sequencer {
     pub(crate) fn tick_status(&mut self) {
         let now = self.now();
         let mut changes = Vec::new();
+        let mut orphans = Vec::new();
+        // Several nodes: a device connected to no node here is judged on the
+        // live fields the other nodes relay, with a grace for the relay.
+        let grace = self.cfg.nats.as_ref().map_or(0, |n| n.offline_grace_ms);
+        let orphan_after = self.hb_ms.saturating_mul(3).saturating_add(grace);
         for (org_id, org) in &self.orgs {
             for (id, d) in &org.state.devices {
+                let here = org.rt.get(id).is_some_and(|rt| rt.sock.is_some());
+                if self.cluster && !here {
+                    if matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
+                        && now.saturating_sub(d.last_seen_ms) > orphan_after
+                    {
+                        orphans.push((org_id.clone(), id.clone()));
+                    }
+                    continue;
+                }
                 let Some(rt) = org.rt.get(id) else { continue };
                 if matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
                     && derive(now, d.status, &rt.live, d.health.as_ref(), self.hb_ms, &self.cfg.limits) != d.status
@@ -131,6 +158,11 @@ impl Sequencer {
         }
         for (org, id) in changes {
             self.reevaluate(&org, &id, now);
+        }
+        if !self.store_failing {
+            for (org, id) in orphans {
+                self.set_status(&org, &id, DeviceStatus::Offline, now);
+            }
         }
     }
 

@@ -106,7 +106,15 @@ pub(crate) struct Org {
     /// Several nodes: since when a write found that the shared log moved
     /// on; the pending batch waits for the follower to bring the org up to date.
     pub(crate) behind_since: Option<Instant>,
+    /// Several nodes: this node's players whose live fields changed since
+    /// the last live relay, and the plays they reported.
+    pub(crate) live_out: BTreeSet<String>,
+    pub(crate) plays_out: HashMap<String, u64>,
+    pub(crate) errors_out: u64,
 }
+
+/// Distinct content ids one live relay carries (the rest count under "").
+const RELAY_CONTENT_IDS: usize = 1_000;
 
 impl Org {
     pub(crate) fn new(id: &str, window_s: u32) -> Self {
@@ -139,6 +147,22 @@ impl Org {
             shared_in: Vec::new(),
             executed: Vec::new(),
             behind_since: None,
+            live_out: BTreeSet::new(),
+            plays_out: HashMap::new(),
+            errors_out: 0,
+        }
+    }
+
+    /// Counts a play for the next live relay.
+    pub(crate) fn relay_play(&mut self, content_id: &str, ok: bool) {
+        if !ok {
+            self.errors_out += 1;
+        } else if let Some(n) = self.plays_out.get_mut(content_id) {
+            *n += 1;
+        } else if self.plays_out.len() < RELAY_CONTENT_IDS {
+            self.plays_out.insert(content_id.to_owned(), 1);
+        } else {
+            *self.plays_out.entry(String::new()).or_default() += 1;
         }
     }
 

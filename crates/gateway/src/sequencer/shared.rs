@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use vizora_protocol::{Event, ScheduleExecuted};
 
-use super::{PendingAck, Redo, Sequencer};
+use super::{Org, PendingAck, Redo, Sequencer};
+use crate::cluster::{LiveDevice, LiveRelay, Relay};
 
 /// How long a batch may wait for the follower to bring its org up to date
 /// after a write found the shared log moved on; then its changes are
@@ -136,6 +137,66 @@ impl Sequencer {
                 a.to.send(&reply);
             }
             self.org(&org_id).behind_since = None;
+        }
+    }
+}
+
+/// Tells the other nodes what `org`'s players connected here did since the
+/// last relay (once a second).
+pub(super) fn send_relay(org: &mut Org, relay: &dyn Relay) {
+    if org.live_out.is_empty() && org.plays_out.is_empty() && org.errors_out == 0 {
+        return;
+    }
+    let devices = std::mem::take(&mut org.live_out)
+        .into_iter()
+        .filter_map(|id| {
+            let d = org.state.devices.get(&id)?;
+            Some(LiveDevice { last_seen_ms: d.last_seen_ms, health: d.health, playing: d.playing.clone(), id })
+        })
+        .collect();
+    let msg = LiveRelay {
+        node: relay.node().to_owned(),
+        devices,
+        plays: std::mem::take(&mut org.plays_out).into_iter().collect(),
+        errors: std::mem::take(&mut org.errors_out),
+    };
+    match serde_json::to_vec(&msg) {
+        Ok(payload) => relay.publish(&org.id, payload),
+        Err(e) => tracing::warn!(cause = %e, "live relay not encoded"),
+    }
+}
+
+impl Sequencer {
+    /// Another node's live relay: live fields of devices not connected
+    /// here (newer than what this node has), and plays for `metrics`.
+    pub(super) fn live_in(&mut self, org_id: &str, payload: &[u8]) {
+        let Ok(msg) = serde_json::from_slice::<LiveRelay>(payload) else {
+            tracing::debug!(org = org_id, "unreadable live relay: skipped");
+            return;
+        };
+        if self.relay.as_ref().is_some_and(|r| r.node() == msg.node) {
+            return;
+        }
+        let now = self.now();
+        let org = self.org(org_id);
+        for d in msg.devices {
+            if org.rt.get(&d.id).is_some_and(|rt| rt.sock.is_some()) {
+                continue;
+            }
+            let Some(dev) = org.state.devices.get_mut(&d.id) else { continue };
+            if d.last_seen_ms < dev.last_seen_ms {
+                continue;
+            }
+            dev.last_seen_ms = d.last_seen_ms;
+            dev.health = d.health;
+            dev.playing = d.playing;
+            org.telemetry_dirty.insert(d.id);
+        }
+        for (content, n) in msg.plays {
+            org.window.record_n(now, &content, true, n);
+        }
+        if msg.errors > 0 {
+            org.window.record_n(now, "", false, msg.errors);
         }
     }
 }

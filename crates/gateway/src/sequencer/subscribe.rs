@@ -132,6 +132,9 @@ impl Sequencer {
         let now = self.now();
         let max_bytes = self.cfg.packet_bytes();
         for org in self.orgs.values_mut() {
+            if let Some(relay) = &self.relay {
+                super::shared::send_relay(org, relay.as_ref());
+            }
             let mut devices = DevicesByStatus::default();
             for d in org.state.devices.values() {
                 devices.count(d.status);
