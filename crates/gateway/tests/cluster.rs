@@ -283,6 +283,10 @@ async fn player_across_nodes(s: &Setup) {
         if name == "metrics" && v["plays"].as_u64() == Some(3) && telemetry_seen {
             break;
         }
+        if name == "events" {
+            // Left for the feed, in order.
+            feed.wall.events.push((name.clone(), v.clone()));
+        }
         assert!(
             Instant::now() < deadline,
             "node 0 never showed node 1's player (telemetry {telemetry_seen}, last {name} {v})"
