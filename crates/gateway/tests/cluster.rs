@@ -325,3 +325,56 @@ async fn player_across_nodes(s: &Setup) {
     assert_eq!((offlines, offline_alerts), (1, 1), "one offline and one alert: {entries:?}");
     assert!(logs.iter().all(|l| l["entries"] == logs[0]["entries"]), "every node holds the same log");
 }
+
+#[test]
+fn losing_nats_quorum_refuses_changes_with_a_reason_and_everything_resumes_by_itself() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut nats = NatsCluster::start(&dir.path().join("nats"));
+    let mut cfg = config(&dir.path().join("g0"));
+    cfg.nats = Some(NatsConfig { servers: nats.urls(), ack_timeout_ms: 1_000, ..Default::default() });
+    let gw = Embedded::start(cfg, Auth::hs256(SECRET)).expect("node starts");
+    wait_ready(&gw);
+    block_on(async {
+        let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "op")).await;
+        let m = |k: usize| mutation(&format!("m{k}"), "op", "content.create", None, None, content(&format!("c{k}")));
+        assert_eq!(op.call("mutate", &m(0)).await["status"], "applied");
+        // Two of three NATS nodes gone: no quorum, no writes.
+        nats.kill(1);
+        nats.kill(2);
+        let refused = op.call("mutate", &m(1)).await;
+        assert_eq!(refused["status"], "rejected", "{refused}");
+        assert_eq!(refused["code"], "unavailable", "{refused}");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let (code, body) = support::raw::http_get(&addr(&gw), "/readyz").expect("GET");
+            if code == 503 {
+                assert!(body.contains("store failing"), "{body}");
+                break;
+            }
+            assert!(Instant::now() < deadline, "/readyz stays {code}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // What was written is still served.
+        let (code, c0) = api(&gw, "acme", "content/c0");
+        assert_eq!((code, c0["id"].as_str()), (200, Some("c0")));
+        // Quorum back: the same change (same ids) goes through by itself.
+        // A refused write's outcome may be unknown (JetStream may have
+        // stored it as its ack timed out): the retry is then a duplicate.
+        nats.restart(1);
+        nats.restart(2);
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let a = op.call("mutate", &m(1)).await;
+            if a["status"] == "applied" || a["status"] == "duplicate" {
+                break;
+            }
+            assert_eq!(a["code"], "unavailable", "{a}");
+            assert!(Instant::now() < deadline, "writes never resumed: {a}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        let log = log_at(&gw, "acme", 4).await;
+        let applied =
+            log["entries"].as_array().expect("entries").iter().filter(|e| e["type"] == "mutation.applied").count();
+        assert_eq!(applied, 2, "each change once: {log}");
+    });
+}
