@@ -94,6 +94,10 @@ struct LoadArgs {
     /// Gateway URL (ws://host:port).
     #[arg(long)]
     server: String,
+    /// Several nodes: spread the walls over these gateways (repeat), the
+    /// operator and players staying on --server.
+    #[arg(long)]
+    wall_server: Vec<String>,
     /// Org to load.
     #[arg(long, default_value = "load")]
     org: String,
@@ -497,6 +501,7 @@ fn run_loadtest(args: LoadArgs) -> anyhow::Result<ExitCode> {
     let (a1, a2, org1, org2) = (auth.clone(), auth.clone(), args.org.clone(), args.org.clone());
     let cfg = vizora_sim::loadtest::LoadConfig {
         server: args.server.clone(),
+        wall_servers: args.wall_server.clone(),
         walls: args.walls,
         players: args.players,
         mutations_per_s: args.mutations_per_s,

@@ -377,6 +377,8 @@ pub(crate) struct Sequencer {
     new_epoch: Option<String>,
     /// Several nodes: where this node's live relay goes.
     pub(crate) relay: Option<Box<dyn crate::cluster::Relay>>,
+    /// When the sequencer started (the gateway's clock).
+    pub(crate) started_ms: u64,
 }
 
 /// Starts the sequencer thread over an opened store.
@@ -424,6 +426,7 @@ pub fn spawn(
         cluster,
         new_epoch,
         relay,
+        started_ms: now,
     };
     // Closing an engineioxide socket spawns a tokio task, so the sequencer
     // thread must run inside the gateway's runtime or every close panics it.

@@ -71,8 +71,12 @@ pub struct StormReport {
 /// What to run.
 #[derive(Clone)]
 pub struct LoadConfig {
-    /// Gateway base URL.
+    /// Gateway base URL (the operator's and the players'; the walls' too
+    /// unless `wall_servers` names others).
     pub server: String,
+    /// Gateway nodes the walls spread over, wall `i` on `wall_servers[i % n]`
+    /// (several nodes); empty: every wall on `server`.
+    pub wall_servers: Vec<String>,
     /// `/wall` subscribers.
     pub walls: usize,
     /// Players.
@@ -97,6 +101,11 @@ pub struct LoadConfig {
     /// updates them in turn (a flat working set, for soaks); with `None` it
     /// creates a new item with every mutation.
     pub working_set: Option<usize>,
+}
+
+/// The gateway wall `i` subscribes to.
+fn wall_server(cfg: &LoadConfig, i: usize) -> String {
+    if cfg.wall_servers.is_empty() { cfg.server.clone() } else { cfg.wall_servers[i % cfg.wall_servers.len()].clone() }
 }
 
 /// Results, as the table and the JSON file show them.
@@ -284,7 +293,7 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
     let mut walls = Vec::with_capacity(cfg.walls);
     for i in 0..cfg.walls {
         let (sem, shared, url, token) =
-            (sem.clone(), shared.clone(), cfg.server.clone(), (cfg.wall_token)(&i.to_string()));
+            (sem.clone(), shared.clone(), wall_server(&cfg, i), (cfg.wall_token)(&i.to_string()));
         walls.push(tokio::spawn(wall::run(i, url, token, sem, shared)));
     }
     let deadline = Instant::now() + Duration::from_secs(120);

@@ -16,6 +16,7 @@ use vizora_sim::loadtest::{self, LoadConfig, LoadReport};
 
 fn config(server: String, walls: usize) -> LoadConfig {
     LoadConfig {
+        wall_servers: Vec::new(),
         server,
         walls,
         players: 0,

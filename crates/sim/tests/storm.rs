@@ -15,6 +15,7 @@ const WALLS: usize = 20;
 
 fn config(server: String) -> LoadConfig {
     LoadConfig {
+        wall_servers: Vec::new(),
         server,
         walls: WALLS,
         players: 5,

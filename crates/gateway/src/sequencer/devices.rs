@@ -137,11 +137,15 @@ impl Sequencer {
         // live fields the other nodes relay, with a grace for the relay.
         let grace = self.cfg.nats.as_ref().map_or(0, |n| n.offline_grace_ms);
         let orphan_after = self.hb_ms.saturating_mul(3).saturating_add(grace);
+        // A node that just started has not heard the relay long enough to
+        // tell a device that went from one that is fine elsewhere.
+        let judge_orphans = now.saturating_sub(self.started_ms) > orphan_after;
         for (org_id, org) in &self.orgs {
             for (id, d) in &org.state.devices {
                 let here = org.rt.get(id).is_some_and(|rt| rt.sock.is_some());
                 if self.cluster && !here {
-                    if matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
+                    if judge_orphans
+                        && matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
                         && now.saturating_sub(d.last_seen_ms) > orphan_after
                     {
                         orphans.push((org_id.clone(), id.clone()));

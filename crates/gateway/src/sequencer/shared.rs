@@ -147,24 +147,39 @@ pub(super) fn send_relay(org: &mut Org, relay: &dyn Relay) {
     if org.live_out.is_empty() && org.plays_out.is_empty() && org.errors_out == 0 {
         return;
     }
-    let devices = std::mem::take(&mut org.live_out)
+    let devices: Vec<LiveDevice> = std::mem::take(&mut org.live_out)
         .into_iter()
         .filter_map(|id| {
             let d = org.state.devices.get(&id)?;
             Some(LiveDevice { last_seen_ms: d.last_seen_ms, health: d.health, playing: d.playing.clone(), id })
         })
         .collect();
-    let msg = LiveRelay {
-        node: relay.node().to_owned(),
-        devices,
-        plays: std::mem::take(&mut org.plays_out).into_iter().collect(),
-        errors: std::mem::take(&mut org.errors_out),
-    };
-    match serde_json::to_vec(&msg) {
-        Ok(payload) => relay.publish(&org.id, payload),
-        Err(e) => tracing::warn!(cause = %e, "live relay not encoded"),
+    let mut plays: Vec<(String, u64)> = std::mem::take(&mut org.plays_out).into_iter().collect();
+    let mut errors = std::mem::take(&mut org.errors_out);
+    // NATS refuses messages over its max_payload (1 MiB by default): a
+    // device is well under 512 bytes. Plays go with the first message.
+    let mut rest = devices;
+    loop {
+        let tail = rest.split_off(rest.len().min(RELAY_DEVICES_PER_MESSAGE));
+        let devices = std::mem::replace(&mut rest, tail);
+        let msg = LiveRelay {
+            node: relay.node().to_owned(),
+            devices,
+            plays: std::mem::take(&mut plays),
+            errors: std::mem::take(&mut errors),
+        };
+        match serde_json::to_vec(&msg) {
+            Ok(payload) => relay.publish(&org.id, payload),
+            Err(e) => tracing::warn!(cause = %e, "live relay not encoded"),
+        }
+        if rest.is_empty() {
+            return;
+        }
     }
 }
+
+/// Devices in one live relay message.
+const RELAY_DEVICES_PER_MESSAGE: usize = 1_000;
 
 impl Sequencer {
     /// Another node's live relay: live fields of devices not connected
