@@ -399,6 +399,19 @@ mod tests {
             let err = GatewayConfig::load(&path).expect_err(text).to_string();
             assert!(err.contains(at), "{text}: {err}");
         }
+        // Several nodes: the nats block is checked too, key by key.
+        for (text, at) in [
+            ("(\n  nats: (servers: []),\n)", "g.ron:2:10: nats.servers"),
+            ("(nats: (servers: [\"nats://a:4222\"],\n replicas: 2))", "g.ron:2:2: nats.replicas"),
+            ("(nats: (servers: [\"nats://a:4222\"], stream: \"a.b\"))", "nats.stream"),
+        ] {
+            std::fs::write(&path, text).expect("write");
+            let err = GatewayConfig::load(&path).expect_err(text).to_string();
+            assert!(err.contains(at), "{text}: {err}");
+        }
+        std::fs::write(&path, "(nats: (servers: [\"nats://a:4222\"]))").expect("write");
+        let cfg = GatewayConfig::load(&path).expect("a nats block with defaults");
+        assert_eq!(cfg.nats.map(|n| n.replicas), Some(3));
         // A number too large for its type is a parse error with its position.
         std::fs::write(&path, "(\n  tick_ms: 99999999999999999999999,\n)").expect("write");
         let err = GatewayConfig::load(&path).expect_err("overflow").to_string();
