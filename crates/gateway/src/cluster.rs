@@ -178,6 +178,11 @@ pub fn org_of(subject: &str) -> Option<String> {
 }
 
 fn org_of_token(token: &str) -> Option<String> {
+    // One subject per org: a token `token()` would not write is refused.
+    decode_token(token).filter(|org| self::token(org) == token)
+}
+
+fn decode_token(token: &str) -> Option<String> {
     match token.strip_prefix('~') {
         None => Some(token.to_owned()),
         Some(hex) => {
@@ -376,7 +381,8 @@ impl LogStore for ClusterStore {
             tracing::error!(cause = %e, "the local copy of the log failed a write; it is behind the shared log");
             self.copy_failed = true;
         }
-        if self.followed > self.followed_written {
+        // Once the copy missed a write, a restart must read from before it.
+        if self.followed > self.followed_written && !self.copy_failed {
             match self.copy.set_followed(self.followed) {
                 Ok(()) => self.followed_written = self.followed,
                 Err(e) => tracing::warn!(cause = %e, "cannot record how far the shared log was followed"),
@@ -496,6 +502,7 @@ mod tests {
             assert_eq!(org_of(&s).as_deref(), Some(org), "{s}");
         }
         assert_eq!(org_of("vizora.log.~zz"), None);
+        assert_eq!(org_of("vizora.log.~61"), None, "`a` has one subject, not its hex too");
         assert_eq!(org_of("other.acme"), None);
     }
 }

@@ -512,12 +512,15 @@ impl Sequencer {
         match cmd {
             Cmd::DeviceConnected { org, device_id, iat, sock } => self.device_connected(&org, &device_id, iat, sock),
             Cmd::DeviceGone { org, device_id, sid } => {
+                let cluster = self.cluster;
                 let o = self.org(&org);
                 if let Some(rt) = o.rt.get_mut(&device_id)
                     && rt.sock.as_ref().is_some_and(|s| s.id == sid)
                 {
                     rt.sock = None;
-                    o.live_out.insert(device_id.clone());
+                    if cluster {
+                        o.live_out.insert(device_id.clone());
+                    }
                     // Keep its last sign of life across a gateway restart.
                     o.persist_device(&device_id);
                 }

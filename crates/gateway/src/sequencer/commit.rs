@@ -29,6 +29,7 @@ impl Sequencer {
         }
         if self.cluster {
             self.give_up_behind();
+            self.hold_back_behind();
         }
         // Take each pending batch out (no copy); `foreign[i]`: written by another node.
         let mut batches: Vec<OrgBatch> = Vec::new();
@@ -116,13 +117,13 @@ impl Sequencer {
         for (device, at) in &batch.removed {
             self.shared.set_removed(&org.id, device, *at);
         }
-        self.shared.head_moved(&org.id, org.head);
+        self.shared.head_moved(&org.id, batch.head);
         if batch.entries.is_empty() {
             return;
         }
         let n = batch.entries.len() as u64;
         self.counters.entries.fetch_add(n, Relaxed);
-        self.counters.set_head(&org.id, org.head, self.shared.clock.now_ms());
+        self.counters.set_head(&org.id, batch.head, self.shared.clock.now_ms());
         let since = org.batch_since.take();
         org.fanout_since = org.fanout_since.or(since).or_else(|| Some(Instant::now()));
         org.fanout.extend(batch.entries.into_iter().map(|e| e.2));
@@ -191,6 +192,13 @@ impl Sequencer {
     /// it went through and service resumed.
     fn probe_store(&mut self) -> bool {
         let now = self.now();
+        // Several nodes: changes that waited for the follower cannot be
+        // written now either; their state is undone before anything is said.
+        let behind: Vec<String> =
+            self.orgs.values().filter(|o| o.behind_since.is_some()).map(|o| o.id.clone()).collect();
+        for org_id in behind {
+            self.refuse_pending(&org_id);
+        }
         // Replies waiting on a batch that cannot be written now.
         for org in self.orgs.values_mut() {
             for a in org.acks.drain(..) {

@@ -27,6 +27,7 @@ use crate::status::{Liveness, alert_kind, derive};
 impl Sequencer {
     pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat: u64, sock: Sock) {
         let now = self.now();
+        let cluster = self.cluster;
         let failing = self.store_failing;
         let org = self.org(org_id);
         if let Some(removed_ms) = org.removed.get(device_id).copied() {
@@ -67,7 +68,9 @@ impl Sequencer {
         if let Some(d) = org.state.devices.get_mut(device_id) {
             d.last_seen_ms = now;
         }
-        org.live_out.insert(device_id.to_owned());
+        if cluster {
+            org.live_out.insert(device_id.to_owned());
+        }
         self.reevaluate(org_id, device_id, now);
     }
 

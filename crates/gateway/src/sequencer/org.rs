@@ -346,8 +346,10 @@ impl Org {
         self.decided_order.push_back((now, key.clone()));
         self.decided.insert(key, (reply.clone(), now));
         while self.decided.len() > cap {
-            let Some((_, old)) = self.decided_order.pop_front() else { break };
-            if self.decided.remove(&old).is_some() {
+            let Some((ts, old)) = self.decided_order.pop_front() else { break };
+            // An entry a roll-back or a newer decision left behind is skipped.
+            if self.decided.get(&old).is_some_and(|(_, at)| *at == ts) {
+                self.decided.remove(&old);
                 self.batch.forget_decided.push(old);
             }
         }
@@ -426,6 +428,8 @@ impl Org {
             }
         }
         self.effects.clear();
+        // Reports in the batch are dropped with it (a rebase takes them first).
+        self.executed.clear();
         self.batch_since = None;
         self.snapshot_cache = None;
     }

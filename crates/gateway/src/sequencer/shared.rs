@@ -35,8 +35,11 @@ impl Sequencer {
         let msg: crate::cluster::SharedBatch = match serde_json::from_slice(payload) {
             Ok(m) => m,
             Err(e) => {
-                tracing::error!(org = org_id, seq, cause = %e, "unreadable message in the shared log: skipped");
+                // This node cannot follow the org any more: not ready, and
+                // its writes for the org conflict until it is rebuilt.
+                tracing::error!(org = org_id, seq, cause = %e, "unreadable message in the shared log: restart this node to rebuild it");
                 self.counters.store_failures.fetch_add(1, Relaxed);
+                self.shared.copy_broken.store(true, Relaxed);
                 return;
             }
         };
@@ -58,9 +61,57 @@ impl Sequencer {
         if !org.has_local_pending() {
             return Unwound { acks: Vec::new(), executed: Vec::new() };
         }
+        let executed = std::mem::take(&mut org.executed);
         let batch = std::mem::take(&mut org.batch);
         org.roll_back(batch);
-        Unwound { acks: std::mem::take(&mut org.acks), executed: std::mem::take(&mut org.executed) }
+        Unwound { acks: std::mem::take(&mut org.acks), executed }
+    }
+
+    /// Orgs waiting for the follower: what they decided since is undone
+    /// again before the flush ends (its replies wait, in order), so reads
+    /// and subscribes never see state beyond the shared log.
+    pub(super) fn hold_back_behind(&mut self) {
+        let behind: Vec<String> = self
+            .orgs
+            .values()
+            .filter(|o| o.behind_since.is_some() && !o.batch.is_empty())
+            .map(|o| o.id.clone())
+            .collect();
+        for org_id in behind {
+            let unwound = self.unwind(&org_id);
+            let org = self.org(&org_id);
+            org.acks = unwound.acks;
+            org.executed = unwound.executed;
+        }
+    }
+
+    /// Undoes what `org_id` has pending and answers its changes
+    /// `unavailable` (a duplicate only if what it repeats stays decided),
+    /// then derives its players' status and registrations again.
+    pub(super) fn refuse_pending(&mut self, org_id: &str) {
+        let unwound = self.unwind(org_id);
+        if !unwound.executed.is_empty() {
+            tracing::warn!(org = org_id, n = unwound.executed.len(), "schedule.executed reports not logged");
+        }
+        for a in unwound.acks {
+            let still_decided = match &a.redo {
+                Some(Redo::Mutate { mutation, .. }) => {
+                    let key = (mutation.client_id.clone(), mutation.mutation_id.clone());
+                    self.org(org_id).decided.contains_key(&key)
+                }
+                Some(Redo::Decided { client_id, mutation_id, .. }) => {
+                    self.org(org_id).decided.contains_key(&(client_id.clone(), mutation_id.clone()))
+                }
+                None => true,
+            };
+            let reply = match a.reply {
+                d @ vizora_protocol::MutationAck::Duplicate { .. } if still_decided => d,
+                _ => super::commit::unavailable(),
+            };
+            a.to.send(&reply);
+        }
+        self.org(org_id).behind_since = None;
+        self.redo(org_id, Unwound { acks: Vec::new(), executed: Vec::new() });
     }
 
     /// Decides again what `unwind` took back, in the order it first came,
@@ -128,15 +179,7 @@ impl Sequencer {
             .collect();
         for org_id in late {
             tracing::warn!(org = %org_id, "the shared log did not catch up in time: pending changes refused");
-            let unwound = self.unwind(&org_id);
-            for a in unwound.acks {
-                let reply = match a.reply {
-                    d @ vizora_protocol::MutationAck::Duplicate { .. } => d,
-                    _ => super::commit::unavailable(),
-                };
-                a.to.send(&reply);
-            }
-            self.org(&org_id).behind_since = None;
+            self.refuse_pending(&org_id);
         }
     }
 }
