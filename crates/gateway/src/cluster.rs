@@ -20,75 +20,16 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, context::PublishErrorKind, stream::StorageType};
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 
 use crate::config::NatsConfig;
 use crate::sequencer::{Cmd, SequencerHandle};
-use crate::store::{Effect, LogRead, LogStore, OrgBatch, SqliteStore, StoreError, StoredOrg, Unwritten};
+pub use crate::shared_log::{LiveDevice, LiveRelay, Relay, SharedBatch};
+use crate::store::{LogRead, LogStore, OrgBatch, SqliteStore, StoreError, StoredOrg, Unwritten};
 
 /// Subjects of the org logs: `vizora.log.<org>`.
 const SUBJECT_PREFIX: &str = "vizora.log.";
 /// Subjects of the live relay between nodes (core NATS, not stored).
 const LIVE_PREFIX: &str = "vizora.live.";
-
-/// One message of the shared log: a batch, as the node that wrote it made it.
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct SharedBatch {
-    /// The org's log epoch (the first writer of an org sets it).
-    pub epoch: String,
-    /// Log entries as JSON texts, seqs ascending and continuing the log.
-    pub entries: Vec<String>,
-    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
-    pub decided: Vec<(String, String, String, u64)>,
-    /// Device removals, `None` for a device registered again.
-    pub removed: Vec<(String, Option<u64>)>,
-    /// What the batch's mutations do to players.
-    pub effects: Vec<Effect>,
-}
-
-impl SharedBatch {
-    fn of(b: &OrgBatch) -> Self {
-        SharedBatch {
-            epoch: b.epoch.clone(),
-            entries: b.entries.iter().map(|e| e.2.clone()).collect(),
-            decided: b.decided.clone(),
-            removed: b.removed.clone(),
-            effects: b.effects.clone(),
-        }
-    }
-}
-
-/// What a node tells the others once a second about its players (core
-/// NATS: lossy, latest wins, never logged): live fields of the devices
-/// connected to it, and the plays they reported.
-#[derive(Debug, Default, Serialize, Deserialize)]
-pub(crate) struct LiveRelay {
-    /// The node that sent it (a node ignores its own).
-    pub node: String,
-    /// Devices whose live fields changed.
-    pub devices: Vec<LiveDevice>,
-    /// Successful plays by content id since the last relay.
-    pub plays: Vec<(String, u64)>,
-    /// Failed plays since the last relay.
-    pub errors: u64,
-}
-
-/// A device's live fields (PROTOCOL.md §8: they change without a rev).
-#[derive(Debug, Serialize, Deserialize)]
-pub(crate) struct LiveDevice {
-    pub id: String,
-    pub last_seen_ms: u64,
-    pub health: Option<vizora_protocol::Health>,
-    pub playing: Option<vizora_protocol::Playing>,
-}
-
-/// Where the sequencer sends its live relay (several nodes).
-pub trait Relay: Send {
-    /// This node's name in relays.
-    fn node(&self) -> &str;
-    /// Publishes `payload` (a `LiveRelay`) for `org`; never blocks.
-    fn publish(&self, org: &str, payload: Vec<u8>);
-}
 
 /// The live relay over core NATS.
 #[derive(Debug)]

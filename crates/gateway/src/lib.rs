@@ -12,6 +12,7 @@ pub mod config;
 pub mod metrics;
 pub mod sequencer;
 pub mod session;
+pub mod shared_log;
 pub mod socket;
 pub mod status;
 pub mod store;

@@ -376,7 +376,7 @@ pub(crate) struct Sequencer {
     /// nodes agree on it before the org's first write).
     new_epoch: Option<String>,
     /// Several nodes: where this node's live relay goes.
-    pub(crate) relay: Option<Box<dyn crate::cluster::Relay>>,
+    pub(crate) relay: Option<Box<dyn crate::shared_log::Relay>>,
     /// When the sequencer started (the gateway's clock).
     pub(crate) started_ms: u64,
 }
@@ -385,7 +385,7 @@ pub(crate) struct Sequencer {
 pub fn spawn(
     cfg: Arc<GatewayConfig>,
     store: Box<dyn LogStore>,
-    relay: Option<Box<dyn crate::cluster::Relay>>,
+    relay: Option<Box<dyn crate::shared_log::Relay>>,
     counters: Arc<Counters>,
     clock: SharedClock,
 ) -> Result<(SequencerHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {

@@ -170,8 +170,7 @@ async fn same_change_at_once(s: &Setup) {
         .call("mutate", &mutation("p", "node0", "playlist.create", None, None, json!({ "id": "p1", "name": "Lobby" })))
         .await;
     assert_eq!(created["status"], "applied", "{created}");
-    let mut rev = 1;
-    for round in 0..5 {
+    for (rev, round) in (1..).zip(0..5) {
         // Three renames built on the same rev, one through each node.
         let calls = walls.iter_mut().enumerate().map(|(i, w)| {
             let m = mutation(
@@ -194,7 +193,6 @@ async fn same_change_at_once(s: &Setup) {
             assert_eq!(a["current"]["rev"], rev + 1, "node {i}: current is the winner's: {a}");
             assert_eq!(a["current"]["name"], format!("n{won}-r{round}"), "node {i}: {a}");
         }
-        rev += 1;
     }
 }
 

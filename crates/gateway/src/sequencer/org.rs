@@ -212,17 +212,15 @@ impl Org {
     pub(crate) fn apply_shared(
         &mut self,
         seq: u64,
-        msg: crate::cluster::SharedBatch,
+        msg: crate::shared_log::SharedBatch,
         cap: usize,
     ) -> Result<(), String> {
         let mut entries = Vec::with_capacity(msg.entries.len());
-        let mut next = self.head + 1;
-        for text in msg.entries {
+        for (next, text) in (self.head + 1..).zip(msg.entries) {
             let entry: LogEntry = serde_json::from_str(&text).map_err(|e| format!("unreadable entry: {e}"))?;
             if entry.seq != next {
                 return Err(format!("entry {} does not follow this node's head {}", entry.seq, next - 1));
             }
-            next += 1;
             entries.push((entry, text));
         }
         let mut decided = Vec::with_capacity(msg.decided.len());

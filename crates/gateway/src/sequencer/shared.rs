@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use vizora_protocol::{Event, ScheduleExecuted};
 
 use super::{Org, PendingAck, Redo, Sequencer};
-use crate::cluster::{LiveDevice, LiveRelay, Relay};
+use crate::shared_log::{LiveDevice, LiveRelay, Relay};
 
 /// How long a batch may wait for the follower to bring its org up to date
 /// after a write found the shared log moved on; then its changes are
@@ -32,7 +32,7 @@ impl Sequencer {
         if seq <= self.org(org_id).shared_seq {
             return;
         }
-        let msg: crate::cluster::SharedBatch = match serde_json::from_slice(payload) {
+        let msg: crate::shared_log::SharedBatch = match serde_json::from_slice(payload) {
             Ok(m) => m,
             Err(e) => {
                 // This node cannot follow the org any more: not ready, and
