@@ -138,11 +138,13 @@ fn decode_token(token: &str) -> Option<String> {
 }
 
 /// A connection to NATS with the log stream in place.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Nats {
     client: async_nats::Client,
     js: jetstream::Context,
     stream: String,
+    /// Checkpoints of org state, one object per org (`<stream>_CHECKPOINTS`).
+    checkpoints: jetstream::object_store::ObjectStore,
     /// The epoch of every org log begun in this stream: made from the
     /// stream's creation time, so every node agrees on it before an org's
     /// first write, and a stream made anew starts new epochs.
@@ -197,9 +199,29 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<Nats> {
         }
     };
     let created = stream.info().await.context("cannot read the JetStream stream")?.created;
+    let bucket = format!("{}_CHECKPOINTS", cfg.stream);
+    let checkpoints = match js.get_object_store(&bucket).await {
+        Ok(b) => b,
+        Err(_) => js
+            .create_object_store(jetstream::object_store::Config {
+                bucket: bucket.clone(),
+                description: Some("vizora-gateway: org state checkpoints".into()),
+                num_replicas: cfg.replicas,
+                storage: StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .with_context(|| format!("cannot create the object store {bucket}"))?,
+    };
     let nanos = created.unix_timestamp_nanos();
     let epoch = ulid::Ulid::from_parts((nanos / 1_000_000) as u64, nanos as u128).to_string();
-    Ok(Nats { client, js, stream: cfg.stream.clone(), epoch })
+    Ok(Nats { client, js, stream: cfg.stream.clone(), checkpoints, epoch })
+}
+
+impl std::fmt::Debug for Nats {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Nats").field("stream", &self.stream).field("epoch", &self.epoch).finish_non_exhaustive()
+    }
 }
 
 impl Nats {
@@ -366,6 +388,59 @@ impl LogStore for ClusterStore {
 
     fn reader(&self) -> Result<Box<dyn LogRead>, StoreError> {
         self.copy.reader()
+    }
+
+    fn save_checkpoint(&mut self, org: &str, checkpoint: Vec<u8>, shared_seq: u64) {
+        let nats = self.nats.clone();
+        let org = org.to_owned();
+        self.rt.spawn(async move {
+            let name = token(&org);
+            if let Err(e) = nats.checkpoints.put(name.as_str(), &mut checkpoint.as_slice()).await {
+                tracing::warn!(org, cause = %e, "checkpoint not saved");
+                return;
+            }
+            // The org's messages before the checkpoint are no longer needed.
+            let purged = match nats.js.get_stream(&nats.stream).await {
+                Ok(stream) => stream
+                    .purge()
+                    .filter(subject(&org))
+                    .sequence(shared_seq)
+                    .await
+                    .map(|p| p.purged)
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            match purged {
+                Ok(n) => tracing::info!(org, shared_seq, purged = n, "checkpoint saved"),
+                Err(e) => tracing::warn!(org, cause = %e, "checkpoint saved, old messages not purged"),
+            }
+        });
+    }
+
+    fn load_checkpoint(&self, org: &str) -> Result<Option<crate::shared_log::Checkpoint>, StoreError> {
+        use tokio::io::AsyncReadExt;
+        let nats = self.nats.clone();
+        let name = token(org);
+        let bytes = self.rt.block_on(async move {
+            let mut object = match nats.checkpoints.get(name.as_str()).await {
+                Ok(o) => o,
+                Err(e) if e.kind() == jetstream::object_store::GetErrorKind::NotFound => return Ok(None),
+                Err(e) => return Err(e.to_string()),
+            };
+            let mut buf = Vec::new();
+            object.read_to_end(&mut buf).await.map_err(|e| e.to_string())?;
+            Ok(Some(buf))
+        });
+        match bytes.map_err(StoreError::Shared)? {
+            None => Ok(None),
+            Some(b) => serde_json::from_slice(&b)
+                .map(Some)
+                .map_err(|e| StoreError::Corrupt { row: format!("checkpoint of {org}"), message: e.to_string() }),
+        }
+    }
+
+    fn reset_org(&mut self, org: &StoredOrg) -> Result<(), StoreError> {
+        self.copy.replace_org(org)
     }
 
     fn followed(&mut self, pos: u64) {

@@ -126,6 +126,10 @@ pub struct NatsConfig {
     /// may go unheard of (the nodes relay live fields once a second) before
     /// a node marks it offline: a device whose node died.
     pub offline_grace_ms: u64,
+    /// A node saves a checkpoint of an org's state after this many new log
+    /// entries (checked every `prune_every_ms`), and the org's older
+    /// messages are purged from the stream.
+    pub checkpoint_entries: u64,
 }
 
 impl Default for NatsConfig {
@@ -139,6 +143,7 @@ impl Default for NatsConfig {
             tls_required: false,
             ack_timeout_ms: 5_000,
             offline_grace_ms: 10_000,
+            checkpoint_entries: 10_000,
         }
     }
 }
@@ -345,6 +350,7 @@ impl GatewayConfig {
             }
             int("nats.ack_timeout_ms", n.ack_timeout_ms, 100, 600_000)?;
             int("nats.offline_grace_ms", n.offline_grace_ms, 1_000, DAY_MS)?;
+            int("nats.checkpoint_entries", n.checkpoint_entries, 1, 1 << 40)?;
         }
         Ok(())
     }

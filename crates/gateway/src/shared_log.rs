@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{Effect, OrgBatch};
+use crate::store::{Effect, OrgBatch, StoredOrg};
 
 /// One message of the shared log: a batch, as the node that wrote it made it.
 #[derive(Debug, Serialize, Deserialize)]
@@ -68,4 +68,46 @@ pub trait Relay: Send {
     fn node(&self) -> &str;
     /// Publishes `payload` (a `LiveRelay`) for `org`; never blocks.
     fn publish(&self, org: &str, payload: Vec<u8>);
+}
+
+/// An org's state at a position of the shared log, so a node that has not
+/// followed the org (a new node, or one the log's purge left behind) starts
+/// from it instead of reading the org's whole history.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// The org's log epoch.
+    pub epoch: String,
+    /// The log's head at this position.
+    pub head: u64,
+    /// The shared log's sequence of the org's last message it includes.
+    pub shared_seq: u64,
+    /// Every entity, as `(kind, JSON)`.
+    pub entities: Vec<(String, String)>,
+    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`, oldest first.
+    pub decided: Vec<(String, String, String, u64)>,
+    /// Removed devices `(device_id, removed_ms)`.
+    pub removed: Vec<(String, u64)>,
+}
+
+impl Checkpoint {
+    /// The org as the store loads it; `Err` names what is unreadable.
+    pub fn into_stored(self, org: &str) -> Result<StoredOrg, String> {
+        let mut entities = Vec::with_capacity(self.entities.len());
+        for (kind, json) in self.entities {
+            let k = vizora_protocol::EntityKind::ALL
+                .into_iter()
+                .find(|k| k.as_str() == kind)
+                .ok_or_else(|| format!("unknown entity kind `{kind}`"))?;
+            entities.push((k, json));
+        }
+        Ok(StoredOrg {
+            org: org.to_owned(),
+            epoch: self.epoch,
+            head: self.head,
+            entities,
+            decided: self.decided,
+            removed: self.removed,
+            shared_seq: self.shared_seq,
+        })
+    }
 }

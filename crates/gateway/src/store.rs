@@ -207,6 +207,19 @@ pub trait LogStore: Send {
     fn healthy(&self) -> bool {
         true
     }
+    /// Several nodes: keeps `checkpoint` (JSON of a `Checkpoint` at
+    /// `shared_seq`) for nodes that have not followed the org, and lets the
+    /// org's messages before it go. Never blocks the caller.
+    fn save_checkpoint(&mut self, _org: &str, _checkpoint: Vec<u8>, _shared_seq: u64) {}
+    /// Several nodes: the org's latest checkpoint.
+    fn load_checkpoint(&self, _org: &str) -> Result<Option<crate::shared_log::Checkpoint>, StoreError> {
+        Ok(None)
+    }
+    /// Replaces all the store holds of an org by `org` (a checkpoint's
+    /// state); its log starts again after the checkpoint's head.
+    fn reset_org(&mut self, _org: &StoredOrg) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// The epoch a new org's log gets, when the store fixes it (several
     /// nodes must agree on it before the org's first write); `None`: a
     /// random one.
@@ -457,6 +470,39 @@ impl LogStore for SqliteStore {
 }
 
 impl SqliteStore {
+    /// Replaces everything held of `o.org` by `o` (a checkpoint's state).
+    pub fn replace_org(&mut self, o: &StoredOrg) -> Result<(), StoreError> {
+        let tx = self.conn.transaction()?;
+        for table in ["orgs", "log", "entities", "decided", "removed_devices", "shared_pos"] {
+            tx.execute(&format!("DELETE FROM {table} WHERE org = ?1"), [&o.org])?;
+        }
+        tx.execute("INSERT INTO orgs (org, epoch, head) VALUES (?1, ?2, ?3)", params![o.org, o.epoch, o.head as i64])?;
+        tx.execute("INSERT INTO shared_pos (org, seq) VALUES (?1, ?2)", params![o.org, o.shared_seq as i64])?;
+        {
+            let mut put = tx.prepare_cached("INSERT INTO entities (org, kind, id, json) VALUES (?1, ?2, ?3, ?4)")?;
+            for (kind, json) in &o.entities {
+                let id = serde_json::from_str::<serde_json::Value>(json)
+                    .ok()
+                    .and_then(|v| v["id"].as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                put.execute(params![o.org, kind.as_str(), id, json])?;
+            }
+            let mut dec = tx.prepare_cached(
+                "INSERT OR REPLACE INTO decided (org, client_id, mutation_id, ack, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for (client, mid, ack, ts) in &o.decided {
+                dec.execute(params![o.org, client, mid, ack, *ts as i64])?;
+            }
+            let mut rem =
+                tx.prepare_cached("INSERT INTO removed_devices (org, device, removed_ms) VALUES (?1, ?2, ?3)")?;
+            for (device, ms) in &o.removed {
+                rem.execute(params![o.org, device, *ms as i64])?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
     /// Writes batches in one transaction and syncs (as `synchronous` says).
     pub fn write<'a>(&mut self, batches: impl IntoIterator<Item = &'a OrgBatch>) -> Result<(), StoreError> {
         if self.fail.on() {

@@ -16,9 +16,14 @@ use vizora_gateway::{Auth, Embedded};
 use vizora_protocol::Role;
 
 fn node(dir: &Path, nats: &NatsCluster) -> Embedded {
+    node_with(dir, nats, |_| {})
+}
+
+fn node_with(dir: &Path, nats: &NatsCluster, f: impl FnOnce(&mut vizora_gateway::GatewayConfig)) -> Embedded {
     let mut cfg = config(dir);
     cfg.heartbeat_s = 0.5;
     cfg.nats = Some(NatsConfig { servers: nats.urls(), offline_grace_ms: 1_500, ..Default::default() });
+    f(&mut cfg);
     Embedded::start(cfg, Auth::hs256(SECRET)).expect("gateway node starts")
 }
 
@@ -374,5 +379,70 @@ fn losing_nats_quorum_refuses_changes_with_a_reason_and_everything_resumes_by_it
         let applied =
             log["entries"].as_array().expect("entries").iter().filter(|e| e["type"] == "mutation.applied").count();
         assert_eq!(applied, 2, "each change once: {log}");
+    });
+}
+
+#[test]
+fn a_node_that_joins_late_starts_from_a_checkpoint_not_the_whole_history() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nats = NatsCluster::start(&dir.path().join("nats"));
+    let small = |c: &mut vizora_gateway::GatewayConfig| {
+        c.prune_every_ms = 100;
+        if let Some(n) = c.nats.as_mut() {
+            n.checkpoint_entries = 20;
+        }
+    };
+    let a = node_with(&dir.path().join("a"), &nats, small);
+    wait_ready(&a);
+    block_on(async {
+        let mut op = Wall::connect(&a.url(), &token("acme", Role::Operator, "op")).await;
+        for k in 0..60 {
+            let m = mutation(&format!("m{k}"), "op", "content.create", None, None, content(&format!("c{k}")));
+            assert_eq!(op.call("mutate", &m).await["status"], "applied");
+        }
+        // A checkpoint is saved and the org's older messages purged.
+        let client = async_nats::connect(nats.urls()[0].as_str()).await.expect("nats");
+        let js = async_nats::jetstream::new(client);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let mut stream = js.get_stream("VIZORA_LOG").await.expect("stream");
+            let first = stream.info().await.expect("info").state.first_sequence;
+            if first > 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the log was never purged after a checkpoint");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    // A new node with an empty data dir: it starts from the checkpoint.
+    let b = node(&dir.path().join("b"), &nats);
+    wait_ready(&b);
+    block_on(async {
+        let want = api(&a, "acme", "content?limit=1000").1;
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let got = api(&b, "acme", "content?limit=1000").1;
+            if got == want {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the new node never held the same state");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(want["items"].as_array().map(Vec::len), Some(60));
+        // Its log starts after the checkpoint, not at 1, and goes on from there.
+        let (_, page) = api(&b, "acme", "log?limit=1000");
+        let first = page["entries"][0]["seq"].as_u64().unwrap_or(0);
+        assert!(first > 1, "the new node read the whole history: {page}");
+        let mut op = Wall::connect(&b.url(), &token("acme", Role::Operator, "op2")).await;
+        let m = mutation("n1", "op2", "content.create", None, None, content("late"));
+        let ack = op.call("mutate", &m).await;
+        assert_eq!(ack["status"], "applied", "{ack}");
+        assert_eq!(ack["seq"], 121, "{ack}");
+        let log_a = log_at(&a, "acme", 122).await;
+        let tail: Vec<&Value> =
+            log_a["entries"].as_array().expect("entries").iter().filter(|e| e["seq"].as_u64() >= Some(first)).collect();
+        let log_b = log_at(&b, "acme", 122).await;
+        let b_entries: Vec<&Value> = log_b["entries"].as_array().expect("entries").iter().collect();
+        assert_eq!(b_entries, tail, "the same log from the checkpoint on");
     });
 }

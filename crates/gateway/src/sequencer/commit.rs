@@ -221,6 +221,9 @@ impl Sequencer {
     }
 
     pub(super) fn prune(&mut self) {
+        if self.cluster && !self.store_failing {
+            self.save_checkpoints();
+        }
         let now = self.now();
         let keep = self.cfg.history_entries;
         let before = now.saturating_sub(self.cfg.history_secs * 1000);

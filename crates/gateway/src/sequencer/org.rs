@@ -106,11 +106,23 @@ pub(crate) struct Org {
     /// Several nodes: since when a write found that the shared log moved
     /// on; the pending batch waits for the follower to bring the org up to date.
     pub(crate) behind_since: Option<Instant>,
+    /// Several nodes: the head of the last checkpoint this node saved or loaded.
+    pub(crate) checkpoint_head: u64,
     /// Several nodes: this node's players whose live fields changed since
     /// the last live relay, and the plays they reported.
     pub(crate) live_out: BTreeSet<String>,
     pub(crate) plays_out: HashMap<String, u64>,
     pub(crate) errors_out: u64,
+}
+
+/// Why a message of the shared log could not be applied.
+#[derive(Debug)]
+pub(crate) enum ApplyError {
+    /// It starts after this node's head: the messages between were purged
+    /// after a checkpoint.
+    Gap,
+    /// It contradicts this node's copy (or cannot be read).
+    Bad(String),
 }
 
 /// Distinct content ids one live relay carries (the rest count under "").
@@ -147,9 +159,36 @@ impl Org {
             shared_in: Vec::new(),
             executed: Vec::new(),
             behind_since: None,
+            checkpoint_head: 0,
             live_out: BTreeSet::new(),
             plays_out: HashMap::new(),
             errors_out: 0,
+        }
+    }
+
+    /// The org's state as a checkpoint at its shared-log position.
+    pub(crate) fn checkpoint(&self) -> crate::shared_log::Checkpoint {
+        let entities = self
+            .state
+            .entities()
+            .filter_map(|e| Some((e.kind().as_str().to_owned(), serde_json::to_string(&e).ok()?)))
+            .collect();
+        let decided = self
+            .decided_order
+            .iter()
+            .filter(|(ts, key)| self.decided.get(key).is_some_and(|(_, at)| at == ts))
+            .filter_map(|(ts, (c, m))| {
+                let ack = serde_json::to_string(&self.decided.get(&(c.clone(), m.clone()))?.0).ok()?;
+                Some((c.clone(), m.clone(), ack, *ts))
+            })
+            .collect();
+        crate::shared_log::Checkpoint {
+            epoch: self.epoch.clone(),
+            head: self.head,
+            shared_seq: self.shared_seq,
+            entities,
+            decided,
+            removed: self.removed.iter().map(|(d, ms)| (d.clone(), *ms)).collect(),
         }
     }
 
@@ -214,25 +253,35 @@ impl Org {
         seq: u64,
         msg: crate::shared_log::SharedBatch,
         cap: usize,
-    ) -> Result<(), String> {
+    ) -> Result<(), ApplyError> {
         let mut entries = Vec::with_capacity(msg.entries.len());
         for (next, text) in (self.head + 1..).zip(msg.entries) {
-            let entry: LogEntry = serde_json::from_str(&text).map_err(|e| format!("unreadable entry: {e}"))?;
+            let entry: LogEntry =
+                serde_json::from_str(&text).map_err(|e| ApplyError::Bad(format!("unreadable entry: {e}")))?;
+            if entry.seq > next && entries.is_empty() {
+                // Messages before it were purged after a checkpoint.
+                return Err(ApplyError::Gap);
+            }
             if entry.seq != next {
-                return Err(format!("entry {} does not follow this node's head {}", entry.seq, next - 1));
+                return Err(ApplyError::Bad(format!(
+                    "entry {} does not follow this node's head {}",
+                    entry.seq,
+                    next - 1
+                )));
             }
             entries.push((entry, text));
         }
         let mut decided = Vec::with_capacity(msg.decided.len());
         for (client_id, mutation_id, ack, ts) in msg.decided {
-            let reply: MutationAck = serde_json::from_str(&ack).map_err(|e| format!("unreadable outcome: {e}"))?;
+            let reply: MutationAck =
+                serde_json::from_str(&ack).map_err(|e| ApplyError::Bad(format!("unreadable outcome: {e}")))?;
             decided.push(((client_id, mutation_id), reply, ts));
         }
         if self.head == 0 && self.shared_seq == 0 {
             // The org's first write anywhere: its epoch is the log's.
             self.epoch = msg.epoch;
         } else if msg.epoch != self.epoch {
-            return Err(format!("epoch {} is not this org's {}", msg.epoch, self.epoch));
+            return Err(ApplyError::Bad(format!("epoch {} is not this org's {}", msg.epoch, self.epoch)));
         }
         let local = std::mem::take(&mut self.batch);
         for (entry, text) in entries {

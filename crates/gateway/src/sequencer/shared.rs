@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use vizora_protocol::{Event, ScheduleExecuted};
 
+use super::org::ApplyError;
 use super::{Org, PendingAck, Redo, Sequencer};
 use crate::shared_log::{LiveDevice, LiveRelay, Relay};
 
@@ -32,7 +33,8 @@ impl Sequencer {
         if seq <= self.org(org_id).shared_seq {
             return;
         }
-        let msg: crate::shared_log::SharedBatch = match serde_json::from_slice(payload) {
+        let parse = |payload: &[u8]| serde_json::from_slice::<crate::shared_log::SharedBatch>(payload);
+        let msg = match parse(payload) {
             Ok(m) => m,
             Err(e) => {
                 // This node cannot follow the org any more: not ready, and
@@ -45,13 +47,105 @@ impl Sequencer {
         };
         let unwound = self.unwind(org_id);
         let cap = self.cfg.decided_per_org_max;
-        if let Err(why) = self.org(org_id).apply_shared(seq, msg, cap) {
+        let mut applied = self.org(org_id).apply_shared(seq, msg, cap);
+        if matches!(applied, Err(ApplyError::Gap)) && self.reset_from_checkpoint(org_id) {
+            // The checkpoint may already hold this message.
+            applied = match parse(payload) {
+                Ok(_) if seq <= self.org(org_id).shared_seq => Ok(()),
+                Ok(msg) => self.org(org_id).apply_shared(seq, msg, cap),
+                Err(e) => Err(ApplyError::Bad(e.to_string())),
+            };
+        }
+        if let Err(e) = applied {
+            let why = match e {
+                ApplyError::Gap => "messages missing from the shared log (purged, and no usable checkpoint)".to_owned(),
+                ApplyError::Bad(why) => why,
+            };
             // This node's copy and the shared log disagree: it must not go
             // on serving that org as if nothing happened.
             tracing::error!(org = org_id, seq, why, "cannot apply the shared log: restart this node to rebuild it");
             self.shared.copy_broken.store(true, Relaxed);
         }
         self.redo(org_id, unwound);
+    }
+
+    /// Replaces `org_id` by its latest checkpoint (this node missed messages
+    /// the log no longer holds); its walls are cut and resume by snapshot.
+    fn reset_from_checkpoint(&mut self, org_id: &str) -> bool {
+        let stored = match self.store.load_checkpoint(org_id) {
+            Ok(Some(cp)) => match cp.into_stored(org_id) {
+                Ok(s) => s,
+                Err(why) => {
+                    tracing::error!(org = org_id, why, "unreadable checkpoint");
+                    return false;
+                }
+            },
+            Ok(None) => {
+                tracing::error!(org = org_id, "messages missing from the shared log and no checkpoint to start from");
+                return false;
+            }
+            Err(e) => {
+                tracing::error!(org = org_id, cause = %e, "cannot load the org's checkpoint");
+                return false;
+            }
+        };
+        if let Err(e) = self.store.reset_org(&stored) {
+            tracing::error!(org = org_id, cause = %e, "the local copy cannot take the checkpoint");
+            self.shared.copy_broken.store(true, Relaxed);
+        }
+        let mut fresh = match Org::from_store(stored, self.cfg.metrics_window_s, self.now()) {
+            Ok(o) => o,
+            Err(e) => {
+                tracing::error!(org = org_id, cause = %e, "unreadable checkpoint");
+                return false;
+            }
+        };
+        fresh.checkpoint_head = fresh.head;
+        if let Some(old) = self.orgs.remove(org_id) {
+            for (id, rt) in old.rt {
+                if rt.sock.is_some() || !fresh.rt.contains_key(&id) {
+                    fresh.rt.insert(id, rt);
+                }
+            }
+            fresh.window = old.window;
+            for s in old.subs {
+                s.outbox.close();
+                s.sock.close(engineioxide::socket::DisconnectReason::ClosingServer);
+            }
+        }
+        for (device, at) in &fresh.removed {
+            self.shared.set_removed(org_id, device, Some(*at));
+        }
+        tracing::info!(
+            org = org_id,
+            head = fresh.head,
+            shared_seq = fresh.shared_seq,
+            "org started from its checkpoint"
+        );
+        self.orgs.insert(org_id.to_owned(), fresh);
+        true
+    }
+
+    /// Saves a checkpoint of every org that grew by `checkpoint_entries`
+    /// since its last one and has nothing of its own pending (its state is
+    /// exactly the shared log at `shared_seq`).
+    pub(super) fn save_checkpoints(&mut self) {
+        let every = self.cfg.nats.as_ref().map_or(u64::MAX, |n| n.checkpoint_entries);
+        let due: Vec<String> = self
+            .orgs
+            .values()
+            .filter(|o| !o.has_pending() && o.shared_seq > 0 && o.head >= o.checkpoint_head.saturating_add(every))
+            .map(|o| o.id.clone())
+            .collect();
+        for org_id in due {
+            let Some(o) = self.orgs.get_mut(&org_id) else { continue };
+            let (cp, seq) = (o.checkpoint(), o.shared_seq);
+            o.checkpoint_head = o.head;
+            match serde_json::to_vec(&cp) {
+                Ok(bytes) => self.store.save_checkpoint(&org_id, bytes, seq),
+                Err(e) => tracing::warn!(org = %org_id, cause = %e, "checkpoint not encoded"),
+            }
+        }
     }
 
     /// Takes back what `org_id` decided and has not written: its state goes
