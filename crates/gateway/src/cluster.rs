@@ -178,8 +178,8 @@ pub async fn connect(cfg: &NatsConfig) -> anyhow::Result<Nats> {
         subjects: vec![format!("{SUBJECT_PREFIX}>")],
         storage: StorageType::File,
         num_replicas: cfg.replicas,
-        // Kept whole: a node with an empty copy reads every org's log from
-        // its start (checkpoints that let old messages go are not built yet).
+        // No age limit: an org's messages go when a checkpoint covers them
+        // (`save_checkpoint` purges them), never before.
         max_age: Duration::ZERO,
         allow_direct: true,
         ..Default::default()
