@@ -14,7 +14,8 @@
 //! what the others wrote. Its `--data-dir` holds a copy of the log and state
 //! (SQLite, the single-node schema): reads, replays and snapshots are served
 //! from it, and after a restart the node reads the stream only from where
-//! its copy ends. The copy can be deleted; it is rebuilt from the stream.
+//! its copy ends. The copy can be deleted; it is rebuilt from the stream and
+//! the org checkpoints (an object store beside it).
 
 use std::time::Duration;
 
@@ -417,7 +418,7 @@ impl LogStore for ClusterStore {
         });
     }
 
-    fn load_checkpoint(&self, org: &str) -> Result<Option<crate::shared_log::Checkpoint>, StoreError> {
+    fn load_checkpoint(&self, org: &str) -> Result<Option<StoredOrg>, StoreError> {
         use tokio::io::AsyncReadExt;
         let nats = self.nats.clone();
         let name = token(org);
@@ -433,9 +434,11 @@ impl LogStore for ClusterStore {
         });
         match bytes.map_err(StoreError::Shared)? {
             None => Ok(None),
-            Some(b) => serde_json::from_slice(&b)
+            Some(b) => serde_json::from_slice::<crate::shared_log::Checkpoint>(&b)
+                .map_err(|e| e.to_string())
+                .and_then(|cp| cp.into_stored(org))
                 .map(Some)
-                .map_err(|e| StoreError::Corrupt { row: format!("checkpoint of {org}"), message: e.to_string() }),
+                .map_err(|message| StoreError::Corrupt { row: format!("checkpoint of {org}"), message }),
         }
     }
 

@@ -211,8 +211,8 @@ pub trait LogStore: Send {
     /// `shared_seq`) for nodes that have not followed the org, and lets the
     /// org's messages before it go. Never blocks the caller.
     fn save_checkpoint(&mut self, _org: &str, _checkpoint: Vec<u8>, _shared_seq: u64) {}
-    /// Several nodes: the org's latest checkpoint.
-    fn load_checkpoint(&self, _org: &str) -> Result<Option<crate::shared_log::Checkpoint>, StoreError> {
+    /// Several nodes: the org as its latest checkpoint holds it.
+    fn load_checkpoint(&self, _org: &str) -> Result<Option<StoredOrg>, StoreError> {
         Ok(None)
     }
     /// Replaces all the store holds of an org by `org` (a checkpoint's

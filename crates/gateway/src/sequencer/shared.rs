@@ -73,13 +73,7 @@ impl Sequencer {
     /// the log no longer holds); its walls are cut and resume by snapshot.
     fn reset_from_checkpoint(&mut self, org_id: &str) -> bool {
         let stored = match self.store.load_checkpoint(org_id) {
-            Ok(Some(cp)) => match cp.into_stored(org_id) {
-                Ok(s) => s,
-                Err(why) => {
-                    tracing::error!(org = org_id, why, "unreadable checkpoint");
-                    return false;
-                }
-            },
+            Ok(Some(s)) => s,
             Ok(None) => {
                 tracing::error!(org = org_id, "messages missing from the shared log and no checkpoint to start from");
                 return false;
