@@ -449,7 +449,16 @@ impl Org {
     pub(crate) fn roll_back(&mut self, batch: OrgBatch) {
         for ((kind, id), before) in self.undo.drain() {
             match before {
-                Some(e) => self.state.insert(e),
+                Some(e) => {
+                    // A resolved alert whose retention drop is undone stays
+                    // due: dropped again at the next prune.
+                    if let Entity::Alert(a) = &e
+                        && a.state == AlertState::Resolved
+                    {
+                        self.resolved_at.entry(a.id.clone()).or_insert(0);
+                    }
+                    self.state.insert(e)
+                }
                 None => drop(self.state.remove(kind, &id)),
             }
         }

@@ -324,7 +324,8 @@ impl Sequencer {
             return;
         }
         let now = self.now();
-        let org = self.org(org_id);
+        // Only orgs this node knows from the log: a relay creates none.
+        let Some(org) = self.orgs.get_mut(org_id) else { return };
         for d in msg.devices {
             if org.rt.get(&d.id).is_some_and(|rt| rt.sock.is_some()) {
                 continue;
