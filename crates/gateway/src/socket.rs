@@ -15,7 +15,7 @@ use engineioxide::{Socket, Str};
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 use vizora_protocol::codec::{
-    SioBody, SioPacket, encode_ack, encode_connect, encode_connect_error, encode_disconnect, encode_event,
+    SioBody, SioPacket, encode_connect, encode_connect_error, encode_disconnect, encode_event,
 };
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::{
@@ -231,7 +231,7 @@ impl SioHandler {
             if let (NS_WALL, "mutate", Some(id)) = (ns, name, ack) {
                 self.counters.mutations_rate_limited.fetch_add(1, Relaxed);
                 let reply = MutationAck::rejected(RejectCode::RateLimited, "over the event rate limit; retry later");
-                let _ = sock.emit(encode_ack(ns, id, &reply));
+                Replier::Socket { sock: sock.clone(), ack: id }.send(&reply);
                 return;
             }
             return self.rate_error(&sock, ns);
@@ -283,7 +283,7 @@ impl SioHandler {
                 };
                 if !self.sequencer.send(cmd) {
                     let reply = MutationAck::rejected(RejectCode::RateLimited, "gateway busy; retry later");
-                    let _ = sock.emit(encode_ack(ns, ack, &reply));
+                    Replier::Socket { sock: sock.clone(), ack }.send(&reply);
                 }
             }
             // A report that breaks a bound changes nothing (PROTOCOL.md §8 Bounds).

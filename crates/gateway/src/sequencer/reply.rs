@@ -63,12 +63,19 @@ pub enum Replier {
     Channel(tokio::sync::oneshot::Sender<MutationAck>),
 }
 
+/// Writes an ack on a `/wall` socket: the one place acks are written
+/// (mutation outcomes through [`Replier`], subscribe answers). `false` when
+/// the socket is full or closed.
+pub(crate) fn write_ack<T: serde::Serialize + ?Sized>(sock: &Sock, ack: u64, reply: &T) -> bool {
+    sock.emit(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply)).is_ok()
+}
+
 impl Replier {
     /// Sends the outcome (a peer that left is not an error).
     pub(crate) fn send(self, reply: &MutationAck) {
         match self {
             Self::Socket { sock, ack } => {
-                let _ = sock.emit(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply));
+                write_ack(&sock, ack, reply);
             }
             Self::Channel(tx) => {
                 let _ = tx.send(reply.clone());

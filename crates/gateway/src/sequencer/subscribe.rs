@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::Sender;
 use engineioxide::Str;
 use engineioxide::socket::{DisconnectReason, Sid};
-use vizora_protocol::codec::{encode_ack, encode_event};
+use vizora_protocol::codec::encode_event;
 use vizora_protocol::{NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::outbox::{Lossy, Outbox};
@@ -54,7 +54,7 @@ impl Sequencer {
         if !joined {
             return;
         }
-        if sock.emit(encode_ack(NS_WALL, ack, &reply)).is_err() {
+        if !super::reply::write_ack(&sock, ack, &reply) {
             sock.close(DisconnectReason::TransportError);
             return;
         }
