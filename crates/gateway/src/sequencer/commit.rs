@@ -176,15 +176,17 @@ impl Sequencer {
         self.next_probe_ms = self.now() + STORE_PROBE_MS;
         for b in batches {
             let Some(org) = self.orgs.get_mut(&b.org) else { continue };
-            for a in org.acks.drain(..) {
-                // A duplicate was decided before this batch and stays so.
+            let acks = std::mem::take(&mut org.acks);
+            org.roll_back(b);
+            for a in acks {
+                // A duplicate of a change decided before this batch stays
+                // one; a duplicate of one in the undone batch is not.
                 let reply = match a.reply {
-                    d @ MutationAck::Duplicate { .. } => d,
+                    d @ MutationAck::Duplicate { .. } if org.decided.contains_key(&a.key) => d,
                     _ => unavailable(),
                 };
                 a.to.send(&reply);
             }
-            org.roll_back(b);
         }
     }
 

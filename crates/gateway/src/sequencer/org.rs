@@ -39,6 +39,9 @@ pub(crate) struct Sub {
 pub(crate) struct PendingAck {
     pub(crate) to: super::Replier,
     pub(crate) reply: MutationAck,
+    /// The `(client_id, mutation_id)` it answers: a `duplicate` reply stands
+    /// only while that id stays decided (a batch undone takes it back).
+    pub(crate) key: (String, String),
     /// Several nodes: what decided it, to decide it again when another
     /// node's write lands first (see `Sequencer::rebase`).
     pub(crate) redo: Option<Redo>,

@@ -182,16 +182,7 @@ impl Sequencer {
             tracing::warn!(org = org_id, n = unwound.executed.len(), "schedule.executed reports not logged");
         }
         for a in unwound.acks {
-            let still_decided = match &a.redo {
-                Some(Redo::Mutate { mutation, .. }) => {
-                    let key = (mutation.client_id.clone(), mutation.mutation_id.clone());
-                    self.org(org_id).decided.contains_key(&key)
-                }
-                Some(Redo::Decided { client_id, mutation_id, .. }) => {
-                    self.org(org_id).decided.contains_key(&(client_id.clone(), mutation_id.clone()))
-                }
-                None => true,
-            };
+            let still_decided = self.org(org_id).decided.contains_key(&a.key);
             let reply = match a.reply {
                 d @ vizora_protocol::MutationAck::Duplicate { .. } if still_decided => d,
                 _ => super::commit::unavailable(),
@@ -216,7 +207,7 @@ impl Sequencer {
                 }
                 None => a.reply,
             };
-            self.org(org_id).acks.push(PendingAck { to: a.to, reply, redo: a.redo });
+            self.org(org_id).acks.push(PendingAck { to: a.to, reply, key: a.key, redo: a.redo });
         }
         let now = self.now();
         for ev in executed {

@@ -203,3 +203,39 @@ fn a_command_reaches_the_player_only_once_its_change_is_on_disk() {
     });
     gw.stop();
 }
+
+#[test]
+fn a_change_repeated_at_once_while_the_store_fails_is_refused_both_times_and_applies_after() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (clock, fail, gw) = drill_gateway(dir.path());
+    let addr = gw.addr.to_string();
+    block_on(async {
+        let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
+        assert_eq!(op.call("mutate", &create_playlist("m0", "warm")).await["status"], "applied");
+        fail.set(true);
+        // The same change twice, back to back, as the disk fills: neither is
+        // applied, so neither may be answered as if it were (the case where
+        // both share one refused batch is the sequencer's unit test
+        // `a_repeat_in_a_batch_the_store_refused_…`, which can force it).
+        let m = create_playlist("m1", "p1");
+        let first = op.s.emit_with_ack("mutate", &m).await.expect("emit");
+        let second = op.s.emit_with_ack("mutate", &m).await.expect("emit");
+        let mut answers = std::collections::HashMap::new();
+        while answers.len() < 2 {
+            let got = tokio::time::timeout(Duration::from_secs(10), op.s.recv()).await.expect("acks in time");
+            if let Ok(vizora_client::transport::Incoming::Ack { id, arg }) = got {
+                answers.insert(id, serde_json::from_str::<Value>(&arg).expect("ack"));
+            }
+        }
+        for id in [first, second] {
+            let a = &answers[&id];
+            assert_eq!((a["status"].as_str(), a["code"].as_str()), (Some("rejected"), Some("unavailable")), "{a}");
+        }
+        // Space again; the store is probed about once a second of its clock.
+        fail.set(false);
+        clock.advance(1_500);
+        wait_http(&addr, "/readyz", 200).await;
+        let retry = op.call("mutate", &m).await;
+        assert_eq!(retry["status"], "applied", "the change was never stored, so its retry applies: {retry}");
+    });
+}
