@@ -23,9 +23,10 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use engineioxide::Socket;
 use engineioxide::socket::{DisconnectReason, Sid};
-use vizora_protocol::device::{Heartbeat, Playback};
-use vizora_protocol::{Event, MutationAck, Position, ScheduleExecuted};
+use vizora_protocol::Event;
+use vizora_protocol::device::Heartbeat;
 
+mod cmd;
 mod commit;
 mod devices;
 mod mutate;
@@ -36,6 +37,7 @@ mod reply;
 mod shared;
 mod subscribe;
 
+pub use cmd::Cmd;
 pub(crate) use org::{DeviceRt, Org, PendingAck, Redo, Sub};
 pub use reply::{ReadCtx, Replier, mutation_cmd};
 
@@ -52,142 +54,6 @@ use crate::store::LogStore;
 
 /// A connected Engine.IO socket.
 pub type Sock = Arc<Socket<ConnData>>;
-
-/// Work for the sequencer.
-pub enum Cmd {
-    /// A player passed auth on `/device`.
-    DeviceConnected {
-        /// Org.
-        org: String,
-        /// Device id (token `sub`).
-        device_id: String,
-        /// The token's `iat`, seconds (0 when absent).
-        iat: u64,
-        /// Its socket.
-        sock: Sock,
-    },
-    /// A player's `/device` session ended.
-    DeviceGone {
-        /// Org.
-        org: String,
-        /// Device id.
-        device_id: String,
-        /// The socket that ended (a newer one may have replaced it).
-        sid: Sid,
-    },
-    /// Heartbeats are waiting in the coalescing map.
-    Heartbeats,
-    /// `heartbeat`.
-    Heartbeat {
-        /// Org.
-        org: String,
-        /// Device id.
-        device_id: String,
-        /// Payload.
-        hb: Heartbeat,
-    },
-    /// `playback`.
-    Playback {
-        /// Org.
-        org: String,
-        /// Payload.
-        pb: Playback,
-    },
-    /// A player acknowledged a `command`.
-    CommandAcked {
-        /// The player's socket.
-        sid: Sid,
-        /// The ack id the command was sent with.
-        ack: u64,
-        /// The ack's first argument, raw JSON.
-        reply: String,
-    },
-    /// `schedule.executed` from a player (device id already checked).
-    ScheduleExecuted {
-        /// Org.
-        org: String,
-        /// Payload.
-        ev: ScheduleExecuted,
-    },
-    /// `subscribe` on `/wall`.
-    Subscribe {
-        /// Org.
-        org: String,
-        /// Subscriber.
-        sock: Sock,
-        /// Ack id to answer.
-        ack: u64,
-        /// Resume point.
-        since: Option<Position>,
-    },
-    /// `mutate` on `/wall`, or a change through the HTTP API (args
-    /// already decoded and validated).
-    Mutate {
-        /// Who sent it.
-        claims: vizora_protocol::Claims,
-        /// Where the outcome goes, once it is on disk.
-        to: Replier,
-        /// The request.
-        mutation: Box<vizora_protocol::Mutation>,
-    },
-    /// A mutation decided before reaching the sequencer (invalid args), to remember.
-    Decided {
-        /// Org.
-        org: String,
-        /// Where the outcome goes.
-        to: Replier,
-        /// Client id.
-        client_id: String,
-        /// Mutation id.
-        mutation_id: String,
-        /// The outcome.
-        reply: MutationAck,
-    },
-    /// A `/wall` session ended.
-    Unsubscribe {
-        /// Org.
-        org: String,
-        /// Socket id.
-        sid: Sid,
-    },
-    /// A subscriber's replay was sent (`ok`), or failed.
-    CaughtUp {
-        /// Org.
-        org: String,
-        /// Socket id.
-        sid: Sid,
-        /// Which subscribe of that socket it answered.
-        round: u64,
-        /// Whether every entry went out.
-        ok: bool,
-    },
-    /// A read of an org's committed state (the HTTP API): runs on the
-    /// sequencer after a flush, so it sees exactly what is on disk.
-    Read {
-        /// Org.
-        org: String,
-        /// The read; it answers through its own channel.
-        read: Box<dyn FnOnce(ReadCtx<'_>) + Send>,
-    },
-    /// Several nodes: a message of the shared log (a batch some node wrote).
-    Shared {
-        /// Org.
-        org: String,
-        /// Its sequence in the shared log.
-        seq: u64,
-        /// The batch, as written.
-        payload: bytes::Bytes,
-    },
-    /// Several nodes: another node's live relay (its players' live fields and plays).
-    Live {
-        /// Org.
-        org: String,
-        /// A `LiveRelay`, as sent.
-        payload: bytes::Bytes,
-    },
-    /// Flush, close every socket, stop.
-    Shutdown,
-}
 
 /// What the socket layer and the HTTP routes share with the sequencer.
 #[derive(Debug)]
@@ -627,66 +493,4 @@ pub(crate) fn static_kind(kind: &str) -> Option<&'static str> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::store::{FailSwitch, SqliteStore};
-
-    /// Both copies of one change are decided in the same batch (the second
-    /// as a duplicate of the first), and the store refuses that batch:
-    /// neither was applied, so neither may be answered as if it were.
-    #[test]
-    fn a_repeat_in_a_batch_the_store_refused_is_answered_unavailable_not_duplicate() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let fail = FailSwitch::default();
-        let store = SqliteStore::open_with(dir.path(), fail.clone()).expect("store");
-        let cfg = Arc::new(GatewayConfig { data_dir: dir.path().into(), ..Default::default() });
-        let clock: SharedClock = Arc::new(crate::clock::SystemClock);
-        let (h, join) = spawn(cfg, Box::new(store), None, Arc::new(Counters::default()), clock).expect("spawn");
-        let claims = vizora_protocol::Claims {
-            sub: "alice".into(),
-            org: "acme".into(),
-            role: vizora_protocol::Role::Operator,
-            exp: u64::MAX / 2,
-            iat: None,
-        };
-        let create = |mid: &str, id: &str| {
-            vizora_protocol::Mutation::decode(&serde_json::json!({
-                "mutation_id": mid, "client_id": "c1", "kind": "playlist.create", "args": { "id": id, "name": "Lobby" }
-            }))
-            .expect("mutation")
-        };
-        // The org exists and is on disk before the store fails.
-        let (tx0, rx0) = tokio::sync::oneshot::channel();
-        let m0 =
-            Cmd::Mutate { claims: claims.clone(), to: Replier::Channel(tx0), mutation: Box::new(create("m0", "p0")) };
-        assert!(h.send(m0));
-        assert!(matches!(rx0.blocking_recv(), Ok(MutationAck::Applied { .. })));
-        // Hold the sequencer inside a read while both copies are queued, so
-        // that one pass of its loop takes both.
-        let (inside_tx, inside_rx) = std::sync::mpsc::channel::<()>();
-        let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-        let read = Box::new(move |_: ReadCtx<'_>| {
-            let _ = inside_tx.send(());
-            let _ = go_rx.recv();
-        });
-        assert!(h.send(Cmd::Read { org: "acme".into(), read }));
-        inside_rx.recv().expect("the sequencer is in the read");
-        fail.set(true);
-        let m = create("m1", "p1");
-        let (tx1, rx1) = tokio::sync::oneshot::channel();
-        let (tx2, rx2) = tokio::sync::oneshot::channel();
-        let send = |to| Cmd::Mutate { claims: claims.clone(), to: Replier::Channel(to), mutation: Box::new(m.clone()) };
-        assert!(h.send(send(tx1)));
-        assert!(h.send(send(tx2)));
-        go_tx.send(()).expect("go");
-        for rx in [rx1, rx2] {
-            let ack = rx.blocking_recv().expect("answered");
-            assert!(
-                matches!(&ack, MutationAck::Rejected { code: vizora_protocol::RejectCode::Unavailable, .. }),
-                "{ack:?}"
-            );
-        }
-        h.send(Cmd::Shutdown);
-        join.join().expect("sequencer ends");
-    }
-}
+mod tests;

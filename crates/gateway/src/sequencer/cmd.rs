@@ -1,0 +1,144 @@
+//! The commands the sequencer takes from the socket layer, the HTTP API
+//! and the follower of the shared log.
+
+use engineioxide::socket::Sid;
+use vizora_protocol::device::{Heartbeat, Playback};
+use vizora_protocol::{MutationAck, Position, ScheduleExecuted};
+
+use super::{ReadCtx, Replier, Sock};
+
+/// Work for the sequencer.
+pub enum Cmd {
+    /// A player passed auth on `/device`.
+    DeviceConnected {
+        /// Org.
+        org: String,
+        /// Device id (token `sub`).
+        device_id: String,
+        /// The token's `iat`, seconds (0 when absent).
+        iat: u64,
+        /// Its socket.
+        sock: Sock,
+    },
+    /// A player's `/device` session ended.
+    DeviceGone {
+        /// Org.
+        org: String,
+        /// Device id.
+        device_id: String,
+        /// The socket that ended (a newer one may have replaced it).
+        sid: Sid,
+    },
+    /// Heartbeats are waiting in the coalescing map.
+    Heartbeats,
+    /// `heartbeat`.
+    Heartbeat {
+        /// Org.
+        org: String,
+        /// Device id.
+        device_id: String,
+        /// Payload.
+        hb: Heartbeat,
+    },
+    /// `playback`.
+    Playback {
+        /// Org.
+        org: String,
+        /// Payload.
+        pb: Playback,
+    },
+    /// A player acknowledged a `command`.
+    CommandAcked {
+        /// The player's socket.
+        sid: Sid,
+        /// The ack id the command was sent with.
+        ack: u64,
+        /// The ack's first argument, raw JSON.
+        reply: String,
+    },
+    /// `schedule.executed` from a player (device id already checked).
+    ScheduleExecuted {
+        /// Org.
+        org: String,
+        /// Payload.
+        ev: ScheduleExecuted,
+    },
+    /// `subscribe` on `/wall`.
+    Subscribe {
+        /// Org.
+        org: String,
+        /// Subscriber.
+        sock: Sock,
+        /// Ack id to answer.
+        ack: u64,
+        /// Resume point.
+        since: Option<Position>,
+    },
+    /// `mutate` on `/wall`, or a change through the HTTP API (args
+    /// already decoded and validated).
+    Mutate {
+        /// Who sent it.
+        claims: vizora_protocol::Claims,
+        /// Where the outcome goes, once it is on disk.
+        to: Replier,
+        /// The request.
+        mutation: Box<vizora_protocol::Mutation>,
+    },
+    /// A mutation decided before reaching the sequencer (invalid args), to remember.
+    Decided {
+        /// Org.
+        org: String,
+        /// Where the outcome goes.
+        to: Replier,
+        /// Client id.
+        client_id: String,
+        /// Mutation id.
+        mutation_id: String,
+        /// The outcome.
+        reply: MutationAck,
+    },
+    /// A `/wall` session ended.
+    Unsubscribe {
+        /// Org.
+        org: String,
+        /// Socket id.
+        sid: Sid,
+    },
+    /// A subscriber's replay was sent (`ok`), or failed.
+    CaughtUp {
+        /// Org.
+        org: String,
+        /// Socket id.
+        sid: Sid,
+        /// Which subscribe of that socket it answered.
+        round: u64,
+        /// Whether every entry went out.
+        ok: bool,
+    },
+    /// A read of an org's committed state (the HTTP API): runs on the
+    /// sequencer after a flush, so it sees exactly what is on disk.
+    Read {
+        /// Org.
+        org: String,
+        /// The read; it answers through its own channel.
+        read: Box<dyn FnOnce(ReadCtx<'_>) + Send>,
+    },
+    /// Several nodes: a message of the shared log (a batch some node wrote).
+    Shared {
+        /// Org.
+        org: String,
+        /// Its sequence in the shared log.
+        seq: u64,
+        /// The batch, as written.
+        payload: bytes::Bytes,
+    },
+    /// Several nodes: another node's live relay (its players' live fields and plays).
+    Live {
+        /// Org.
+        org: String,
+        /// A `LiveRelay`, as sent.
+        payload: bytes::Bytes,
+    },
+    /// Flush, close every socket, stop.
+    Shutdown,
+}
