@@ -62,6 +62,10 @@ pub struct GatewayConfig {
     pub history_secs: u64,
     /// How often status, telemetry and metrics are evaluated.
     pub tick_ms: u64,
+    /// Sequencer threads; orgs are spread over them by a hash of their id,
+    /// so one busy org holds up only the orgs on its thread. 0: one per CPU
+    /// core, at most 8. With `nats`, one (0 or 1).
+    pub sequencers: usize,
     /// Metrics sliding window.
     pub metrics_window_s: u32,
     /// Entities per snapshot page.
@@ -148,6 +152,17 @@ impl Default for NatsConfig {
     }
 }
 
+impl GatewayConfig {
+    /// How many sequencer threads to run (`sequencers`, with 0 resolved).
+    pub fn sequencer_threads(&self) -> usize {
+        match self.sequencers {
+            _ if self.nats.is_some() => 1,
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get().min(8)),
+            n => n,
+        }
+    }
+}
+
 impl Default for GatewayConfig {
     fn default() -> Self {
         Self {
@@ -163,6 +178,7 @@ impl Default for GatewayConfig {
             history_entries: 100_000,
             history_secs: 3600,
             tick_ms: 250,
+            sequencers: 0,
             metrics_window_s: 60,
             snapshot_page: 500,
             limits: HealthLimits::default(),
@@ -299,6 +315,10 @@ impl GatewayConfig {
         int("ping_timeout_ms", self.ping_timeout_ms, 1, DAY_MS)?;
         int("tick_ms", self.tick_ms, 1, 60_000)?;
         int("fanout_ms", self.fanout_ms, 0, 1_000)?;
+        int("sequencers", self.sequencers as u64, 0, 64)?;
+        if self.nats.is_some() && self.sequencers > 1 {
+            return Err(("sequencers", "with nats a node runs one sequencer thread (0 or 1)".into()));
+        }
         int("max_payload", self.max_payload, 1024, 1 << 30)?;
         int("history_secs", self.history_secs, 0, 365 * 86_400)?;
         int("metrics_window_s", u64::from(self.metrics_window_s), 1, 86_400)?;

@@ -78,14 +78,22 @@ pub async fn serve_with(
     cfg.validate().map_err(|(f, m)| anyhow::anyhow!("config: {f}: {m}"))?;
     let cfg = Arc::new(cfg);
     let auth = auth.with_issuer_audience(cfg.jwt_issuer.as_deref(), cfg.jwt_audience.as_deref());
-    let (store, shared_log): (Box<dyn store::LogStore>, _) = match &cfg.nats {
-        None => (Box::new(store::SqliteStore::open_with(&cfg.data_dir, hooks.store_fault.clone())?), None),
+    let (stores, shared_log): (Vec<Box<dyn store::LogStore>>, _) = match &cfg.nats {
+        None => {
+            let first = store::SqliteStore::open_with(&cfg.data_dir, hooks.store_fault.clone())?;
+            let mut more = Vec::new();
+            for _ in 1..cfg.sequencer_threads() {
+                more.push(Box::new(first.another()?) as Box<dyn store::LogStore>);
+            }
+            more.insert(0, Box::new(first));
+            (more, None)
+        }
         Some(n) => {
             let nats = cluster::connect(n).await?;
             let copy = store::SqliteStore::open_copy(&cfg.data_dir, hooks.store_fault.clone())?;
             let store = cluster::ClusterStore::new(copy, nats.clone(), tokio::runtime::Handle::current())?;
             let from = store.followed_pos();
-            (Box::new(store), Some((nats, from)))
+            (vec![Box::new(store) as Box<dyn store::LogStore>], Some((nats, from)))
         }
     };
     let counters = Arc::new(Counters::default());
@@ -95,7 +103,7 @@ pub async fn serve_with(
             format!("{}-{}", listener.local_addr().map(|a| a.to_string()).unwrap_or_default(), ulid::Ulid::generate());
         Box::new(nats.relay(node)) as Box<dyn cluster::Relay>
     });
-    let (sequencer, sequencer_thread) = sequencer::spawn(cfg.clone(), store, relay, counters.clone(), hooks.clock)?;
+    let (sequencer, sequencer_threads) = sequencer::spawn(cfg.clone(), stores, relay, counters.clone(), hooks.clock)?;
     let stop_streams = tokio_util::sync::CancellationToken::new();
     if let Some((nats, from)) = shared_log {
         // Ready once what the log held at start is applied.
@@ -175,7 +183,7 @@ pub async fn serve_with(
             stop_sequencer.send(Cmd::Shutdown);
         })
         .await?;
-    let _ = tokio::task::spawn_blocking(move || sequencer_thread.join()).await;
+    let _ = tokio::task::spawn_blocking(move || sequencer_threads.into_iter().for_each(|t| drop(t.join()))).await;
     Ok(())
 }
 

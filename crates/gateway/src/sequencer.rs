@@ -1,9 +1,13 @@
-//! The sequencer: one thread that owns every org's state, assigns `seq`,
-//! writes batches to the store, and only then fans them out. Socket handlers
-//! talk to it through two queues and never wait for it: session life-cycle
-//! commands (never dropped) and requests (bounded; refused with an answer
-//! when full); heartbeats are coalesced per device beside them. It answers
-//! straight onto the sockets (emits are non-blocking `try_send`s).
+//! The sequencer: threads that own the orgs' state, assign `seq`, write
+//! batches to the store, and only then fan them out. Orgs are spread over
+//! the threads by a hash of their id (`sequencers` in the config, one per
+//! core by default), so a busy org holds up only the orgs that share its
+//! thread, and never the store or another thread's orgs for longer than one
+//! write. Socket handlers talk to an org's thread through two queues and
+//! never wait for it: session life-cycle commands (never dropped) and
+//! requests (bounded; refused with an answer when full); heartbeats are
+//! coalesced per device beside them. It answers straight onto the sockets
+//! (emits are non-blocking `try_send`s).
 //!
 //! Fan-out: what an org commits is handed to its `/wall` subscribers as one
 //! shared block per hand-off, hand-offs spaced by the fan-out's cost (10 µs
@@ -64,15 +68,9 @@ pub struct Shared {
     pub clock: SharedClock,
     /// Committed device removals: org → device → removed_ms.
     revoked: RwLock<HashMap<String, HashMap<String, u64>>>,
-    /// The last commit or probe went through.
-    store_ok: AtomicBool,
-    /// When the sequencer last went round its loop, ms since `started`.
-    loop_at_ms: AtomicU64,
+    /// Each sequencer thread's own state, by shard index.
+    shards: Box<[ShardState]>,
     started: Instant,
-    /// Latest heartbeat per (org, device), waiting for the sequencer:
-    /// coalesced, so a busy queue never drops one and memory stays one
-    /// heartbeat per device.
-    heartbeats: Mutex<HashMap<(String, String), Heartbeat>>,
     /// How long a session may stay in no namespace.
     connect_timeout: Duration,
     /// Committed heads of the orgs someone follows (HTTP event streams).
@@ -87,17 +85,42 @@ pub struct Shared {
     pub copy_broken: AtomicBool,
 }
 
+/// What one sequencer thread shares with the socket layer.
+#[derive(Debug)]
+struct ShardState {
+    /// The thread's last commit or probe went through.
+    store_ok: AtomicBool,
+    /// When the thread last went round its loop, ms since `Shared::started`.
+    loop_at_ms: AtomicU64,
+    /// Latest heartbeat per (org, device) of the thread's orgs, waiting for
+    /// it: coalesced, so a busy queue never drops one and memory stays one
+    /// heartbeat per device.
+    heartbeats: Mutex<HashMap<(String, String), Heartbeat>>,
+}
+
+impl Default for ShardState {
+    fn default() -> Self {
+        Self { store_ok: AtomicBool::new(true), loop_at_ms: AtomicU64::new(0), heartbeats: Mutex::new(HashMap::new()) }
+    }
+}
+
+/// Which of `n` sequencer threads owns `org`: fixed for the process's life.
+pub fn shard_of(org: &str, n: usize) -> usize {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    org.hash(&mut h);
+    (h.finish() % n.max(1) as u64) as usize
+}
+
 impl Shared {
-    fn new(counters: Arc<Counters>, clock: SharedClock, connect_timeout: Duration) -> Self {
+    fn new(counters: Arc<Counters>, clock: SharedClock, connect_timeout: Duration, shards: usize) -> Self {
         Self {
             connect_timeout,
             counters,
             clock,
             revoked: RwLock::new(HashMap::new()),
-            store_ok: AtomicBool::new(true),
-            loop_at_ms: AtomicU64::new(0),
+            shards: (0..shards.max(1)).map(|_| ShardState::default()).collect(),
             started: Instant::now(),
-            heartbeats: Mutex::new(HashMap::new()),
             heads: Mutex::new(HashMap::new()),
             catch_up_to: AtomicU64::new(0),
             followed: AtomicU64::new(0),
@@ -126,11 +149,11 @@ impl Shared {
 
     /// `Ok` while the sequencer runs and the store takes writes; else why not.
     pub fn ready(&self) -> Result<(), &'static str> {
-        let since_loop = (self.started.elapsed().as_millis() as u64).saturating_sub(self.loop_at_ms.load(Relaxed));
-        if since_loop > SEQUENCER_STALL_MS {
+        let now = self.started.elapsed().as_millis() as u64;
+        if self.shards.iter().any(|s| now.saturating_sub(s.loop_at_ms.load(Relaxed)) > SEQUENCER_STALL_MS) {
             return Err("sequencer not running");
         }
-        if !self.store_ok.load(Relaxed) {
+        if self.shards.iter().any(|s| !s.store_ok.load(Relaxed)) {
             return Err("store failing: changes are refused until it recovers");
         }
         if self.followed.load(Relaxed) < self.catch_up_to.load(Relaxed) {
@@ -160,15 +183,22 @@ impl Shared {
 /// A sequencer that has not gone round its loop for this long is stuck or dead.
 const SEQUENCER_STALL_MS: u64 = 5_000;
 
-/// Sends work to the sequencer.
-#[derive(Clone, Debug)]
-pub struct SequencerHandle {
-    /// Requests that may be refused when the sequencer is behind (acked or answered).
+/// The two queues into one sequencer thread.
+#[derive(Debug)]
+struct Lane {
+    /// Requests that may be refused when the thread is behind (acked or answered).
     tx: Sender<Cmd>,
     /// Session life-cycle: never dropped. Unbounded, but each session sends
     /// at most a few (connect, gone, unsubscribe), so it is bounded by the
     /// connection cap.
     ctl: Sender<Cmd>,
+}
+
+/// Sends work to the sequencer thread that owns its org.
+#[derive(Clone, Debug)]
+pub struct SequencerHandle {
+    /// One per sequencer thread, by shard index.
+    lanes: Arc<[Lane]>,
     /// State shared with the sequencer.
     pub shared: Arc<Shared>,
 }
@@ -183,15 +213,26 @@ impl SequencerHandle {
     /// (the caller answers `rate_limited`) or it stopped. Session life-cycle
     /// commands and heartbeats are never refused.
     pub fn send(&self, cmd: Cmd) -> bool {
+        let Some(org) = cmd.org() else {
+            // Shutdown and a bare wake-up for heartbeats go to every thread.
+            let shutdown = matches!(cmd, Cmd::Shutdown);
+            let mut all = true;
+            for lane in self.lanes.iter() {
+                all &= lane.ctl.send(if shutdown { Cmd::Shutdown } else { Cmd::Heartbeats }).is_ok();
+            }
+            return all;
+        };
+        let shard = shard_of(org, self.lanes.len());
+        let lane = &self.lanes[shard];
         match cmd {
             Cmd::Heartbeat { org, device_id, hb } => {
                 let was_empty = {
-                    let mut m = self.shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut m = self.shared.shards[shard].heartbeats.lock().unwrap_or_else(|p| p.into_inner());
                     let empty = m.is_empty();
                     m.insert((org, device_id), hb);
                     empty
                 };
-                !was_empty || self.ctl.send(Cmd::Heartbeats).is_ok()
+                !was_empty || lane.ctl.send(Cmd::Heartbeats).is_ok()
             }
             Cmd::DeviceConnected { .. }
             | Cmd::DeviceGone { .. }
@@ -200,8 +241,8 @@ impl SequencerHandle {
             | Cmd::CaughtUp { .. }
             | Cmd::Heartbeats
             | Cmd::Shared { .. }
-            | Cmd::Shutdown => self.ctl.send(cmd).is_ok(),
-            _ => match self.tx.try_send(cmd) {
+            | Cmd::Shutdown => lane.ctl.send(cmd).is_ok(),
+            _ => match lane.tx.try_send(cmd) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_)) => {
                     self.shared.counters.engine_busy.fetch_add(1, Relaxed);
@@ -215,6 +256,8 @@ impl SequencerHandle {
 
 pub(crate) struct Sequencer {
     pub(crate) cfg: Arc<GatewayConfig>,
+    /// Which of the sequencer threads this is (its orgs hash to it).
+    shard: usize,
     store: Box<dyn LogStore>,
     /// Commands sent to players and not yet acknowledged, by (socket, ack id).
     pub(crate) commands: HashMap<(Sid, u64), devices::PendingCommand>,
@@ -247,69 +290,91 @@ pub(crate) struct Sequencer {
     pub(crate) started_ms: u64,
 }
 
-/// Starts the sequencer thread over an opened store.
+/// Starts one sequencer thread per store (connections to one store; the
+/// first loads it) and spreads the stored orgs over them.
 pub fn spawn(
     cfg: Arc<GatewayConfig>,
-    store: Box<dyn LogStore>,
-    relay: Option<Box<dyn crate::shared_log::Relay>>,
+    stores: Vec<Box<dyn LogStore>>,
+    mut relay: Option<Box<dyn crate::shared_log::Relay>>,
     counters: Arc<Counters>,
     clock: SharedClock,
-) -> Result<(SequencerHandle, std::thread::JoinHandle<()>), crate::store::StoreError> {
-    let stored = store.load()?;
+) -> Result<(SequencerHandle, Vec<std::thread::JoinHandle<()>>), crate::store::StoreError> {
+    let n = stores.len();
+    let Some(first) = stores.first() else {
+        return Err(crate::store::StoreError::Shared("no store to sequence onto".into()));
+    };
+    let stored = first.load()?;
     let window_s = cfg.metrics_window_s;
     let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
-    let shared = Arc::new(Shared::new(counters.clone(), clock.clone(), connect_timeout));
+    let shared = Arc::new(Shared::new(counters.clone(), clock.clone(), connect_timeout, n));
     let now = clock.now_ms();
-    let mut orgs = HashMap::new();
+    let mut orgs: Vec<HashMap<String, Org>> = (0..n).map(|_| HashMap::new()).collect();
     for s in stored {
         let org = Org::from_store(s, window_s, now)?;
         for (device, at) in &org.removed {
             shared.set_removed(&org.id, device, Some(*at));
         }
-        orgs.insert(org.id.clone(), org);
+        orgs[shard_of(&org.id, n)].insert(org.id.clone(), org);
     }
-    let (tx, rx) = crossbeam_channel::bounded(1 << 16);
-    let (ctl, ctl_rx) = crossbeam_channel::unbounded();
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
-    let cfg_fanout_ms = cfg.fanout_ms;
     let cluster = cfg.nats.is_some();
-    let new_epoch = store.new_epoch();
-    let mut sequencer = Sequencer {
-        cfg,
-        store,
-        commands: HashMap::new(),
-        next_command_ack: 0,
-        orgs,
-        counters,
-        shared: shared.clone(),
-        hb_ms,
-        store_failing: false,
-        next_probe_ms: 0,
-        ctl: ctl.clone(),
-        next_round: 0,
-        fanout_interval: Duration::from_millis(cfg_fanout_ms),
-        fanout_due: None,
-        cluster,
-        new_epoch,
-        relay,
-        started_ms: now,
-    };
     // Closing an engineioxide socket spawns a tokio task, so the sequencer
-    // thread must run inside the gateway's runtime or every close panics it.
+    // threads must run inside the gateway's runtime or every close panics them.
     let rt = tokio::runtime::Handle::try_current().ok();
-    let join = std::thread::Builder::new()
-        .name("vizora-sequencer".into())
-        .spawn(move || {
-            let _rt = rt.as_ref().map(|h| h.enter());
-            sequencer.run(rx, ctl_rx)
-        })
-        .map_err(|e| crate::store::StoreError::Dir { path: "sequencer thread".into(), source: e })?;
-    Ok((SequencerHandle { tx, ctl, shared }, join))
+    let mut lanes = Vec::with_capacity(n);
+    let mut joins = Vec::with_capacity(n);
+    for (shard, (store, orgs)) in stores.into_iter().zip(orgs).enumerate() {
+        let (tx, rx) = crossbeam_channel::bounded(1 << 16);
+        let (ctl, ctl_rx) = crossbeam_channel::unbounded();
+        let new_epoch = store.new_epoch();
+        let mut sequencer = Sequencer {
+            cfg: cfg.clone(),
+            shard,
+            store,
+            commands: HashMap::new(),
+            next_command_ack: 0,
+            orgs,
+            counters: counters.clone(),
+            shared: shared.clone(),
+            hb_ms,
+            store_failing: false,
+            next_probe_ms: 0,
+            ctl: ctl.clone(),
+            next_round: 0,
+            fanout_interval: Duration::from_millis(cfg.fanout_ms),
+            fanout_due: None,
+            cluster,
+            new_epoch,
+            relay: relay.take(),
+            started_ms: now,
+        };
+        let rt = rt.clone();
+        let name = if n == 1 { "vizora-sequencer".to_owned() } else { format!("vizora-seq-{shard}") };
+        let join = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || {
+                let _rt = rt.as_ref().map(|h| h.enter());
+                sequencer.run(rx, ctl_rx)
+            })
+            .map_err(|e| crate::store::StoreError::Dir { path: "sequencer thread".into(), source: e })?;
+        lanes.push(Lane { tx, ctl });
+        joins.push(join);
+    }
+    Ok((SequencerHandle { lanes: lanes.into(), shared }, joins))
 }
 
 impl Sequencer {
     pub(crate) fn now(&self) -> u64 {
         self.shared.clock.now_ms()
+    }
+
+    /// This thread's part of the shared state.
+    fn my(&self) -> &ShardState {
+        &self.shared.shards[self.shard]
+    }
+
+    pub(crate) fn set_store_ok(&self, ok: bool) {
+        self.my().store_ok.store(ok, Relaxed);
     }
 
     fn run(&mut self, rx: Receiver<Cmd>, ctl: Receiver<Cmd>) {
@@ -319,7 +384,7 @@ impl Sequencer {
         let prune_every = Duration::from_millis(self.cfg.prune_every_ms.max(1));
         let mut next_prune = Instant::now() + prune_every;
         loop {
-            self.shared.loop_at_ms.store(self.shared.started.elapsed().as_millis() as u64, Relaxed);
+            self.my().loop_at_ms.store(self.shared.started.elapsed().as_millis() as u64, Relaxed);
             let wake = self.fanout_due.map_or(next_tick, |d| d.min(next_tick));
             let timeout = wake.saturating_duration_since(Instant::now());
             let mut cmds: Vec<Cmd> = Vec::new();
@@ -425,13 +490,13 @@ impl Sequencer {
                 read(ReadCtx { epoch: &epoch, head, state: &o.state, oldest, store: self.store.as_ref() });
             }
             Cmd::Heartbeats => {
-                let beats = std::mem::take(&mut *self.shared.heartbeats.lock().unwrap_or_else(|p| p.into_inner()));
+                let beats = std::mem::take(&mut *self.my().heartbeats.lock().unwrap_or_else(|p| p.into_inner()));
                 for ((org, device_id), hb) in beats {
                     self.heartbeat(&org, &device_id, hb);
                 }
             }
             Cmd::Heartbeat { org, device_id, hb } => self.heartbeat(&org, &device_id, hb),
-            Cmd::CommandAcked { sid, ack, reply } => self.command_acked(sid, ack, &reply),
+            Cmd::CommandAcked { org: _, sid, ack, reply } => self.command_acked(sid, ack, &reply),
             Cmd::Playback { org, pb } => {
                 let now = self.now();
                 let cluster = self.cluster;

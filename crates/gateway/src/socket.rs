@@ -461,8 +461,15 @@ impl EngineIoHandler for SioHandler {
             }
             SioBody::Event { name, args, ack } => self.on_event(sock, &packet.ns, &name, &args, ack),
             SioBody::Ack { id, args } if packet.ns == NS_DEVICE => {
-                let reply = args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into());
-                self.sequencer.send(Cmd::CommandAcked { sid: sock.id, ack: id, reply });
+                let org = {
+                    let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    st.device.as_ref().map(|c| c.org.clone())
+                };
+                // An ack on /device from a session not joined there answers nothing.
+                if let Some(org) = org {
+                    let reply = args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into());
+                    self.sequencer.send(Cmd::CommandAcked { org, sid: sock.id, ack: id, reply });
+                }
             }
             SioBody::Ack { .. } => {}
             SioBody::ConnectError(_) => {

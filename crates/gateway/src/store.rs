@@ -3,6 +3,8 @@
 //! batch: a batch is on disk before anything in it is acknowledged or sent.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -259,8 +261,13 @@ pub struct SqliteStore {
     conn: Connection,
     path: std::path::PathBuf,
     fail: FailSwitch,
+    synchronous: &'static str,
     /// Held for the store's life: one gateway per data directory.
-    _lock: std::fs::File,
+    _lock: Arc<std::fs::File>,
+    /// Taken around every write: the connections of one gateway (one per
+    /// sequencer thread) write one at a time, and a waiting writer wakes as
+    /// soon as the lock is free (SQLite's own busy wait sleeps in steps).
+    writing: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -325,6 +332,7 @@ impl SqliteStore {
 
     /// Records how far the shared log was followed.
     pub fn set_followed(&mut self, pos: u64) -> Result<(), StoreError> {
+        let _w = Self::write_lock(&self.writing);
         self.conn.execute(
             "INSERT OR REPLACE INTO shared_pos (org, seq) VALUES (?1, ?2)",
             params![FOLLOWED_ROW, pos as i64],
@@ -332,7 +340,36 @@ impl SqliteStore {
         Ok(())
     }
 
-    fn open_sync(dir: &Path, fail: FailSwitch, synchronous: &str) -> Result<Self, StoreError> {
+    /// Another connection to the same store, for another sequencer thread:
+    /// it shares the directory lock, the failure switch and the write lock.
+    pub fn another(&self) -> Result<Self, StoreError> {
+        let conn = Self::connect(&self.path, self.synchronous)?;
+        Ok(Self {
+            conn,
+            path: self.path.clone(),
+            fail: self.fail.clone(),
+            synchronous: self.synchronous,
+            _lock: self._lock.clone(),
+            writing: self.writing.clone(),
+        })
+    }
+
+    fn connect(path: &Path, synchronous: &str) -> Result<Connection, StoreError> {
+        let conn = Connection::open(path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        // FULL: an acknowledged change survives power loss, not just kill -9.
+        conn.pragma_update(None, "synchronous", synchronous)?;
+        // Writers of one gateway take `writing` first; this covers anything else.
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(conn)
+    }
+
+    /// Held while writing (see `writing`).
+    fn write_lock(writing: &Mutex<()>) -> MutexGuard<'_, ()> {
+        writing.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn open_sync(dir: &Path, fail: FailSwitch, synchronous: &'static str) -> Result<Self, StoreError> {
         let dir_err = |source| StoreError::Dir { path: dir.display().to_string(), source };
         std::fs::create_dir_all(dir).map_err(dir_err)?;
         let lock_path = dir.join("LOCK");
@@ -352,12 +389,9 @@ impl SqliteStore {
             }
         }
         let path = dir.join("vizora.db");
-        let conn = Connection::open(&path)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // FULL: an acknowledged change survives power loss, not just kill -9.
-        conn.pragma_update(None, "synchronous", synchronous)?;
+        let conn = Self::connect(&path, synchronous)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Self { conn, path, fail, _lock: lock })
+        Ok(Self { conn, path, fail, synchronous, _lock: Arc::new(lock), writing: Arc::new(Mutex::new(())) })
     }
 }
 
@@ -426,6 +460,7 @@ impl LogStore for SqliteStore {
         if self.fail.on() {
             return Err(StoreError::Injected);
         }
+        let _w = Self::write_lock(&self.writing);
         Ok(self.conn.execute("DELETE FROM decided WHERE ts_ms < ?1", [before_ms as i64])?)
     }
 
@@ -434,6 +469,7 @@ impl LogStore for SqliteStore {
             return Err(StoreError::Injected);
         }
         let now = vizora_protocol::now_ms() as i64;
+        let _w = Self::write_lock(&self.writing);
         self.conn.execute("INSERT OR REPLACE INTO probe (k, at) VALUES (1, ?1)", [now])?;
         Ok(())
     }
@@ -464,6 +500,7 @@ impl LogStore for SqliteStore {
         if self.fail.on() {
             return Err(StoreError::Injected);
         }
+        let _w = Self::write_lock(&self.writing);
         Ok(self.conn.execute(
             "DELETE FROM log WHERE org = ?1 AND seq < ?2 AND ts_ms < ?3",
             params![org, below_seq as i64, before_ts_ms as i64],

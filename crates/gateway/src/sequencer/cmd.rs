@@ -49,6 +49,8 @@ pub enum Cmd {
     },
     /// A player acknowledged a `command`.
     CommandAcked {
+        /// The player's org.
+        org: String,
         /// The player's socket.
         sid: Sid,
         /// The ack id the command was sent with.
@@ -141,4 +143,28 @@ pub enum Cmd {
     },
     /// Flush, close every socket, stop.
     Shutdown,
+}
+
+impl Cmd {
+    /// The org the command is about: it goes to the sequencer thread that
+    /// owns that org. `None`: every thread (`Shutdown`, `Heartbeats`).
+    pub fn org(&self) -> Option<&str> {
+        match self {
+            Cmd::DeviceConnected { org, .. }
+            | Cmd::DeviceGone { org, .. }
+            | Cmd::Heartbeat { org, .. }
+            | Cmd::Playback { org, .. }
+            | Cmd::CommandAcked { org, .. }
+            | Cmd::ScheduleExecuted { org, .. }
+            | Cmd::Subscribe { org, .. }
+            | Cmd::Decided { org, .. }
+            | Cmd::Unsubscribe { org, .. }
+            | Cmd::CaughtUp { org, .. }
+            | Cmd::Read { org, .. }
+            | Cmd::Shared { org, .. }
+            | Cmd::Live { org, .. } => Some(org),
+            Cmd::Mutate { claims, .. } => Some(&claims.org),
+            Cmd::Heartbeats | Cmd::Shutdown => None,
+        }
+    }
 }

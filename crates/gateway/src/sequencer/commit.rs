@@ -171,7 +171,7 @@ impl Sequencer {
     fn store_failed(&mut self, cause: &str, batches: Vec<OrgBatch>) {
         tracing::error!(cause, "store commit failed: changes refused until it recovers");
         self.store_failing = true;
-        self.shared.store_ok.store(false, Relaxed);
+        self.set_store_ok(false);
         self.counters.store_failures.fetch_add(1, Relaxed);
         self.next_probe_ms = self.now() + STORE_PROBE_MS;
         for b in batches {
@@ -217,7 +217,7 @@ impl Sequencer {
         }
         tracing::info!("store writes again: accepting changes");
         self.store_failing = false;
-        self.shared.store_ok.store(true, Relaxed);
+        self.set_store_ok(true);
         self.register_unknown_devices();
         true
     }

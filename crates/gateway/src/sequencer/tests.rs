@@ -14,7 +14,7 @@ fn a_repeat_in_a_batch_the_store_refused_is_answered_unavailable_not_duplicate()
     let store = SqliteStore::open_with(dir.path(), fail.clone()).expect("store");
     let cfg = Arc::new(GatewayConfig { data_dir: dir.path().into(), ..Default::default() });
     let clock: SharedClock = Arc::new(crate::clock::SystemClock);
-    let (h, join) = spawn(cfg, Box::new(store), None, Arc::new(Counters::default()), clock).expect("spawn");
+    let (h, joins) = spawn(cfg, vec![Box::new(store)], None, Arc::new(Counters::default()), clock).expect("spawn");
     let claims = vizora_protocol::Claims {
         sub: "alice".into(),
         org: "acme".into(),
@@ -59,5 +59,63 @@ fn a_repeat_in_a_batch_the_store_refused_is_answered_unavailable_not_duplicate()
         );
     }
     h.send(Cmd::Shutdown);
-    join.join().expect("sequencer ends");
+    for j in joins {
+        j.join().expect("sequencer ends");
+    }
+}
+
+/// Two sequencer threads: while the thread of one org is held (here inside
+/// a read; in life a flood, a huge snapshot or a slow fan-out), another
+/// org's change on the other thread is decided, written and answered.
+#[test]
+fn an_org_on_another_sequencer_thread_is_answered_while_the_first_is_held() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = SqliteStore::open(dir.path()).expect("store");
+    let second = store.another().expect("a second connection");
+    let cfg = Arc::new(GatewayConfig { data_dir: dir.path().into(), sequencers: 2, ..Default::default() });
+    let clock: SharedClock = Arc::new(crate::clock::SystemClock);
+    let (h, joins) =
+        spawn(cfg, vec![Box::new(store), Box::new(second)], None, Arc::new(Counters::default()), clock).expect("spawn");
+    let busy = "acme".to_owned();
+    let other = (0..).map(|i| format!("org-{i}")).find(|o| shard_of(o, 2) != shard_of(&busy, 2)).expect("an org");
+    let claims = |org: &str| vizora_protocol::Claims {
+        sub: "alice".into(),
+        org: org.into(),
+        role: vizora_protocol::Role::Operator,
+        exp: u64::MAX / 2,
+        iat: None,
+    };
+    let create = |mid: &str, id: &str| {
+        Box::new(
+            vizora_protocol::Mutation::decode(&serde_json::json!({
+                "mutation_id": mid, "client_id": "c1", "kind": "playlist.create", "args": { "id": id, "name": "Lobby" }
+            }))
+            .expect("mutation"),
+        )
+    };
+    let (inside_tx, inside_rx) = std::sync::mpsc::channel::<()>();
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let read = Box::new(move |_: ReadCtx<'_>| {
+        let _ = inside_tx.send(());
+        let _ = go_rx.recv();
+    });
+    assert!(h.send(Cmd::Read { org: busy.clone(), read }));
+    inside_rx.recv().expect("the busy org's thread is in the read");
+    // The busy org's own change waits behind its thread…
+    let (tx_busy, mut rx_busy) = tokio::sync::oneshot::channel();
+    assert!(h.send(Cmd::Mutate { claims: claims(&busy), to: Replier::Channel(tx_busy), mutation: create("m1", "p1") }));
+    // …while the other org's goes through.
+    let (tx_other, rx_other) = tokio::sync::oneshot::channel();
+    assert!(h.send(Cmd::Mutate { claims: claims(&other), to: Replier::Channel(tx_other), mutation: create("m1", "p1") }));
+    let ack = rx_other.blocking_recv().expect("answered");
+    assert!(matches!(ack, MutationAck::Applied { .. }), "{ack:?}");
+    assert!(rx_busy.try_recv().is_err(), "the held thread answered nothing yet");
+    go_tx.send(()).expect("go");
+    let ack = rx_busy.blocking_recv().expect("answered once released");
+    assert!(matches!(ack, MutationAck::Applied { .. }), "{ack:?}");
+    assert!(h.shared.ready().is_ok());
+    h.send(Cmd::Shutdown);
+    for j in joins {
+        j.join().expect("sequencer ends");
+    }
 }

@@ -1,14 +1,15 @@
 //! The SQLite store's writes: a commit of batches in one transaction, and
 //! an org replaced whole by a checkpoint (several nodes).
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::{OrgBatch, SqliteStore, StoreError, StoredOrg};
 
 impl SqliteStore {
     /// Replaces everything held of `o.org` by `o` (a checkpoint's state).
     pub fn replace_org(&mut self, o: &StoredOrg) -> Result<(), StoreError> {
-        let tx = self.conn.transaction()?;
+        let _w = Self::write_lock(&self.writing);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         for table in ["orgs", "log", "entities", "decided", "removed_devices", "shared_pos"] {
             tx.execute(&format!("DELETE FROM {table} WHERE org = ?1"), [&o.org])?;
         }
@@ -44,7 +45,8 @@ impl SqliteStore {
         if self.fail.on() {
             return Err(StoreError::Injected);
         }
-        let tx = self.conn.transaction()?;
+        let _w = Self::write_lock(&self.writing);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         {
             let mut org_stmt = tx.prepare_cached(
                 "INSERT INTO orgs (org, epoch, head) VALUES (?1, ?2, ?3)
