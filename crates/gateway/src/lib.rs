@@ -3,6 +3,19 @@
 //!
 //! [`serve`] runs it on a listener until a shutdown future resolves;
 //! [`Embedded`] runs it on its own thread (the demo and tests use that).
+//!
+//! Inside, data flows one way:
+//! - [`socket`] (engineioxide sessions, auth, rate limits, decoding) and
+//!   [`api`] (HTTP) send [`sequencer::Cmd`]s to the sequencer thread that
+//!   owns the org;
+//! - the [`sequencer`] decides, writes to a [`store::LogStore`] (SQLite on
+//!   one node, [`cluster::ClusterStore`] on NATS JetStream), and only then
+//!   answers and fans out, through [`peer::Peer`]: a narrow outbound
+//!   interface (send an encoded packet without waiting, close, ask whether
+//!   the session is still on an org's `/wall`) that the socket layer
+//!   implements. The sequencer never sees the transport, and what other
+//!   nodes wrote reaches subscribers through the same fan-out as local
+//!   commits (`sequencer/commit.rs` `deliver`).
 
 pub mod api;
 pub mod auth;
@@ -10,6 +23,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod metrics;
+pub mod peer;
 pub mod sequencer;
 pub mod session;
 pub mod shared_log;

@@ -25,8 +25,6 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
-use engineioxide::Socket;
-use engineioxide::socket::{DisconnectReason, Sid};
 use vizora_protocol::Event;
 use vizora_protocol::device::Heartbeat;
 
@@ -53,11 +51,11 @@ const STORE_PROBE_MS: u64 = 1_000;
 use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
 use crate::metrics::Counters;
-use crate::session::ConnData;
+use crate::peer::{Close, PeerRef};
 use crate::store::LogStore;
 
-/// A connected Engine.IO socket.
-pub type Sock = Arc<Socket<ConnData>>;
+/// A connected client (the socket layer's session).
+pub type Sock = PeerRef;
 
 /// What the socket layer and the HTTP routes share with the sequencer.
 #[derive(Debug)]
@@ -259,8 +257,8 @@ pub(crate) struct Sequencer {
     /// Which of the sequencer threads this is (its orgs hash to it).
     shard: usize,
     store: Box<dyn LogStore>,
-    /// Commands sent to players and not yet acknowledged, by (socket, ack id).
-    pub(crate) commands: HashMap<(Sid, u64), devices::PendingCommand>,
+    /// Commands sent to players and not yet acknowledged, by (peer, ack id).
+    pub(crate) commands: HashMap<(crate::peer::PeerId, u64), devices::PendingCommand>,
     pub(crate) next_command_ack: u64,
     orgs: HashMap<String, Org>,
     pub(crate) counters: Arc<Counters>,
@@ -318,8 +316,8 @@ pub fn spawn(
     }
     let hb_ms = (cfg.heartbeat_s * 1000.0) as u64;
     let cluster = cfg.nats.is_some();
-    // Closing an engineioxide socket spawns a tokio task, so the sequencer
-    // threads must run inside the gateway's runtime or every close panics them.
+    // Closing a peer may spawn a task (engineioxide's sockets do), so the
+    // sequencer threads run inside the gateway's runtime.
     let rt = tokio::runtime::Handle::try_current().ok();
     let mut lanes = Vec::with_capacity(n);
     let mut joins = Vec::with_capacity(n);
@@ -446,7 +444,7 @@ impl Sequencer {
                 let cluster = self.cluster;
                 let o = self.org(&org);
                 if let Some(rt) = o.rt.get_mut(&device_id)
-                    && rt.sock.as_ref().is_some_and(|s| s.id == sid)
+                    && rt.sock.as_ref().is_some_and(|s| s.id() == sid)
                 {
                     rt.sock = None;
                     if cluster {
@@ -541,11 +539,11 @@ impl Sequencer {
     fn close_all(&mut self) {
         for org in self.orgs.values_mut() {
             for s in org.subs.drain(..) {
-                s.sock.close(DisconnectReason::ClosingServer);
+                s.sock.close(Close::ServerClosing);
             }
             for rt in org.rt.values_mut() {
                 if let Some(s) = rt.sock.take() {
-                    s.close(DisconnectReason::ClosingServer);
+                    s.close(Close::ServerClosing);
                 }
             }
         }

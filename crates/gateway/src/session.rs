@@ -9,11 +9,19 @@ use tokio_util::sync::CancellationToken;
 use vizora_protocol::Claims;
 
 /// Per-connection state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ConnData {
+    /// The session's id as the sequencer knows it.
+    pub(crate) id: crate::peer::PeerId,
     pub(crate) state: Mutex<ConnState>,
     /// Cancelled when the session closes: ends its timers with it.
     pub(crate) closed: CancellationToken,
+}
+
+impl Default for ConnData {
+    fn default() -> Self {
+        Self { id: crate::peer::PeerId::next(), state: Mutex::default(), closed: CancellationToken::new() }
+    }
 }
 
 #[derive(Debug, Default)]

@@ -12,6 +12,7 @@ use std::time::Duration;
 use engineioxide::handler::EngineIoHandler;
 use engineioxide::socket::DisconnectReason;
 use engineioxide::{Socket, Str};
+use tokio::sync::mpsc::error::TrySendError;
 use serde_json::value::RawValue;
 use tokio_util::sync::CancellationToken;
 use vizora_protocol::codec::{
@@ -26,8 +27,53 @@ use vizora_protocol::{
 use crate::auth::Auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Counters;
-use crate::sequencer::{Cmd, Replier, SequencerHandle, Sock, mutation_cmd};
+use crate::peer::{Close, Packet, Peer, PeerId, PeerRef};
+use crate::sequencer::{Cmd, Replier, SequencerHandle, mutation_cmd};
 use crate::session::{Bucket, ConnData};
+
+/// An Engine.IO session of this layer.
+type Sock = Arc<Socket<ConnData>>;
+
+/// The session as the sequencer sees it.
+fn peer(sock: &Sock) -> PeerRef {
+    sock.clone()
+}
+
+impl Peer for Socket<ConnData> {
+    fn id(&self) -> PeerId {
+        self.data.id
+    }
+
+    #[expect(unsafe_code, reason = "engineioxide builds a Str from Bytes only unchecked; a Packet's bytes are UTF-8")]
+    fn send(&self, packet: Packet) -> Result<(), Packet> {
+        // The packet moves into the queue whole: no copy of it may stay
+        // here, or dropping that copy after the writer took the packet
+        // would run its owner's drop (an outbox's bookkeeping) on this
+        // thread, inside the caller's lock.
+        // SAFETY: a Packet is made from a String or from the bytes of one (`Packet::owned_by`), so it is UTF-8.
+        let text = unsafe { Str::from_bytes_unchecked(packet.into_utf8_bytes()) };
+        self.emit(text).map_err(|e| {
+            let (TrySendError::Full(back) | TrySendError::Closed(back)) = e;
+            Packet::from_utf8_bytes(back.into()).unwrap_or_else(|| Packet::from(String::new()))
+        })
+    }
+
+    fn close(&self, why: Close) {
+        Socket::close(
+            self,
+            match why {
+                Close::Refused => DisconnectReason::TransportClose,
+                Close::TooSlow => DisconnectReason::TransportError,
+                Close::ServerClosing => DisconnectReason::ClosingServer,
+            },
+        );
+    }
+
+    fn on_wall_of(&self, org: &str) -> bool {
+        let st = self.data.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.wall.as_ref().is_some_and(|c| c.org == org)
+    }
+}
 
 /// `subscribe` per connection: each one can cost a whole-org snapshot, so
 /// it has its own, much smaller bucket (a client re-subscribes on a gap or
@@ -172,7 +218,7 @@ impl SioHandler {
                 org: claims.org.clone(),
                 device_id: claims.sub.clone(),
                 iat,
-                sock: sock.clone(),
+                sock: peer(&sock),
             });
         }
         self.expire_later(sock, ns, claims, expiry);
@@ -231,7 +277,7 @@ impl SioHandler {
             if let (NS_WALL, "mutate", Some(id)) = (ns, name, ack) {
                 self.counters.mutations_rate_limited.fetch_add(1, Relaxed);
                 let reply = MutationAck::rejected(RejectCode::RateLimited, "over the event rate limit; retry later");
-                Replier::Socket { sock: sock.clone(), ack: id }.send(&reply);
+                Replier::Socket { sock: peer(&sock), ack: id }.send(&reply);
                 return;
             }
             return self.rate_error(&sock, ns);
@@ -261,7 +307,7 @@ impl SioHandler {
                 if !allowed {
                     return self.send_error(&sock, ns, ErrorCode::RateLimited, "subscribe: too often; not subscribed");
                 }
-                if !self.sequencer.send(Cmd::Subscribe { org, sock: sock.clone(), ack, since: sub.since }) {
+                if !self.sequencer.send(Cmd::Subscribe { org, sock: peer(&sock), ack, since: sub.since }) {
                     sock.close(DisconnectReason::TransportError);
                 }
             }
@@ -278,12 +324,12 @@ impl SioHandler {
                     Ok(v) => v,
                     Err(e) => return self.send_error(&sock, ns, ErrorCode::BadRequest, format!("mutate: {e}")),
                 };
-                let Some(cmd) = mutation_cmd(claims, &value, Replier::Socket { sock: sock.clone(), ack }) else {
+                let Some(cmd) = mutation_cmd(claims, &value, Replier::Socket { sock: peer(&sock), ack }) else {
                     return;
                 };
                 if !self.sequencer.send(cmd) {
                     let reply = MutationAck::rejected(RejectCode::RateLimited, "gateway busy; retry later");
-                    Replier::Socket { sock: sock.clone(), ack }.send(&reply);
+                    Replier::Socket { sock: peer(&sock), ack }.send(&reply);
                 }
             }
             // A report that breaks a bound changes nothing (PROTOCOL.md §8 Bounds).
@@ -358,10 +404,10 @@ fn end_session(sequencer: &SequencerHandle, counters: &Arc<Counters>, sock: &Soc
     }
     if ns == NS_WALL {
         counters.wall_sessions.fetch_sub(1, Relaxed);
-        sequencer.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.id });
+        sequencer.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.data.id });
     } else {
         counters.device_sessions.fetch_sub(1, Relaxed);
-        sequencer.send(Cmd::DeviceGone { org: claims.org.clone(), device_id: claims.sub.clone(), sid: sock.id });
+        sequencer.send(Cmd::DeviceGone { org: claims.org.clone(), device_id: claims.sub.clone(), sid: sock.data.id });
     }
 }
 
@@ -468,7 +514,7 @@ impl EngineIoHandler for SioHandler {
                 // An ack on /device from a session not joined there answers nothing.
                 if let Some(org) = org {
                     let reply = args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into());
-                    self.sequencer.send(Cmd::CommandAcked { org, sid: sock.id, ack: id, reply });
+                    self.sequencer.send(Cmd::CommandAcked { org, sid: sock.data.id, ack: id, reply });
                 }
             }
             SioBody::Ack { .. } => {}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use support::feed::Feed;
-use support::nats::NatsCluster;
+use support::nats::{NatsCluster, TlsFiles};
 use support::raw::http_get_with;
 use support::{SECRET, Wall, config, mutation, token};
 use vizora_gateway::config::NatsConfig;
@@ -430,9 +430,11 @@ fn a_node_that_joins_late_starts_from_a_checkpoint_not_the_whole_history() {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert_eq!(want["items"].as_array().map(Vec::len), Some(60));
-        // Its log starts after the checkpoint, not at 1, and goes on from there.
+        // Its log starts after the checkpoint, not at 1, and goes on from
+        // there (empty when the last checkpoint came after the last write).
         let (_, page) = api(&b, "acme", "log?limit=1000");
-        let first = page["entries"][0]["seq"].as_u64().unwrap_or(0);
+        assert_eq!(page["head_seq"], 120, "{page}");
+        let first = page["entries"][0]["seq"].as_u64().unwrap_or(121);
         assert!(first > 1, "the new node read the whole history: {page}");
         let mut op = Wall::connect(&b.url(), &token("acme", Role::Operator, "op2")).await;
         let m = mutation("n1", "op2", "content.create", None, None, content("late"));
@@ -446,4 +448,51 @@ fn a_node_that_joins_late_starts_from_a_checkpoint_not_the_whole_history() {
         let b_entries: Vec<&Value> = log_b["entries"].as_array().expect("entries").iter().collect();
         assert_eq!(b_entries, tail, "the same log from the checkpoint on");
     });
+}
+
+/// NATS over TLS: the NATS nodes take only TLS clients, with a certificate
+/// from a test CA. A gateway that trusts that CA (`tls_ca`) and insists on
+/// TLS (`tls_required`) writes and reads through them; one that does not
+/// trust it is refused by the handshake and says so.
+#[test]
+fn a_node_reaches_nats_over_tls_with_the_ca_it_is_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let tls = TlsFiles::make(dir.path());
+    let nats = NatsCluster::start_with(&dir.path().join("nats"), Some(&tls));
+    assert!(nats.urls().iter().all(|u| u.starts_with("tls://")));
+    let n = node_with(&dir.path().join("g0"), &nats, |c| {
+        let n = c.nats.as_mut().expect("nats block");
+        n.tls_ca = Some(tls.ca.clone());
+        n.tls_required = true;
+    });
+    wait_ready(&n);
+    block_on(async {
+        let mut w = Wall::connect(&n.url(), &token("acme", Role::Operator, "op")).await;
+        for k in 0..3 {
+            let m = mutation(&format!("m{k}"), "tls", "content.create", None, None, content(&format!("c{k}")));
+            let ack = w.call("mutate", &m).await;
+            assert_eq!(ack["status"], "applied", "{ack}");
+        }
+        let page = log_at(&n, "acme", 6).await;
+        assert_eq!(page["entries"].as_array().map(Vec::len), Some(6), "{page}");
+    });
+    // Without the CA the server's certificate is unknown: no connection.
+    let mut cfg = NatsConfig { servers: nats.urls(), tls_required: true, ack_timeout_ms: 500, ..Default::default() };
+    cfg.stream = "VIZORA_LOG".into();
+    let refused = block_on(async {
+        // Trusted, this takes well under a second (the stream exists).
+        tokio::time::timeout(Duration::from_secs(5), async {
+            match vizora_gateway::cluster::connect(&cfg).await {
+                Ok(_) => None,
+                Err(e) => Some(format!("{e:#}")),
+            }
+        })
+        .await
+    });
+    match refused {
+        Ok(Some(why)) => assert!(why.contains("JetStream") || why.contains("NATS"), "{why}"),
+        Ok(None) => panic!("a node that does not trust the CA reached NATS"),
+        // Still retrying the handshake after 5 s: refused too.
+        Err(_) => {}
+    }
 }

@@ -1,11 +1,11 @@
 //! The commands the sequencer takes from the socket layer, the HTTP API
 //! and the follower of the shared log.
 
-use engineioxide::socket::Sid;
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::{MutationAck, Position, ScheduleExecuted};
 
 use super::{ReadCtx, Replier, Sock};
+use crate::peer::PeerId;
 
 /// Work for the sequencer.
 pub enum Cmd {
@@ -27,7 +27,7 @@ pub enum Cmd {
         /// Device id.
         device_id: String,
         /// The socket that ended (a newer one may have replaced it).
-        sid: Sid,
+        sid: PeerId,
     },
     /// Heartbeats are waiting in the coalescing map.
     Heartbeats,
@@ -52,7 +52,7 @@ pub enum Cmd {
         /// The player's org.
         org: String,
         /// The player's socket.
-        sid: Sid,
+        sid: PeerId,
         /// The ack id the command was sent with.
         ack: u64,
         /// The ack's first argument, raw JSON.
@@ -104,14 +104,14 @@ pub enum Cmd {
         /// Org.
         org: String,
         /// Socket id.
-        sid: Sid,
+        sid: PeerId,
     },
     /// A subscriber's replay was sent (`ok`), or failed.
     CaughtUp {
         /// Org.
         org: String,
         /// Socket id.
-        sid: Sid,
+        sid: PeerId,
         /// Which subscribe of that socket it answered.
         round: u64,
         /// Whether every entry went out.

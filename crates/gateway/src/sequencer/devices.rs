@@ -1,17 +1,16 @@
 //! Players: registration on first connect, heartbeats, time-driven status,
 //! and the alerts status changes raise and resolve (PROTOCOL.md §7–§8).
 
-use engineioxide::socket::DisconnectReason;
 use vizora_protocol::device::{Command, CommandKind, Heartbeat};
 use vizora_protocol::{Alert, AlertState, Device, DeviceStatus, DeviceStatusData, Event, NS_DEVICE, Severity};
 
 use std::time::{Duration, Instant};
 
-use engineioxide::socket::Sid;
 use vizora_protocol::device::CommandAck;
 
 use super::org::Effect;
 use super::{DeviceRt, Org, Sequencer, Sock};
+use crate::peer::{Close, PeerId};
 
 /// A command waiting for the player's ack.
 #[derive(Debug)]
@@ -33,7 +32,7 @@ impl Sequencer {
         if let Some(removed_ms) = org.removed.get(device_id).copied() {
             if iat.saturating_mul(1000) < removed_ms {
                 // Removed after the socket layer checked: refuse it now.
-                sock.close(DisconnectReason::TransportClose);
+                sock.close(Close::Refused);
                 return;
             }
             // A token issued after the removal registers the device again.
@@ -59,9 +58,9 @@ impl Sequencer {
         let rt = org.rt.entry(device_id.to_owned()).or_insert(DeviceRt { live: Liveness::default(), sock: None });
         // A second connection of the same device replaces the first.
         if let Some(old) = rt.sock.replace(sock.clone())
-            && old.id != sock.id
+            && old.id() != sock.id()
         {
-            old.close(DisconnectReason::TransportClose);
+            old.close(Close::Refused);
         }
         // A CONNECT counts as a sign of life.
         rt.live.last_seen_ms = now;
@@ -193,7 +192,7 @@ impl Sequencer {
                 if let Some(rt) = org.rt.remove(&device)
                     && let Some(s) = rt.sock
                 {
-                    s.close(DisconnectReason::TransportClose);
+                    s.close(Close::Refused);
                 }
             }
         }
@@ -210,7 +209,7 @@ impl Sequencer {
         let ack = self.next_command_ack;
         self.next_command_ack += 1;
         let text = vizora_protocol::codec::encode_event(NS_DEVICE, Some(ack), "command", &cmd);
-        if sock.emit(text).is_err() {
+        if sock.send(text.into()).is_err() {
             tracing::warn!(device = device_id, "command not delivered: player socket full or closed");
             return;
         }
@@ -221,11 +220,11 @@ impl Sequencer {
             kind,
             sent: Instant::now(),
         };
-        self.commands.insert((sock.id, ack), pending);
+        self.commands.insert((sock.id(), ack), pending);
     }
 
     /// A player's answer to a command.
-    pub(crate) fn command_acked(&mut self, sid: Sid, ack: u64, reply: &str) {
+    pub(crate) fn command_acked(&mut self, sid: PeerId, ack: u64, reply: &str) {
         use std::sync::atomic::Ordering::Relaxed;
         let Some(p) = self.commands.remove(&(sid, ack)) else { return };
         match serde_json::from_str::<CommandAck>(reply) {

@@ -6,14 +6,13 @@ use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use engineioxide::Str;
-use engineioxide::socket::Sid;
 use vizora_protocol::org_state::OrgState;
 use vizora_protocol::{AlertState, Entity, EntityKind, Event, LogEntry, MutationAck};
 
 use super::outbox::Outbox;
 use super::{Sock, static_kind};
 use crate::metrics::MetricsWindow;
+use crate::peer::{Packet, PeerId};
 use crate::status::Liveness;
 pub(crate) use crate::store::Effect;
 use crate::store::{OrgBatch, StoreError, StoredOrg};
@@ -26,7 +25,7 @@ pub(crate) struct DeviceRt {
 
 /// A `/wall` subscriber.
 pub(crate) struct Sub {
-    pub(crate) sid: Sid,
+    pub(crate) sid: PeerId,
     pub(crate) sock: Sock,
     /// Live entries and lossy streams on their way to it (paused while its
     /// replay is sent off the sequencer thread).
@@ -96,7 +95,7 @@ pub(crate) struct Org {
     pub(crate) window: MetricsWindow,
     /// Snapshot pages at a head, shared by every subscriber that asks at
     /// that head within a second (live fields move without the head).
-    pub(crate) snapshot_cache: Option<(u64, Instant, Arc<Vec<Str>>)>,
+    pub(crate) snapshot_cache: Option<(u64, Instant, Arc<Vec<Packet>>)>,
     /// Several nodes: the shared log's sequence of this org's last message
     /// applied here (written by this node or another).
     pub(crate) shared_seq: u64,

@@ -10,21 +10,16 @@
 //!
 //! This is how Centrifugo's client writer merges its queue into one frame,
 //! with the writer's progress as the clock instead of a timer. "Taken" is
-//! observed without a task per consumer: each frame handed to engineioxide
-//! owns a guard that tells the outbox when the writer drops it, which it
-//! does once it has copied the frame out of its queue.
+//! observed without a task per consumer: each frame handed to the peer
+//! owns a guard that tells the outbox when the peer's writer drops it
+//! (engineioxide's does once it has copied the frame out of its queue).
 
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, Weak};
 
-use bytes::Bytes;
-use engineioxide::Socket;
-use engineioxide::Str;
-use engineioxide::socket::DisconnectReason;
-
 use super::packets::events_packets;
 use crate::metrics::Counters;
-use crate::session::ConnData;
+use crate::peer::{Close, Packet, PacketOwner, Peer, PeerRef};
 
 /// The entries of one commit of one org, shared by every consumer.
 pub(crate) struct Block {
@@ -32,14 +27,14 @@ pub(crate) struct Block {
     /// Each entry's JSON, in seq order.
     items: Vec<String>,
     /// The same as `events` packets, for a consumer that is not behind.
-    packets: Vec<Str>,
+    packets: Vec<Packet>,
     bytes: usize,
 }
 
 impl Block {
     pub(crate) fn new(epoch: &Arc<str>, items: Vec<String>, packet_bytes: usize) -> Arc<Self> {
-        let packets: Vec<Str> =
-            events_packets(epoch, items.iter().map(String::as_str), packet_bytes).into_iter().map(Str::from).collect();
+        let packets: Vec<Packet> =
+            events_packets(epoch, items.iter().map(String::as_str), packet_bytes).into_iter().map(Packet::from).collect();
         let bytes = packets.iter().map(|p| p.len()).sum();
         Arc::new(Self { epoch: epoch.clone(), items, packets, bytes })
     }
@@ -62,7 +57,7 @@ pub(crate) enum Refused {
 }
 
 pub(crate) struct Outbox {
-    sock: Weak<Socket<ConnData>>,
+    sock: Weak<dyn Peer>,
     budget: usize,
     packet_bytes: usize,
     counters: Arc<Counters>,
@@ -72,7 +67,7 @@ pub(crate) struct Outbox {
 #[derive(Default)]
 struct Inner {
     blocks: Vec<Arc<Block>>,
-    lossy: [Option<Arc<Vec<Str>>>; 2],
+    lossy: [Option<Arc<Vec<Packet>>>; 2],
     /// Bytes of `blocks` and `lossy`.
     queued_bytes: usize,
     /// Frames handed to the socket that its writer has not taken, and their bytes.
@@ -93,13 +88,13 @@ impl Inner {
 /// or the last handle on a socket (which drops its queue), re-enters the outbox.
 #[derive(Default)]
 struct Graveyard {
-    frames: Vec<Str>,
-    sock: Option<Arc<Socket<ConnData>>>,
+    frames: Vec<Packet>,
+    sock: Option<PeerRef>,
 }
 
 impl Outbox {
     pub(crate) fn new(
-        sock: &Arc<Socket<ConnData>>,
+        sock: &PeerRef,
         budget: usize,
         packet_bytes: usize,
         counters: Arc<Counters>,
@@ -138,14 +133,14 @@ impl Outbox {
         if r == Err(Refused::TooSlow)
             && let Some(s) = self.sock.upgrade()
         {
-            s.close(DisconnectReason::TransportError);
+            s.close(Close::TooSlow);
         }
         drop(grave);
         r
     }
 
     /// Replaces what waits of a lossy stream; sends it now if nothing is waiting.
-    pub(crate) fn push_lossy(self: &Arc<Self>, slot: Lossy, packets: &Arc<Vec<Str>>) {
+    pub(crate) fn push_lossy(self: &Arc<Self>, slot: Lossy, packets: &Arc<Vec<Packet>>) {
         let mut grave = Graveyard::default();
         {
             let mut g = self.lock();
@@ -176,14 +171,14 @@ impl Outbox {
     /// Sends a replay packet straight to the socket, unless this outbox was
     /// closed (the consumer subscribed again or left): a replay never
     /// follows a newer subscribe's ack. `false` when it did not go.
-    pub(crate) fn emit_replay(&self, packet: Str) -> bool {
+    pub(crate) fn emit_replay(&self, packet: Packet) -> bool {
         let g = self.lock();
         if g.closed {
             return false;
         }
         let Some(sock) = self.sock.upgrade() else { return false };
         // An untracked packet: a refused one is dropped here harmlessly.
-        let sent = sock.emit(packet).is_ok();
+        let sent = sock.send(packet).is_ok();
         drop(g);
         drop(sock);
         sent
@@ -225,7 +220,7 @@ impl Outbox {
             return;
         };
         let blocks = std::mem::take(&mut g.blocks);
-        let mut frames: Vec<Str> = Vec::new();
+        let mut frames: Vec<Packet> = Vec::new();
         if let [only] = blocks.as_slice() {
             frames.extend(only.packets.iter().cloned());
         } else {
@@ -234,7 +229,7 @@ impl Outbox {
                 // One epoch per packet: a new epoch starts a new run.
                 let n = rest.iter().take_while(|b| b.epoch == first.epoch).count();
                 let items = rest[..n].iter().flat_map(|b| b.items.iter().map(String::as_str));
-                frames.extend(events_packets(&first.epoch, items, self.packet_bytes).into_iter().map(Str::from));
+                frames.extend(events_packets(&first.epoch, items, self.packet_bytes).into_iter().map(Packet::from));
                 rest = &rest[n..];
             }
         }
@@ -253,15 +248,12 @@ impl Outbox {
             let len = f.len();
             g.in_flight += 1;
             g.in_flight_bytes += len;
-            if let Err(e) = sock.emit(track(f, Arc::downgrade(self))) {
+            if let Err(back) = sock.send(Packet::owned_by(Tracked { frame: f, outbox: Arc::downgrade(self) })) {
                 // Its queue of packets is full too (or it closed): cut it;
                 // it resumes by replay.
-                grave.frames.push(match e {
-                    tokio::sync::mpsc::error::TrySendError::Full(s)
-                    | tokio::sync::mpsc::error::TrySendError::Closed(s) => s,
-                });
+                grave.frames.push(back);
                 self.close_locked(g);
-                sock.close(DisconnectReason::TransportError);
+                sock.close(Close::TooSlow);
                 break;
             }
         }
@@ -269,15 +261,15 @@ impl Outbox {
     }
 }
 
-/// A frame that tells its outbox when the socket's writer has taken it.
+/// A frame that tells its outbox when the peer's writer has taken it.
 struct Tracked {
-    frame: Str,
+    frame: Packet,
     outbox: Weak<Outbox>,
 }
 
-impl AsRef<[u8]> for Tracked {
-    fn as_ref(&self) -> &[u8] {
-        self.frame.as_bytes()
+impl PacketOwner for Tracked {
+    fn packet(&self) -> &Packet {
+        &self.frame
     }
 }
 
@@ -287,14 +279,4 @@ impl Drop for Tracked {
             o.taken(self.frame.len());
         }
     }
-}
-
-#[expect(
-    unsafe_code,
-    reason = "engineioxide builds a Str from Bytes only unchecked; these bytes are those of a Str, so valid UTF-8"
-)]
-fn track(frame: Str, outbox: Weak<Outbox>) -> Str {
-    let bytes = Bytes::from_owner(Tracked { frame, outbox });
-    // SAFETY: `bytes` are exactly the bytes of `frame`, a `Str`, which is UTF-8.
-    unsafe { Str::from_bytes_unchecked(bytes) }
 }

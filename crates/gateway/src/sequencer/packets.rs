@@ -1,10 +1,10 @@
 //! Packets the sequencer sends: `events` batches and snapshot pages, split
 //! so no packet exceeds the configured byte bound (PROTOCOL.md §8 Bounds).
 
-use engineioxide::Str;
 use vizora_protocol::EntityKind;
 
 use super::Org;
+use crate::peer::Packet;
 
 /// Bytes of a snapshot page besides its items and epoch.
 const SNAPSHOT_OVERHEAD: usize = 96;
@@ -53,7 +53,7 @@ fn close_events(mut p: String) -> String {
 /// Every snapshot page of `org` at its head, kind by kind: at most `page`
 /// entities and `max_bytes` bytes each; an empty kind still gets its page
 /// with `last: true`.
-pub(super) fn snapshot_pages(org: &Org, page: usize, max_bytes: usize) -> Vec<Str> {
+pub(super) fn snapshot_pages(org: &Org, page: usize, max_bytes: usize) -> Vec<Packet> {
     let head = |kind: EntityKind| {
         format!(
             "2/wall,[\"snapshot\",{{\"epoch\":{},\"seq\":{},\"kind\":\"{}\",\"items\":[",
@@ -62,7 +62,7 @@ pub(super) fn snapshot_pages(org: &Org, page: usize, max_bytes: usize) -> Vec<St
             kind.as_str()
         )
     };
-    let mut out: Vec<Str> = Vec::new();
+    let mut out: Vec<Packet> = Vec::new();
     for kind in EntityKind::ALL {
         let items: Vec<String> = match kind {
             EntityKind::Device => org.state.devices.values().filter_map(|e| serde_json::to_string(e).ok()).collect(),

@@ -67,7 +67,7 @@ pub enum Replier {
 /// (mutation outcomes through [`Replier`], subscribe answers). `false` when
 /// the socket is full or closed.
 pub(crate) fn write_ack<T: serde::Serialize + ?Sized>(sock: &Sock, ack: u64, reply: &T) -> bool {
-    sock.emit(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply)).is_ok()
+    sock.send(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply).into()).is_ok()
 }
 
 impl Replier {

@@ -104,7 +104,7 @@ impl Sequencer {
             fresh.window = old.window;
             for s in old.subs {
                 s.outbox.close();
-                s.sock.close(engineioxide::socket::DisconnectReason::ClosingServer);
+                s.sock.close(crate::peer::Close::ServerClosing);
             }
         }
         for (device, at) in &fresh.removed {

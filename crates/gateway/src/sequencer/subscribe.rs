@@ -6,8 +6,6 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::Sender;
-use engineioxide::Str;
-use engineioxide::socket::{DisconnectReason, Sid};
 use vizora_protocol::codec::encode_event;
 use vizora_protocol::{NS_WALL, Position, SubscribeAck, SubscribeMode};
 
@@ -15,6 +13,7 @@ use super::outbox::{Lossy, Outbox};
 use super::packets::{events_packets, snapshot_pages};
 use super::{Cmd, Sequencer, Sock, Sub};
 use crate::metrics::{AlertsBySeverity, DevicesByStatus};
+use crate::peer::{Close, Packet, PeerId};
 use crate::store::LogRead;
 
 /// How long a built snapshot serves later subscribers at the same head
@@ -32,7 +31,7 @@ impl Sequencer {
         // A subscribe again on the same socket: what its last one still had
         // waiting must not follow this ack.
         if let Some(o) = self.orgs.get_mut(org_id)
-            && let Some(old) = o.subs.iter().find(|s| s.sid == sock.id)
+            && let Some(old) = o.subs.iter().find(|s| s.sid == sock.id())
         {
             old.outbox.close();
         }
@@ -47,15 +46,11 @@ impl Sequencer {
         // The session may have left /wall (or its token expired) while this
         // subscribe waited in the request queue: the leave overtakes it on
         // the life-cycle lane, so it is checked here, on this thread.
-        let joined = {
-            let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
-            st.wall.as_ref().is_some_and(|c| c.org == org_id)
-        };
-        if !joined {
+        if !sock.on_wall_of(org_id) {
             return;
         }
         if !super::reply::write_ack(&sock, ack, &reply) {
-            sock.close(DisconnectReason::TransportError);
+            sock.close(Close::TooSlow);
             return;
         }
         self.next_round += 1;
@@ -76,29 +71,29 @@ impl Sequencer {
             Some(p) => match self.store.reader() {
                 Ok(reader) => {
                     let replay = Replay { reader, org: org_id.to_owned(), epoch, after: p.seq, head };
-                    replay.spawn(outbox.clone(), sock.id, round, self.cfg.packet_bytes(), self.ctl.clone());
+                    replay.spawn(outbox.clone(), sock.id(), round, self.cfg.packet_bytes(), self.ctl.clone());
                 }
                 Err(e) => {
                     tracing::error!(org = org_id, cause = %e, "no log reader for a replay");
-                    sock.close(DisconnectReason::TransportError);
+                    sock.close(Close::TooSlow);
                     return;
                 }
             },
             None => {
                 let pages = self.snapshot(org_id);
-                if !pages.iter().all(|p| sock.emit(p.clone()).is_ok()) {
-                    sock.close(DisconnectReason::TransportError);
+                if !pages.iter().all(|p| sock.send(p.clone()).is_ok()) {
+                    sock.close(Close::TooSlow);
                     return;
                 }
             }
         }
         let org = self.org(org_id);
-        org.subs.retain(|s| s.sid != sock.id);
-        org.subs.push(Sub { sid: sock.id, sock, outbox, round });
+        org.subs.retain(|s| s.sid != sock.id());
+        org.subs.push(Sub { sid: sock.id(), sock, outbox, round });
     }
 
     /// A replay ended: the live entries that waited meanwhile follow it, in order.
-    pub(super) fn caught_up(&mut self, org_id: &str, sid: Sid, round: u64, ok: bool) {
+    pub(super) fn caught_up(&mut self, org_id: &str, sid: PeerId, round: u64, ok: bool) {
         let Some(org) = self.orgs.get_mut(org_id) else { return };
         let Some(i) = org.subs.iter().position(|s| s.sid == sid && s.round == round) else { return };
         if ok {
@@ -106,14 +101,14 @@ impl Sequencer {
         } else {
             let s = org.subs.remove(i);
             s.outbox.close();
-            s.sock.close(DisconnectReason::TransportError);
+            s.sock.close(Close::TooSlow);
         }
     }
 
     /// The org's snapshot pages at its head, built once per head and shared
     /// by every subscriber that asks at that head (a reconnect storm costs
     /// one build, not one per wall).
-    fn snapshot(&mut self, org_id: &str) -> Arc<Vec<Str>> {
+    fn snapshot(&mut self, org_id: &str) -> Arc<Vec<Packet>> {
         let (page, max_bytes) = (self.cfg.snapshot_page, self.cfg.packet_bytes());
         let org = self.org(org_id);
         if let Some((head, built, pages)) = &org.snapshot_cache
@@ -158,7 +153,7 @@ impl Sequencer {
                     .collect();
                 // Split so no packet exceeds the bound: a device is < 1 KiB.
                 let per_packet = (max_bytes / 1024).max(1);
-                let packets: Vec<Str> = devices
+                let packets: Vec<Packet> = devices
                     .chunks(per_packet)
                     .map(|chunk| {
                         let t = vizora_protocol::Telemetry { ts_ms: now, devices: chunk.to_vec() };
@@ -171,7 +166,7 @@ impl Sequencer {
                 }
             }
             let m = org.window.metrics(now, devices.online, devices.degraded, devices.offline);
-            let packets = Arc::new(vec![Str::from(encode_event(NS_WALL, None, "metrics", &m))]);
+            let packets = Arc::new(vec![Packet::from(encode_event(NS_WALL, None, "metrics", &m))]);
             for s in &org.subs {
                 s.outbox.push_lossy(Lossy::Metrics, &packets);
             }
@@ -189,7 +184,7 @@ struct Replay {
 }
 
 impl Replay {
-    fn spawn(self, outbox: Arc<Outbox>, sid: Sid, round: u64, max_bytes: usize, done: Sender<Cmd>) {
+    fn spawn(self, outbox: Arc<Outbox>, sid: PeerId, round: u64, max_bytes: usize, done: Sender<Cmd>) {
         let org = self.org.clone();
         tokio::task::spawn_blocking(move || {
             // Reported however the replay ends, a panic included: an outbox
@@ -231,7 +226,7 @@ impl Replay {
 struct CaughtUpGuard {
     done: Sender<Cmd>,
     org: String,
-    sid: Sid,
+    sid: PeerId,
     round: u64,
     ok: bool,
 }

@@ -18,6 +18,38 @@ struct Node {
 /// Three `nats-server` processes forming one JetStream cluster.
 pub struct NatsCluster {
     nodes: Vec<Node>,
+    /// Clients must speak TLS (`tls://` URLs).
+    tls: bool,
+}
+
+/// A test CA and a server certificate it signed for 127.0.0.1, as PEM files.
+pub struct TlsFiles {
+    /// The CA's certificate: what a client trusts.
+    pub ca: PathBuf,
+    /// The server's certificate.
+    pub cert: PathBuf,
+    /// The server's key.
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Makes them under `dir`.
+    pub fn make(dir: &Path) -> Self {
+        use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("ca params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca = CertifiedIssuer::self_signed(ca_params, KeyPair::generate().expect("ca key")).expect("ca");
+        let key = KeyPair::generate().expect("server key");
+        let cert = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("params")
+            .signed_by(&key, &ca)
+            .expect("server cert");
+        let files = Self { ca: dir.join("ca.pem"), cert: dir.join("server.pem"), key: dir.join("server-key.pem") };
+        std::fs::write(&files.ca, ca.pem()).expect("write ca");
+        std::fs::write(&files.cert, cert.pem()).expect("write cert");
+        std::fs::write(&files.key, key.serialize_pem()).expect("write key");
+        files
+    }
 }
 
 fn free_port() -> u16 {
@@ -32,6 +64,19 @@ impl NatsCluster {
     /// Starts three nodes under `dir` (JetStream stores synced on every
     /// write) and waits until each accepts connections.
     pub fn start(dir: &Path) -> Self {
+        Self::start_with(dir, None)
+    }
+
+    /// [`NatsCluster::start`], and with `tls` the nodes take only TLS
+    /// clients, with that certificate (the routes between them stay plain).
+    pub fn start_with(dir: &Path, tls: Option<&TlsFiles>) -> Self {
+        let tls_block = tls.map_or(String::new(), |t| {
+            format!(
+                "tls {{ cert_file: \"{}\", key_file: \"{}\", timeout: 5 }}\n",
+                t.cert.display(),
+                t.key.display()
+            )
+        });
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
         let routes: Vec<String> = ports.iter().map(|(_, c)| format!("nats://127.0.0.1:{c}")).collect();
         let mut nodes = Vec::new();
@@ -40,7 +85,7 @@ impl NatsCluster {
             std::fs::create_dir_all(&store).expect("store dir");
             let conf = dir.join(format!("n{i}.conf"));
             let text = format!(
-                "server_name: n{i}\nlisten: 127.0.0.1:{port}\n\
+                "server_name: n{i}\nlisten: 127.0.0.1:{port}\n{tls_block}\
                  jetstream {{ store_dir: \"{}\", sync_interval: always }}\n\
                  cluster {{ name: vizora-test, listen: 127.0.0.1:{cport}, routes: [{}] }}\n",
                 store.display(),
@@ -49,16 +94,17 @@ impl NatsCluster {
             std::fs::write(&conf, text).expect("write conf");
             nodes.push(Node { conf, log: dir.join(format!("n{i}.log")), port: *port, child: None });
         }
-        let mut cluster = NatsCluster { nodes };
+        let mut cluster = NatsCluster { nodes, tls: tls.is_some() };
         for i in 0..3 {
             cluster.restart(i);
         }
         cluster
     }
 
-    /// `nats://` URLs of every node.
+    /// URLs of every node (`tls://` when the nodes take only TLS).
     pub fn urls(&self) -> Vec<String> {
-        self.nodes.iter().map(|n| format!("nats://127.0.0.1:{}", n.port)).collect()
+        let scheme = if self.tls { "tls" } else { "nats" };
+        self.nodes.iter().map(|n| format!("{scheme}://127.0.0.1:{}", n.port)).collect()
     }
 
     /// Kills node `i` with SIGKILL.
