@@ -13,7 +13,7 @@ use std::collections::{HashMap, HashSet};
 use bevy::prelude::*;
 use vizora_protocol::{AlertState, now_ms};
 
-use crate::devices_panel::{DevicesPanelSystems, TileIndex, TilesRebuilt};
+use crate::devices_panel::{DevicesPanelSystems, Tile, TileIndex, TilesRebuilt};
 use crate::fleet::{AlertsChanged, Fleet};
 use crate::pages::WallSettings;
 use crate::panel::HatchImages;
@@ -79,8 +79,8 @@ pub fn pulse_alpha(t: f32, open_ms: u64) -> f32 {
     strength(open_ms) * (0.55 + 0.45 * (std::f32::consts::TAU * PULSE_HZ * t).sin())
 }
 
-fn side_of(tiles: &Query<&Sprite>, e: Entity) -> Option<f32> {
-    tiles.get(e).ok().and_then(|s| s.custom_size).map(|s| s.x)
+fn side_of(tiles: &Query<&Tile>, e: Entity) -> Option<f32> {
+    tiles.get(e).ok().map(|t| t.side)
 }
 
 #[expect(clippy::too_many_arguments, reason = "reads alerts, tiles and the clock; writes rings")]
@@ -93,7 +93,7 @@ fn update_pulse_set(
     mut rebuilt: MessageReader<TilesRebuilt>,
     time: Res<Time>,
     mut since: Local<f32>,
-    tiles: Query<&Sprite>,
+    tiles: Query<&Tile>,
 ) {
     let rebuilt = rebuilt.read().count() > 0;
     if rebuilt {
@@ -166,7 +166,7 @@ fn update_silent(
     mut marks: ResMut<TileMarks>,
     time: Res<Time>,
     mut since: Local<Option<f32>>,
-    tiles: Query<&Sprite>,
+    tiles: Query<&Tile>,
 ) {
     let t = since.get_or_insert(f32::MAX);
     *t += time.delta_secs();

@@ -6,7 +6,7 @@ use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy::time::TimeUpdateStrategy;
 use vizora::config::{PageConfig, PanelKind, WallConfig};
-use vizora::devices_panel::{DevicesPanelPlugin, Tile, TileIndex};
+use vizora::devices_panel::{DevicesPanelPlugin, Tile, TileGrid, TileIndex};
 use vizora::fleet::{Fleet, FleetPlugin};
 use vizora::net::{LinkState, NetLink, NetPlugin};
 use vizora::pages::{ActivePage, PagesPlugin, WallSettings};
@@ -51,16 +51,21 @@ impl Harness {
         self.app.update();
     }
 
-    fn tile_colors(&mut self) -> Vec<(String, Color)> {
-        let mut q = self.app.world_mut().query::<(&Tile, &Sprite)>();
-        let mut v: Vec<_> = q.iter(self.app.world()).map(|(t, s)| (t.id.clone(), s.color)).collect();
+    /// Each tile's colour as the grid mesh draws it, as sRGB bytes.
+    fn tile_colors(&mut self) -> Vec<(String, [u8; 4])> {
+        let mut q = self.app.world_mut().query::<&Tile>();
+        let grid = self.app.world().resource::<TileGrid>();
+        let mut v: Vec<_> = q
+            .iter(self.app.world())
+            .map(|t| (t.id.clone(), grid.tile_color(t.slot).expect("a drawn tile").to_srgba().to_u8_array()))
+            .collect();
         v.sort_by(|a, b| a.0.cmp(&b.0));
         v
     }
 }
 
-fn color(c: palette::Rgb) -> Color {
-    Color::srgb_u8(c[0], c[1], c[2])
+fn color(c: palette::Rgb) -> [u8; 4] {
+    Color::srgb_u8(c[0], c[1], c[2]).to_srgba().to_u8_array()
 }
 
 #[test]
