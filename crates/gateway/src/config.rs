@@ -63,8 +63,12 @@ pub struct GatewayConfig {
     /// How often status, telemetry and metrics are evaluated.
     pub tick_ms: u64,
     /// Sequencer threads; orgs are spread over them by a hash of their id,
-    /// so one busy org holds up only the orgs on its thread. 0: one per CPU
-    /// core, at most 8. With `nats`, one (0 or 1).
+    /// so an org busy with CPU work (fan-out to many walls, snapshots) holds
+    /// up only the orgs on its thread. Their writes still go one at a time
+    /// to the one SQLite file, so threads lose the shared group commit: on
+    /// 2 cores a write flood from one org cost the others more with 2 threads
+    /// than with 1 (BENCHMARKS.md). 0: one per CPU core, at most 8. With
+    /// `nats`, one (0 or 1).
     pub sequencers: usize,
     /// Metrics sliding window.
     pub metrics_window_s: u32,
@@ -178,7 +182,7 @@ impl Default for GatewayConfig {
             history_entries: 100_000,
             history_secs: 3600,
             tick_ms: 250,
-            sequencers: 0,
+            sequencers: 1,
             metrics_window_s: 60,
             snapshot_page: 500,
             limits: HealthLimits::default(),

@@ -1,9 +1,8 @@
 //! The sequencer: threads that own the orgs' state, assign `seq`, write
 //! batches to the store, and only then fan them out. Orgs are spread over
-//! the threads by a hash of their id (`sequencers` in the config, one per
-//! core by default), so a busy org holds up only the orgs that share its
-//! thread, and never the store or another thread's orgs for longer than one
-//! write. Socket handlers talk to an org's thread through two queues and
+//! the threads by a hash of their id (`sequencers` in the config, one by
+//! default), so an org busy with CPU work holds up only the orgs that share
+//! its thread, and another thread's orgs for at most one write. Socket handlers talk to an org's thread through two queues and
 //! never wait for it: session life-cycle commands (never dropped) and
 //! requests (bounded; refused with an answer when full); heartbeats are
 //! coalesced per device beside them. It answers straight onto the sockets

@@ -12,8 +12,8 @@ use std::time::Duration;
 use engineioxide::handler::EngineIoHandler;
 use engineioxide::socket::DisconnectReason;
 use engineioxide::{Socket, Str};
-use tokio::sync::mpsc::error::TrySendError;
 use serde_json::value::RawValue;
+use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use vizora_protocol::codec::{
     SioBody, SioPacket, encode_connect, encode_connect_error, encode_disconnect, encode_event,

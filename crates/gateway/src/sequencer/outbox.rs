@@ -33,8 +33,10 @@ pub(crate) struct Block {
 
 impl Block {
     pub(crate) fn new(epoch: &Arc<str>, items: Vec<String>, packet_bytes: usize) -> Arc<Self> {
-        let packets: Vec<Packet> =
-            events_packets(epoch, items.iter().map(String::as_str), packet_bytes).into_iter().map(Packet::from).collect();
+        let packets: Vec<Packet> = events_packets(epoch, items.iter().map(String::as_str), packet_bytes)
+            .into_iter()
+            .map(Packet::from)
+            .collect();
         let bytes = packets.iter().map(|p| p.len()).sum();
         Arc::new(Self { epoch: epoch.clone(), items, packets, bytes })
     }

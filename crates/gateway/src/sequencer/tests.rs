@@ -106,7 +106,11 @@ fn an_org_on_another_sequencer_thread_is_answered_while_the_first_is_held() {
     assert!(h.send(Cmd::Mutate { claims: claims(&busy), to: Replier::Channel(tx_busy), mutation: create("m1", "p1") }));
     // …while the other org's goes through.
     let (tx_other, rx_other) = tokio::sync::oneshot::channel();
-    assert!(h.send(Cmd::Mutate { claims: claims(&other), to: Replier::Channel(tx_other), mutation: create("m1", "p1") }));
+    assert!(h.send(Cmd::Mutate {
+        claims: claims(&other),
+        to: Replier::Channel(tx_other),
+        mutation: create("m1", "p1")
+    }));
     let ack = rx_other.blocking_recv().expect("answered");
     assert!(matches!(ack, MutationAck::Applied { .. }), "{ack:?}");
     assert!(rx_busy.try_recv().is_err(), "the held thread answered nothing yet");

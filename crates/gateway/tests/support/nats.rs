@@ -71,11 +71,7 @@ impl NatsCluster {
     /// clients, with that certificate (the routes between them stay plain).
     pub fn start_with(dir: &Path, tls: Option<&TlsFiles>) -> Self {
         let tls_block = tls.map_or(String::new(), |t| {
-            format!(
-                "tls {{ cert_file: \"{}\", key_file: \"{}\", timeout: 5 }}\n",
-                t.cert.display(),
-                t.key.display()
-            )
+            format!("tls {{ cert_file: \"{}\", key_file: \"{}\", timeout: 5 }}\n", t.cert.display(), t.key.display())
         });
         let ports: Vec<(u16, u16)> = (0..3).map(|_| (free_port(), free_port())).collect();
         let routes: Vec<String> = ports.iter().map(|(_, c)| format!("nats://127.0.0.1:{c}")).collect();
