@@ -15,6 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use vizora_client::cli::api::{Api, Target};
@@ -61,26 +63,7 @@ fn main() -> anyhow::Result<()> {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
 
     // Mutations over the socket: one /wall session, emit, wait for the ack.
-    let socket_mut = rt.block_on(async {
-        let mut s = Session::connect(&http, "/wall", &token(Role::Operator, "s"), Duration::from_secs(5)).await?;
-        let mut h = Histogram::<u64>::new(3)?;
-        for i in 0..mutations {
-            let m = json!({"mutation_id": format!("s{i}"), "client_id": "bench-socket", "kind": "playlist.create",
-                "args": {"id": format!("s{i}"), "name": "P"}});
-            let t = Instant::now();
-            let id = s.emit_with_ack("mutate", &m).await?;
-            loop {
-                if let Incoming::Ack { id: got, arg } = s.recv().await?
-                    && got == id
-                {
-                    anyhow::ensure!(arg.contains("\"applied\""), "socket mutation: {arg}");
-                    break;
-                }
-            }
-            h.record(t.elapsed().as_micros() as u64)?;
-        }
-        anyhow::Ok(h)
-    })?;
+    let socket_mut = rt.block_on(common::timed_creates(&http, &token(Role::Operator, "s"), mutations, "s"))?;
 
     // Mutations over HTTP: one keep-alive client, POST, read the reply.
     let op =

@@ -18,6 +18,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+mod common;
+
 use hdrhistogram::Histogram;
 use serde_json::json;
 use vizora_client::transport::{Incoming, Session};
@@ -128,27 +130,7 @@ fn run(
     }
     let before = applied.load(Ordering::Relaxed);
     let started = Instant::now();
-    let quiet = rt.block_on(async {
-        let mut s =
-            Session::connect(&url, "/wall", &token(quiet_org, Role::Operator, "q"), Duration::from_secs(30)).await?;
-        let mut h = Histogram::<u64>::new(3)?;
-        for i in 0..quiet_n {
-            let m = json!({"mutation_id": format!("q{i}"), "client_id": "quiet", "kind": "playlist.create",
-                "args": {"id": format!("q{i}"), "name": "Quiet"}});
-            let t = Instant::now();
-            let id = s.emit_with_ack("mutate", &m).await?;
-            loop {
-                if let Incoming::Ack { id: got, arg } = s.recv().await?
-                    && got == id
-                {
-                    anyhow::ensure!(arg.contains("\"applied\""), "quiet mutation: {arg}");
-                    break;
-                }
-            }
-            h.record(t.elapsed().as_micros() as u64)?;
-        }
-        anyhow::Ok(h)
-    })?;
+    let quiet = rt.block_on(common::timed_creates(&url, &token(quiet_org, Role::Operator, "q"), quiet_n, "q"))?;
     let secs = started.elapsed().as_secs_f64();
     let noisy_applied = applied.load(Ordering::Relaxed) - before;
     stop.store(true, Ordering::Relaxed);
