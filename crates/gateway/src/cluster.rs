@@ -469,6 +469,9 @@ pub async fn follow(nats: Nats, from: u64, seq: SequencerHandle, stop: tokio_uti
         let run = follow_from(&nats, &mut next, &seq);
         let err = tokio::select! {
             r = run => r.err(),
+            (applied, last) = stalled(&nats, &seq) => {
+                Some(anyhow::anyhow!("no message applied for {} s while the log is at {last} and this node at {applied}", 3 * STALL_CHECK.as_secs()))
+            }
             () = stop.cancelled() => return,
         };
         if let Some(e) = err {
@@ -477,6 +480,29 @@ pub async fn follow(nats: Nats, from: u64, seq: SequencerHandle, stop: tokio_uti
         tokio::select! {
             () = tokio::time::sleep(Duration::from_millis(500)) => {}
             () = stop.cancelled() => return,
+        }
+    }
+}
+
+/// How often the follower's progress is checked against the log's end.
+const STALL_CHECK: Duration = Duration::from_secs(2);
+
+/// Resolves once the log has moved past what this node applied and three
+/// checks in a row saw nothing more applied: a consumer that stopped
+/// delivering without an error (the follower then starts a new one). Never
+/// while NATS cannot say where the log ends.
+async fn stalled(nats: &Nats, seq: &SequencerHandle) -> (u64, u64) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut was = seq.shared.followed.load(Relaxed);
+    let mut still = 0;
+    loop {
+        tokio::time::sleep(STALL_CHECK).await;
+        let applied = seq.shared.followed.load(Relaxed);
+        let last = nats.last_seq().await.unwrap_or(0);
+        still = if applied < last && applied == was { still + 1 } else { 0 };
+        was = applied;
+        if still >= 3 {
+            return (applied, last);
         }
     }
 }

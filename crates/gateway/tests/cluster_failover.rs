@@ -146,7 +146,15 @@ async fn writer(urls: Vec<String>, first: usize, stop: Arc<Mutex<bool>>) -> Hash
                 "id": format!("{client}-{k}"), "name": "x", "kind": "image", "uri": "https://x/a.png", "duration_s": 5, "size_bytes": 1
             }),
         );
+        // A change still undecided after a minute is a hang, not a failover:
+        // fail saying where it was and what it was last told.
+        let since = Instant::now();
+        let mut last: Option<Value> = None;
         loop {
+            assert!(
+                since.elapsed() < Duration::from_secs(60),
+                "{client} {mid}: undecided after 60 s; at node {at}; last answer {last:?}"
+            );
             if session.is_none() {
                 session = Session::connect(&urls[at], "/wall", &tok, Duration::from_secs(2)).await.ok();
                 if session.is_none() {
@@ -166,6 +174,7 @@ async fn writer(urls: Vec<String>, first: usize, stop: Arc<Mutex<bool>>) -> Hash
                     break;
                 }
                 Some(a) if a["code"] == "unavailable" || a["code"] == "rate_limited" => {
+                    last = Some(a);
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
                 Some(a) => panic!("{client} {mid}: {a}"),
