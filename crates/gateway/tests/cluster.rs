@@ -496,3 +496,41 @@ fn a_node_reaches_nats_over_tls_with_the_ca_it_is_given() {
         Err(_) => {}
     }
 }
+
+/// A node whose log consumer disappears (deleted on the server, as after
+/// a NATS restart that lost it) goes on following: what other nodes write
+/// afterwards reaches it and its walls.
+#[test]
+fn a_node_whose_log_consumer_vanishes_follows_again() {
+    let s = three_nodes();
+    block_on(async {
+        let mut op = Wall::connect(&s.nodes[1].url(), &token("acme", Role::Operator, "op")).await;
+        let m = mutation("m0", "op", "content.create", None, None, content("c0"));
+        assert_eq!(op.call("mutate", &m).await["status"], "applied");
+        for n in &s.nodes {
+            log_at(n, "acme", 2).await;
+        }
+        // Every consumer of the log stream goes, on the server side.
+        let client = async_nats::connect(s._nats.urls()[0].as_str()).await.expect("nats");
+        let js = async_nats::jetstream::new(client);
+        let stream = js.get_stream("VIZORA_LOG").await.expect("stream");
+        let names: Vec<String> = futures_util::StreamExt::collect::<Vec<_>>(stream.consumer_names())
+            .await
+            .into_iter()
+            .map(|n| n.expect("name"))
+            .collect();
+        assert!(!names.is_empty(), "the nodes follow the log with consumers");
+        for n in &names {
+            stream.delete_consumer(n).await.expect("delete consumer");
+        }
+        for k in 1..=3 {
+            let m = mutation(&format!("m{k}"), "op", "content.create", None, None, content(&format!("c{k}")));
+            assert_eq!(op.call("mutate", &m).await["status"], "applied");
+        }
+        // Every node applies the later writes (log_at gives up after 20 s).
+        for n in &s.nodes {
+            let page = log_at(n, "acme", 8).await;
+            assert_eq!(page["head_seq"], 8, "{page}");
+        }
+    });
+}
