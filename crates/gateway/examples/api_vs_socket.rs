@@ -21,7 +21,7 @@ use hdrhistogram::Histogram;
 use serde_json::{Value, json};
 use vizora_client::cli::api::{Api, Target};
 use vizora_client::transport::{Incoming, Session};
-use vizora_gateway::{Auth, Embedded, GatewayConfig};
+use vizora_gateway::{Auth, Embedded};
 use vizora_protocol::{Claims, Role, now_ms};
 
 const SECRET: &[u8] = b"bench-secret";
@@ -36,21 +36,11 @@ fn us(h: &Histogram<u64>, q: f64) -> f64 {
     h.value_at_quantile(q) as f64 / 1000.0
 }
 
-fn arg(i: usize, default: u64) -> u64 {
-    std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
-}
-
 fn main() -> anyhow::Result<()> {
-    let (mutations, read_s, threads) = (arg(1, 2000) as usize, arg(2, 5), arg(3, 4) as usize);
+    let (mutations, read_s, threads) = (common::arg(1, 2000) as usize, common::arg(2, 5), common::arg(3, 4) as usize);
     let dir = tempfile::tempdir()?;
     // The per-token rate limit (1,000/s by default) would cap the reads: lifted to measure.
-    let cfg = GatewayConfig {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().into(),
-        rate_per_s: 1e9,
-        rate_burst: 1e9,
-        ..Default::default()
-    };
+    let cfg = common::loopback_config(dir.path());
     let gw = Embedded::start(cfg, Auth::hs256(SECRET))?;
     let http = format!("http://{}", gw.addr);
     let admin =

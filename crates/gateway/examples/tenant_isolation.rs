@@ -15,7 +15,7 @@
 //! load runs in this process; the per-token rate limit is lifted.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -34,10 +34,6 @@ const IN_FLIGHT: usize = 16;
 fn token(org: &str, role: Role, sub: &str) -> String {
     let claims = Claims { sub: sub.into(), org: org.into(), role, exp: now_ms() / 1000 + 3600, iat: None };
     Auth::hs256(SECRET).mint(&claims).expect("mint")
-}
-
-fn arg(i: usize, default: u64) -> u64 {
-    std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
 }
 
 fn ms(h: &Histogram<u64>, q: f64) -> f64 {
@@ -62,19 +58,14 @@ fn run(
     writers: usize,
 ) -> anyhow::Result<Run> {
     let dir = tempfile::tempdir()?;
-    let cfg = GatewayConfig {
-        listen: "127.0.0.1:0".into(),
-        data_dir: dir.path().into(),
-        rate_per_s: 1e9,
-        rate_burst: 1e9,
-        sequencers,
-        ..Default::default()
-    };
+    let cfg = GatewayConfig { sequencers, ..common::loopback_config(dir.path()) };
     let gw = Embedded::start(cfg, Auth::hs256(SECRET))?;
     let url = format!("http://{}", gw.addr);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let stop = Arc::new(AtomicBool::new(false));
-    let applied = Arc::new(AtomicU64::new(0));
+    // Noisy mutations applied so far (watched: the timing starts once the flood is under way).
+    let (applied, applied_rx) = tokio::sync::watch::channel(0u64);
+    let applied = Arc::new(applied);
     let mut load = Vec::new();
     if noisy {
         for w in 0..walls {
@@ -118,21 +109,24 @@ fn run(
                     while acks < IN_FLIGHT {
                         if let Incoming::Ack { .. } = s.recv().await? {
                             acks += 1;
-                            applied.fetch_add(1, Ordering::Relaxed);
+                            applied.send_modify(|n| *n += 1);
                         }
                     }
                 }
                 anyhow::Ok(())
             }));
         }
-        // Let the flood build up before timing the quiet org.
-        std::thread::sleep(Duration::from_secs(3));
+        // The quiet org is timed once the flood is under way: every noisy
+        // writer has had a few rounds applied.
+        rt.block_on(async {
+            let _ = applied_rx.clone().wait_for(|n| *n >= (writers * IN_FLIGHT * 4) as u64).await;
+        });
     }
-    let before = applied.load(Ordering::Relaxed);
+    let before = *applied_rx.borrow();
     let started = Instant::now();
     let quiet = rt.block_on(common::timed_creates(&url, &token(quiet_org, Role::Operator, "q"), quiet_n, "q"))?;
     let secs = started.elapsed().as_secs_f64();
-    let noisy_applied = applied.load(Ordering::Relaxed) - before;
+    let noisy_applied = *applied_rx.borrow() - before;
     stop.store(true, Ordering::Relaxed);
     for t in load {
         let _ = rt.block_on(t);
@@ -143,7 +137,8 @@ fn run(
 }
 
 fn main() -> anyhow::Result<()> {
-    let (quiet_n, walls, writers) = (arg(1, 500) as usize, arg(2, 300) as usize, arg(3, 4) as usize);
+    let (quiet_n, walls, writers) =
+        (common::arg(1, 500) as usize, common::arg(2, 300) as usize, common::arg(3, 4) as usize);
     // A quiet org that two threads put on the other thread than the noisy one.
     let quiet_org = (0..).map(|i| format!("quiet{i}")).find(|o| shard_of(o, 2) != shard_of(NOISY, 2)).expect("an org");
     let runs = [

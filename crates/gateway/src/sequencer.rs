@@ -2,11 +2,12 @@
 //! batches to the store, and only then fan them out. Orgs are spread over
 //! the threads by a hash of their id (`sequencers` in the config, one by
 //! default), so an org busy with CPU work holds up only the orgs that share
-//! its thread, and another thread's orgs for at most one write. Socket handlers talk to an org's thread through two queues and
-//! never wait for it: session life-cycle commands (never dropped) and
-//! requests (bounded; refused with an answer when full); heartbeats are
-//! coalesced per device beside them. It answers straight onto the sockets
-//! (emits are non-blocking `try_send`s).
+//! its thread, and another thread's orgs for at most one write. Socket
+//! handlers talk to an org's thread through two queues and never wait for
+//! it: session life-cycle commands (never dropped) and requests (bounded;
+//! refused with an answer when full); heartbeats are coalesced per device
+//! beside them. It answers straight onto the peers (`Peer::send` never
+//! waits).
 //!
 //! Fan-out: what an org commits is handed to its `/wall` subscribers as one
 //! shared block per hand-off, hand-offs spaced by the fan-out's cost (10 µs
@@ -50,11 +51,8 @@ const STORE_PROBE_MS: u64 = 1_000;
 use crate::clock::SharedClock;
 use crate::config::GatewayConfig;
 use crate::metrics::Counters;
-use crate::peer::{Close, PeerRef};
+use crate::peer::Close;
 use crate::store::LogStore;
-
-/// A connected client (the socket layer's session).
-pub type Sock = PeerRef;
 
 /// What the socket layer and the HTTP routes share with the sequencer.
 #[derive(Debug)]
@@ -523,7 +521,7 @@ impl Sequencer {
             Cmd::Unsubscribe { org, sid } => {
                 if let Some(o) = self.orgs.get_mut(&org) {
                     o.subs.retain(|s| {
-                        let keep = s.sid != sid;
+                        let keep = s.sock.id() != sid;
                         if !keep {
                             s.outbox.close();
                         }

@@ -1,10 +1,29 @@
 //! What the gateway's benchmark examples share.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hdrhistogram::Histogram;
 use serde_json::json;
 use vizora_client::transport::{Incoming, Session};
+use vizora_gateway::GatewayConfig;
+
+/// Command-line argument `i` as a number, or `default`.
+pub fn arg(i: usize, default: u64) -> u64 {
+    std::env::args().nth(i).and_then(|a| a.parse().ok()).unwrap_or(default)
+}
+
+/// A gateway on a free loopback port with its store in `dir`, the
+/// per-token rate limit lifted (it would cap what is measured).
+pub fn loopback_config(dir: &Path) -> GatewayConfig {
+    GatewayConfig {
+        listen: "127.0.0.1:0".into(),
+        data_dir: dir.into(),
+        rate_per_s: 1e9,
+        rate_burst: 1e9,
+        ..Default::default()
+    }
+}
 
 /// `n` `playlist.create` mutations on a fresh `/wall` session of `token`,
 /// one at a time, each timed from emit to its `applied` ack (µs).

@@ -4,8 +4,9 @@
 use vizora_protocol::device::{Heartbeat, Playback};
 use vizora_protocol::{MutationAck, Position, ScheduleExecuted};
 
-use super::{ReadCtx, Replier, Sock};
+use super::{ReadCtx, Replier};
 use crate::peer::PeerId;
+use crate::peer::PeerRef;
 
 /// Work for the sequencer.
 pub enum Cmd {
@@ -18,7 +19,7 @@ pub enum Cmd {
         /// The token's `iat`, seconds (0 when absent).
         iat: u64,
         /// Its socket.
-        sock: Sock,
+        sock: PeerRef,
     },
     /// A player's `/device` session ended.
     DeviceGone {
@@ -70,7 +71,7 @@ pub enum Cmd {
         /// Org.
         org: String,
         /// Subscriber.
-        sock: Sock,
+        sock: PeerRef,
         /// Ack id to answer.
         ack: u64,
         /// Resume point.

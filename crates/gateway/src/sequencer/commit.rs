@@ -308,7 +308,7 @@ fn fan_out(org: &mut Org, packet_bytes: usize, counters: &Counters) {
         Ok(()) => true,
         Err(Refused::TooSlow) => {
             // Too far behind on state: cut; it resumes by replay.
-            tracing::warn!(org = %org.id, sid = %s.sid, "slow /wall consumer disconnected");
+            tracing::warn!(org = %org.id, sid = %s.sock.id(), "slow /wall consumer disconnected");
             counters.slow_consumers.fetch_add(1, Relaxed);
             false
         }

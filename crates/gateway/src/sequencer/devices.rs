@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use vizora_protocol::device::CommandAck;
 
 use super::org::Effect;
-use super::{DeviceRt, Org, Sequencer, Sock};
-use crate::peer::{Close, PeerId};
+use super::{DeviceRt, Org, Sequencer};
+use crate::peer::{Close, PeerId, PeerRef};
 
 /// A command waiting for the player's ack.
 #[derive(Debug)]
@@ -24,7 +24,7 @@ pub(crate) struct PendingCommand {
 use crate::status::{Liveness, alert_kind, derive};
 
 impl Sequencer {
-    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat: u64, sock: Sock) {
+    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat: u64, sock: PeerRef) {
         let now = self.now();
         let cluster = self.cluster;
         let failing = self.store_failing;

@@ -10,9 +10,10 @@ use vizora_protocol::org_state::OrgState;
 use vizora_protocol::{AlertState, Entity, EntityKind, Event, LogEntry, MutationAck};
 
 use super::outbox::Outbox;
-use super::{Sock, static_kind};
+use super::static_kind;
 use crate::metrics::MetricsWindow;
-use crate::peer::{Packet, PeerId};
+use crate::peer::Packet;
+use crate::peer::PeerRef;
 use crate::status::Liveness;
 pub(crate) use crate::store::Effect;
 use crate::store::{OrgBatch, StoreError, StoredOrg};
@@ -20,13 +21,12 @@ use crate::store::{OrgBatch, StoreError, StoredOrg};
 /// Liveness and socket of one device.
 pub(crate) struct DeviceRt {
     pub(crate) live: Liveness,
-    pub(crate) sock: Option<Sock>,
+    pub(crate) sock: Option<PeerRef>,
 }
 
 /// A `/wall` subscriber.
 pub(crate) struct Sub {
-    pub(crate) sid: PeerId,
-    pub(crate) sock: Sock,
+    pub(crate) sock: PeerRef,
     /// Live entries and lossy streams on their way to it (paused while its
     /// replay is sent off the sequencer thread).
     pub(crate) outbox: Arc<Outbox>,

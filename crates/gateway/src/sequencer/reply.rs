@@ -4,7 +4,8 @@
 
 use vizora_protocol::MutationAck;
 
-use super::{Cmd, Sock};
+use super::Cmd;
+use crate::peer::PeerRef;
 use crate::store::LogStore;
 
 /// The command that decides a `mutate` payload, from a socket or the HTTP
@@ -55,7 +56,7 @@ pub enum Replier {
     /// An ack on a `/wall` socket.
     Socket {
         /// The socket.
-        sock: Sock,
+        sock: PeerRef,
         /// The ack id.
         ack: u64,
     },
@@ -66,7 +67,7 @@ pub enum Replier {
 /// Writes an ack on a `/wall` socket: the one place acks are written
 /// (mutation outcomes through [`Replier`], subscribe answers). `false` when
 /// the socket is full or closed.
-pub(crate) fn write_ack<T: serde::Serialize + ?Sized>(sock: &Sock, ack: u64, reply: &T) -> bool {
+pub(crate) fn write_ack<T: serde::Serialize + ?Sized>(sock: &PeerRef, ack: u64, reply: &T) -> bool {
     sock.send(vizora_protocol::codec::encode_ack(vizora_protocol::NS_WALL, ack, reply).into()).is_ok()
 }
 

@@ -11,9 +11,9 @@ use vizora_protocol::{NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::outbox::{Lossy, Outbox};
 use super::packets::{events_packets, snapshot_pages};
-use super::{Cmd, Sequencer, Sock, Sub};
+use super::{Cmd, Sequencer, Sub};
 use crate::metrics::{AlertsBySeverity, DevicesByStatus};
-use crate::peer::{Close, Packet, PeerId};
+use crate::peer::{Close, Packet, PeerId, PeerRef};
 use crate::store::LogRead;
 
 /// How long a built snapshot serves later subscribers at the same head
@@ -23,7 +23,7 @@ const SNAPSHOT_FRESH: Duration = Duration::from_secs(1);
 const REPLAY_ROWS: usize = 1000;
 
 impl Sequencer {
-    pub(super) fn subscribe(&mut self, org_id: &str, sock: Sock, ack: u64, since: Option<Position>) {
+    pub(super) fn subscribe(&mut self, org_id: &str, sock: PeerRef, ack: u64, since: Option<Position>) {
         // Pending entries must be durable and sent before the new subscriber
         // is placed, or it could miss or double them.
         self.flush();
@@ -31,7 +31,7 @@ impl Sequencer {
         // A subscribe again on the same socket: what its last one still had
         // waiting must not follow this ack.
         if let Some(o) = self.orgs.get_mut(org_id)
-            && let Some(old) = o.subs.iter().find(|s| s.sid == sock.id())
+            && let Some(old) = o.subs.iter().find(|s| s.sock.id() == sock.id())
         {
             old.outbox.close();
         }
@@ -88,14 +88,14 @@ impl Sequencer {
             }
         }
         let org = self.org(org_id);
-        org.subs.retain(|s| s.sid != sock.id());
-        org.subs.push(Sub { sid: sock.id(), sock, outbox, round });
+        org.subs.retain(|s| s.sock.id() != sock.id());
+        org.subs.push(Sub { sock, outbox, round });
     }
 
     /// A replay ended: the live entries that waited meanwhile follow it, in order.
     pub(super) fn caught_up(&mut self, org_id: &str, sid: PeerId, round: u64, ok: bool) {
         let Some(org) = self.orgs.get_mut(org_id) else { return };
-        let Some(i) = org.subs.iter().position(|s| s.sid == sid && s.round == round) else { return };
+        let Some(i) = org.subs.iter().position(|s| s.sock.id() == sid && s.round == round) else { return };
         if ok {
             org.subs[i].outbox.resume();
         } else {
