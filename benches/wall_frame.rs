@@ -14,21 +14,12 @@ use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy::time::TimeUpdateStrategy;
 use criterion::{Criterion, criterion_group, criterion_main};
-use vizora::analytics_panel::AnalyticsPanelPlugin;
-use vizora::catalog_panels::CatalogPanelsPlugin;
-use vizora::config::WallConfig;
-use vizora::devices_panel::DevicesPanelPlugin;
-use vizora::fixture::sample_fleet;
-use vizora::fleet::FleetPlugin;
-use vizora::health_panel::HealthPanelPlugin;
-use vizora::hud::HudPlugin;
-use vizora::main_panel::MainPanelPlugin;
-use vizora::net::{NetLink, NetPlugin};
-use vizora::pages::{PagesPlugin, WallSettings};
-use vizora::sample::SampleFeed;
-use vizora::schedules_panel::SchedulesPanelPlugin;
-use vizora::tile_marks::TileMarksPlugin;
-use vizora::toast::ToastPlugin;
+use vizora::app::WallPlugins;
+use vizora::app::sample::SampleFeed;
+use vizora::app::sample::sample_fleet;
+use vizora::base::config::WallConfig;
+use vizora::sync::net::NetLink;
+use vizora::wall::WallSettings;
 use vizora_client::{ConnectionState, Update};
 use vizora_protocol::{SubscribeMode, now_ms};
 
@@ -45,9 +36,7 @@ fn wall(devices: usize, single: bool) -> (App, crossbeam_channel::Sender<Update>
     app.add_plugins((MinimalPlugins, StatesPlugin))
         .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_secs_f64(1.0 / FPS as f64)))
         .insert_resource(WallSettings(WallConfig::default()))
-        .add_plugins((NetPlugin::default(), FleetPlugin, PagesPlugin::default()))
-        .add_plugins((MainPanelPlugin, DevicesPanelPlugin, TileMarksPlugin, HealthPanelPlugin, HudPlugin))
-        .add_plugins((AnalyticsPanelPlugin, SchedulesPanelPlugin, CatalogPanelsPlugin, ToastPlugin))
+        .add_plugins(WallPlugins::default())
         .insert_resource(NetLink::from_channel(rx));
     let fleet = sample_fleet(devices, now_ms());
     let feed = SampleFeed::new(&fleet);

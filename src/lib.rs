@@ -1,40 +1,21 @@
 //! The Vizora wallboard: a Bevy app fed by the client IO thread.
 //!
-//! Plugins, one concern each: [`net::NetPlugin`] drains the client's channel
-//! into messages and sends controls back; [`fleet::FleetPlugin`] holds the
-//! sync engine (confirmed state, optimistic operator changes, rollbacks);
-//! one plugin per panel ([`main_panel`], [`devices_panel`], [`health_panel`],
-//! [`analytics_panel`], [`schedules_panel`], [`catalog_panels`]) on the shared
-//! [`panel`] machinery (age line, error tile, staleness hatch);
-//! [`tile_marks::TileMarksPlugin`] pulses and hatches device tiles;
-//! [`pages::PagesPlugin`] rotates and pins pages; [`hud::HudPlugin`] the
-//! always-visible bar; [`toast::ToastPlugin`]; [`operator::OperatorPlugin`]
-//! the operator dialogs (F2); [`overlay::OverlayPlugin`] the F12 debug
-//! overlay; [`kiosk::KioskPlugin`]; [`headless::HeadlessPlugin`] renders to PNG.
+//! Layers, each using only those listed before it (checked by the
+//! `layers` test in `tests/wall`):
+//!
+//! 1. [`base`]: plain Rust, no Bevy: config, fleet model, layout, palette, formatting.
+//! 2. [`sync`]: the net bridge and the sync plugin: facts as messages, never UI.
+//! 3. [`wall`]: shared wall machinery: size, settings, pulse clock, pages,
+//!    panel status, the panel frame and the staleness hatch.
+//! 4. [`panels`]: one module per panel; panels never import each other.
+//! 5. [`chrome`]: top bar, toasts, operator console, debug overlay, kiosk.
+//! 6. [`app`]: [`app::WallPlugins`], the app builder and the data sources
+//!    (embedded demo, sample fleet, headless capture). The CLI (`main.rs`)
+//!    sits on top.
 
-pub mod analytics_panel;
 pub mod app;
-pub mod catalog_panels;
-pub mod config;
-pub mod demo;
-pub mod devices_panel;
-pub mod fixture;
-pub mod fleet;
-pub mod fleet_model;
-pub mod hatch;
-pub mod headless;
-pub mod health_panel;
-pub mod hud;
-pub mod kiosk;
-pub mod layout;
-pub mod main_panel;
-pub mod net;
-pub mod operator;
-pub mod overlay;
-pub mod pages;
-pub mod palette;
-pub mod panel;
-pub mod sample;
-pub mod schedules_panel;
-pub mod tile_marks;
-pub mod toast;
+pub mod base;
+pub mod chrome;
+pub mod panels;
+pub mod sync;
+pub mod wall;

@@ -10,12 +10,12 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use bevy::app::AppExit;
 use clap::{Args, Parser, Subcommand};
-use vizora::app::{Surface, WallOptions};
-use vizora::config::{PanelKind, WallConfig};
-use vizora::demo::DemoBackend;
-use vizora::fixture::StateFile;
-use vizora::fleet::Identity;
-use vizora::net::NetLink;
+use vizora::app::demo::DemoBackend;
+use vizora::app::{StartFocus, Surface, WallOptions};
+use vizora::base::config::{PanelKind, WallConfig};
+use vizora::sync::fleet::{Identity, TokenExpiry};
+use vizora::sync::net::NetLink;
+use vizora_client::StateFile;
 use vizora_client::{ClientConfig, Update};
 
 #[derive(Parser, Debug)]
@@ -167,10 +167,14 @@ struct WallArgs {
     /// this machine (refused otherwise: anyone on the path could read it).
     #[arg(long)]
     insecure: bool,
-    /// Keep the outbox and the last state here, so a restart without a
-    /// gateway shows the last known fleet, labelled with its age.
+    /// Keep the outbox and the last state here instead of the default
+    /// (`$XDG_STATE_HOME/vizora/walls/`, one file per gateway and org), so a
+    /// restart keeps queued changes and shows the last known fleet.
     #[arg(long)]
     store: Option<PathBuf>,
+    /// Keep nothing on disk: queued changes die with the process.
+    #[arg(long, conflicts_with = "store")]
+    no_store: bool,
     /// Render to a PNG without a window or X server.
     #[arg(long, conflicts_with = "kiosk")]
     headless: bool,
@@ -192,6 +196,10 @@ struct WallArgs {
     /// Wait until the fleet holds this many devices before counting frames (--headless).
     #[arg(long, default_value_t = 0)]
     min_devices: usize,
+    /// Capture as soon as the first snapshot is in, without waiting for
+    /// complete data (devices and metrics) from the gateway (--headless).
+    #[arg(long, requires = "headless")]
+    no_wait: bool,
     /// Frames between the two captures (headless frames step animations by 0.1 s).
     #[arg(long, default_value_t = 2)]
     then_frames: u32,
@@ -213,6 +221,15 @@ struct WallArgs {
     /// Which of the config's screens this process drives (default: the first).
     #[arg(long)]
     screen: Option<String>,
+    /// Open with this device search (as typed after `/`: words, `tag:x`, `status:offline`, `id:x`).
+    #[arg(long)]
+    find: Option<String>,
+    /// Open with this device's detail card.
+    #[arg(long)]
+    select: Option<String>,
+    /// Open with the operator console (operators and admins; F2 toggles it).
+    #[arg(long)]
+    console: bool,
     /// Show only this page, no rotation: main, devices, health, analytics, schedules, playlists or content.
     #[arg(long, value_parser = parse_page)]
     page: Option<PanelKind>,
@@ -295,30 +312,7 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command.unwrap_or(Command::Demo(DemoArgs { players: 500, heartbeat_s: 2.0, seed: 1 })) {
-        Command::Demo(d) => run_wall(WallArgs {
-            server: vec![],
-            token: None,
-            token_file: None,
-            ca_file: None,
-            insecure: false,
-            store: None,
-            headless: false,
-            kiosk: false,
-            screenshot: PathBuf::new(),
-            size: (1920, 1080),
-            frames: 8,
-            then: None,
-            then_frames: 2,
-            min_devices: 0,
-            role: None,
-            fixture: None,
-            screen: None,
-            sample: None,
-            sample_events_per_s: 0,
-            config: None,
-            page: None,
-            demo: d,
-        }),
+        Command::Demo(d) => run_wall(WallArgs { demo: d, ..wall_defaults() }),
         Command::Wall(w) => run_wall(w),
         Command::Sim(s) => run_sim(s),
         Command::Loadtest(l) => run_loadtest(l),
@@ -337,6 +331,16 @@ fn main() -> ExitCode {
     }
 }
 
+/// `vizora wall` with no flags: what `vizora demo` runs (clap fills the defaults).
+fn wall_defaults() -> WallArgs {
+    #[derive(Parser)]
+    struct Wall {
+        #[command(flatten)]
+        args: WallArgs,
+    }
+    Wall::parse_from(["vizora"]).args
+}
+
 fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     let demo = args.server.is_empty() && args.fixture.is_none() && args.sample.is_none();
     // Config first: a bad file is reported before any window opens.
@@ -348,7 +352,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let config = config.for_screen(args.screen.as_deref()).map_err(anyhow::Error::msg)?;
-    vizora::palette::set_theme(config.theme);
+    vizora::base::palette::set_theme(config.theme);
     let opts = WallOptions {
         surface: if args.headless {
             Surface::Headless {
@@ -356,6 +360,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
                 frames: args.frames,
                 then: args.then.clone().map(|p| (p, args.then_frames)),
                 min_devices: args.min_devices,
+                wait_complete: !args.no_wait,
             }
         } else if args.kiosk {
             Surface::Kiosk
@@ -372,10 +377,11 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
             sub: "fixture".into(),
             ..Identity::default()
         },
+        focus: StartFocus { find: args.find.clone(), select: args.select.clone(), console: args.console },
     };
     // Fixture first: a bad file is reported before any window opens.
     let fixture = match args.sample {
-        Some(n) => Some(vizora::fixture::sample_fleet(n, vizora_protocol::now_ms())),
+        Some(n) => Some(vizora::app::sample::sample_fleet(n, vizora_protocol::now_ms())),
         None => args.fixture.as_deref().map(StateFile::load).transpose()?,
     };
     // Building the app installs the log subscriber (Bevy's LogPlugin owns it).
@@ -383,7 +389,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     let mut backend = None;
     let link = if let Some(state) = fixture {
         let (tx, rx) = crossbeam_channel::unbounded();
-        let feed = vizora::sample::SampleFeed::new(&state);
+        let feed = vizora::app::sample::SampleFeed::new(&state);
         for u in state.into_updates() {
             let _ = tx.send(u);
         }
@@ -393,8 +399,11 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         NetLink::from_channel(rx)
     } else if demo {
         let b = DemoBackend::start(args.demo.players, Duration::from_secs_f64(args.demo.heartbeat_s), args.demo.seed)?;
-        let client = vizora_client::spawn(ClientConfig::new(b.url.clone(), b.viewer.clone()))?;
+        let mut cfg = ClientConfig::new(b.url.clone(), b.viewer.clone());
+        cfg.store_path = wall_store(&args, "demo");
+        let client = vizora_client::spawn(cfg)?;
         app.insert_resource(Identity::from_token(&b.viewer).unwrap_or_default());
+        app.insert_resource(TokenExpiry::from_token(&b.viewer));
         backend = Some(b);
         NetLink::from_client(client)
     } else {
@@ -407,7 +416,6 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         cfg.servers = args.server.clone();
         cfg.token_file = args.token_file.clone();
         cfg.ca_file = args.ca_file.clone();
-        cfg.store_path = args.store.clone();
         cfg.insecure = args.insecure;
         // A URL the client can never use is an error now, not a retry loop later.
         cfg.check_servers().map_err(|e| anyhow::anyhow!("--server {}: {}", e.server, e.reason))?;
@@ -415,7 +423,10 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
             Some(f) if args.token.is_none() => std::fs::read_to_string(f).unwrap_or_default(),
             _ => cfg.token.clone(),
         };
-        app.insert_resource(Identity::from_token(token_text.trim()).unwrap_or_default());
+        let who = Identity::from_token(token_text.trim()).unwrap_or_default();
+        cfg.store_path = wall_store(&args, &format!("{}-{}", args.server[0], who.org));
+        app.insert_resource(who);
+        app.insert_resource(TokenExpiry::from_token(token_text.trim()));
         NetLink::from_client(vizora_client::spawn(cfg)?)
     };
     app.insert_resource(link);
@@ -430,8 +441,37 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Where the wall keeps its outbox and last state: `--store`, else a file
+/// per `key` (gateway and org) under the platform's state directory
+/// (`$XDG_STATE_HOME/vizora/walls`, else `~/.local/state/vizora/walls`);
+/// nothing with `--no-store`, or when there is no home to keep it in.
+fn wall_store(args: &WallArgs, key: &str) -> Option<PathBuf> {
+    if args.no_store {
+        return None;
+    }
+    if let Some(p) = &args.store {
+        return Some(p.clone());
+    }
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")));
+    let Some(base) = base else {
+        tracing::warn!("no XDG_STATE_HOME or HOME: queued changes are kept in memory only (pass --store PATH)");
+        return None;
+    };
+    let dir = base.join("vizora").join("walls");
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        tracing::warn!("cannot create {}: {e}; queued changes are kept in memory only", dir.display());
+        return None;
+    }
+    let name: String =
+        key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    Some(dir.join(format!("{name}.sqlite")))
+}
+
 /// Feeds a sample fleet's changes at `per_s`, in 10 ms batches, until the wall goes.
-fn spawn_sample_feed(mut feed: vizora::sample::SampleFeed, per_s: u32, tx: crossbeam_channel::Sender<Update>) {
+fn spawn_sample_feed(mut feed: vizora::app::sample::SampleFeed, per_s: u32, tx: crossbeam_channel::Sender<Update>) {
     std::thread::spawn(move || {
         let start = std::time::Instant::now();
         let mut sent = 0u64;

@@ -7,15 +7,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use vizora::fixture::StateFile;
-use vizora::layout::{Grid, tile_area};
-use vizora::palette::{self, Rgb};
+use vizora::base::layout::{Grid, tile_area};
+use vizora::base::palette::{self, Rgb};
+use vizora_client::StateFile;
 use vizora_protocol::{Device, DeviceStatus};
 
 #[path = "wall/cli.rs"]
 mod cli;
+#[path = "wall/console.rs"]
+mod console;
 #[path = "wall/ecs.rs"]
 mod ecs;
+#[path = "wall/focus.rs"]
+mod focus;
+#[path = "wall/layers.rs"]
+mod layers;
 #[path = "wall/pages.rs"]
 mod pages;
 #[path = "wall/panels.rs"]
@@ -52,6 +58,8 @@ fn render(args: &[&str], out: &Path) {
         .arg(out)
         .args(args)
         .env("RUST_LOG", "warn")
+        // The demo's outbox and last state go to the build's scratch, not the home directory.
+        .env("XDG_STATE_HOME", PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state"))
         .status()
         .expect("run vizora");
     assert!(status.success(), "vizora wall --headless failed: {status}");

@@ -5,12 +5,14 @@ use std::time::Duration;
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy::time::TimeUpdateStrategy;
-use vizora::config::{PageConfig, PanelKind, WallConfig};
-use vizora::devices_panel::{DevicesPanelPlugin, Tile, TileGrid, TileIndex};
-use vizora::fleet::{Fleet, FleetPlugin};
-use vizora::net::{LinkState, NetLink, NetPlugin};
-use vizora::pages::{ActivePage, PagesPlugin, WallSettings};
-use vizora::palette;
+use vizora::app::WallPlugins;
+use vizora::base::config::{PageConfig, PanelKind, WallConfig};
+use vizora::base::palette;
+use vizora::panels::devices::{Tile, TileGrid, TileIndex};
+use vizora::sync::fleet::Fleet;
+use vizora::sync::net::{LinkState, NetLink};
+use vizora::wall::WallSettings;
+use vizora::wall::pages::ActivePage;
 use vizora_client::{ConnectionState, Update};
 use vizora_protocol::{
     Alert, AlertState, DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, Severity, SubscribeMode,
@@ -35,7 +37,7 @@ impl Harness {
         app.add_plugins((MinimalPlugins, StatesPlugin))
             .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
             .insert_resource(WallSettings(cfg))
-            .add_plugins((NetPlugin::default(), FleetPlugin, PagesPlugin::default(), DevicesPanelPlugin))
+            .add_plugins(WallPlugins::default())
             .insert_resource(NetLink::from_channel(rx));
         app.update();
         Self { app, tx }

@@ -2,9 +2,9 @@
 //! sample fleet, checked by region; a disconnected wall's hatch; an alert
 //! pulse seen between two frames. PNGs stay in `<target>/screenshots/`.
 
-use vizora::devices_panel::tile_order;
-use vizora::layout::{Grid, tile_area};
-use vizora::palette::{self, Rgb};
+use vizora::base::layout::{Grid, tile_area};
+use vizora::base::palette::{self, Rgb};
+use vizora::panels::devices::tile_order;
 use vizora_protocol::{DeviceStatus, OrgState, Position, now_ms};
 
 use super::{close, pixel, render, screenshot_dir};
@@ -13,12 +13,12 @@ const SAMPLE: usize = 48;
 
 /// The sample's devices in tile order: (id, status).
 fn order() -> Vec<(String, DeviceStatus)> {
-    let state = OrgState::from_entities(vizora::fixture::sample_fleet(SAMPLE, 0).entities());
+    let state = OrgState::from_entities(vizora::app::sample::sample_fleet(SAMPLE, 0).entities());
     tile_order(&state).into_iter().map(|d| (d.id.clone(), d.status)).collect()
 }
 
 fn tile_of(id: &str, n: usize) -> usize {
-    let state = OrgState::from_entities(vizora::fixture::sample_fleet(n, 0).entities());
+    let state = OrgState::from_entities(vizora::app::sample::sample_fleet(n, 0).entities());
     tile_order(&state).iter().position(|d| d.id == id).expect("device in the sample")
 }
 
@@ -121,7 +121,7 @@ fn a_wall_without_its_gateway_shows_the_saved_state_hatched_as_disconnected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = dir.path().join("wall.db");
     let saved_at = now_ms() - 20 * 60_000;
-    let sample = vizora::fixture::sample_fleet(SAMPLE, saved_at);
+    let sample = vizora::app::sample::sample_fleet(SAMPLE, saved_at);
     let mut s = vizora_sync::ClientStore::open(&store, 100).expect("store");
     s.save_confirmed(&Position { epoch: "e1".into(), seq: 10 }, saved_at, sample.entities()).expect("save");
     drop(s);

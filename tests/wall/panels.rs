@@ -7,20 +7,16 @@ use std::time::Duration;
 use bevy::prelude::*;
 use bevy::state::app::StatesPlugin;
 use bevy::time::TimeUpdateStrategy;
-use vizora::analytics_panel::AnalyticsPanelPlugin;
-use vizora::catalog_panels::CatalogPanelsPlugin;
-use vizora::config::{PanelKind, WallConfig};
-use vizora::devices_panel::{DevicesPanelPlugin, TileIndex};
-use vizora::fixture::sample_fleet;
-use vizora::fleet::{Fleet, FleetPlugin, Identity, OperatorAction};
-use vizora::health_panel::HealthPanelPlugin;
-use vizora::main_panel::MainPanelPlugin;
-use vizora::net::{NetLink, NetPlugin};
-use vizora::pages::{PagesPlugin, WallSettings};
-use vizora::panel::{Hatch, HatchLabel, PanelErrorTile, PanelPlugin, PanelRow};
-use vizora::schedules_panel::SchedulesPanelPlugin;
-use vizora::tile_marks::{PulseRing, SilentHatch, TileMarksPlugin};
-use vizora::toast::{ToastNode, ToastPlugin};
+use vizora::app::WallPlugins;
+use vizora::app::sample::sample_fleet;
+use vizora::base::config::{PanelKind, WallConfig};
+use vizora::chrome::toast::ToastNode;
+use vizora::panels::devices::TileIndex;
+use vizora::panels::devices::marks::{PulseRing, SilentHatch};
+use vizora::sync::fleet::{Fleet, Identity, OperatorAction};
+use vizora::sync::net::NetLink;
+use vizora::wall::WallSettings;
+use vizora::wall::panel::{Hatch, HatchLabel, PanelErrorTile, PanelRow};
 use vizora_client::{ConnectionState, Control, Update};
 use vizora_protocol::{
     AlertState, DeviceStatus, Event, LogEntry, Metrics, MutationAck, MutationApplied, MutationOp, RejectCode, Role,
@@ -42,9 +38,7 @@ impl Wall {
             .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
             .insert_resource(WallSettings(WallConfig { rotate_s: 0.0, ..WallConfig::default() }))
             .insert_resource(Identity { org: "acme".into(), role, sub: "olga".into(), client_id: "wall-olga".into() })
-            .add_plugins((NetPlugin::default(), FleetPlugin, PagesPlugin::default(), PanelPlugin))
-            .add_plugins((MainPanelPlugin, DevicesPanelPlugin, TileMarksPlugin, HealthPanelPlugin))
-            .add_plugins((AnalyticsPanelPlugin, SchedulesPanelPlugin, CatalogPanelsPlugin, ToastPlugin))
+            .add_plugins(WallPlugins::default())
             .insert_resource(NetLink::from_channels(rx, ctx));
         app.update();
         Self { app, tx, controls: crx }
@@ -76,7 +70,7 @@ impl Wall {
         self.app.update();
     }
 
-    fn fleet(&self) -> &vizora::fleet_model::FleetModel {
+    fn fleet(&self) -> &vizora::base::fleet_model::FleetModel {
         &self.app.world().resource::<Fleet>().0
     }
 
@@ -190,7 +184,7 @@ fn hatches_tell_disconnected_no_data_and_silent_apart() {
     // The sample's offline and unknown devices last reported 10 minutes ago: their tiles are hatched.
     let silent = w.app.world_mut().query::<&SilentHatch>().iter(w.app.world()).count();
     let expected = (0..26)
-        .filter(|&i| matches!(vizora::sample::sample_status(i), DeviceStatus::Offline | DeviceStatus::Unknown))
+        .filter(|&i| matches!(vizora::app::sample::sample_status(i), DeviceStatus::Offline | DeviceStatus::Unknown))
         .count();
     assert_eq!(silent, expected, "one silent hatch per quiet device");
 

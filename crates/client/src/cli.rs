@@ -417,28 +417,9 @@ pub fn state(mut cfg: ClientConfig, out: &Path, timeout: Duration) -> Result<Sta
     Ok(StateSummary { counts: KindCounts::of_state(&view), epoch, seq })
 }
 
-/// The state file: BTreeMap values come sorted by id.
-#[derive(Serialize)]
-struct StateFile<'a> {
-    epoch: &'a str,
-    seq: u64,
-    device: Vec<&'a vizora_protocol::Device>,
-    playlist: Vec<&'a vizora_protocol::Playlist>,
-    content: Vec<&'a vizora_protocol::Content>,
-    schedule: Vec<&'a vizora_protocol::Schedule>,
-    alert: Vec<&'a vizora_protocol::Alert>,
-}
-
 fn write_state_file(path: &Path, epoch: &str, seq: u64, view: &OrgState) -> io::Result<()> {
-    let file = StateFile {
-        epoch,
-        seq,
-        device: view.devices.values().collect(),
-        playlist: view.playlists.values().collect(),
-        content: view.contents.values().collect(),
-        schedule: view.schedules.values().collect(),
-        alert: view.alerts.values().collect(),
-    };
+    // BTreeMap values come sorted by id.
+    let file = crate::StateFile::of_state(epoch, seq, view);
     write_atomically(path, |w| {
         serde_json::to_writer_pretty(&mut *w, &file).map_err(io::Error::other)?;
         writeln!(w)

@@ -23,6 +23,7 @@ mod cache;
 pub mod cli;
 mod outbox;
 mod run;
+pub mod state_file;
 mod tolerant;
 pub mod transport;
 
@@ -30,6 +31,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crossbeam_channel::Receiver;
+pub use state_file::StateFile;
 use vizora_protocol::{
     ApplyCtx, AuthErrorCode, Entity, ErrorMsg, LogEntry, Metrics, Mutation, MutationAck, Position, SubscribeMode,
     Telemetry,
@@ -270,6 +272,13 @@ pub enum Control {
         mutation: Mutation,
         /// The context the caller's engine applied it with, kept with it for replays after a restart.
         ctx: ApplyCtx,
+    },
+    /// Give a queued mutation up: it is no longer sent and leaves the
+    /// durable outbox (the caller shows it as failed). One already sent may
+    /// still have been applied: the log then shows it.
+    Withdraw {
+        /// Its id.
+        mutation_id: String,
     },
     /// Drop the session and reconnect now.
     Reconnect,

@@ -189,6 +189,19 @@ impl Outbox {
         out
     }
 
+    /// Gives a mutation up (the caller showed it as failed): it is no longer
+    /// sent, and leaves the store. One already on the wire may still have
+    /// been applied; then its log entry says so. `false`: it was not here
+    /// (already decided).
+    pub(crate) fn withdraw(&mut self, mutation_id: &str) -> Result<bool, StoreError> {
+        let Some(ord) = self.by_id.remove(mutation_id) else { return Ok(false) };
+        self.slots.remove(&ord);
+        self.unsent.remove(&ord);
+        self.in_flight.remove(&ord);
+        self.acks.retain(|_, o| *o != ord);
+        self.store.remove(mutation_id)
+    }
+
     /// Ends a rate-limit pause that is over, and puts every mutation
     /// unanswered for the ack timeout back to be sent again.
     pub(crate) fn tick(&mut self, now: Instant) {

@@ -222,9 +222,11 @@ impl Io {
     async fn on_control(&mut self, first: Option<Control>) -> Option<Exit> {
         let Some(mut next) = first else { return Some(Exit::Shutdown) };
         let mut batch = Vec::new();
+        let mut withdrawn = Vec::new();
         let exit = loop {
             match next {
                 Control::Mutate { mutation, ctx } => batch.push(QueuedMutation { mutation, ctx }),
+                Control::Withdraw { mutation_id } => withdrawn.push(mutation_id),
                 Control::Reconnect => break Some(Exit::Reconnect),
                 Control::Shutdown => break Some(Exit::Shutdown),
             }
@@ -239,6 +241,16 @@ impl Io {
         };
         if !batch.is_empty() {
             for u in self.outbox.queue(batch) {
+                if deliver_reliably(&self.tx, u).await.is_err() {
+                    return Some(Exit::Shutdown);
+                }
+            }
+        }
+        // After the batch: a withdrawal may name a mutation queued with it.
+        for id in withdrawn {
+            if let Err(e) = self.outbox.withdraw(&id) {
+                tracing::error!(cause = %e, mutation_id = %id, "could not remove a withdrawn mutation");
+                let u = Update::StoreFailed { mutation_id: None, message: e.to_string() };
                 if deliver_reliably(&self.tx, u).await.is_err() {
                     return Some(Exit::Shutdown);
                 }

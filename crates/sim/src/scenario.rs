@@ -4,10 +4,9 @@
 //! show. Seeding goes over the wire ([`seed`]); this module reads and checks
 //! the file.
 //!
-//! The loader follows `vizora_gateway::config::load_ron` (unknown keys
-//! refused, errors with file:line:col or the field): the sim crate does not
-//! depend on the gateway (DESIGN.md: sim depends on protocol and client),
-//! so the few lines are repeated here rather than pulling the server in.
+//! Loaded by the project's one RON loader, `vizora_config::load_ron`, as
+//! the gateway's and the wallboard's configs are: unknown keys refused,
+//! errors with file:line:col and the field.
 
 pub mod seed;
 
@@ -130,59 +129,17 @@ pub struct Scenario {
     pub groups: Vec<GroupSpec>,
 }
 
-/// A scenario file that could not be used.
-#[derive(Debug, thiserror::Error)]
-pub enum ScenarioError {
-    /// Unreadable file.
-    #[error("{path}: {source}")]
-    Io {
-        /// File.
-        path: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// RON syntax or schema error (unknown keys are named), with position.
-    #[error("{path}:{line}:{col}: {message}")]
-    Parse {
-        /// File.
-        path: String,
-        /// 1-based line.
-        line: usize,
-        /// 1-based column.
-        col: usize,
-        /// What is wrong.
-        message: String,
-    },
-    /// A value out of range or a reference to nothing.
-    #[error("{path}: {field}: {message}")]
-    Invalid {
-        /// File.
-        path: String,
-        /// Field, e.g. `schedules[2].playlist`.
-        field: String,
-        /// Why.
-        message: String,
-    },
-}
+pub use vizora_config::ConfigError as ScenarioError;
 
 impl Scenario {
     /// Reads and checks a scenario file.
     pub fn load(path: &Path) -> Result<Self, ScenarioError> {
-        let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { path: p.clone(), source })?;
-        Self::parse(&text, &p)
+        vizora_config::load_ron(path, Self::validate)
     }
 
     /// Parses and checks scenario text; `path` names it in errors.
     pub fn parse(text: &str, path: &str) -> Result<Self, ScenarioError> {
-        let s: Self = ron::from_str(text).map_err(|e| ScenarioError::Parse {
-            path: path.to_owned(),
-            line: e.span.start.line,
-            col: e.span.start.col,
-            message: e.code.to_string(),
-        })?;
-        s.validate().map_err(|(field, message)| ScenarioError::Invalid { path: path.to_owned(), field, message })?;
-        Ok(s)
+        vizora_config::parse_ron(text, path, Self::validate)
     }
 
     /// Checks ranges, uniqueness and references; the error names the field.
@@ -341,7 +298,8 @@ mod tests {
             let text = base.replacen(from, to, 1);
             assert_ne!(text, base, "{from}");
             let err = Scenario::parse(&text, "s.ron").expect_err(field).to_string();
-            assert!(err.starts_with(&format!("s.ron: {field}: ")), "{err}");
+            // Where the key is written (its last segment), and the whole field.
+            assert!(err.starts_with("s.ron:") && err.contains(&format!(": {field}: ")), "{err}");
         }
     }
 

@@ -113,11 +113,8 @@ impl Target {
             Err(e) if e.kind() == io::ErrorKind::NotFound && !must_exist => return Ok(Self::default()),
             Err(e) => return Err(ApiCliError::Usage(format!("{}: {e}", path.display()))),
         };
-        let ron = ron::Options::default().with_default_extension(ron::extensions::Extensions::IMPLICIT_SOME);
-        ron.from_str(&text).map_err(|e| {
-            let p = e.span.start;
-            ApiCliError::Usage(format!("{}:{}:{}: {}", path.display(), p.line, p.col, e.code))
-        })
+        vizora_config::parse_ron(&text, &path.display().to_string(), |_: &Self| Ok::<(), (String, String)>(()))
+            .map_err(|e| ApiCliError::Usage(e.to_string()))
     }
 
     /// `self`, with what it lacks taken from `fallback`.

@@ -133,3 +133,21 @@ fn full_and_duplicate_mutations_are_refused_and_nothing_is_dropped() {
     assert_eq!(o.len(), 2);
     assert!(matches!(&o.queue(vec![queued(1)])[..], [Update::StoreFailed { .. }]), "already queued");
 }
+
+#[test]
+fn a_withdrawn_mutation_is_not_sent_and_leaves_the_store() {
+    let mut o = outbox(100);
+    o.queue((0..3).map(queued).collect());
+    let now = Instant::now();
+    let sent = send_all(&mut o, 0, now);
+    assert_eq!(sent, ["m0", "m1", "m2"]);
+    // m1 is on the wire, m2 too; both given up.
+    assert!(o.withdraw("m1").expect("store"), "m1 was queued");
+    assert!(o.withdraw("m2").expect("store"));
+    assert!(!o.withdraw("m2").expect("store"), "a second withdrawal finds nothing");
+    assert!(o.on_ack(1, APPLIED, now).is_empty(), "a late answer to a withdrawn one is not reported");
+    o.new_session();
+    assert_eq!(send_all(&mut o, 10, now), ["m0"], "only what is still queued goes again");
+    let left: Vec<String> = o.store.pending().expect("readable").into_iter().map(|q| q.mutation.mutation_id).collect();
+    assert_eq!(left, ["m0"]);
+}

@@ -1,0 +1,156 @@
+//! The device search box: `/` (or Ctrl+F) opens it at the top of the
+//! wall; what is typed narrows the wall to matching devices (tiles that do
+//! not match fade, lists narrow) as it is typed. Enter keeps the search and
+//! hands the keyboard back; Escape clears it. While a search is kept, a
+//! line under the top bar says what is searched for and how many match.
+
+use bevy::input::ButtonState;
+use bevy::input::keyboard::{Key, KeyboardInput};
+use bevy::prelude::*;
+
+use crate::base::layout::bar_height;
+use crate::base::palette;
+use crate::sync::fleet::Fleet;
+use crate::wall::focus::DeviceFilter;
+use crate::wall::{WallSize, color};
+
+/// The search line's text.
+#[derive(Component, Debug)]
+pub struct FinderText;
+
+/// The search line (hidden while nothing is searched for).
+#[derive(Component, Debug)]
+pub struct FinderBox;
+
+/// The search box.
+#[derive(Default)]
+pub struct FinderPlugin;
+
+impl Plugin for FinderPlugin {
+    fn build(&self, app: &mut App) {
+        // Without an input plugin (tests feed keys) nothing writes it; the reader still needs it.
+        app.init_resource::<DeviceFilter>()
+            .add_message::<KeyboardInput>()
+            .add_systems(Startup, spawn_finder)
+            .add_systems(Update, (type_into_filter, show_finder).chain());
+    }
+}
+
+fn spawn_finder(mut commands: Commands, size: Res<WallSize>) {
+    let bar = bar_height(size.h);
+    let font = bar * 0.34;
+    commands.spawn((
+        FinderBox,
+        Node {
+            position_type: PositionType::Absolute,
+            left: percent(30),
+            width: percent(40),
+            top: px(bar * 1.05),
+            padding: UiRect::axes(px(font * 0.6), px(font * 0.25)),
+            border: UiRect::all(px(2)),
+            ..default()
+        },
+        BorderColor::all(color(palette::ACCENT)),
+        BackgroundColor(color(palette::panel())),
+        GlobalZIndex(20),
+        Visibility::Hidden,
+        children![(
+            FinderText,
+            Text::new(""),
+            TextFont::from_font_size(font),
+            TextColor(color(palette::text())),
+            TextLayout::default().with_no_wrap(),
+        )],
+    ));
+}
+
+/// Keys into the search: `/` or Ctrl+F opens it; while open, characters
+/// are typed, Backspace deletes, Enter keeps, Escape clears.
+fn type_into_filter(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    mut typed: MessageReader<KeyboardInput>,
+    mut filter: ResMut<DeviceFilter>,
+) {
+    let Some(keys) = keys else {
+        typed.clear();
+        return;
+    };
+    let ctrl = keys.pressed(KeyCode::ControlLeft) || keys.pressed(KeyCode::ControlRight);
+    if !filter.editing {
+        if keys.just_pressed(KeyCode::Slash) || (ctrl && keys.just_pressed(KeyCode::KeyF)) {
+            filter.editing = true;
+        } else if keys.just_pressed(KeyCode::Escape) && filter.active() {
+            filter.set("");
+        }
+        // The key that opened the box is not typed into it.
+        typed.clear();
+        return;
+    }
+    let mut text = filter.text.clone();
+    for k in typed.read() {
+        if k.state != ButtonState::Pressed {
+            continue;
+        }
+        match &k.logical_key {
+            Key::Enter => filter.editing = false,
+            Key::Escape => {
+                text.clear();
+                filter.editing = false;
+            }
+            Key::Backspace => {
+                text.pop();
+            }
+            Key::Space => text.push(' '),
+            Key::Character(c) if !ctrl && text.chars().count() < 80 => text.push_str(c),
+            _ => {}
+        }
+    }
+    if text != filter.text {
+        filter.set(&text);
+    }
+}
+
+/// Shows the search line while searching or while a search is kept.
+fn show_finder(
+    filter: Res<DeviceFilter>,
+    fleet: Res<Fleet>,
+    mut boxes: Query<&mut Visibility, With<FinderBox>>,
+    mut texts: Query<(&mut Text, &mut TextColor), With<FinderText>>,
+    mut matching: Local<usize>,
+) {
+    if !filter.is_changed() && !fleet.is_changed() {
+        return;
+    }
+    let devices = &fleet.0.view().devices;
+    if filter.is_changed() || fleet.is_changed() {
+        *matching =
+            if filter.active() { devices.values().filter(|d| filter.matches(d)).count() } else { devices.len() };
+    }
+    let shown = filter.editing || filter.active() || filter.error.is_some();
+    for mut v in &mut boxes {
+        let want = if shown { Visibility::Inherited } else { Visibility::Hidden };
+        if *v != want {
+            *v = want;
+        }
+    }
+    let cursor = if filter.editing { "_" } else { "" };
+    let (line, c) = match &filter.error {
+        Some(e) => (format!("FIND  {}{cursor}   {e}", crate::base::format::ascii(&filter.text, 60)), palette::OFFLINE),
+        None => (
+            format!(
+                "FIND  {}{cursor}   {} of {} devices{}",
+                crate::base::format::ascii(&filter.text, 60),
+                *matching,
+                devices.len(),
+                if filter.editing { "" } else { "   (/ edit, Esc clear)" }
+            ),
+            palette::text(),
+        ),
+    };
+    for (mut t, mut tc) in &mut texts {
+        if t.0 != line {
+            t.0.clone_from(&line);
+        }
+        tc.0 = color(c);
+    }
+}

@@ -1,0 +1,667 @@
+//! DevicesPanelPlugin: one tile per device, coloured, shaped and labelled by
+//! status. Rebuilt when the fleet is replaced or devices come and go;
+//! otherwise only the tiles of changed devices are touched.
+//!
+//! Every tile's square and status mark are drawn by one mesh ([`TileGrid`]:
+//! eight vertices per tile), not by two sprites per tile: at 10,000 devices
+//! that is one entity to extract and draw instead of 20,000. A tile keeps an
+//! entity (position, labels, and the marks of `tile_marks` as children)
+//! that draws nothing itself.
+
+pub mod marks;
+
+use std::collections::HashMap;
+
+use bevy::prelude::*;
+use vizora_protocol::{Device, DeviceStatus};
+
+use crate::base::config::PanelKind;
+use crate::base::format::fitted_name;
+use crate::base::layout::{Grid, Rect, tile_area};
+use crate::base::palette::{self, Shape, status_color, status_label, status_shape};
+use crate::sync::fleet::{DeviceChanged, Fleet, FleetMembershipChanged, FleetReset};
+use crate::wall::WallSize;
+use crate::wall::focus::{DeviceFilter, Selected};
+use crate::wall::pages::ActivePage;
+
+/// A device tile and the parts that change with status.
+#[derive(Component, Debug)]
+pub struct Tile {
+    /// Device id.
+    pub id: String,
+    /// Its place in the grid mesh.
+    pub slot: usize,
+    /// Side of its square, pixels.
+    pub side: f32,
+    status_text: Option<Entity>,
+    name_text: Option<Entity>,
+    max_chars: usize,
+    extras: Option<TileExtras>,
+}
+
+/// The parts of a large tile that show telemetry.
+#[derive(Debug, Clone, Copy)]
+struct TileExtras {
+    playing: Entity,
+    cpu: Entity,
+    temp: Entity,
+    side: f32,
+}
+
+/// The "now playing" line of a tile.
+#[derive(Component, Debug)]
+pub struct TilePlaying;
+
+/// A mini bar of a tile.
+#[derive(Component, Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TileBar {
+    /// CPU load, 0..100 %.
+    Cpu,
+    /// SoC temperature, 0..100 °C.
+    Temp,
+}
+
+/// A tile's telemetry: the "now playing" line and the CPU and temperature bar widths.
+fn telemetry_of(
+    model: &crate::base::fleet_model::FleetModel,
+    d: &Device,
+    side: f32,
+    max_chars: usize,
+) -> (String, f32, f32) {
+    let playing = model.playing(d).map(|p| {
+        let name = model.view().contents.get(&p.content_id).map_or(p.content_id.as_str(), |c| c.name.as_str());
+        // Content names read from their start (device names from their end).
+        let name: String = fitted_name(name, usize::MAX).chars().take(max_chars.saturating_sub(2)).collect();
+        format!("> {name}")
+    });
+    let health = model.health(d);
+    let width = |v: Option<f32>| side * 0.8 * (v.unwrap_or(0.0) / 100.0).clamp(0.0, 1.0);
+    (playing.unwrap_or_default(), width(health.map(|h| h.cpu_pct)), width(health.map(|h| h.temp_c)))
+}
+
+/// How far a tile that does not match the search fades toward the background.
+pub const DIM: f32 = 0.75;
+
+/// Vertices per tile in the grid mesh: its square, then its status mark.
+const VERTS_PER_TILE: usize = 8;
+
+/// What the grid mesh draws, kept on the CPU: the mesh is refreshed from it
+/// when it changes (and it is what tests read where nothing renders).
+#[derive(Resource, Debug, Default)]
+pub struct TileGrid {
+    /// Vertex positions, relative to the panel (world space, y up).
+    pub positions: Vec<[f32; 3]>,
+    /// Vertex colours, linear RGBA.
+    pub colors: Vec<[f32; 4]>,
+    /// Set when the tile count changed: the mesh needs new indices.
+    relaid: bool,
+    /// Slots drawn since the mesh last took them.
+    dirty: Vec<usize>,
+}
+
+impl TileGrid {
+    /// The colour of the square of the tile in `slot`.
+    pub fn tile_color(&self, slot: usize) -> Option<Color> {
+        self.colors.get(slot * VERTS_PER_TILE).map(|c| Color::LinearRgba(LinearRgba::from_f32_array(*c)))
+    }
+
+    /// Starts again with `n` tiles, every vertex at the origin.
+    fn reset(&mut self, n: usize) {
+        self.positions = vec![[0.0; 3]; n * VERTS_PER_TILE];
+        self.colors = vec![[0.0; 4]; n * VERTS_PER_TILE];
+        self.relaid = true;
+        self.dirty.clear();
+    }
+
+    /// Writes the square and mark of the tile in `slot`, centred on `at`;
+    /// `dim` tiles (not matching the search) fade toward the background.
+    fn draw(&mut self, slot: usize, at: Vec2, side: f32, status: DeviceStatus, dim: bool) {
+        let base = slot * VERTS_PER_TILE;
+        if base + VERTS_PER_TILE > self.positions.len() {
+            return;
+        }
+        let h = side / 2.0;
+        let square = [[-h, -h], [h, -h], [h, h], [-h, h]];
+        let fade = |c: Color| if dim { c.mix(&rgb(palette::background()), DIM) } else { c };
+        let tile = LinearRgba::from(fade(rgb(status_color(status)))).to_f32_array();
+        let (mark, mark_color) = mark_corners(status_shape(status), side);
+        let mark_color = if mark_color == Color::NONE { mark_color } else { fade(mark_color) };
+        for (i, [x, y]) in square.into_iter().enumerate() {
+            self.positions[base + i] = [at.x + x, at.y + y, 0.0];
+            self.colors[base + i] = tile;
+        }
+        let mark_color = LinearRgba::from(mark_color).to_f32_array();
+        for (i, [x, y]) in mark.into_iter().enumerate() {
+            self.positions[base + 4 + i] = [at.x + x, at.y + y, 0.0];
+            self.colors[base + 4 + i] = mark_color;
+        }
+        if !self.relaid {
+            self.dirty.push(slot);
+        }
+    }
+
+    /// Copies the drawn slots into `mesh`'s vertex data; `false` when the
+    /// mesh does not hold it as expected (then it is built anew).
+    fn patch(&self, mesh: &mut Mesh) -> bool {
+        use bevy::mesh::VertexAttributeValues::{Float32x3, Float32x4};
+        let Ok(Some(Float32x3(positions))) = mesh.try_attribute_mut_option(Mesh::ATTRIBUTE_POSITION) else {
+            return false;
+        };
+        if positions.len() != self.positions.len() {
+            return false;
+        }
+        for &slot in &self.dirty {
+            let r = slot * VERTS_PER_TILE..(slot + 1) * VERTS_PER_TILE;
+            positions[r.clone()].copy_from_slice(&self.positions[r]);
+        }
+        let Ok(Some(Float32x4(colors))) = mesh.try_attribute_mut_option(Mesh::ATTRIBUTE_COLOR) else {
+            return false;
+        };
+        for &slot in &self.dirty {
+            let r = slot * VERTS_PER_TILE..(slot + 1) * VERTS_PER_TILE;
+            colors[r.clone()].copy_from_slice(&self.colors[r]);
+        }
+        true
+    }
+
+    /// The mesh for what is here (one invisible triangle when empty: a
+    /// vertex buffer may not be empty).
+    fn mesh(&self) -> Mesh {
+        use bevy::asset::RenderAssetUsages;
+        use bevy::mesh::{Indices, PrimitiveTopology};
+        let (positions, colors) = if self.positions.is_empty() {
+            (vec![[0.0; 3]; 3], vec![[0.0; 4]; 3])
+        } else {
+            (self.positions.clone(), self.colors.clone())
+        };
+        let tiles = self.positions.len() / VERTS_PER_TILE;
+        let mut indices: Vec<u32> = Vec::with_capacity(tiles * 12);
+        for t in 0..tiles as u32 {
+            let b = t * VERTS_PER_TILE as u32;
+            // The square first, its mark after: drawn in this order, the mark lies on top.
+            indices.extend([b, b + 1, b + 2, b, b + 2, b + 3]);
+            indices.extend([b + 4, b + 5, b + 6, b + 4, b + 6, b + 7]);
+        }
+        if indices.is_empty() {
+            indices.extend([0, 1, 2]);
+        }
+        Mesh::new(PrimitiveTopology::TriangleList, RenderAssetUsages::default())
+            .with_inserted_attribute(Mesh::ATTRIBUTE_POSITION, positions)
+            .with_inserted_attribute(Mesh::ATTRIBUTE_COLOR, colors)
+            .with_inserted_indices(Indices::U32(indices))
+    }
+}
+
+/// The entity that draws [`TileGrid`].
+#[derive(Component, Debug)]
+pub struct TileGridMesh;
+
+/// Devices in tile order: grouped by their first tag (untagged last), then by name.
+pub fn tile_order(state: &vizora_protocol::OrgState) -> Vec<&Device> {
+    let mut v: Vec<&Device> = state.devices.values().collect();
+    v.sort_by(|a, b| {
+        let tag = |d: &Device| d.tags.first().map_or((1, String::new()), |t| (0, t.clone()));
+        tag(a).cmp(&tag(b)).then_with(|| a.name.cmp(&b.name)).then_with(|| a.id.cmp(&b.id))
+    });
+    v
+}
+
+/// Parent of every tile: hidden when another page shows.
+#[derive(Component, Debug)]
+pub struct DevicesPanel;
+
+/// The tiles were spawned anew (marks on them must be redone).
+#[derive(Message, Debug, Clone, Default)]
+pub struct TilesRebuilt;
+
+/// Device id → tile entity.
+#[derive(Resource, Debug, Default)]
+pub struct TileIndex(pub HashMap<String, Entity>);
+
+/// Where the tiles are: the grid, and the device of each slot (for
+/// clicks and arrow keys).
+#[derive(Resource, Debug, Default)]
+pub struct TileLayout {
+    /// The grid the tiles fill; none before the first device.
+    pub grid: Option<Grid>,
+    /// Device ids by slot.
+    pub ids: Vec<String>,
+}
+
+/// The ring around the selected tile.
+#[derive(Component, Debug)]
+pub struct SelectionRing;
+
+/// Systems of this plugin.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum DevicesPanelSystems {
+    /// Spawns, moves and recolours tiles.
+    Draw,
+}
+
+/// Draws the device grid.
+#[derive(Default)]
+pub struct DevicesPanelPlugin;
+
+impl Plugin for DevicesPanelPlugin {
+    fn build(&self, app: &mut App) {
+        crate::wall::panel::ensure_panel_plugin(app);
+        app.init_resource::<WallSize>()
+            .init_resource::<TileIndex>()
+            .init_resource::<TileGrid>()
+            .init_resource::<TileLayout>()
+            .init_resource::<DeviceFilter>()
+            .init_resource::<Selected>()
+            .configure_sets(Update, DevicesPanelSystems::Draw)
+            .add_systems(Startup, spawn_devices_panel)
+            .add_message::<TilesRebuilt>()
+            .add_systems(
+                Update,
+                (
+                    rebuild_tiles,
+                    refilter_tiles,
+                    update_changed_tiles,
+                    select_by_pointer,
+                    select_by_keys,
+                    place_selection_ring,
+                    sync_grid_mesh,
+                    show_devices_panel,
+                )
+                    .chain()
+                    .in_set(DevicesPanelSystems::Draw),
+            );
+    }
+}
+
+fn spawn_devices_panel(
+    mut commands: Commands,
+    size: Res<WallSize>,
+    settings: Option<Res<crate::wall::WallSettings>>,
+    images: Res<crate::wall::panel::HatchImages>,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    materials: Option<ResMut<Assets<ColorMaterial>>>,
+    grid: Res<TileGrid>,
+) {
+    let root = commands.spawn((DevicesPanel, Transform::default(), Visibility::default())).id();
+    // Behind the grid: a square a little larger than its tile shows as a ring.
+    commands.spawn((
+        SelectionRing,
+        Sprite::from_color(rgb(palette::ACCENT), Vec2::ONE),
+        Transform::from_xyz(0.0, 0.0, -0.5),
+        Visibility::Hidden,
+        ChildOf(root),
+    ));
+    // Where something renders: the one mesh every tile is drawn by.
+    if let (Some(mut meshes), Some(mut materials)) = (meshes, materials) {
+        commands.spawn((
+            TileGridMesh,
+            Mesh2d(meshes.add(grid.mesh())),
+            MeshMaterial2d(materials.add(ColorMaterial::default())),
+            Transform::default(),
+            Visibility::default(),
+            // Its vertices move on every rebuild: never culled by stale bounds.
+            bevy::camera::visibility::NoFrustumCulling,
+            ChildOf(root),
+        ));
+    }
+    // The UI layer over the tiles: age, error tile and staleness hatch.
+    let font = crate::wall::panel::panel_font(&size, settings.as_deref());
+    crate::wall::panel::spawn_panel_with(&mut commands, PanelKind::Devices, &size, font, &images, false);
+}
+
+/// Pixel rect (top-left origin) → sprite centre in world space (centre origin, y up).
+pub fn to_world(r: &Rect, size: WallSize) -> Vec2 {
+    let (cx, cy) = r.center();
+    Vec2::new(cx - size.w / 2.0, size.h / 2.0 - cy)
+}
+
+fn rgb(c: palette::Rgb) -> Color {
+    Color::srgb_u8(c[0], c[1], c[2])
+}
+
+/// The four corners of the status mark inside a tile of `side` pixels
+/// (relative to its centre, counter-clockwise) and its colour; every mark
+/// stays inside its tile.
+fn mark_corners(shape: Shape, side: f32) -> ([[f32; 2]; 4], Color) {
+    let bg = rgb(palette::background());
+    let square = |half: f32, dx: f32, dy: f32| {
+        [[dx - half, dy - half], [dx + half, dy - half], [dx + half, dy + half], [dx - half, dy + half]]
+    };
+    match shape {
+        // Nothing: the corners meet at the centre.
+        Shape::Solid => ([[0.0; 2]; 4], Color::NONE),
+        // Offline: hollow, a thick outline of the status colour.
+        Shape::Hollow => (square(side * 0.23, 0.0, 0.0), bg),
+        // Degraded: a notch cut from the top-right corner.
+        Shape::Notched => {
+            let s = side * 0.3;
+            (square(s / 2.0, (side - s) / 2.0, (side - s) / 2.0), bg)
+        }
+        // Unknown: a diamond dot (a square of side 0.2 turned 45°).
+        Shape::Dot => {
+            let r = side * 0.2 * std::f32::consts::FRAC_1_SQRT_2;
+            ([[0.0, -r], [r, 0.0], [0.0, r], [-r, 0.0]], bg)
+        }
+    }
+}
+
+fn show_devices_panel(page: Option<Res<ActivePage>>, mut q: Query<&mut Visibility, With<DevicesPanel>>) {
+    let Some(page) = page else { return };
+    if !page.is_changed() {
+        return;
+    }
+    for mut v in &mut q {
+        *v = if page.placements.iter().any(|p| p.panel == PanelKind::Devices) {
+            Visibility::Inherited
+        } else {
+            Visibility::Hidden
+        };
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one system rebuilds the whole grid from the fleet")]
+fn rebuild_tiles(
+    mut commands: Commands,
+    mut grid: ResMut<TileGrid>,
+    root: Option<Single<Entity, With<DevicesPanel>>>,
+    fleet: Res<Fleet>,
+    size: Res<WallSize>,
+    mut index: ResMut<TileIndex>,
+    mut reset: MessageReader<FleetReset>,
+    mut membership: MessageReader<FleetMembershipChanged>,
+    mut rebuilt: MessageWriter<TilesRebuilt>,
+    (page, filter, mut layout): (Option<Res<ActivePage>>, Res<DeviceFilter>, ResMut<TileLayout>),
+    mut placed: Local<Option<Rect>>,
+) {
+    // The grid fills the devices panel's cell on the page; while another page
+    // shows, it stays where it was (no rebuild on every page turn).
+    let area = page
+        .and_then(|p| p.rect_of(PanelKind::Devices, *size))
+        .or(*placed)
+        .unwrap_or_else(|| tile_area(size.w, size.h));
+    let moved = *placed != Some(area);
+    let resized = size.is_changed() || moved;
+    if reset.read().count() == 0 && membership.read().count() == 0 && !resized {
+        return;
+    }
+    *placed = Some(area);
+    rebuilt.write(TilesRebuilt);
+    for (_, e) in index.0.drain() {
+        commands.entity(e).despawn();
+    }
+    let devices = tile_order(fleet.0.view());
+    grid.reset(devices.len());
+    layout.ids = devices.iter().map(|d| d.id.clone()).collect();
+    layout.grid = None;
+    if devices.is_empty() {
+        return;
+    }
+    let tiles = Grid::fit(devices.len(), area);
+    layout.grid = Some(tiles);
+    let layout = tiles;
+    let side = (layout.cell - layout.gap).max(1.0);
+    let labelled = side >= 40.0;
+    let font = (side * 0.2).clamp(8.0, 48.0);
+    let name_font = (side * 0.13).clamp(8.0, 32.0);
+    // The built-in monospace font advances about 0.6 em per glyph.
+    let max_chars = ((side * 0.92) / (name_font * 0.6)).floor() as usize;
+    for (i, d) in devices.iter().enumerate() {
+        let pos = to_world(&layout.tile(i), *size);
+        grid.draw(i, pos, side, d.status, filter.active() && !filter.matches(d));
+        // Draws nothing itself: it places labels and marks.
+        let mut tile = commands.spawn((Transform::from_xyz(pos.x, pos.y, 0.0), Visibility::default()));
+        if let Some(root) = &root {
+            tile.insert(ChildOf(**root));
+        }
+        let mut status_text = None;
+        let mut name_text = None;
+        let mut extras = None;
+        if labelled {
+            let name = tile
+                .commands()
+                .spawn((
+                    Text2d::new(fitted_name(&d.name, max_chars)),
+                    TextFont::from_font_size(name_font),
+                    TextColor(rgb(palette::text())),
+                    Transform::from_xyz(0.0, side * 0.36, 0.2),
+                ))
+                .id();
+            let st = tile
+                .commands()
+                .spawn((
+                    Text2d::new(status_label(d.status)),
+                    TextFont::from_font_size(font),
+                    TextColor(rgb(palette::text())),
+                    Transform::from_xyz(0.0, -side * 0.34, 0.2),
+                ))
+                .id();
+            // What it plays, and CPU / temperature mini bars (left-anchored, drawn on a dark track).
+            let (now_playing, cpu_w, temp_w) = telemetry_of(&fleet.0, d, side, max_chars);
+            let playing = tile
+                .commands()
+                .spawn((
+                    Text2d::new(now_playing),
+                    TextFont::from_font_size(name_font * 0.9),
+                    TextColor(rgb(palette::text())),
+                    Transform::from_xyz(0.0, side * 0.2, 0.2),
+                    TilePlaying,
+                ))
+                .id();
+            let bar = |y: f32, w: f32| {
+                (
+                    Sprite::from_color(rgb(palette::text()), Vec2::new(w, side * 0.06)),
+                    Transform::from_xyz(-side * 0.4, y, 0.25),
+                    bevy::sprite::Anchor::CENTER_LEFT,
+                )
+            };
+            let track = |y: f32| {
+                (
+                    Sprite::from_color(rgb(palette::background()).with_alpha(0.45), Vec2::new(side * 0.8, side * 0.06)),
+                    Transform::from_xyz(0.0, y, 0.22),
+                )
+            };
+            // Upper half only: the lower half shows the status shape and label.
+            let cpu = tile.commands().spawn((bar(side * 0.06, cpu_w), TileBar::Cpu)).id();
+            let temp = tile.commands().spawn((bar(-side * 0.02, temp_w), TileBar::Temp)).id();
+            let t1 = tile.commands().spawn(track(side * 0.06)).id();
+            let t2 = tile.commands().spawn(track(-side * 0.02)).id();
+            tile.add_children(&[name, st, playing, t1, t2, cpu, temp]);
+            status_text = Some(st);
+            name_text = Some(name);
+            extras = Some(TileExtras { playing, cpu, temp, side });
+        }
+        let id = tile.insert(Tile { id: d.id.clone(), slot: i, side, status_text, name_text, max_chars, extras }).id();
+        index.0.insert(d.id.clone(), id);
+    }
+}
+
+#[expect(clippy::too_many_arguments, reason = "one system redraws a changed tile: mesh, labels and bars")]
+fn update_changed_tiles(
+    fleet: Res<Fleet>,
+    index: Res<TileIndex>,
+    mut changed: MessageReader<DeviceChanged>,
+    mut grid: ResMut<TileGrid>,
+    filter: Res<DeviceFilter>,
+    tiles: Query<(&Tile, &Transform)>,
+    mut texts: Query<&mut Text2d>,
+    mut bars: Query<(&TileBar, &mut Sprite)>,
+) {
+    for c in changed.read() {
+        let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.view().devices.get(&c.id)) else { continue };
+        let Ok((tile, tf)) = tiles.get(e) else { continue };
+        grid.draw(tile.slot, tf.translation.truncate(), tile.side, d.status, filter.active() && !filter.matches(d));
+        if let Some(Ok(mut t)) = tile.status_text.map(|e| texts.get_mut(e)) {
+            let label = status_label(d.status);
+            if t.0 != label {
+                t.0 = label.to_owned();
+            }
+        }
+        if let Some(x) = tile.extras {
+            let (playing, cpu_w, temp_w) = telemetry_of(&fleet.0, d, x.side, tile.max_chars);
+            if let Ok(mut t) = texts.get_mut(x.playing)
+                && t.0 != playing
+            {
+                t.0 = playing;
+            }
+            for (e, w) in [(x.cpu, cpu_w), (x.temp, temp_w)] {
+                if let Ok((_, mut s)) = bars.get_mut(e) {
+                    s.custom_size = Some(Vec2::new(w, x.side * 0.06));
+                }
+            }
+        }
+        // A rename (an operator's, shown before the gateway confirms it).
+        if let Some(Ok(mut t)) = tile.name_text.map(|e| texts.get_mut(e)) {
+            let name = fitted_name(&d.name, tile.max_chars);
+            if t.0 != name {
+                t.0 = name;
+            }
+        }
+    }
+}
+
+/// Redraws every tile when the search changes: matches keep their colour,
+/// the rest fade.
+fn refilter_tiles(
+    filter: Res<DeviceFilter>,
+    fleet: Res<Fleet>,
+    mut grid: ResMut<TileGrid>,
+    tiles: Query<(&Tile, &Transform)>,
+) {
+    if !filter.is_changed() || filter.is_added() {
+        return;
+    }
+    for (tile, tf) in &tiles {
+        let Some(d) = fleet.0.view().devices.get(&tile.id) else { continue };
+        grid.draw(tile.slot, tf.translation.truncate(), tile.side, d.status, filter.active() && !filter.matches(d));
+    }
+}
+
+/// A click on a tile selects its device; a click beside the tiles clears the selection.
+fn select_by_pointer(
+    mouse: Option<Res<ButtonInput<MouseButton>>>,
+    window: Option<Single<&Window>>,
+    page: Option<Res<ActivePage>>,
+    layout: Res<TileLayout>,
+    mut selected: ResMut<Selected>,
+) {
+    let (Some(mouse), Some(window)) = (mouse, window) else { return };
+    if !mouse.just_pressed(MouseButton::Left) || !page.is_some_and(|p| p.shows(PanelKind::Devices)) {
+        return;
+    }
+    let (Some(at), Some(grid)) = (window.cursor_position(), layout.grid) else { return };
+    let hit = grid.at(at.x, at.y, layout.ids.len()).map(|i| layout.ids[i].clone());
+    if selected.0 != hit {
+        selected.0 = hit;
+    }
+}
+
+/// Arrow keys move the selection over the tiles; Escape clears it.
+fn select_by_keys(
+    keys: Option<Res<ButtonInput<KeyCode>>>,
+    filter: Res<DeviceFilter>,
+    layout: Res<TileLayout>,
+    mut selected: ResMut<Selected>,
+) {
+    let (Some(keys), Some(grid)) = (keys, layout.grid) else { return };
+    if filter.editing {
+        return;
+    }
+    if keys.just_pressed(KeyCode::Escape) && selected.0.is_some() {
+        selected.0 = None;
+        return;
+    }
+    let (dx, dy) = match () {
+        _ if keys.just_pressed(KeyCode::ArrowLeft) => (-1, 0),
+        _ if keys.just_pressed(KeyCode::ArrowRight) => (1, 0),
+        _ if keys.just_pressed(KeyCode::ArrowUp) => (0, -1),
+        _ if keys.just_pressed(KeyCode::ArrowDown) => (0, 1),
+        _ => return,
+    };
+    let n = layout.ids.len();
+    let next = match selected.0.as_ref().and_then(|id| layout.ids.iter().position(|x| x == id)) {
+        Some(i) => grid.step(i, dx, dy, n),
+        None => 0,
+    };
+    if let Some(id) = layout.ids.get(next) {
+        selected.0 = Some(id.clone());
+    }
+}
+
+/// Puts the ring behind the selected tile (hidden without one).
+fn place_selection_ring(
+    selected: Res<Selected>,
+    index: Res<TileIndex>,
+    layout: Res<TileLayout>,
+    tiles: Query<(&Tile, &Transform), Without<SelectionRing>>,
+    mut ring: Query<(&mut Transform, &mut Sprite, &mut Visibility), With<SelectionRing>>,
+) {
+    if !selected.is_changed() && !index.is_changed() {
+        return;
+    }
+    let Ok((mut tf, mut sprite, mut vis)) = ring.single_mut() else { return };
+    let tile = selected.0.as_ref().and_then(|id| index.0.get(id)).and_then(|e| tiles.get(*e).ok());
+    match (tile, layout.grid) {
+        (Some((t, at)), Some(grid)) => {
+            tf.translation = Vec3::new(at.translation.x, at.translation.y, -0.5);
+            sprite.custom_size = Some(Vec2::splat(t.side + grid.gap.max(2.0)));
+            *vis = Visibility::Inherited;
+        }
+        _ => *vis = Visibility::Hidden,
+    }
+}
+
+/// Hands what changed in [`TileGrid`] to its mesh.
+fn sync_grid_mesh(
+    mut grid: ResMut<TileGrid>,
+    meshes: Option<ResMut<Assets<Mesh>>>,
+    mesh: Option<Single<&Mesh2d, With<TileGridMesh>>>,
+) {
+    let (Some(mut meshes), Some(mesh)) = (meshes, mesh) else { return };
+    if !grid.is_changed() {
+        return;
+    }
+    let Some(mut m) = meshes.get_mut(&mesh.0) else { return };
+    // Only the tiles that changed are copied (a full copy is 2 MiB at 10,000 tiles).
+    let grid = grid.bypass_change_detection();
+    if std::mem::take(&mut grid.relaid) || grid.positions.is_empty() || !grid.patch(&mut m) {
+        *m = grid.mesh();
+    }
+    grid.dirty.clear();
+}
+
+/// Colour a tile of this status has at its rim (where the marker never draws).
+pub fn rim_color(s: DeviceStatus) -> palette::Rgb {
+    status_color(s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn attrs(m: &Mesh) -> (Vec<[f32; 3]>, Vec<[f32; 4]>) {
+        use bevy::mesh::VertexAttributeValues::{Float32x3, Float32x4};
+        let Some(Float32x3(p)) = m.attribute(Mesh::ATTRIBUTE_POSITION) else { panic!("positions") };
+        let Some(Float32x4(c)) = m.attribute(Mesh::ATTRIBUTE_COLOR) else { panic!("colours") };
+        (p.clone(), c.clone())
+    }
+
+    /// A mesh patched with the tiles drawn since it was built holds what a
+    /// mesh built anew from the grid holds.
+    #[test]
+    fn a_patched_mesh_equals_one_built_anew() {
+        let mut grid = TileGrid::default();
+        grid.reset(4);
+        for slot in 0..4 {
+            grid.draw(slot, Vec2::new(slot as f32 * 10.0, 0.0), 8.0, DeviceStatus::Online, false);
+        }
+        let mut mesh = grid.mesh();
+        grid.relaid = false;
+        grid.dirty.clear();
+        grid.draw(2, Vec2::new(20.0, 0.0), 8.0, DeviceStatus::Offline, false);
+        grid.draw(3, Vec2::new(30.0, 0.0), 8.0, DeviceStatus::Unknown, true);
+        assert_eq!(grid.dirty, vec![2, 3]);
+        assert!(grid.patch(&mut mesh));
+        assert_eq!(attrs(&mesh), attrs(&grid.mesh()));
+        assert_ne!(grid.tile_color(2), grid.tile_color(0), "the patched tile changed colour");
+    }
+}
