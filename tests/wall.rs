@@ -209,3 +209,85 @@ fn health_page_lists_open_alerts_most_severe_first() {
     let rim = pixel(&img, t.x + 4.0, t.y + t.h * 0.9);
     assert!(close(rim, palette::background()), "tiles are hidden on the health page, found {rim:?}");
 }
+
+/// The operator console, a device's detail card and a device search, drawn
+/// together on the devices page at 1080p and 4K, checked by region: tiles
+/// that match the search keep their colour and the others fade, the card
+/// is drawn on the right, the console (egui) on the left.
+#[test]
+fn console_detail_card_and_search_render_at_1080p_and_4k() {
+    use vizora::base::layout::bar_height;
+    use vizora_protocol::OrgState;
+    let n = 300;
+    let sample = vizora::app::sample::sample_fleet(n, 0);
+    let state = OrgState::from_entities(sample.entities());
+    let order: Vec<(String, DeviceStatus)> =
+        vizora::panels::devices::tile_order(&state).iter().map(|d| (d.id.clone(), d.status)).collect();
+    let selected = order.iter().find(|(_, s)| *s == DeviceStatus::Offline).map(|(id, _)| id.clone()).expect("one");
+    for (w, h) in [(1920u32, 1080u32), (3840, 2160)] {
+        let (wf, hf) = (w as f32, h as f32);
+        let out = screenshot_dir().join(format!("wall-console-card-search-{w}x{h}.png"));
+        let size = format!("{w}x{h}");
+        render(
+            &[
+                "--sample",
+                &n.to_string(),
+                "--page",
+                "devices",
+                "--find",
+                "status:offline",
+                "--select",
+                &selected,
+                "--role",
+                "admin",
+                "--console",
+                "--size",
+                &size,
+                "--frames",
+                "4",
+            ],
+            &out,
+        );
+        let img = image::open(&out).expect("decode png").to_rgb8();
+        assert_eq!((img.width(), img.height()), (w, h));
+        let zoom = hf / 1080.0;
+        // The search: between the console (left) and the card (right), matching
+        // tiles keep their status colour at the rim; the others fade 75 % toward the background.
+        let grid = Grid::fit(n, tile_area(wf, hf));
+        let (lo, hi) = (480.0 * zoom + 24.0, wf * 0.6);
+        let fade = |c: Rgb| -> Rgb {
+            let bg = palette::background();
+            std::array::from_fn(|i| (f32::from(c[i]) * 0.25 + f32::from(bg[i]) * 0.75).round() as u8)
+        };
+        let (mut matched, mut faded) = (0, 0);
+        for (i, (id, status)) in order.iter().enumerate() {
+            let t = grid.tile(i);
+            if t.x < lo || t.x + t.w > hi || id == &selected {
+                continue;
+            }
+            let rim = pixel(&img, t.x + 2.0, t.y + t.h / 2.0);
+            if *status == DeviceStatus::Offline {
+                assert!(close(rim, palette::status_color(*status)), "{size}: {id} matches, rim {rim:?}");
+                matched += 1;
+            } else {
+                let want = fade(palette::status_color(*status));
+                assert!(
+                    rim.iter().zip(want).all(|(a, b)| a.abs_diff(b) <= 4),
+                    "{size}: {id} faded {rim:?} vs {want:?}"
+                );
+                faded += 1;
+            }
+        }
+        assert!(matched > 0 && faded > 0, "{size}: both kinds checked ({matched} matched, {faded} faded)");
+        // The detail card: the panel colour inside its top-right padding, the accent on its left edge.
+        let bar = bar_height(hf);
+        let (right, top) = (wf - bar * 0.3, bar * 1.2);
+        assert!(close(pixel(&img, right - 3.0, top + 3.0), palette::panel()), "{size}: the card is drawn");
+        let left = right - wf * 0.34;
+        assert!(close(pixel(&img, left + 2.0, top + 200.0 * zoom), palette::ACCENT), "{size}: the card's edge");
+        // The console: egui's window fill (dark theme, grey 27) just inside its left edge.
+        let (cx, cy) = (12.0 * zoom + 3.0 * zoom, bar + 12.0 * zoom + 120.0 * zoom);
+        let fill = pixel(&img, cx, cy);
+        assert!(fill.iter().all(|v| v.abs_diff(27) <= 3), "{size}: the console is drawn at ({cx}, {cy}): {fill:?}");
+    }
+}

@@ -22,6 +22,7 @@ use vizora_protocol::{
 use crate::base::fleet_model::FleetModel;
 use crate::base::format;
 use crate::sync::fleet::{Fleet, FleetNotice, FleetSystems, Identity, OperatorAction};
+use crate::wall::WallSize;
 
 /// Most rows an entity list shows (the filter box narrows it).
 pub const MAX_ROWS: usize = 500;
@@ -646,6 +647,8 @@ pub struct Console {
     pub last_error: Option<String>,
     /// The last form sent (`device.rename sent`).
     pub last_sent: Option<String>,
+    /// Frames the window has been placed by the console (then the operator's).
+    placed: u8,
 }
 
 impl Default for Console {
@@ -656,6 +659,7 @@ impl Default for Console {
             tabs: ConsoleTab::ALL.map(TabState::new),
             last_error: None,
             last_sent: None,
+            placed: 0,
         }
     }
 }
@@ -1024,38 +1028,53 @@ fn draw_console(
     mut console: ResMut<Console>,
     who: Res<Identity>,
     fleet: Res<Fleet>,
+    size: Res<WallSize>,
     mut submit: MessageWriter<SubmitForm>,
 ) -> Result {
     if !console.open || !who.can_operate() {
         return Ok(());
     }
     let ctx = contexts.ctx_mut()?;
+    // Sized for the wall: a 4K screen draws the console twice as large as a 1080p one.
+    let zoom = (size.h / 1080.0).clamp(1.0, 4.0);
+    if (ctx.zoom_factor() - zoom).abs() > 0.01 {
+        ctx.set_zoom_factor(zoom);
+    }
+    // Under the top bar, on the left: the detail card is on the right.
+    let top = crate::base::layout::bar_height(size.h) / zoom + 12.0;
     let admin = who.role == Role::Admin;
     let c = &mut *console;
     let mut open = c.open;
-    egui::Window::new(format!("Operator console: {} ({})  F2", who.sub, who.role.as_str()))
+    let mut window = egui::Window::new(format!("Operator console: {} ({})  F2", who.sub, who.role.as_str()))
         .open(&mut open)
-        .default_width(460.0)
-        .show(ctx, |ui| {
-            ui.weak(format!("{} changes waiting for the gateway", fleet.0.engine().pending().len()));
-            ui.horizontal(|ui| {
-                for t in ConsoleTab::ALL {
-                    ui.selectable_value(&mut c.tab, t, format!("{t:?}"));
-                }
-            });
-            ui.separator();
-            let tab = c.tab;
-            if let Some(form) = draw_tab(ui, tab, &mut c.tabs[tab as usize], &fleet.0, admin) {
-                submit.write(SubmitForm(form));
-            }
-            ui.separator();
-            if let Some(e) = &c.last_error {
-                ui.colored_label(egui::Color32::from_rgb(235, 87, 87), e.as_str());
-            }
-            if let Some(s) = &c.last_sent {
-                ui.weak(s.as_str());
+        .default_pos(egui::pos2(12.0, top))
+        .default_width(460.0);
+    // Placed under the top bar for its first frames (egui may first see an
+    // empty screen and clamp it); after that the operator may move it.
+    if c.placed < 3 {
+        c.placed += 1;
+        window = window.current_pos(egui::pos2(12.0, top));
+    }
+    window.show(ctx, |ui| {
+        ui.weak(format!("{} changes waiting for the gateway", fleet.0.engine().pending().len()));
+        ui.horizontal(|ui| {
+            for t in ConsoleTab::ALL {
+                ui.selectable_value(&mut c.tab, t, format!("{t:?}"));
             }
         });
+        ui.separator();
+        let tab = c.tab;
+        if let Some(form) = draw_tab(ui, tab, &mut c.tabs[tab as usize], &fleet.0, admin) {
+            submit.write(SubmitForm(form));
+        }
+        ui.separator();
+        if let Some(e) = &c.last_error {
+            ui.colored_label(egui::Color32::from_rgb(235, 87, 87), e.as_str());
+        }
+        if let Some(s) = &c.last_sent {
+            ui.weak(s.as_str());
+        }
+    });
     c.open = open;
     Ok(())
 }

@@ -163,9 +163,11 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
     out.push(("STATUS HISTORY".to_owned(), palette::ACCENT));
     match model.trail(&d.id) {
         Some(t) if !t.statuses.is_empty() => {
-            for (at, s) in t.statuses.iter().rev().take(4) {
+            for (i, (at, s)) in t.statuses.iter().enumerate().rev().take(4) {
+                // The oldest entry is when the wall first saw the device, not when it changed.
+                let when = if i == 0 { "first seen" } else { "became" };
                 out.push((
-                    format!("  {} ago  {}", age(now.saturating_sub(*at)), palette::status_label(*s)),
+                    format!("  {} {when} {} ago", palette::status_label(*s), age(now.saturating_sub(*at))),
                     palette::status_color(*s),
                 ));
             }
@@ -194,7 +196,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
         };
         let c = if a.state == AlertState::Resolved { dim } else { sev.1 };
         out.push((
-            format!("  [{}] {}  {st}, {} ago", sev.0, ascii(&a.message, 30), age(now.saturating_sub(a.raised_ms))),
+            format!("  [{}] {}  {st} {}", sev.0, ascii(&a.message, 24), age(now.saturating_sub(a.raised_ms))),
             c,
         ));
     }

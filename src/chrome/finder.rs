@@ -38,13 +38,14 @@ impl Plugin for FinderPlugin {
 
 fn spawn_finder(mut commands: Commands, size: Res<WallSize>) {
     let bar = bar_height(size.h);
-    let font = bar * 0.34;
+    let font = bar * 0.28;
     commands.spawn((
         FinderBox,
         Node {
             position_type: PositionType::Absolute,
-            left: percent(30),
-            width: percent(40),
+            // Between the console (left) and the detail card (right).
+            left: percent(26),
+            width: percent(36),
             top: px(bar * 1.05),
             padding: UiRect::axes(px(font * 0.6), px(font * 0.25)),
             border: UiRect::all(px(2)),
@@ -138,11 +139,11 @@ fn show_finder(
         Some(e) => (format!("FIND  {}{cursor}   {e}", crate::base::format::ascii(&filter.text, 60)), palette::OFFLINE),
         None => (
             format!(
-                "FIND  {}{cursor}   {} of {} devices{}",
+                "FIND  {}{cursor}   {} of {}{}",
                 crate::base::format::ascii(&filter.text, 60),
                 *matching,
                 devices.len(),
-                if filter.editing { "" } else { "   (/ edit, Esc clear)" }
+                if filter.editing { "" } else { "   / edit  Esc clear" }
             ),
             palette::text(),
         ),

@@ -2,7 +2,7 @@
 //! label (not colour alone), its state and who acknowledged it.
 
 use bevy::prelude::*;
-use vizora_protocol::{Alert, AlertState, Severity, now_ms};
+use vizora_protocol::{Alert, AlertState, EntityKind, Severity, now_ms};
 
 use crate::base::config::PanelKind;
 use crate::base::format::age;
@@ -166,7 +166,9 @@ fn update_alert_rows(
             let narrowed = if filter.active() { "  (matching the search)" } else { "" };
             (format!("OPEN ALERTS  {}{narrowed}", all.len()), palette::text())
         } else if let Some(a) = alerts.get(row.0).filter(|_| listed) {
-            (row_text(a, now), severity_style(a.severity).1)
+            // A change of this wall's still waiting for the gateway is marked.
+            let mark = if fleet.0.is_pending(EntityKind::Alert, &a.id) { "* " } else { "" };
+            (format!("{mark}{}", row_text(a, now)), severity_style(a.severity).1)
         } else if row.0 == per_page && all.len() > per_page {
             let last = (*scroll + per_page).min(all.len());
             (format!("{}-{last} of {}   PgDn / PgUp for more", *scroll + 1, all.len()), palette::text_dim())

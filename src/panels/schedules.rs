@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use bevy::prelude::*;
 use vizora_protocol::schedule::{active_at, expected_playlist, minutes_of, weekday};
-use vizora_protocol::{ExecutionOutcome, OrgState, Schedule, ScheduleTarget, now_ms};
+use vizora_protocol::{EntityKind, ExecutionOutcome, OrgState, Schedule, ScheduleTarget, now_ms};
 
 use crate::base::config::PanelKind;
 use crate::base::fleet_model::FleetModel;
@@ -174,7 +174,12 @@ fn rebuild_timeline(
                                     },
                                     BackgroundColor(color(c).with_alpha(if live { 1.0 } else { 0.55 })),
                                     children![(
-                                        Text::new(format!(" {} p{}", ascii(&s.name, 24), s.priority)),
+                                        Text::new(format!(
+                                            " {}{} p{}",
+                                            if fleet.0.is_pending(EntityKind::Schedule, &s.id) { "* " } else { "" },
+                                            ascii(&s.name, 24),
+                                            s.priority
+                                        )),
                                         TextFont::from_font_size(font * 0.8),
                                         TextColor(color(palette::background())),
                                         TextLayout::default().with_no_wrap(),

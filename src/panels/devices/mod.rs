@@ -309,6 +309,16 @@ fn spawn_devices_panel(
     crate::wall::panel::spawn_panel_with(&mut commands, PanelKind::Devices, &size, font, &images, false);
 }
 
+/// The name line of a tile: `* ` first while a change of this wall to the
+/// device waits for the gateway.
+fn tile_name(model: &crate::base::fleet_model::FleetModel, d: &Device, max_chars: usize) -> String {
+    if model.is_pending(vizora_protocol::EntityKind::Device, &d.id) {
+        format!("* {}", fitted_name(&d.name, max_chars.saturating_sub(2)))
+    } else {
+        fitted_name(&d.name, max_chars)
+    }
+}
+
 /// Pixel rect (top-left origin) → sprite centre in world space (centre origin, y up).
 pub fn to_world(r: &Rect, size: WallSize) -> Vec2 {
     let (cx, cy) = r.center();
@@ -420,7 +430,7 @@ fn rebuild_tiles(
             let name = tile
                 .commands()
                 .spawn((
-                    Text2d::new(fitted_name(&d.name, max_chars)),
+                    Text2d::new(tile_name(&fleet.0, d, max_chars)),
                     TextFont::from_font_size(name_font),
                     TextColor(rgb(palette::text())),
                     Transform::from_xyz(0.0, side * 0.36, 0.2),
@@ -511,7 +521,7 @@ fn update_changed_tiles(
         }
         // A rename (an operator's, shown before the gateway confirms it).
         if let Some(Ok(mut t)) = tile.name_text.map(|e| texts.get_mut(e)) {
-            let name = fitted_name(&d.name, tile.max_chars);
+            let name = tile_name(&fleet.0, d, tile.max_chars);
             if t.0 != name {
                 t.0 = name;
             }
