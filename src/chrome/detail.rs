@@ -65,12 +65,13 @@ fn spawn_card(mut commands: Commands, size: Res<WallSize>) {
                 flex_direction: FlexDirection::Column,
                 row_gap: px(font * 0.25),
                 overflow: Overflow::clip(),
+                // Out of the layout while nothing is selected (hidden nodes are still laid out).
+                display: Display::None,
                 ..default()
             },
             BorderColor::all(color(palette::ACCENT)),
             BackgroundColor(color(palette::panel())),
             GlobalZIndex(15),
-            Visibility::Hidden,
         ))
         .with_children(|card| {
             for i in 0..CARD_ROWS {
@@ -219,9 +220,9 @@ fn draw_card(
     selected: Res<Selected>,
     time: Res<Time>,
     mut since: Local<f32>,
-    mut card: Query<&mut Visibility, With<DetailCard>>,
+    mut card: Query<&mut Node, With<DetailCard>>,
     mut rows: Query<(&CardRow, &mut Text, &mut TextColor)>,
-    mut bars: Query<(&SparkBar, &mut Node)>,
+    mut bars: Query<(&SparkBar, &mut Node), Without<DetailCard>>,
 ) {
     *since += time.delta_secs();
     // At once on a new selection; at most twice a second on fleet changes; each second for ages.
@@ -231,10 +232,10 @@ fn draw_card(
     }
     *since = 0.0;
     let device = selected.0.as_ref().and_then(|id| fleet.0.view().devices.get(id));
-    for mut v in &mut card {
-        let want = if device.is_some() { Visibility::Inherited } else { Visibility::Hidden };
-        if *v != want {
-            *v = want;
+    for mut node in &mut card {
+        let want = if device.is_some() { Display::Flex } else { Display::None };
+        if node.display != want {
+            node.display = want;
         }
     }
     let Some(d) = device else { return };

@@ -49,12 +49,12 @@ fn spawn_finder(mut commands: Commands, size: Res<WallSize>) {
             top: px(bar * 1.05),
             padding: UiRect::axes(px(font * 0.6), px(font * 0.25)),
             border: UiRect::all(px(2)),
+            display: Display::None,
             ..default()
         },
         BorderColor::all(color(palette::ACCENT)),
         BackgroundColor(color(palette::panel())),
         GlobalZIndex(20),
-        Visibility::Hidden,
         children![(
             FinderText,
             Text::new(""),
@@ -115,7 +115,7 @@ fn type_into_filter(
 fn show_finder(
     filter: Res<DeviceFilter>,
     fleet: Res<Fleet>,
-    mut boxes: Query<&mut Visibility, With<FinderBox>>,
+    mut boxes: Query<&mut Node, With<FinderBox>>,
     mut texts: Query<(&mut Text, &mut TextColor), With<FinderText>>,
     mut matching: Local<usize>,
 ) {
@@ -128,10 +128,10 @@ fn show_finder(
             if filter.active() { devices.values().filter(|d| filter.matches(d)).count() } else { devices.len() };
     }
     let shown = filter.editing || filter.active() || filter.error.is_some();
-    for mut v in &mut boxes {
-        let want = if shown { Visibility::Inherited } else { Visibility::Hidden };
-        if *v != want {
-            *v = want;
+    for mut node in &mut boxes {
+        let want = if shown { Display::Flex } else { Display::None };
+        if node.display != want {
+            node.display = want;
         }
     }
     let cursor = if filter.editing { "_" } else { "" };

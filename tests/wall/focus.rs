@@ -105,9 +105,9 @@ impl Wall {
         let shown = self
             .app
             .world_mut()
-            .query_filtered::<&Visibility, With<DetailCard>>()
+            .query_filtered::<&Node, With<DetailCard>>()
             .iter(self.app.world())
-            .any(|v| *v != Visibility::Hidden);
+            .any(|n| n.display != Display::None);
         let mut q = self.app.world_mut().query::<(&CardRow, &Text)>();
         let mut rows: Vec<(usize, String)> = q.iter(self.app.world()).map(|(r, t)| (r.0, t.0.clone())).collect();
         rows.sort();
