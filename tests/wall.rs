@@ -141,6 +141,9 @@ fn live_demo_renders_headless_with_the_simulated_fleet() {
     let online = img.pixels().filter(|p| close([p[0], p[1], p[2]], palette::ONLINE)).count();
     // 60 tiles on 1080p are ~100 px a side; most players are online.
     assert!(online > 20 * 50 * 50, "expected many online tile pixels, found {online}");
+    // Durable by default: the demo kept its outbox and last state in the state directory.
+    let store = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("state/vizora/walls/demo.sqlite");
+    assert!(store.exists(), "{} was not written", store.display());
 }
 
 #[test]

@@ -12,7 +12,7 @@ use crate::wall::WallSettings;
 use crate::wall::WallSize;
 use crate::wall::focus::DeviceFilter;
 use crate::wall::pages::ActivePage;
-use crate::wall::panel::{HatchImages, report_to, spawn_panel};
+use crate::wall::panel::{HatchImages, page_keys, report_to, spawn_panel};
 
 /// Most alert rows on screen.
 pub const MAX_ROWS: usize = 24;
@@ -130,19 +130,7 @@ fn update_alert_rows(
     *since += time.delta_secs();
     // Page Down / Page Up page through the list while the panel shows.
     let per_page = MAX_ROWS - 1;
-    let mut paged = false;
-    if let Some(keys) = keys
-        && page.is_some_and(|p| p.shows(PanelKind::Health))
-    {
-        if keys.just_pressed(KeyCode::PageDown) {
-            *scroll += per_page;
-            paged = true;
-        }
-        if keys.just_pressed(KeyCode::PageUp) {
-            *scroll = scroll.saturating_sub(per_page);
-            paged = true;
-        }
-    }
+    let paged = page.is_some_and(|p| page_keys(keys.as_deref(), &p, PanelKind::Health, &mut scroll, per_page));
     let dirty = changed.read().count() + reset.read().count() > 0 || filter.is_changed() || paged;
     // Ages move every second; content moves with the alerts.
     if !dirty && *since < 1.0 {

@@ -15,9 +15,10 @@ use crate::base::palette;
 use crate::sync::fleet::{CatalogChanged, Fleet, FleetReset};
 use crate::wall::WallSettings;
 use crate::wall::WallSize;
+use crate::wall::pages::ActivePage;
 use crate::wall::panel::{
-    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, report_to_each, spawn_panel, spawn_rows,
-    write_rows,
+    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, page_keys, paged, panel_font, report_to_each,
+    spawn_panel, spawn_rows, write_rows,
 };
 
 /// Text rows of each catalog panel.
@@ -162,15 +163,6 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
     rows
 }
 
-fn fit(mut rows: Vec<Row>) -> Vec<Row> {
-    if rows.len() > ROWS {
-        let more = rows.len() - (ROWS - 1);
-        rows.truncate(ROWS - 1);
-        rows.push(Row::new(format!("... and {more} more lines"), palette::text_dim()));
-    }
-    rows
-}
-
 fn draw_catalog(
     fleet: Res<Fleet>,
     mut changed: MessageReader<CatalogChanged>,
@@ -178,16 +170,22 @@ fn draw_catalog(
     time: Res<Time>,
     mut every: Local<Every>,
     mut statuses: ResMut<PanelStatuses>,
+    (keys, page, mut scroll): (Option<Res<ButtonInput<KeyCode>>>, Res<ActivePage>, Local<[usize; 2]>),
     mut rows: Query<(&PanelRow, &mut Text, &mut TextColor)>,
 ) -> Result {
+    // Page Down / Page Up page through the list on screen.
+    let mut paged_now = false;
+    for (i, kind) in [PanelKind::Playlists, PanelKind::Content].into_iter().enumerate() {
+        paged_now |= page_keys(keys.as_deref(), &page, kind, &mut scroll[i], ROWS - 1);
+    }
     // Running counts follow telemetry: refresh every 2 s; edits show at once.
-    let dirty = changed.read().count() + reset.read().count() > 0;
+    let dirty = changed.read().count() + reset.read().count() > 0 || paged_now;
     if !every.due(time.delta_secs(), dirty, 0.0, 2.0) {
         return Ok(());
     }
     let model = &fleet.0;
-    write_rows(PanelKind::Playlists, &fit(playlist_rows(model)), &mut rows);
-    write_rows(PanelKind::Content, &fit(content_rows(model)), &mut rows);
+    write_rows(PanelKind::Playlists, &paged(playlist_rows(model), &mut scroll[0], ROWS), &mut rows);
+    write_rows(PanelKind::Content, &paged(content_rows(model), &mut scroll[1], ROWS), &mut rows);
     let synced = model.position().is_some();
     for (kind, empty) in [
         (PanelKind::Playlists, model.view().playlists.is_empty()),

@@ -416,9 +416,74 @@ impl Every {
     }
 }
 
+/// One page of a list that has `capacity` rows on screen: the rows from
+/// `*scroll`, and when the list is longer than a screen, a last row saying
+/// which rows show and how to see the others. `*scroll` is kept on a row
+/// that exists.
+pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize) -> Vec<Row> {
+    if rows.len() <= capacity || capacity < 2 {
+        *scroll = 0;
+        return rows;
+    }
+    let per_page = capacity - 1;
+    *scroll = (*scroll).min((rows.len() - 1) / per_page * per_page);
+    let total = rows.len();
+    let last = (*scroll + per_page).min(total);
+    let mut page: Vec<Row> = rows.into_iter().skip(*scroll).take(per_page).collect();
+    page.push(Row::new(format!("rows {}-{last} of {total}   PgDn / PgUp for more", *scroll + 1), palette::text_dim()));
+    page
+}
+
+/// Page Down / Page Up move `*scroll` by `per_page` while the active page
+/// shows `kind`; whether it moved.
+pub fn page_keys(
+    keys: Option<&ButtonInput<KeyCode>>,
+    page: &ActivePage,
+    kind: PanelKind,
+    scroll: &mut usize,
+    per_page: usize,
+) -> bool {
+    let Some(keys) = keys else { return false };
+    if !page.shows(kind) {
+        return false;
+    }
+    if keys.just_pressed(KeyCode::PageDown) {
+        *scroll += per_page;
+        return true;
+    }
+    if keys.just_pressed(KeyCode::PageUp) && *scroll > 0 {
+        *scroll = scroll.saturating_sub(per_page);
+        return true;
+    }
+    false
+}
+
 /// Adds [`PanelPlugin`] unless it is there: every panel plugin needs it.
 pub fn ensure_panel_plugin(app: &mut App) {
     if !app.is_plugin_added::<PanelPlugin>() {
         app.add_plugins(PanelPlugin);
+    }
+}
+
+#[cfg(test)]
+mod paging_tests {
+    use super::*;
+
+    #[test]
+    fn a_long_list_shows_a_page_and_says_where_it_is() {
+        let rows: Vec<Row> = (0..25).map(|i| Row::new(format!("r{i}"), [0; 3])).collect();
+        let mut scroll = 0;
+        let page = paged(rows.clone(), &mut scroll, 10);
+        assert_eq!(page.len(), 10);
+        assert_eq!((page[0].text.as_str(), page[9].text.as_str()), ("r0", "rows 1-9 of 25   PgDn / PgUp for more"));
+        scroll = 18;
+        let page = paged(rows.clone(), &mut scroll, 10);
+        assert_eq!((page[0].text.as_str(), page.len()), ("r18", 8), "the last page");
+        scroll = 1000;
+        paged(rows.clone(), &mut scroll, 10);
+        assert_eq!(scroll, 18, "kept on a row that exists");
+        let short: Vec<Row> = rows.into_iter().take(10).collect();
+        assert_eq!(paged(short, &mut scroll, 10).len(), 10);
+        assert_eq!(scroll, 0);
     }
 }
