@@ -11,8 +11,7 @@ use crate::sync::fleet::{AlertsChanged, Fleet, FleetReset};
 use crate::wall::WallSettings;
 use crate::wall::WallSize;
 use crate::wall::focus::DeviceFilter;
-use crate::wall::pages::ActivePage;
-use crate::wall::panel::{HatchImages, page_keys, report_to, spawn_panel};
+use crate::wall::panel::{HatchImages, PageKeys, report_to, spawn_panel};
 
 /// Most alert rows on screen.
 pub const MAX_ROWS: usize = 24;
@@ -114,23 +113,19 @@ fn spawn_alerts_panel(
     });
 }
 
-/// What pages and narrows the alert list: the search, the keys, the page, the scroll.
-type ListInputs<'w, 's> =
-    (Res<'w, DeviceFilter>, Option<Res<'w, ButtonInput<KeyCode>>>, Option<Res<'w, ActivePage>>, Local<'s, usize>);
-
 fn update_alert_rows(
     fleet: Res<Fleet>,
     time: Res<Time>,
     mut since: Local<f32>,
     mut changed: MessageReader<AlertsChanged>,
     mut reset: MessageReader<FleetReset>,
-    (filter, keys, page, mut scroll): ListInputs,
+    (filter, paging, mut scroll): (Res<DeviceFilter>, PageKeys, Local<usize>),
     mut rows: Query<(&AlertRow, &mut Text, &mut TextColor, Option<&mut RowPulse>)>,
 ) -> Result {
     *since += time.delta_secs();
     // Page Down / Page Up page through the list while the panel shows.
     let per_page = MAX_ROWS - 1;
-    let paged = page.is_some_and(|p| page_keys(keys.as_deref(), &p, PanelKind::Health, &mut scroll, per_page));
+    let paged = paging.scroll(PanelKind::Health, &mut scroll, per_page);
     let dirty = changed.read().count() + reset.read().count() > 0 || filter.is_changed() || paged;
     // Ages move every second; content moves with the alerts.
     if !dirty && *since < 1.0 {

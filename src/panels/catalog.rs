@@ -15,9 +15,8 @@ use crate::base::palette;
 use crate::sync::fleet::{CatalogChanged, Fleet, FleetReset};
 use crate::wall::WallSettings;
 use crate::wall::WallSize;
-use crate::wall::pages::ActivePage;
 use crate::wall::panel::{
-    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, page_keys, paged, panel_font, report_to_each,
+    Every, HatchImages, PageKeys, PanelRow, PanelStatus, PanelStatuses, Row, paged, panel_font, report_to_each,
     spawn_panel, spawn_rows, write_rows,
 };
 
@@ -167,16 +166,15 @@ fn draw_catalog(
     fleet: Res<Fleet>,
     mut changed: MessageReader<CatalogChanged>,
     mut reset: MessageReader<FleetReset>,
-    time: Res<Time>,
-    mut every: Local<Every>,
+    (time, mut every): (Res<Time>, Local<Every>),
     mut statuses: ResMut<PanelStatuses>,
-    (keys, page, mut scroll): (Option<Res<ButtonInput<KeyCode>>>, Res<ActivePage>, Local<[usize; 2]>),
+    (paging, mut scroll): (PageKeys, Local<[usize; 2]>),
     mut rows: Query<(&PanelRow, &mut Text, &mut TextColor)>,
 ) -> Result {
     // Page Down / Page Up page through the list on screen.
     let mut paged_now = false;
     for (i, kind) in [PanelKind::Playlists, PanelKind::Content].into_iter().enumerate() {
-        paged_now |= page_keys(keys.as_deref(), &page, kind, &mut scroll[i], ROWS - 1);
+        paged_now |= paging.scroll(kind, &mut scroll[i], ROWS - 1);
     }
     // Running counts follow telemetry: refresh every 2 s; edits show at once.
     let dirty = changed.read().count() + reset.read().count() > 0 || paged_now;

@@ -434,16 +434,32 @@ pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize) -> Vec<Row> {
     page
 }
 
-/// Page Down / Page Up move `*scroll` by `per_page` while the active page
-/// shows `kind`; whether it moved.
+/// The keys that page a list, and the page on screen.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct PageKeys<'w> {
+    keys: Option<Res<'w, ButtonInput<KeyCode>>>,
+    page: Option<Res<'w, ActivePage>>,
+}
+
+impl PageKeys<'_> {
+    /// Page Down / Page Up move `*scroll` by `per_page` while the active
+    /// page shows `kind`; whether it moved.
+    pub fn scroll(&self, kind: PanelKind, scroll: &mut usize, per_page: usize) -> bool {
+        match (&self.keys, &self.page) {
+            (Some(keys), Some(page)) => page_keys(keys, page, kind, scroll, per_page),
+            _ => false,
+        }
+    }
+}
+
+/// [`PageKeys::scroll`] on plain values.
 pub fn page_keys(
-    keys: Option<&ButtonInput<KeyCode>>,
+    keys: &ButtonInput<KeyCode>,
     page: &ActivePage,
     kind: PanelKind,
     scroll: &mut usize,
     per_page: usize,
 ) -> bool {
-    let Some(keys) = keys else { return false };
     if !page.shows(kind) {
         return false;
     }
