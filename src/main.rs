@@ -196,8 +196,8 @@ struct WallArgs {
     /// Wait until the fleet holds this many devices before counting frames (--headless).
     #[arg(long, default_value_t = 0)]
     min_devices: usize,
-    /// Capture as soon as the first snapshot is in, without waiting for
-    /// complete data (devices and metrics) from the gateway (--headless).
+    /// From a gateway, capture as soon as the link is live (subscribed and
+    /// caught up), without waiting for the gateway's metrics (--headless).
     #[arg(long, requires = "headless")]
     no_wait: bool,
     /// Frames between the two captures (headless frames step animations by 0.1 s).
@@ -424,7 +424,7 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
             _ => cfg.token.clone(),
         };
         let who = Identity::from_token(token_text.trim()).unwrap_or_default();
-        cfg.store_path = wall_store(&args, &format!("{}-{}", args.server[0], who.org));
+        cfg.store_path = wall_store(&args, &format!("{} {}", args.server[0], who.org));
         app.insert_resource(who);
         app.insert_resource(TokenExpiry::from_token(token_text.trim()));
         NetLink::from_client(vizora_client::spawn(cfg)?)
@@ -465,9 +465,34 @@ fn wall_store(args: &WallArgs, key: &str) -> Option<PathBuf> {
         tracing::warn!("cannot create {}: {e}; queued changes are kept in memory only", dir.display());
         return None;
     }
-    let name: String =
-        key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' }).collect();
+    let key = match &args.screen {
+        Some(screen) => format!("{key} {screen}"),
+        None => key.to_owned(),
+    };
+    let name = store_file_name(&key);
     Some(dir.join(format!("{name}.sqlite")))
+}
+
+/// A file name for a store key (gateway, org, screen): letters and digits
+/// as they are, every other byte as `_XX`, so two keys never share a file;
+/// a key too long for a file name keeps its start and adds a hash of the whole.
+fn store_file_name(key: &str) -> String {
+    let mut name = String::with_capacity(key.len());
+    for b in key.bytes() {
+        if b.is_ascii_alphanumeric() {
+            name.push(char::from(b));
+        } else {
+            name.push_str(&format!("_{b:02x}"));
+        }
+    }
+    if name.len() > 180 {
+        // FNV-1a: stable across builds, unlike std's hasher.
+        let hash =
+            key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+        name.truncate(160);
+        name.push_str(&format!("_{hash:016x}"));
+    }
+    name
 }
 
 /// Feeds a sample fleet's changes at `per_s`, in 10 ms batches, until the wall goes.
@@ -635,4 +660,21 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::store_file_name;
+
+    #[test]
+    fn store_names_are_distinct_per_key_and_fit_a_file_name() {
+        assert_eq!(store_file_name("demo"), "demo");
+        assert_ne!(store_file_name("https://a-b c"), store_file_name("https://a b-c"), "separators never collide");
+        assert_ne!(store_file_name("ws://gw:1 acme"), store_file_name("ws://gw:1 acme lobby"), "per screen");
+        let long = format!("wss://{}.example.com acme", "x".repeat(300));
+        let name = store_file_name(&long);
+        assert!(name.len() <= 180, "{}", name.len());
+        assert_ne!(name, store_file_name(&long.replace("acme", "acne")), "the hash tells long keys apart");
+        assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
+    }
 }

@@ -20,6 +20,8 @@ mod console;
 mod ecs;
 #[path = "wall/focus.rs"]
 mod focus;
+#[path = "wall/harness.rs"]
+mod harness;
 #[path = "wall/layers.rs"]
 mod layers;
 #[path = "wall/pages.rs"]

@@ -110,15 +110,17 @@ fn capture_when_ready(
         }
         return;
     }
-    // From a gateway: complete once devices and metrics are in; with the
-    // gateway unreachable, what was saved is all there will be.
-    let complete = !cap.wait_complete
-        || match *link.get() {
-            LinkState::Offline | LinkState::Reconnecting | LinkState::Refused => true,
-            LinkState::Connecting => false,
-            LinkState::Live => !fleet.0.view().devices.is_empty() && history.latest.is_some(),
-        };
-    let ready = fleet.0.position().is_some() && fleet.0.view().devices.len() >= cap.min_devices && complete;
+    // A fixture is complete at once. From a gateway, the data is current once
+    // the link is live (subscribed and caught up, whatever a saved state held
+    // before), and complete once the gateway's metrics came too (or were
+    // refused, and say why on their panel). With the gateway unreachable,
+    // what was saved is all there will be.
+    let current = match *link.get() {
+        LinkState::Offline | LinkState::Reconnecting | LinkState::Refused => true,
+        LinkState::Connecting => false,
+        LinkState::Live => !cap.wait_complete || history.latest.is_some() || history.refused.is_some(),
+    };
+    let ready = fleet.0.position().is_some() && fleet.0.view().devices.len() >= cap.min_devices && current;
     if !ready {
         if cap.started.elapsed() > cap.data_timeout {
             error!(link = ?link.get(), "no fleet data within {:?}; nothing to render", cap.data_timeout);

@@ -23,6 +23,7 @@ use crate::base::fleet_model::FleetModel;
 use crate::base::format;
 use crate::sync::fleet::{Fleet, FleetNotice, FleetSystems, Identity, OperatorAction};
 use crate::wall::WallSize;
+use crate::wall::focus::InputCapture;
 
 /// Most rows an entity list shows (the filter box narrows it).
 pub const MAX_ROWS: usize = 500;
@@ -606,6 +607,10 @@ pub fn parse_utc(s: &str) -> Option<u64> {
     let (y, m, d) = (p.next()??, p.next()??, p.next()??);
     let (h, mi) = time.trim().split_once(':')?;
     let (h, mi) = (h.parse::<i64>().ok()?, mi.parse::<i64>().ok()?);
+    // Typed values: bounded before any arithmetic (no overflow on a year of nines).
+    if !(1970..=9999).contains(&y) || !(1..=12).contains(&m) || !(1..=31).contains(&d) {
+        return None;
+    }
     let days = days_from_civil(y, m, d);
     // A date that does not exist (2025-02-30) does not come back the same.
     if p.next().is_some() || civil_from_days(days) != (y, m, d) || !(0..24).contains(&h) || !(0..60).contains(&mi) {
@@ -684,6 +689,7 @@ pub struct ConsoleCorePlugin;
 impl Plugin for ConsoleCorePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<Console>()
+            .init_resource::<InputCapture>()
             .add_message::<SubmitForm>()
             .configure_sets(PreUpdate, ConsoleSystems::Submit.after(FleetSystems::Apply))
             .add_systems(PreUpdate, submit_forms.in_set(ConsoleSystems::Submit))
@@ -1029,12 +1035,18 @@ fn draw_console(
     who: Res<Identity>,
     fleet: Res<Fleet>,
     size: Res<WallSize>,
+    mut capture: ResMut<InputCapture>,
     mut submit: MessageWriter<SubmitForm>,
 ) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    // The wall's keys and clicks leave what egui takes alone (next frame).
+    let took = InputCapture { keyboard: ctx.egui_wants_keyboard_input(), pointer: ctx.is_pointer_over_egui() };
+    if *capture != took {
+        *capture = took;
+    }
     if !console.open || !who.can_operate() {
         return Ok(());
     }
-    let ctx = contexts.ctx_mut()?;
     // Sized for the wall: a 4K screen draws the console twice as large as a 1080p one.
     let zoom = (size.h / 1080.0).clamp(1.0, 4.0);
     if (ctx.zoom_factor() - zoom).abs() > 0.01 {

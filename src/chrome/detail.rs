@@ -142,7 +142,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
         None => ("no health reported yet".to_owned(), dim),
     });
     // What it should play (schedules, else its playlist) against what it plays.
-    let name_of = |id: &str| state.playlists.get(id).map_or(id.to_owned(), |p| p.name.clone());
+    let name_of = |id: &str| ascii(state.playlists.get(id).map_or(id, |p| p.name.as_str()), 30);
     let expected = expected_playlist(state, d, now).map(str::to_owned);
     let playing = model.playing(d);
     out.push((format!("SHOULD PLAY  {}", expected.as_deref().map_or("nothing".to_owned(), name_of)), palette::text()));

@@ -1,7 +1,9 @@
 //! The device search box: `/` (or Ctrl+F) opens it at the top of the
 //! wall; what is typed narrows the wall to matching devices (tiles that do
 //! not match fade, lists narrow) as it is typed. Enter keeps the search and
-//! hands the keyboard back; Escape clears it. While a search is kept, a
+//! hands the keyboard back; Escape closes the box and clears the search.
+//! Outside the box, Escape closes the detail card first, then clears a
+//! kept search. While a search is kept, a
 //! line under the top bar says what is searched for and how many match.
 
 use bevy::input::ButtonState;
@@ -11,7 +13,7 @@ use bevy::prelude::*;
 use crate::base::layout::bar_height;
 use crate::base::palette;
 use crate::sync::fleet::Fleet;
-use crate::wall::focus::DeviceFilter;
+use crate::wall::focus::{DeviceFilter, InputCapture, Selected};
 use crate::wall::{WallSize, color};
 
 /// The search line's text.
@@ -30,6 +32,8 @@ impl Plugin for FinderPlugin {
     fn build(&self, app: &mut App) {
         // Without an input plugin (tests feed keys) nothing writes it; the reader still needs it.
         app.init_resource::<DeviceFilter>()
+            .init_resource::<Selected>()
+            .init_resource::<InputCapture>()
             .add_message::<KeyboardInput>()
             .add_systems(Startup, spawn_finder)
             .add_systems(Update, (type_into_filter, show_finder).chain());
@@ -69,10 +73,13 @@ fn spawn_finder(mut commands: Commands, size: Res<WallSize>) {
 /// are typed, Backspace deletes, Enter keeps, Escape clears.
 fn type_into_filter(
     keys: Option<Res<ButtonInput<KeyCode>>>,
+    capture: Res<InputCapture>,
     mut typed: MessageReader<KeyboardInput>,
     mut filter: ResMut<DeviceFilter>,
+    mut selected: ResMut<Selected>,
 ) {
-    let Some(keys) = keys else {
+    // Keys typed into the console are the console's.
+    let Some(keys) = keys.filter(|_| !capture.keyboard) else {
         typed.clear();
         return;
     };
@@ -80,8 +87,13 @@ fn type_into_filter(
     if !filter.editing {
         if keys.just_pressed(KeyCode::Slash) || (ctrl && keys.just_pressed(KeyCode::KeyF)) {
             filter.editing = true;
-        } else if keys.just_pressed(KeyCode::Escape) && filter.active() {
-            filter.set("");
+        } else if keys.just_pressed(KeyCode::Escape) {
+            // One thing per press: the detail card closes first, then the search clears.
+            if selected.0.is_some() {
+                selected.0 = None;
+            } else if filter.active() || filter.error.is_some() {
+                filter.set("");
+            }
         }
         // The key that opened the box is not typed into it.
         typed.clear();
@@ -123,10 +135,7 @@ fn show_finder(
         return;
     }
     let devices = &fleet.0.view().devices;
-    if filter.is_changed() || fleet.is_changed() {
-        *matching =
-            if filter.active() { devices.values().filter(|d| filter.matches(d)).count() } else { devices.len() };
-    }
+    *matching = if filter.active() { devices.values().filter(|d| filter.matches(d)).count() } else { devices.len() };
     let shown = filter.editing || filter.active() || filter.error.is_some();
     for mut node in &mut boxes {
         let want = if shown { Display::Flex } else { Display::None };

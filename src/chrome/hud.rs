@@ -11,7 +11,7 @@ use crate::sync::fleet::Fleet;
 use crate::sync::net::{LinkInfo, LinkState};
 use crate::wall::WallSize;
 use crate::wall::pages::ActivePage;
-use crate::wall::{DemoMode, SceneShift, WallSettings};
+use crate::wall::{DemoMode, SceneShift, WallSettings, color};
 
 /// Root node of the top bar (moved by the kiosk's burn-in shift).
 #[derive(Component, Debug)]
@@ -42,16 +42,12 @@ impl Plugin for HudPlugin {
     }
 }
 
-fn rgb(c: Rgb) -> Color {
-    Color::srgb_u8(c[0], c[1], c[2])
-}
-
 fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
     let bar = bar_height(size.h);
     let font = bar * 0.36;
     let pad = bar * 0.25;
     let text = |s: &str, c: Rgb| {
-        (Text::new(s), TextFont::from_font_size(font), TextColor(rgb(c)), TextLayout::default().with_no_wrap())
+        (Text::new(s), TextFont::from_font_size(font), TextColor(color(c)), TextLayout::default().with_no_wrap())
     };
     commands
         .spawn((
@@ -68,18 +64,18 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
                 column_gap: px(pad * 2.0),
                 ..default()
             },
-            BackgroundColor(rgb(palette::panel())),
+            BackgroundColor(color(palette::panel())),
         ))
         .with_children(|bar_node| {
             bar_node.spawn(text("VIZORA", palette::text()));
             if demo.0 {
                 bar_node.spawn((
                     Node { padding: UiRect::axes(px(pad * 0.6), px(pad * 0.15)), ..default() },
-                    BackgroundColor(rgb(palette::ACCENT)),
+                    BackgroundColor(color(palette::ACCENT)),
                     children![(
                         Text::new("DEMO"),
                         TextFont::from_font_size(font),
-                        TextColor(rgb(palette::background()))
+                        TextColor(color(palette::background()))
                     )],
                 ));
             }
@@ -148,7 +144,7 @@ fn update_hud(
     }
     *since = 0.0;
     let now = now_ms();
-    for (which, mut text, mut color) in &mut q {
+    for (which, mut text, mut tc) in &mut q {
         let (s, c) = match which {
             HudText::Totals => {
                 let [on, deg, off, unk] = fleet.0.counts();
@@ -178,9 +174,9 @@ fn update_hud(
         if text.0 != s {
             text.0 = s;
         }
-        let c = rgb(c);
-        if color.0 != c {
-            color.0 = c;
+        let c = color(c);
+        if tc.0 != c {
+            tc.0 = c;
         }
     }
 }

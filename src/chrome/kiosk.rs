@@ -2,7 +2,7 @@
 //! chord, burn-in protection (the whole scene moves a few pixels every
 //! interval) and dimming during configured hours. The window itself
 //! (borderless full screen on a chosen monitor, hidden cursor) is set up
-//! in `app.rs` from the same config.
+//! in `app/mod.rs` from the same config.
 
 use bevy::prelude::*;
 

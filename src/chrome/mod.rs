@@ -1,6 +1,7 @@
 //! UI chrome around the panels: the top bar ([`hud`]), toasts ([`toast`]),
-//! the operator console ([`console`]), the F12 debug overlay ([`overlay`])
-//! and kiosk behaviour ([`kiosk`]). Chrome reads the lower layers' state and
+//! the device search box ([`finder`]), the detail card of the selected
+//! device ([`detail`]), the operator console ([`console`]), the F12 debug
+//! overlay ([`overlay`]) and kiosk behaviour ([`kiosk`]). Chrome reads the lower layers' state and
 //! messages; nothing below imports it.
 
 pub mod console;

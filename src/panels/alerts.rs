@@ -9,9 +9,9 @@ use crate::base::format::age;
 use crate::base::palette::{self, Rgb};
 use crate::sync::fleet::{AlertsChanged, Fleet, FleetReset};
 use crate::wall::WallSettings;
-use crate::wall::WallSize;
 use crate::wall::focus::DeviceFilter;
 use crate::wall::panel::{HatchImages, PageKeys, report_to, spawn_panel};
+use crate::wall::{WallSize, color};
 
 /// Most alert rows on screen.
 pub const MAX_ROWS: usize = 24;
@@ -38,10 +38,6 @@ impl Plugin for AlertsPanelPlugin {
         app.add_systems(Startup, spawn_alerts_panel)
             .add_systems(Update, (update_alert_rows.pipe(report_to(PanelKind::Health)), pulse_rows).chain());
     }
-}
-
-fn rgb(c: Rgb) -> Color {
-    Color::srgb_u8(c[0], c[1], c[2])
 }
 
 fn severity_style(s: Severity) -> (&'static str, Rgb) {
@@ -97,14 +93,14 @@ fn spawn_alerts_panel(
         p.spawn((
             Text::new("OPEN ALERTS"),
             TextFont::from_font_size(text_px * 1.1),
-            TextColor(rgb(palette::text())),
+            TextColor(color(palette::text())),
             AlertRow(usize::MAX),
         ));
         for i in 0..MAX_ROWS {
             p.spawn((
                 Text::new(""),
                 TextFont::from_font_size(text_px),
-                TextColor(rgb(palette::text())),
+                TextColor(color(palette::text())),
                 TextLayout::default().with_no_wrap(),
                 AlertRow(i),
                 RowPulse(false),
@@ -137,7 +133,7 @@ fn update_alert_rows(
     // The last page starts where a whole page still fits.
     *scroll = (*scroll).min(all.len().saturating_sub(1) / per_page * per_page);
     let alerts = &all[*scroll..];
-    for (row, mut text, mut color, pulse) in &mut rows {
+    for (row, mut text, mut tc, pulse) in &mut rows {
         let listed = row.0 < per_page;
         let escalating = listed && alerts.get(row.0).is_some_and(|a| escalated(a, now));
         if let Some(mut p) = pulse
@@ -161,8 +157,8 @@ fn update_alert_rows(
         if text.0 != s {
             text.0 = s;
         }
-        if color.0.with_alpha(1.0) != rgb(c) {
-            color.0 = rgb(c).with_alpha(color.0.alpha());
+        if tc.0.with_alpha(1.0) != color(c) {
+            tc.0 = color(c).with_alpha(tc.0.alpha());
         }
     }
     Ok(())

@@ -64,7 +64,7 @@ impl TokenExpiry {
     }
 }
 
-/// An operator asks for a change (from a dialog, or a test).
+/// An operator asks for a change (from the console, or a test).
 #[derive(Message, Debug, Clone)]
 pub struct OperatorAction {
     /// Target entity (none on creates).
@@ -198,7 +198,7 @@ impl Plugin for FleetPlugin {
                     .in_set(FleetSystems::Apply),
             )
             .add_systems(PreUpdate, take_metrics.in_set(FleetSystems::Apply))
-            // Operator actions apply in Update, after the dialogs, so the next draw shows them.
+            // Operator actions apply in Update, after the console's submits, so the next draw shows them.
             .add_systems(Update, (apply_operator_actions, give_up_undelivered).chain());
     }
 }
@@ -333,15 +333,20 @@ fn give_up_undelivered(
     time: Res<Time>,
     mut fleet: ResMut<Fleet>,
     mut give_up: ResMut<GiveUp>,
+    mut times: ResMut<AckTimes>,
     mut sent: MessageWriter<Outgoing>,
     mut out: Announce,
 ) {
     let now = time.elapsed_secs_f64();
     let after = give_up.after_s;
-    // Changes restored from disk start their wait when the wall does.
-    if give_up.due.len() != fleet.0.engine().pending().len() {
-        let live: std::collections::HashSet<&str> =
-            fleet.0.engine().pending().iter().map(|p| p.mutation().mutation_id.as_str()).collect();
+    // Every pending change has a deadline, and only those (a few dozen at
+    // most: compared whole each frame). Changes restored from disk start
+    // their wait when the wall does.
+    let pending = fleet.0.engine().pending();
+    let same = pending.len() == give_up.due.len()
+        && pending.iter().all(|p| give_up.due.contains_key(&p.mutation().mutation_id));
+    if !same {
+        let live: std::collections::HashSet<&str> = pending.iter().map(|p| p.mutation().mutation_id.as_str()).collect();
         give_up.due.retain(|id, _| live.contains(id.as_str()));
         for id in live {
             if !give_up.due.contains_key(id) {
@@ -356,6 +361,8 @@ fn give_up_undelivered(
         if acked {
             continue;
         }
+        // A late ack for it is no confirmation: it was shown as failed.
+        times.sent.remove(&id);
         let ch = fleet.0.withdraw(&id, &format!("failed: not delivered within {after:.0} s (withdrawn)"));
         out.send(ch);
         sent.write(Outgoing(Control::Withdraw { mutation_id: id }));

@@ -48,3 +48,37 @@ impl DeviceFilter {
 /// The device the operator selected (mouse or arrow keys); its detail card shows.
 #[derive(Resource, Debug, Clone, Default, PartialEq, Eq)]
 pub struct Selected(pub Option<String>);
+
+/// Input another layer has taken this frame: the console (egui) while a
+/// text field has the keyboard or the pointer is over its window. The
+/// wall's own keys and clicks leave such input alone.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputCapture {
+    /// Keys go to a text field.
+    pub keyboard: bool,
+    /// The pointer is over a window of the console.
+    pub pointer: bool,
+}
+
+/// The wall's keys: pressed keys nobody else has taken (not the console's
+/// text fields, not the search box while it is typed into).
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct WallKeys<'w> {
+    keys: Option<Res<'w, ButtonInput<KeyCode>>>,
+    filter: Option<Res<'w, DeviceFilter>>,
+    capture: Option<Res<'w, InputCapture>>,
+}
+
+impl WallKeys<'_> {
+    /// The keys, when they are the wall's this frame.
+    pub fn get(&self) -> Option<&ButtonInput<KeyCode>> {
+        let taken =
+            self.capture.as_ref().is_some_and(|c| c.keyboard) || self.filter.as_ref().is_some_and(|f| f.editing);
+        if taken { None } else { self.keys.as_deref() }
+    }
+
+    /// `key` was pressed this frame, for the wall.
+    pub fn just_pressed(&self, key: KeyCode) -> bool {
+        self.get().is_some_and(|k| k.just_pressed(key))
+    }
+}

@@ -1,7 +1,10 @@
 //! The wall's shared machinery, under the panels: the surface size, the
 //! settings, the animation clock, colours as Bevy colours, the pages and
-//! their rotation, what every panel draws (title, age, error tile) and the
-//! staleness hatch. Panels build on this layer and never on each other.
+//! their rotation and keys ([`pages`]), what every panel draws (title, age,
+//! error tile, list paging: [`panel`]), what panels report and the error
+//! boundary of their systems ([`status`]), the staleness hatch ([`hatch`]),
+//! and the search, the selection and which input the wall may use
+//! ([`focus`]). Panels build on this layer and never on each other.
 
 pub mod focus;
 pub mod hatch;

@@ -1,6 +1,7 @@
 //! PagesPlugin: which panel the wall shows. Pages rotate on the configured
 //! interval; an open critical alert holds the health page until it is
-//! acknowledged, resolved or muted.
+//! acknowledged, resolved or muted. An operator's keys come first: 1 to 9
+//! show and hold a page, P holds or resumes.
 
 use bevy::prelude::*;
 use vizora_protocol::{AlertState, Severity, now_ms};
@@ -88,6 +89,7 @@ impl Plugin for PagesPlugin {
         active.show(index, &page);
         app.insert_resource(active)
             .init_resource::<crate::wall::focus::DeviceFilter>()
+            .init_resource::<crate::wall::focus::InputCapture>()
             .add_systems(Update, (keys_to_pages, choose_page).chain().in_set(PageSystems::Choose));
     }
 }
@@ -102,14 +104,9 @@ pub fn critical_open(fleet: &Fleet, now: u64) -> bool {
 /// The page keys: 1 to 9 show that page (and pause the rotation on it),
 /// P pauses or resumes the rotation. Ignored while the search box has the
 /// keyboard.
-fn keys_to_pages(
-    keys: Option<Res<ButtonInput<KeyCode>>>,
-    filter: Res<crate::wall::focus::DeviceFilter>,
-    settings: Res<WallSettings>,
-    mut page: ResMut<ActivePage>,
-) {
-    let Some(keys) = keys else { return };
-    if filter.editing || page.fixed {
+fn keys_to_pages(keys: crate::wall::focus::WallKeys, settings: Res<WallSettings>, mut page: ResMut<ActivePage>) {
+    let Some(keys) = keys.get() else { return };
+    if page.fixed {
         return;
     }
     const DIGITS: [KeyCode; 9] = [
@@ -128,6 +125,7 @@ fn keys_to_pages(
     {
         page.show(i, p);
         page.paused = true;
+        page.pinned = false;
         page.timer.reset();
     }
     if keys.just_pressed(KeyCode::KeyP) {
@@ -144,7 +142,9 @@ fn choose_page(
     mut pin_cache: Local<(bool, f32)>,
 ) {
     let cfg = &settings.0;
-    if page.fixed {
+    // A page chosen on the command line, or held by the operator, stays
+    // (over the rotation and over a critical alert's pin).
+    if page.fixed || page.paused {
         return;
     }
     // Alerts are scanned when they change, and once a second for mutes running out.
@@ -165,9 +165,6 @@ fn choose_page(
     if page.pinned {
         page.pinned = false;
         page.timer.reset();
-    }
-    if page.paused {
-        return;
     }
     // The timer ticks every frame; only a page turn counts as a change.
     let turned = page.bypass_change_detection().timer.tick(time.delta()).just_finished();

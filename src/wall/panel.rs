@@ -79,6 +79,7 @@ impl Plugin for PanelPlugin {
             .init_resource::<crate::wall::PulseClock>()
             .init_resource::<crate::wall::focus::DeviceFilter>()
             .init_resource::<crate::wall::focus::Selected>()
+            .init_resource::<crate::wall::focus::InputCapture>()
             .add_systems(First, crate::wall::tick_pulse_clock)
             .add_systems(PreStartup, make_hatches)
             .add_systems(Update, (show_panels, update_hatches, update_error_tiles, update_ages));
@@ -437,7 +438,7 @@ pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize) -> Vec<Row> {
 /// The keys that page a list, and the page on screen.
 #[derive(bevy::ecs::system::SystemParam)]
 pub struct PageKeys<'w> {
-    keys: Option<Res<'w, ButtonInput<KeyCode>>>,
+    keys: crate::wall::focus::WallKeys<'w>,
     page: Option<Res<'w, ActivePage>>,
 }
 
@@ -445,7 +446,7 @@ impl PageKeys<'_> {
     /// Page Down / Page Up move `*scroll` by `per_page` while the active
     /// page shows `kind`; whether it moved.
     pub fn scroll(&self, kind: PanelKind, scroll: &mut usize, per_page: usize) -> bool {
-        match (&self.keys, &self.page) {
+        match (self.keys.get(), &self.page) {
             (Some(keys), Some(page)) => page_keys(keys, page, kind, scroll, per_page),
             _ => false,
         }

@@ -1,70 +1,20 @@
-//! The operator console without egui (`ConsoleCorePlugin` on the whole
-//! wall): every form sends its mutation kind with the right target and rev,
+//! The operator console without egui (`ConsoleCorePlugin` on the shared
+//! harness): every form sends its mutation kind with the right target and rev,
 //! a bad form names the field and sends nothing, refusals roll back with a
 //! toast, and roles are kept.
 
-use std::time::Duration;
-
 use bevy::prelude::*;
-use bevy::state::app::StatesPlugin;
-use bevy::time::TimeUpdateStrategy;
-use vizora::app::WallPlugins;
-use vizora::app::sample::sample_fleet;
-use vizora::base::config::WallConfig;
 use vizora::chrome::console::{
-    Console, ConsoleCorePlugin, ConsoleForm, ConsoleTab, ScheduleDraft, SubmitForm, TargetKind, fmt_utc, parse_utc,
+    Console, ConsoleForm, ConsoleTab, ScheduleDraft, SubmitForm, TargetKind, fmt_utc, parse_utc,
 };
-use vizora::chrome::toast::ToastNode;
-use vizora::sync::fleet::{Fleet, Identity};
-use vizora::sync::net::NetLink;
-use vizora::wall::WallSettings;
-use vizora_client::{ConnectionState, Control, Update};
+use vizora::sync::fleet::Fleet;
+use vizora_client::{Control, Update};
 use vizora_protocol::mutation::{MUTATION_KINDS, SchedulePatch};
-use vizora_protocol::{
-    AlertState, ContentKind, Mutation, MutationAck, MutationOp, OrgState, RejectCode, Role, SubscribeMode, now_ms,
-};
+use vizora_protocol::{AlertState, ContentKind, Mutation, MutationAck, MutationOp, OrgState, RejectCode, Role, now_ms};
 
-/// A live wall on the sample fleet, with the console's core.
-struct Desk {
-    app: App,
-    tx: crossbeam_channel::Sender<Update>,
-    controls: crossbeam_channel::Receiver<Control>,
-}
+use super::harness::Wall;
 
-impl Desk {
-    fn live(role: Role, n: usize) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let (ctx, crx) = crossbeam_channel::unbounded();
-        let mut app = App::new();
-        app.add_plugins((MinimalPlugins, StatesPlugin))
-            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
-            .insert_resource(WallSettings(WallConfig { rotate_s: 0.0, ..WallConfig::default() }))
-            .insert_resource(Identity { org: "acme".into(), role, sub: "olga".into(), client_id: "wall-olga".into() })
-            .init_resource::<ButtonInput<KeyCode>>()
-            .add_plugins(WallPlugins::default())
-            .add_plugins(ConsoleCorePlugin)
-            .insert_resource(NetLink::from_channels(rx, ctx));
-        app.update();
-        let mut d = Self { app, tx, controls: crx };
-        d.send(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
-        for u in sample_fleet(n, now_ms()).into_updates() {
-            d.send(u);
-        }
-        d.frames(3);
-        d.sent();
-        d
-    }
-
-    fn send(&mut self, u: Update) {
-        self.tx.send(u).expect("send");
-    }
-
-    fn frames(&mut self, n: usize) {
-        for _ in 0..n {
-            self.app.update();
-        }
-    }
-
+impl Wall {
     fn view(&self) -> &OrgState {
         self.app.world().resource::<Fleet>().0.view()
     }
@@ -78,7 +28,7 @@ impl Desk {
     }
 
     /// The mutations sent to the IO thread since the last call.
-    fn sent(&self) -> Vec<Mutation> {
+    fn mutations(&self) -> Vec<Mutation> {
         self.controls
             .try_iter()
             .filter_map(|c| match c {
@@ -92,20 +42,7 @@ impl Desk {
     fn submit(&mut self, form: ConsoleForm) -> Vec<Mutation> {
         self.app.world_mut().write_message(SubmitForm(form));
         self.app.update();
-        self.sent()
-    }
-
-    fn press_f2(&mut self) {
-        self.app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(KeyCode::F2);
-        self.app.update();
-        let mut keys = self.app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
-        keys.release(KeyCode::F2);
-        keys.clear();
-    }
-
-    fn toasts(&mut self) -> Vec<String> {
-        let mut q = self.app.world_mut().query::<&ToastNode>();
-        q.iter(self.app.world()).map(|t| t.toast.text.clone()).collect()
+        self.mutations()
     }
 }
 
@@ -115,7 +52,7 @@ fn s(v: &str) -> String {
 
 #[test]
 fn every_form_sends_its_mutation_kind() {
-    let mut d = Desk::live(Role::Admin, 24);
+    let mut d = Wall::live(Role::Admin, 24);
     let open: Vec<String> =
         d.view().alerts.values().filter(|a| a.state == AlertState::Open).map(|a| a.id.clone()).collect();
     assert!(open.len() >= 2, "the sample has open alerts: {open:?}");
@@ -224,7 +161,7 @@ fn every_form_sends_its_mutation_kind() {
 
 #[test]
 fn a_bad_form_names_the_field_and_sends_nothing() {
-    let mut d = Desk::live(Role::Operator, 12);
+    let mut d = Wall::live(Role::Operator, 12);
     let content = |duration: &str| ConsoleForm::ContentCreate {
         name: s("Menu"),
         kind: ContentKind::Image,
@@ -275,12 +212,12 @@ fn a_bad_form_names_the_field_and_sends_nothing() {
     d.frames(1);
     let err = d.error();
     assert!(err.contains("playlist.remove_item refused") && err.contains("index"), "{err}");
-    assert!(d.sent().is_empty());
+    assert!(d.mutations().is_empty());
 }
 
 #[test]
 fn a_refused_change_rolls_back_with_the_reason() {
-    let mut d = Desk::live(Role::Operator, 12);
+    let mut d = Wall::live(Role::Operator, 12);
     let before = d.view().devices["dev-00003"].name.clone();
     let sent = d.submit(ConsoleForm::DeviceRename { device: s("dev-00003"), name: s("Atrium") });
     let [m] = sent.as_slice() else { panic!("one mutation sent: {sent:?}") };
@@ -298,7 +235,7 @@ fn a_refused_change_rolls_back_with_the_reason() {
 
 #[test]
 fn operators_cannot_send_admin_kinds_and_viewers_nothing() {
-    let mut d = Desk::live(Role::Operator, 12);
+    let mut d = Wall::live(Role::Operator, 12);
     for form in [
         ConsoleForm::DeviceRemove { device: s("dev-00002") },
         ConsoleForm::PlaylistDelete { playlist: s("p-office") },
@@ -310,16 +247,16 @@ fn operators_cannot_send_admin_kinds_and_viewers_nothing() {
     }
     assert!(d.view().devices.contains_key("dev-00002") && d.view().playlists.contains_key("p-office"));
     assert_eq!(d.submit(ConsoleForm::DeviceRestart { device: s("dev-00002") }).len(), 1, "operators operate");
-    d.press_f2();
+    d.press(KeyCode::F2);
     assert!(d.console().open, "F2 opens the console for operators");
-    d.press_f2();
+    d.press(KeyCode::F2);
     assert!(!d.console().open);
 
-    let mut v = Desk::live(Role::Viewer, 12);
+    let mut v = Wall::live(Role::Viewer, 12);
     assert!(v.submit(ConsoleForm::DeviceRename { device: s("dev-00001"), name: s("Mine") }).is_empty());
     assert_eq!(v.error(), "viewers cannot change anything");
     assert_ne!(v.view().devices["dev-00001"].name, "Mine");
-    v.press_f2();
+    v.press(KeyCode::F2);
     assert!(!v.console().open, "viewers get no console");
 }
 

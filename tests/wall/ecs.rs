@@ -1,48 +1,21 @@
-//! ECS tests: plugins on `MinimalPlugins`, data through an injected channel.
-
-use std::time::Duration;
+//! ECS tests of tiles, pages and the link, on the shared harness.
 
 use bevy::prelude::*;
-use bevy::state::app::StatesPlugin;
-use bevy::time::TimeUpdateStrategy;
-use vizora::app::WallPlugins;
 use vizora::base::config::{PageConfig, PanelKind, WallConfig};
 use vizora::base::palette;
-use vizora::panels::devices::{Tile, TileGrid, TileIndex};
+use vizora::panels::devices::TileIndex;
 use vizora::sync::fleet::Fleet;
-use vizora::sync::net::{LinkState, NetLink};
-use vizora::wall::WallSettings;
+use vizora::sync::net::LinkState;
 use vizora::wall::pages::ActivePage;
 use vizora_client::{ConnectionState, Update};
 use vizora_protocol::{
-    Alert, AlertState, DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, Severity, SubscribeMode,
+    Alert, AlertState, DeviceStatus, DeviceStatusData, Entity, Event, LogEntry, Role, Severity, SubscribeMode,
 };
 
 use super::device;
+use super::harness::Wall;
 
-struct Harness {
-    app: App,
-    tx: crossbeam_channel::Sender<Update>,
-}
-
-impl Harness {
-    fn new() -> Self {
-        Self::with_config(WallConfig::default())
-    }
-
-    /// Plugins under test, time advancing 100 ms per update.
-    fn with_config(cfg: WallConfig) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let mut app = App::new();
-        app.add_plugins((MinimalPlugins, StatesPlugin))
-            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
-            .insert_resource(WallSettings(cfg))
-            .add_plugins(WallPlugins::default())
-            .insert_resource(NetLink::from_channel(rx));
-        app.update();
-        Self { app, tx }
-    }
-
+impl Wall {
     fn page(&self) -> (PanelKind, bool) {
         let p = self.app.world().resource::<ActivePage>();
         (p.panel, p.pinned)
@@ -52,18 +25,6 @@ impl Harness {
         self.tx.send(u).expect("send");
         self.app.update();
     }
-
-    /// Each tile's colour as the grid mesh draws it, as sRGB bytes.
-    fn tile_colors(&mut self) -> Vec<(String, [u8; 4])> {
-        let mut q = self.app.world_mut().query::<&Tile>();
-        let grid = self.app.world().resource::<TileGrid>();
-        let mut v: Vec<_> = q
-            .iter(self.app.world())
-            .map(|t| (t.id.clone(), grid.tile_color(t.slot).expect("a drawn tile").to_srgba().to_u8_array()))
-            .collect();
-        v.sort_by(|a, b| a.0.cmp(&b.0));
-        v
-    }
 }
 
 fn color(c: palette::Rgb) -> [u8; 4] {
@@ -72,7 +33,7 @@ fn color(c: palette::Rgb) -> [u8; 4] {
 
 #[test]
 fn a_status_entry_recolours_exactly_its_tile() {
-    let mut h = Harness::new();
+    let mut h = Wall::with(Role::Viewer, WallConfig::default());
     let entities = (0..5).map(|i| Entity::Device(device(i, DeviceStatus::Online))).collect();
     h.push(Update::Snapshot { epoch: "e".into(), seq: 10, entities });
     h.app.update();
@@ -107,7 +68,7 @@ fn a_status_entry_recolours_exactly_its_tile() {
 
 #[test]
 fn link_state_follows_the_io_thread() {
-    let mut h = Harness::new();
+    let mut h = Wall::with(Role::Viewer, WallConfig::default());
     assert_eq!(*h.app.world().resource::<State<LinkState>>().get(), LinkState::Connecting);
     h.push(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
     h.app.update();
@@ -146,7 +107,7 @@ fn pages(rotate_s: f32) -> WallConfig {
 
 #[test]
 fn pages_rotate_on_the_configured_interval() {
-    let mut h = Harness::with_config(pages(1.0));
+    let mut h = Wall::with(Role::Viewer, pages(1.0));
     assert_eq!(h.page().0, PanelKind::Devices);
     for _ in 0..9 {
         h.app.update();
@@ -163,7 +124,7 @@ fn pages_rotate_on_the_configured_interval() {
 
 #[test]
 fn an_open_critical_alert_pins_health_until_acknowledged() {
-    let mut h = Harness::with_config(pages(1.0));
+    let mut h = Wall::with(Role::Viewer, pages(1.0));
     let snapshot = vec![
         Entity::Device(device(1, DeviceStatus::Online)),
         Entity::Alert(alert("a1", Severity::Warning, AlertState::Open)),

@@ -1,106 +1,24 @@
 //! Finding and looking closer, and saying what happens: the device search,
 //! the detail card, page keys, server errors as toasts, a panel's error
-//! boundary and changes that are never delivered. All through
-//! `WallPlugins` on `MinimalPlugins`, with data through the injected
-//! channel, keys through an inserted `ButtonInput`, time stepping 100 ms.
-
-use std::time::Duration;
+//! boundary and changes that are never delivered. On the shared harness.
 
 use bevy::prelude::*;
-use bevy::state::app::StatesPlugin;
-use bevy::time::TimeUpdateStrategy;
-use vizora::app::WallPlugins;
 use vizora::app::sample::sample_fleet;
 use vizora::base::config::{PanelKind, WallConfig};
 use vizora::base::palette;
 use vizora::chrome::detail::{CardRow, DetailCard, SparkBar};
-use vizora::chrome::toast::ToastNode;
-use vizora::panels::devices::{Tile, TileGrid};
-use vizora::sync::fleet::{Fleet, GiveUp, Identity, OperatorAction};
-use vizora::sync::net::NetLink;
-use vizora::wall::WallSettings;
+use vizora::sync::fleet::{GiveUp, OperatorAction};
 use vizora::wall::focus::{DeviceFilter, Selected};
 use vizora::wall::pages::ActivePage;
-use vizora::wall::panel::{PanelErrorTile, PanelRow, report_to};
-use vizora_client::{ConnectionState, Control, Update};
+use vizora::wall::panel::{PanelErrorTile, report_to};
+use vizora_client::{Control, Update};
 use vizora_protocol::{
-    DeviceStatus, ErrorCode, ErrorMsg, Health, MutationOp, Role, SubscribeMode, Telemetry, TelemetryDevice, now_ms,
+    DeviceStatus, ErrorCode, ErrorMsg, Health, MutationOp, Role, Telemetry, TelemetryDevice, now_ms,
 };
 
-struct Wall {
-    app: App,
-    tx: crossbeam_channel::Sender<Update>,
-    controls: crossbeam_channel::Receiver<Control>,
-}
+use super::harness::Wall;
 
 impl Wall {
-    /// A live wall on the sample fleet of `n` devices, as `role`.
-    fn live(role: Role, n: usize, cfg: WallConfig) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let (ctx, crx) = crossbeam_channel::unbounded();
-        let mut app = App::new();
-        app.add_plugins((MinimalPlugins, StatesPlugin))
-            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
-            .insert_resource(WallSettings(cfg))
-            .insert_resource(Identity { org: "acme".into(), role, sub: "olga".into(), client_id: "wall-olga".into() })
-            .insert_resource(ButtonInput::<KeyCode>::default())
-            .add_plugins(WallPlugins::default())
-            .insert_resource(NetLink::from_channels(rx, ctx));
-        app.update();
-        let mut w = Self { app, tx, controls: crx };
-        w.send(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
-        for u in sample_fleet(n, now_ms()).into_updates() {
-            w.send(u);
-        }
-        w.frames(3);
-        w
-    }
-
-    fn send(&mut self, u: Update) {
-        self.tx.send(u).expect("send");
-    }
-
-    fn frames(&mut self, n: usize) {
-        for _ in 0..n {
-            self.app.update();
-        }
-    }
-
-    /// Presses `key` for one frame.
-    fn press(&mut self, key: KeyCode) {
-        self.app.world_mut().resource_mut::<ButtonInput<KeyCode>>().press(key);
-        self.app.update();
-        let mut keys = self.app.world_mut().resource_mut::<ButtonInput<KeyCode>>();
-        keys.release(key);
-        keys.clear();
-    }
-
-    fn fleet(&self) -> &vizora::base::fleet_model::FleetModel {
-        &self.app.world().resource::<Fleet>().0
-    }
-
-    fn toasts(&mut self) -> Vec<String> {
-        let mut q = self.app.world_mut().query::<&ToastNode>();
-        q.iter(self.app.world()).map(|t| t.toast.text.clone()).collect()
-    }
-
-    fn rows(&mut self, kind: PanelKind) -> Vec<String> {
-        let mut q = self.app.world_mut().query::<(&PanelRow, &Text)>();
-        let mut v: Vec<(usize, String)> =
-            q.iter(self.app.world()).filter(|(r, _)| r.panel == kind).map(|(r, t)| (r.index, t.0.clone())).collect();
-        v.sort();
-        v.into_iter().map(|(_, t)| t).collect()
-    }
-
-    /// Each tile's device and square colour (sRGB bytes).
-    fn tile_colors(&mut self) -> Vec<(String, [u8; 4])> {
-        let mut q = self.app.world_mut().query::<&Tile>();
-        let grid = self.app.world().resource::<TileGrid>();
-        q.iter(self.app.world())
-            .map(|t| (t.id.clone(), grid.tile_color(t.slot).expect("drawn").to_srgba().to_u8_array()))
-            .collect()
-    }
-
     fn card(&mut self) -> (bool, Vec<String>) {
         let shown = self
             .app
@@ -131,7 +49,7 @@ fn srgb(c: palette::Rgb) -> [u8; 4] {
 
 #[test]
 fn a_search_dims_the_tiles_that_do_not_match_and_narrows_the_alerts() {
-    let mut w = Wall::live(Role::Viewer, 40, WallConfig { rotate_s: 0.0, ..WallConfig::default() });
+    let mut w = Wall::live(Role::Viewer, 40);
     let before = w.tile_colors();
     assert!(before.iter().all(|(id, c)| *c == srgb(palette::status_color(w.fleet().view().devices[id].status))));
     let all_alerts = w.rows(PanelKind::Health).len();
@@ -182,7 +100,7 @@ fn a_search_dims_the_tiles_that_do_not_match_and_narrows_the_alerts() {
 
 #[test]
 fn the_detail_card_shows_the_selected_device() {
-    let mut w = Wall::live(Role::Viewer, 24, WallConfig::default());
+    let mut w = Wall::live(Role::Viewer, 24);
     let (shown, _) = w.card();
     assert!(!shown, "no card without a selection");
     let id = "dev-00004".to_owned();
@@ -223,32 +141,50 @@ fn the_detail_card_shows_the_selected_device() {
     let cpu_bars = q.iter(w.app.world()).filter(|(b, n)| b.line == 0 && n.height != Val::Percent(0.0)).count();
     assert_eq!(cpu_bars, 5, "one CPU bar per sample");
 
-    // Arrow keys move the selection along the tiles; Escape closes the card.
+    // On the devices page, arrow keys move the selection along the tiles.
+    w.press(KeyCode::ArrowRight);
+    assert_eq!(w.app.world().resource::<Selected>().0.as_deref(), Some(id.as_str()), "not on this page");
+    w.press(KeyCode::Digit2);
     w.press(KeyCode::ArrowRight);
     let next = w.app.world().resource::<Selected>().0.clone();
     assert!(next.is_some() && next.as_deref() != Some(id.as_str()), "{next:?}");
+    // One Escape closes the card and leaves a kept search; the next clears the search.
+    w.app.world_mut().resource_mut::<DeviceFilter>().set("lobby");
     w.press(KeyCode::Escape);
     assert_eq!(w.app.world().resource::<Selected>().0, None);
+    assert!(w.app.world().resource::<DeviceFilter>().active(), "the search stays");
     w.frames(1);
     assert!(!w.card().0, "closed");
+    w.press(KeyCode::Escape);
+    assert!(!w.app.world().resource::<DeviceFilter>().active(), "then the search clears");
+    // While a console text field has the keyboard, the wall's keys are not the wall's.
+    w.app.world_mut().resource_mut::<vizora::wall::focus::InputCapture>().keyboard = true;
+    w.press(KeyCode::Digit3);
+    assert_eq!(w.app.world().resource::<ActivePage>().index, 1, "still the devices page");
 }
 
 #[test]
 fn number_keys_switch_pages_and_p_pauses_the_rotation() {
-    let mut w = Wall::live(Role::Viewer, 12, WallConfig { rotate_s: 1.0, ..WallConfig::default() });
-    w.press(KeyCode::Digit3);
+    let mut w = Wall::live_with(Role::Viewer, 24, WallConfig { rotate_s: 1.0, ..WallConfig::default() });
+    // The sample has an open critical alert: the health page (3) is pinned.
+    w.frames(2);
+    assert!(w.app.world().resource::<ActivePage>().pinned);
+    // An operator's choice wins over the pin, and holds.
+    w.press(KeyCode::Digit4);
     let page = w.app.world().resource::<ActivePage>().clone();
-    assert_eq!((page.index, page.panel, page.paused), (2, PanelKind::Health, true), "page 3, held");
+    assert_eq!((page.index, page.panel, page.paused), (3, PanelKind::Analytics, true), "page 4, held");
     w.frames(25);
-    assert_eq!(w.app.world().resource::<ActivePage>().index, 2, "paused: no rotation");
+    assert_eq!(w.app.world().resource::<ActivePage>().index, 3, "paused: no rotation, no pin");
+    // P resumes: the pin (still due) takes the health page again.
     w.press(KeyCode::KeyP);
-    w.frames(15);
-    assert_ne!(w.app.world().resource::<ActivePage>().index, 2, "resumed: the rotation goes on");
+    w.frames(3);
+    let page = w.app.world().resource::<ActivePage>().clone();
+    assert_eq!((page.index, page.pinned), (2, true));
 }
 
 #[test]
 fn a_server_error_event_becomes_a_toast() {
-    let mut w = Wall::live(Role::Operator, 6, WallConfig::default());
+    let mut w = Wall::live(Role::Operator, 6);
     w.send(Update::ServerError(ErrorMsg { code: ErrorCode::RateLimited, message: "slow down".into() }));
     w.frames(2);
     let toasts = w.toasts();
@@ -261,7 +197,7 @@ fn broken_schedules() -> Result {
 
 #[test]
 fn a_panel_error_shows_on_its_own_tile_while_the_others_draw() {
-    let mut w = Wall::live(Role::Viewer, 12, WallConfig { rotate_s: 0.0, ..WallConfig::default() });
+    let mut w = Wall::live(Role::Viewer, 12);
     w.app.add_systems(Update, broken_schedules.pipe(report_to(PanelKind::Schedules)));
     w.frames(2);
     let tile = w.error_tile(PanelKind::Schedules).expect("the schedules panel shows its error");
@@ -283,7 +219,7 @@ fn a_panel_error_shows_on_its_own_tile_while_the_others_draw() {
 
 #[test]
 fn a_change_never_delivered_turns_failed_and_leaves_the_outbox() {
-    let mut w = Wall::live(Role::Operator, 12, WallConfig::default());
+    let mut w = Wall::live(Role::Operator, 12);
     w.app.insert_resource(GiveUp::after(2.0));
     let rev = w.fleet().view().devices["dev-00005"].rev;
     w.app.world_mut().write_message(OperatorAction {

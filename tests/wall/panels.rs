@@ -1,102 +1,29 @@
-//! ECS tests of the whole wall minus rendering: every plugin on
-//! `MinimalPlugins`, data through an injected channel pair (updates in,
-//! controls out), time stepping 100 ms a frame.
+//! ECS tests of the whole wall minus rendering, on the shared harness
+//! (`WallPlugins` on `MinimalPlugins`, data through an injected channel).
 
 use std::time::Duration;
 
 use bevy::prelude::*;
-use bevy::state::app::StatesPlugin;
-use bevy::time::TimeUpdateStrategy;
-use vizora::app::WallPlugins;
 use vizora::app::sample::sample_fleet;
-use vizora::base::config::{PanelKind, WallConfig};
-use vizora::chrome::toast::ToastNode;
+use vizora::base::config::PanelKind;
 use vizora::panels::devices::TileIndex;
 use vizora::panels::devices::marks::{PulseRing, SilentHatch};
-use vizora::sync::fleet::{Fleet, Identity, OperatorAction};
-use vizora::sync::net::NetLink;
-use vizora::wall::WallSettings;
-use vizora::wall::panel::{Hatch, HatchLabel, PanelErrorTile, PanelRow};
+use vizora::wall::panel::{Hatch, HatchLabel, PanelErrorTile};
 use vizora_client::{ConnectionState, Control, Update};
 use vizora_protocol::{
     AlertState, DeviceStatus, Event, LogEntry, Metrics, MutationAck, MutationApplied, MutationOp, RejectCode, Role,
     SubscribeMode, now_ms,
 };
 
-struct Wall {
-    app: App,
-    tx: crossbeam_channel::Sender<Update>,
-    controls: crossbeam_channel::Receiver<Control>,
-}
+use super::harness::Wall;
 
 impl Wall {
-    fn new(role: Role) -> Self {
-        let (tx, rx) = crossbeam_channel::unbounded();
-        let (ctx, crx) = crossbeam_channel::unbounded();
-        let mut app = App::new();
-        app.add_plugins((MinimalPlugins, StatesPlugin))
-            .insert_resource(TimeUpdateStrategy::ManualDuration(Duration::from_millis(100)))
-            .insert_resource(WallSettings(WallConfig { rotate_s: 0.0, ..WallConfig::default() }))
-            .insert_resource(Identity { org: "acme".into(), role, sub: "olga".into(), client_id: "wall-olga".into() })
-            .add_plugins(WallPlugins::default())
-            .insert_resource(NetLink::from_channels(rx, ctx));
-        app.update();
-        Self { app, tx, controls: crx }
-    }
-
-    /// A live wall on the sample fleet of `n` devices.
-    fn live(role: Role, n: usize) -> Self {
-        let mut w = Self::new(role);
-        w.send(Update::Connection(ConnectionState::Live { server: "ws://x".into(), mode: SubscribeMode::Snapshot }));
-        for u in sample_fleet(n, now_ms()).into_updates() {
-            w.send(u);
-        }
-        w.frames(3);
-        w
-    }
-
-    fn send(&mut self, u: Update) {
-        self.tx.send(u).expect("send");
-    }
-
-    fn frames(&mut self, n: usize) {
-        for _ in 0..n {
-            self.app.update();
-        }
-    }
-
-    fn act(&mut self, target: &str, base_rev: Option<u64>, op: MutationOp) {
-        self.app.world_mut().write_message(OperatorAction { target: Some(target.into()), base_rev, op });
-        self.app.update();
-    }
-
-    fn fleet(&self) -> &vizora::base::fleet_model::FleetModel {
-        &self.app.world().resource::<Fleet>().0
-    }
-
-    fn rows(&mut self, kind: PanelKind) -> Vec<String> {
-        let mut q = self.app.world_mut().query::<(&PanelRow, &Text)>();
-        let mut v: Vec<(usize, String)> =
-            q.iter(self.app.world()).filter(|(r, _)| r.panel == kind).map(|(r, t)| (r.index, t.0.clone())).collect();
-        v.sort();
-        v.into_iter().map(|(_, t)| t).collect()
-    }
-
-    fn toasts(&mut self) -> Vec<String> {
-        let mut q = self.app.world_mut().query::<&ToastNode>();
-        q.iter(self.app.world()).map(|t| t.toast.text.clone()).collect()
-    }
-
     fn hatch(&mut self, kind: PanelKind) -> Option<String> {
         let mut q = self.app.world_mut().query::<(&Hatch, &Visibility)>();
         let shown = q.iter(self.app.world()).any(|(h, v)| h.0 == kind && *v != Visibility::Hidden);
         let mut l = self.app.world_mut().query::<(&HatchLabel, &Text)>();
         let label = l.iter(self.app.world()).find(|(h, _)| h.0 == kind).map(|(_, t)| t.0.clone());
         shown.then(|| label.unwrap_or_default())
-    }
-
-    fn sent(&self) -> Vec<Control> {
-        self.controls.try_iter().collect()
     }
 }
 

@@ -194,12 +194,16 @@ impl Outbox {
     /// been applied; then its log entry says so. `false`: it was not here
     /// (already decided).
     pub(crate) fn withdraw(&mut self, mutation_id: &str) -> Result<bool, StoreError> {
-        let Some(ord) = self.by_id.remove(mutation_id) else { return Ok(false) };
+        let Some(&ord) = self.by_id.get(mutation_id) else { return Ok(false) };
+        // Off the disk first: if that fails it stays queued here too, and is
+        // delivered rather than resurrected after a restart.
+        self.store.remove(mutation_id)?;
+        self.by_id.remove(mutation_id);
         self.slots.remove(&ord);
         self.unsent.remove(&ord);
         self.in_flight.remove(&ord);
         self.acks.retain(|_, o| *o != ord);
-        self.store.remove(mutation_id)
+        Ok(true)
     }
 
     /// Ends a rate-limit pause that is over, and puts every mutation

@@ -105,13 +105,13 @@ pub fn load_json<T: DeserializeOwned>(path: &Path) -> Result<T, ConfigError> {
     })
 }
 
-/// Where `field` (its last dotted segment, without an `[i]` index) is
-/// written as a key in `text`, 1-based; `(0, 0)` when the file leaves it at
-/// its default.
+/// Where `field` (its last dotted segment) is written as a key in `text`,
+/// 1-based; `(0, 0)` when the file leaves it at its default, and for a
+/// field inside a list (`content[2].name`: the first `name:` in the file
+/// may be another entry's, so no position is better than a wrong one).
 pub fn key_position(text: &str, field: &str) -> (usize, usize) {
-    let last = field.rsplit('.').next().unwrap_or(field);
-    let key = last.split('[').next().unwrap_or(last);
-    if key.is_empty() {
+    let key = field.rsplit('.').next().unwrap_or(field);
+    if key.is_empty() || field.contains('[') {
         return (0, 0);
     }
     for (i, line) in text.lines().enumerate() {
@@ -159,9 +159,10 @@ mod tests {
     }
 
     #[test]
-    fn indexed_and_dotted_fields_are_found_by_their_key() {
-        let text = "(\n  content: [\n    (name: \"\"),\n  ],\n)";
-        assert_eq!(key_position(text, "content[0].name"), (3, 6));
+    fn dotted_fields_are_found_by_their_key_and_listed_ones_not_guessed() {
+        let text = "(\n  content: [\n    (name: \"\"),\n  ],\n  kiosk: (dim_level: 2.0),\n)";
+        assert_eq!(key_position(text, "content[0].name"), (0, 0), "which entry's `name:` is unknown");
+        assert_eq!(key_position(text, "kiosk.dim_level"), (5, 11));
         assert_eq!(key_position(text, "kiosk.missing"), (0, 0));
         // A key inside a comment or another word is not the key.
         assert_eq!(key_position("(// rate: 1\n  pirate: 2, rate: 3)", "rate"), (2, 14));

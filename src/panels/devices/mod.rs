@@ -5,7 +5,7 @@
 //! Every tile's square and status mark are drawn by one mesh ([`TileGrid`]:
 //! eight vertices per tile), not by two sprites per tile: at 10,000 devices
 //! that is one entity to extract and draw instead of 20,000. A tile keeps an
-//! entity (position, labels, and the marks of `tile_marks` as children)
+//! entity (position, labels, and the marks of [`marks`] as children)
 //! that draws nothing itself.
 
 pub mod marks;
@@ -20,9 +20,9 @@ use crate::base::format::fitted_name;
 use crate::base::layout::{Grid, Rect, tile_area};
 use crate::base::palette::{self, Shape, status_color, status_label, status_shape};
 use crate::sync::fleet::{DeviceChanged, Fleet, FleetMembershipChanged, FleetReset};
-use crate::wall::WallSize;
-use crate::wall::focus::{DeviceFilter, Selected};
+use crate::wall::focus::{DeviceFilter, InputCapture, Selected, WallKeys};
 use crate::wall::pages::ActivePage;
+use crate::wall::{WallSize, color};
 
 /// A device tile and the parts that change with status.
 #[derive(Component, Debug)]
@@ -122,8 +122,8 @@ impl TileGrid {
         }
         let h = side / 2.0;
         let square = [[-h, -h], [h, -h], [h, h], [-h, h]];
-        let fade = |c: Color| if dim { c.mix(&rgb(palette::background()), DIM) } else { c };
-        let tile = LinearRgba::from(fade(rgb(status_color(status)))).to_f32_array();
+        let fade = |c: Color| if dim { c.mix(&color(palette::background()), DIM) } else { c };
+        let tile = LinearRgba::from(fade(color(status_color(status)))).to_f32_array();
         let (mark, mark_color) = mark_corners(status_shape(status), side);
         let mark_color = if mark_color == Color::NONE { mark_color } else { fade(mark_color) };
         for (i, [x, y]) in square.into_iter().enumerate() {
@@ -286,7 +286,7 @@ fn spawn_devices_panel(
     // Behind the grid: a square a little larger than its tile shows as a ring.
     commands.spawn((
         SelectionRing,
-        Sprite::from_color(rgb(palette::ACCENT), Vec2::ONE),
+        Sprite::from_color(color(palette::ACCENT), Vec2::ONE),
         Transform::from_xyz(0.0, 0.0, -0.5),
         Visibility::Hidden,
         ChildOf(root),
@@ -325,15 +325,11 @@ pub fn to_world(r: &Rect, size: WallSize) -> Vec2 {
     Vec2::new(cx - size.w / 2.0, size.h / 2.0 - cy)
 }
 
-fn rgb(c: palette::Rgb) -> Color {
-    Color::srgb_u8(c[0], c[1], c[2])
-}
-
 /// The four corners of the status mark inside a tile of `side` pixels
 /// (relative to its centre, counter-clockwise) and its colour; every mark
 /// stays inside its tile.
 fn mark_corners(shape: Shape, side: f32) -> ([[f32; 2]; 4], Color) {
-    let bg = rgb(palette::background());
+    let bg = color(palette::background());
     let square = |half: f32, dx: f32, dy: f32| {
         [[dx - half, dy - half], [dx + half, dy - half], [dx + half, dy + half], [dx - half, dy + half]]
     };
@@ -432,7 +428,7 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(tile_name(&fleet.0, d, max_chars)),
                     TextFont::from_font_size(name_font),
-                    TextColor(rgb(palette::text())),
+                    TextColor(color(palette::text())),
                     Transform::from_xyz(0.0, side * 0.36, 0.2),
                 ))
                 .id();
@@ -441,7 +437,7 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(status_label(d.status)),
                     TextFont::from_font_size(font),
-                    TextColor(rgb(palette::text())),
+                    TextColor(color(palette::text())),
                     Transform::from_xyz(0.0, -side * 0.34, 0.2),
                 ))
                 .id();
@@ -452,21 +448,24 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(now_playing),
                     TextFont::from_font_size(name_font * 0.9),
-                    TextColor(rgb(palette::text())),
+                    TextColor(color(palette::text())),
                     Transform::from_xyz(0.0, side * 0.2, 0.2),
                     TilePlaying,
                 ))
                 .id();
             let bar = |y: f32, w: f32| {
                 (
-                    Sprite::from_color(rgb(palette::text()), Vec2::new(w, side * 0.06)),
+                    Sprite::from_color(color(palette::text()), Vec2::new(w, side * 0.06)),
                     Transform::from_xyz(-side * 0.4, y, 0.25),
                     bevy::sprite::Anchor::CENTER_LEFT,
                 )
             };
             let track = |y: f32| {
                 (
-                    Sprite::from_color(rgb(palette::background()).with_alpha(0.45), Vec2::new(side * 0.8, side * 0.06)),
+                    Sprite::from_color(
+                        color(palette::background()).with_alpha(0.45),
+                        Vec2::new(side * 0.8, side * 0.06),
+                    ),
                     Transform::from_xyz(0.0, y, 0.22),
                 )
             };
@@ -552,9 +551,14 @@ fn select_by_pointer(
     window: Option<Single<&Window>>,
     page: Option<Res<ActivePage>>,
     layout: Res<TileLayout>,
+    capture: Res<InputCapture>,
     mut selected: ResMut<Selected>,
 ) {
     let (Some(mouse), Some(window)) = (mouse, window) else { return };
+    // A click on the console is the console's.
+    if capture.pointer {
+        return;
+    }
     if !mouse.just_pressed(MouseButton::Left) || !page.is_some_and(|p| p.shows(PanelKind::Devices)) {
         return;
     }
@@ -565,19 +569,16 @@ fn select_by_pointer(
     }
 }
 
-/// Arrow keys move the selection over the tiles; Escape clears it.
+/// Arrow keys move the selection over the tiles (while the devices page
+/// shows; Escape is the search box's, which closes the card first).
 fn select_by_keys(
-    keys: Option<Res<ButtonInput<KeyCode>>>,
-    filter: Res<DeviceFilter>,
+    keys: WallKeys,
+    page: Option<Res<ActivePage>>,
     layout: Res<TileLayout>,
     mut selected: ResMut<Selected>,
 ) {
-    let (Some(keys), Some(grid)) = (keys, layout.grid) else { return };
-    if filter.editing {
-        return;
-    }
-    if keys.just_pressed(KeyCode::Escape) && selected.0.is_some() {
-        selected.0 = None;
+    let (Some(keys), Some(grid)) = (keys.get(), layout.grid) else { return };
+    if !page.is_some_and(|p| p.shows(PanelKind::Devices)) {
         return;
     }
     let (dx, dy) = match () {
