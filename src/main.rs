@@ -352,7 +352,6 @@ fn run_wall(args: WallArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let config = config.for_screen(args.screen.as_deref()).map_err(anyhow::Error::msg)?;
-    vizora::base::palette::set_theme(config.theme);
     let opts = WallOptions {
         surface: if args.headless {
             Surface::Headless {

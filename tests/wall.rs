@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use vizora::base::layout::{Grid, tile_area};
-use vizora::base::palette::{self, Rgb};
+use vizora::base::palette::{self, Rgb, Theme};
 use vizora_client::StateFile;
 use vizora_protocol::{Device, DeviceStatus};
 
@@ -121,7 +121,7 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
         match status {
             DeviceStatus::Offline | DeviceStatus::Unknown => {
                 assert!(
-                    close(centre, palette::background()),
+                    close(centre, Theme::default().background),
                     "tile {i} ({status:?}) centre {centre:?} should be background"
                 )
             }
@@ -129,7 +129,7 @@ fn fixture_fleet_renders_tiles_in_status_colours_and_shapes() {
         }
     }
     // The top bar is drawn.
-    assert!(close(pixel(&img, w - 2.0, 2.0), palette::panel()), "top bar");
+    assert!(close(pixel(&img, w - 2.0, 2.0), Theme::default().panel), "top bar");
 }
 
 #[test]
@@ -212,7 +212,7 @@ fn health_page_lists_open_alerts_most_severe_first() {
     let g = Grid::fit(2, tile_area(1920.0, 1080.0));
     let t = g.tile(1);
     let rim = pixel(&img, t.x + 4.0, t.y + t.h * 0.9);
-    assert!(close(rim, palette::background()), "tiles are hidden on the health page, found {rim:?}");
+    assert!(close(rim, Theme::default().background), "tiles are hidden on the health page, found {rim:?}");
 }
 
 /// The operator console, a device's detail card and a device search, drawn
@@ -261,7 +261,7 @@ fn console_detail_card_and_search_render_at_1080p_and_4k() {
         let grid = Grid::fit(n, tile_area(wf, hf));
         let (lo, hi) = (480.0 * zoom + 24.0, wf * 0.6);
         let fade = |c: Rgb| -> Rgb {
-            let bg = palette::background();
+            let bg = Theme::default().background;
             std::array::from_fn(|i| (f32::from(c[i]) * 0.25 + f32::from(bg[i]) * 0.75).round() as u8)
         };
         let (mut matched, mut faded) = (0, 0);
@@ -287,7 +287,7 @@ fn console_detail_card_and_search_render_at_1080p_and_4k() {
         // The detail card: the panel colour inside its top-right padding, the accent on its left edge.
         let bar = bar_height(hf);
         let (right, top) = (wf - bar * 0.3, bar * 1.2);
-        assert!(close(pixel(&img, right - 3.0, top + 3.0), palette::panel()), "{size}: the card is drawn");
+        assert!(close(pixel(&img, right - 3.0, top + 3.0), Theme::default().panel), "{size}: the card is drawn");
         let left = right - wf * 0.34;
         assert!(close(pixel(&img, left + 2.0, top + 200.0 * zoom), palette::ACCENT), "{size}: the card's edge");
         // The console: egui's window fill (dark theme, grey 27) just inside its left edge.

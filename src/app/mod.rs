@@ -12,7 +12,6 @@ use bevy::winit::WinitPlugin;
 use bevy::app::PluginGroupBuilder;
 
 use crate::base::config::{PanelKind, WallConfig};
-use crate::base::palette;
 use crate::chrome::console::{Console, OperatorPlugin};
 use crate::chrome::detail::DetailCardPlugin;
 use crate::chrome::finder::FinderPlugin;
@@ -32,7 +31,7 @@ use crate::sync::net::NetPlugin;
 use crate::wall::focus::{DeviceFilter, Selected};
 use crate::wall::pages::PagesPlugin;
 use crate::wall::panel::PanelPlugin;
-use crate::wall::{DemoMode, PulseClock, WallSettings, WallSize};
+use crate::wall::{Colors, DemoMode, PulseClock, WallSettings, WallSize};
 use headless::HeadlessPlugin;
 
 pub mod demo;
@@ -131,11 +130,12 @@ pub struct StartFocus {
 pub fn build(opts: &WallOptions) -> App {
     let mut app = App::new();
     let (w, h) = opts.size;
-    let bg = palette::background();
+    let bg = opts.config.theme.background;
     app.insert_resource(ClearColor(Color::srgb_u8(bg[0], bg[1], bg[2])))
         .insert_resource(WallSize { w: w as f32, h: h as f32 })
         .insert_resource(DemoMode(opts.demo))
-        .insert_resource(WallSettings(opts.config.clone()));
+        .insert_resource(WallSettings(opts.config.clone()))
+        .insert_resource(Colors(opts.config.theme));
     match &opts.surface {
         Surface::Window => {
             app.add_plugins(DefaultPlugins.set(WindowPlugin {

@@ -56,34 +56,6 @@ impl Theme {
     }
 }
 
-static THEME: std::sync::OnceLock<Theme> = std::sync::OnceLock::new();
-
-/// Sets the theme for this process, once, before the wall is built.
-pub fn set_theme(t: Theme) {
-    let _ = THEME.set(t);
-}
-
-fn theme() -> &'static Theme {
-    THEME.get_or_init(Theme::default)
-}
-
-/// Background of the wall.
-pub fn background() -> Rgb {
-    theme().background
-}
-/// Panel and bar background.
-pub fn panel() -> Rgb {
-    theme().panel
-}
-/// Primary text.
-pub fn text() -> Rgb {
-    theme().text
-}
-/// Secondary text.
-pub fn text_dim() -> Rgb {
-    theme().text_dim
-}
-
 /// Okabe-Ito bluish green.
 pub const ONLINE: Rgb = [0, 158, 115];
 /// Okabe-Ito orange.

@@ -11,11 +11,11 @@ use vizora_protocol::{AlertState, Device, Severity, now_ms};
 use crate::base::fleet_model::FleetModel;
 use crate::base::format::{age, ascii};
 use crate::base::layout::bar_height;
-use crate::base::palette::{self, Rgb};
+use crate::base::palette::{self, Rgb, Theme};
 use crate::base::trail::HEALTH_KEPT;
 use crate::sync::fleet::Fleet;
 use crate::wall::focus::Selected;
-use crate::wall::{WallSize, color};
+use crate::wall::{Colors, WallSize, color};
 
 /// Text rows on the card.
 pub const CARD_ROWS: usize = 22;
@@ -43,11 +43,14 @@ pub struct DetailCardPlugin;
 
 impl Plugin for DetailCardPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Selected>().add_systems(Startup, spawn_card).add_systems(Update, draw_card);
+        app.init_resource::<Selected>()
+            .init_resource::<Colors>()
+            .add_systems(Startup, spawn_card)
+            .add_systems(Update, draw_card);
     }
 }
 
-fn spawn_card(mut commands: Commands, size: Res<WallSize>) {
+fn spawn_card(mut commands: Commands, size: Res<WallSize>, colors: Res<Colors>) {
     let bar = bar_height(size.h);
     let font = (size.h / 48.0).clamp(12.0, 44.0);
     let spark_h = font * 2.2;
@@ -70,7 +73,7 @@ fn spawn_card(mut commands: Commands, size: Res<WallSize>) {
                 ..default()
             },
             BorderColor::all(color(palette::ACCENT)),
-            BackgroundColor(color(palette::panel())),
+            BackgroundColor(color(colors.0.panel)),
             GlobalZIndex(15),
         ))
         .with_children(|card| {
@@ -78,7 +81,7 @@ fn spawn_card(mut commands: Commands, size: Res<WallSize>) {
                 card.spawn((
                     Text::new(""),
                     TextFont::from_font_size(if i == 0 { font * 1.3 } else { font }),
-                    TextColor(color(palette::text())),
+                    TextColor(color(colors.0.text)),
                     TextLayout::default().with_no_wrap(),
                     CardRow(i),
                 ));
@@ -93,7 +96,7 @@ fn spawn_card(mut commands: Commands, size: Res<WallSize>) {
                             border: UiRect::bottom(px(1)),
                             ..default()
                         })
-                        .insert(BorderColor::all(color(palette::text_dim())))
+                        .insert(BorderColor::all(color(colors.0.text_dim)))
                         .with_children(|s| {
                             let c = if line == 0 { palette::ACCENT } else { palette::DEGRADED };
                             for index in 0..HEALTH_KEPT {
@@ -114,11 +117,11 @@ fn spawn_card(mut commands: Commands, size: Res<WallSize>) {
 type Line = (String, Rgb);
 
 /// Everything the card says about `d`, a line each.
-pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
+pub fn card_lines(model: &FleetModel, d: &Device, now: u64, theme: &Theme) -> Vec<Line> {
     let state = model.view();
-    let dim = palette::text_dim();
+    let dim = theme.text_dim;
     let mut out: Vec<Line> = Vec::new();
-    out.push((ascii(&d.name, 40), palette::text()));
+    out.push((ascii(&d.name, 40), theme.text));
     out.push((format!("{}   rev {}", ascii(&d.id, 40), d.rev), dim));
     let heard = now.saturating_sub(model.last_heard_ms(d));
     out.push((
@@ -126,7 +129,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
         palette::status_color(d.status),
     ));
     let tags = if d.tags.is_empty() { "no tags".to_owned() } else { d.tags.join(", ") };
-    out.push((format!("TAGS  {}", ascii(&tags, 60)), palette::text()));
+    out.push((format!("TAGS  {}", ascii(&tags, 60)), theme.text));
     out.push(match model.health(d) {
         Some(h) => (
             format!(
@@ -137,7 +140,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
                 h.disk_free_pct,
                 age(h.uptime_s.saturating_mul(1000))
             ),
-            palette::text(),
+            theme.text,
         ),
         None => ("no health reported yet".to_owned(), dim),
     });
@@ -145,7 +148,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
     let name_of = |id: &str| ascii(state.playlists.get(id).map_or(id, |p| p.name.as_str()), 30);
     let expected = expected_playlist(state, d, now).map(str::to_owned);
     let playing = model.playing(d);
-    out.push((format!("SHOULD PLAY  {}", expected.as_deref().map_or("nothing".to_owned(), name_of)), palette::text()));
+    out.push((format!("SHOULD PLAY  {}", expected.as_deref().map_or("nothing".to_owned(), name_of)), theme.text));
     let (plays, c) = match playing {
         Some(p) => {
             let content = state.contents.get(&p.content_id).map_or(p.content_id.as_str(), |c| c.name.as_str());
@@ -218,7 +221,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64) -> Vec<Line> {
 fn draw_card(
     fleet: Res<Fleet>,
     selected: Res<Selected>,
-    time: Res<Time>,
+    (time, colors): (Res<Time>, Res<Colors>),
     mut since: Local<f32>,
     mut card: Query<&mut Node, With<DetailCard>>,
     mut rows: Query<(&CardRow, &mut Text, &mut TextColor)>,
@@ -239,9 +242,9 @@ fn draw_card(
         }
     }
     let Some(d) = device else { return };
-    let lines = card_lines(&fleet.0, d, now_ms());
+    let lines = card_lines(&fleet.0, d, now_ms(), &colors.0);
     for (row, mut text, mut c) in &mut rows {
-        let (s, col) = lines.get(row.0).map_or(("", palette::text()), |(s, c)| (s.as_str(), *c));
+        let (s, col) = lines.get(row.0).map_or(("", colors.0.text), |(s, c)| (s.as_str(), *c));
         if text.0 != s {
             s.clone_into(&mut text.0);
         }

@@ -14,7 +14,7 @@ use crate::base::layout::bar_height;
 use crate::base::palette;
 use crate::sync::fleet::Fleet;
 use crate::wall::focus::{DeviceFilter, InputCapture, Selected};
-use crate::wall::{WallSize, color};
+use crate::wall::{Colors, WallSize, color};
 
 /// The search line's text.
 #[derive(Component, Debug)]
@@ -34,13 +34,14 @@ impl Plugin for FinderPlugin {
         app.init_resource::<DeviceFilter>()
             .init_resource::<Selected>()
             .init_resource::<InputCapture>()
+            .init_resource::<Colors>()
             .add_message::<KeyboardInput>()
             .add_systems(Startup, spawn_finder)
             .add_systems(Update, (type_into_filter, show_finder).chain());
     }
 }
 
-fn spawn_finder(mut commands: Commands, size: Res<WallSize>) {
+fn spawn_finder(mut commands: Commands, size: Res<WallSize>, colors: Res<Colors>) {
     let bar = bar_height(size.h);
     let font = bar * 0.28;
     commands.spawn((
@@ -57,13 +58,13 @@ fn spawn_finder(mut commands: Commands, size: Res<WallSize>) {
             ..default()
         },
         BorderColor::all(color(palette::ACCENT)),
-        BackgroundColor(color(palette::panel())),
+        BackgroundColor(color(colors.0.panel)),
         GlobalZIndex(20),
         children![(
             FinderText,
             Text::new(""),
             TextFont::from_font_size(font),
-            TextColor(color(palette::text())),
+            TextColor(color(colors.0.text)),
             TextLayout::default().with_no_wrap(),
         )],
     ));
@@ -127,6 +128,7 @@ fn type_into_filter(
 fn show_finder(
     filter: Res<DeviceFilter>,
     fleet: Res<Fleet>,
+    colors: Res<Colors>,
     mut boxes: Query<&mut Node, With<FinderBox>>,
     mut texts: Query<(&mut Text, &mut TextColor), With<FinderText>>,
     mut matching: Local<usize>,
@@ -154,7 +156,7 @@ fn show_finder(
                 devices.len(),
                 if filter.editing { "" } else { "   / edit  Esc clear" }
             ),
-            palette::text(),
+            colors.0.text,
         ),
     };
     for (mut t, mut tc) in &mut texts {

@@ -6,12 +6,12 @@ use bevy::prelude::*;
 use vizora_protocol::now_ms;
 
 use crate::base::layout::bar_height;
-use crate::base::palette::{self, Rgb};
+use crate::base::palette::{self, Rgb, Theme};
 use crate::sync::fleet::Fleet;
 use crate::sync::net::{LinkInfo, LinkState};
 use crate::wall::WallSize;
 use crate::wall::pages::ActivePage;
-use crate::wall::{DemoMode, SceneShift, WallSettings, color};
+use crate::wall::{Colors, DemoMode, SceneShift, WallSettings, color};
 
 /// Root node of the top bar (moved by the kiosk's burn-in shift).
 #[derive(Component, Debug)]
@@ -38,11 +38,15 @@ pub struct HudPlugin;
 
 impl Plugin for HudPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<DemoMode>().add_systems(Startup, spawn_hud).add_systems(Update, update_hud);
+        app.init_resource::<DemoMode>()
+            .init_resource::<Colors>()
+            .add_systems(Startup, spawn_hud)
+            .add_systems(Update, update_hud);
     }
 }
 
-fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
+fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>, colors: Res<Colors>) {
+    let theme = &colors.0;
     let bar = bar_height(size.h);
     let font = bar * 0.36;
     let pad = bar * 0.25;
@@ -64,32 +68,28 @@ fn spawn_hud(mut commands: Commands, size: Res<WallSize>, demo: Res<DemoMode>) {
                 column_gap: px(pad * 2.0),
                 ..default()
             },
-            BackgroundColor(color(palette::panel())),
+            BackgroundColor(color(theme.panel)),
         ))
         .with_children(|bar_node| {
-            bar_node.spawn(text("VIZORA", palette::text()));
+            bar_node.spawn(text("VIZORA", theme.text));
             if demo.0 {
                 bar_node.spawn((
                     Node { padding: UiRect::axes(px(pad * 0.6), px(pad * 0.15)), ..default() },
                     BackgroundColor(color(palette::ACCENT)),
-                    children![(
-                        Text::new("DEMO"),
-                        TextFont::from_font_size(font),
-                        TextColor(color(palette::background()))
-                    )],
+                    children![(Text::new("DEMO"), TextFont::from_font_size(font), TextColor(color(theme.background)))],
                 ));
             }
             bar_node.spawn((text("", palette::ACCENT), HudText::Page));
-            bar_node.spawn((text("", palette::text()), HudText::Totals));
+            bar_node.spawn((text("", theme.text), HudText::Totals));
             bar_node.spawn(Node { flex_grow: 1.0, ..default() });
-            bar_node.spawn((text("", palette::text_dim()), HudText::Pending));
-            bar_node.spawn((text("", palette::text()), HudText::Link));
-            bar_node.spawn((text("", palette::text_dim()), HudText::Clock));
+            bar_node.spawn((text("", theme.text_dim), HudText::Pending));
+            bar_node.spawn((text("", theme.text), HudText::Link));
+            bar_node.spawn((text("", theme.text_dim), HudText::Clock));
         });
 }
 
-fn link_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
-    let (badge, color) = live_badge(state, info);
+fn link_badge(state: LinkState, info: &LinkInfo, theme: &Theme) -> (String, Rgb) {
+    let (badge, color) = live_badge(state, info, theme);
     match info.restored_as_of_ms {
         Some(t) if state != LinkState::Live => {
             let s = t / 1000;
@@ -99,9 +99,9 @@ fn link_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     }
 }
 
-fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
+fn live_badge(state: LinkState, info: &LinkInfo, theme: &Theme) -> (String, Rgb) {
     let since = |t: u64| format!("{:02}:{:02}", (t / 3_600_000) % 24, (t / 60_000) % 60);
-    let (badge, color) = plain_badge(state, info);
+    let (badge, color) = plain_badge(state, info, theme);
     match (state, info.down_since_ms) {
         (LinkState::Reconnecting | LinkState::Refused, Some(t)) => {
             (format!("{badge} | DOWN SINCE {}", since(t)), color)
@@ -110,7 +110,7 @@ fn live_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
     }
 }
 
-fn plain_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
+fn plain_badge(state: LinkState, info: &LinkInfo, theme: &Theme) -> (String, Rgb) {
     match state {
         LinkState::Live => ("LIVE".into(), palette::ONLINE),
         LinkState::Connecting => ("CONNECTING".into(), palette::DEGRADED),
@@ -119,7 +119,7 @@ fn plain_badge(state: LinkState, info: &LinkInfo) -> (String, Rgb) {
             (format!("RECONNECTING in {secs} s"), palette::DEGRADED)
         }
         LinkState::Refused => ("REFUSED: check token".into(), palette::OFFLINE),
-        LinkState::Offline => ("FIXTURE".into(), palette::text_dim()),
+        LinkState::Offline => ("FIXTURE".into(), theme.text_dim),
     }
 }
 
@@ -130,7 +130,7 @@ fn update_hud(
     info: Res<LinkInfo>,
     page: Option<Res<ActivePage>>,
     settings: Option<Res<WallSettings>>,
-    time: Res<Time>,
+    (time, colors): (Res<Time>, Res<Colors>),
     mut since: Local<f32>,
     mut q: Query<(&HudText, &mut Text, &mut TextColor)>,
 ) {
@@ -144,17 +144,18 @@ fn update_hud(
     }
     *since = 0.0;
     let now = now_ms();
+    let theme = &colors.0;
     for (which, mut text, mut tc) in &mut q {
         let (s, c) = match which {
             HudText::Totals => {
                 let [on, deg, off, unk] = fleet.0.counts();
-                (format!("OK {on}  DEG {deg}  OFF {off}  ? {unk}  ALERTS {}", fleet.0.open_alerts()), palette::text())
+                (format!("OK {on}  DEG {deg}  OFF {off}  ? {unk}  ALERTS {}", fleet.0.open_alerts()), theme.text)
             }
             HudText::Pending => {
                 let n = fleet.0.engine().pending().len();
-                (format!("PENDING {n}"), if n > 0 { palette::ACCENT } else { palette::text_dim() })
+                (format!("PENDING {n}"), if n > 0 { palette::ACCENT } else { theme.text_dim })
             }
-            HudText::Link => link_badge(*state.get(), &info),
+            HudText::Link => link_badge(*state.get(), &info, theme),
             HudText::Page => match (&page, &settings) {
                 (Some(p), Some(s)) => {
                     let name = s.0.pages.get(p.index).map(|pg| pg.name.to_uppercase()).unwrap_or_default();
@@ -168,7 +169,7 @@ fn update_hud(
             },
             HudText::Clock => {
                 let secs = now / 1000;
-                (format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::text_dim())
+                (format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), theme.text_dim)
             }
         };
         if text.0 != s {

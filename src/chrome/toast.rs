@@ -6,11 +6,11 @@ use std::time::Duration;
 
 use bevy::prelude::*;
 
-use crate::base::palette::{self, Rgb};
+use crate::base::palette::{self, Rgb, Theme};
 use crate::sync::fleet::{FleetNotice, TokenExpiry};
 use crate::sync::net::{LinkInfo, LinkState, ServerErrorReceived, UndecodableReceived};
 use crate::wall::color;
-use crate::wall::{WallSettings, WallSize};
+use crate::wall::{Colors, WallSettings, WallSize};
 
 /// Most toasts on screen; older ones leave early.
 pub const MAX_TOASTS: usize = 5;
@@ -33,12 +33,12 @@ pub enum ToastKind {
 }
 
 impl ToastKind {
-    fn style(self) -> (&'static str, Rgb) {
+    fn style(self, theme: &Theme) -> (&'static str, Rgb) {
         match self {
             Self::Rejected => ("REJECTED", palette::OFFLINE),
             Self::Conflict => ("CONFLICT", palette::DEGRADED),
             Self::Connection => ("LINK", palette::ACCENT),
-            Self::Info => ("INFO", palette::text_dim()),
+            Self::Info => ("INFO", theme.text_dim),
             Self::Applied => ("APPLIED", palette::ONLINE),
         }
     }
@@ -78,7 +78,7 @@ pub struct ToastPlugin;
 
 impl Plugin for ToastPlugin {
     fn build(&self, app: &mut App) {
-        app.add_message::<Toast>().add_systems(Startup, spawn_column).add_systems(
+        app.add_message::<Toast>().init_resource::<Colors>().add_systems(Startup, spawn_column).add_systems(
             Update,
             (link_toasts, gateway_toasts, fleet_toasts, token_toasts, show_toasts, expire_toasts).chain(),
         );
@@ -202,6 +202,7 @@ fn show_toasts(
     mut commands: Commands,
     size: Res<WallSize>,
     settings: Option<Res<WallSettings>>,
+    colors: Res<Colors>,
     column: Option<Single<Entity, With<ToastColumn>>>,
     mut toasts: MessageReader<Toast>,
     existing: Query<(Entity, &ToastNode)>,
@@ -225,7 +226,7 @@ fn show_toasts(
         |k: ToastKind| if k == ToastKind::Applied { Duration::from_secs_f32(confirm.max(0.1)) } else { TOAST_TTL };
     let skip = fresh.len().saturating_sub(MAX_TOASTS);
     for t in fresh.into_iter().skip(skip) {
-        let (label, c) = t.kind.style();
+        let (label, c) = t.kind.style(&colors.0);
         commands.entity(*column).with_child((
             ToastNode { toast: t.clone(), left: Timer::new(ttl(t.kind), TimerMode::Once) },
             Node {
@@ -234,11 +235,11 @@ fn show_toasts(
                 ..default()
             },
             BorderColor::all(color(c)),
-            BackgroundColor(color(palette::panel())),
+            BackgroundColor(color(colors.0.panel)),
             children![(
                 Text::new(format!("{label}  {}", t.text)),
                 TextFont::from_font_size(font),
-                TextColor(color(palette::text())),
+                TextColor(color(colors.0.text)),
             )],
         ));
     }

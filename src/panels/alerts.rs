@@ -8,9 +8,9 @@ use crate::base::config::PanelKind;
 use crate::base::format::age;
 use crate::base::palette::{self, Rgb};
 use crate::sync::fleet::{AlertsChanged, Fleet, FleetReset};
-use crate::wall::WallSettings;
 use crate::wall::focus::DeviceFilter;
 use crate::wall::panel::{HatchImages, PageKeys, report_to, spawn_panel};
+use crate::wall::{Colors, WallSettings};
 use crate::wall::{WallSize, color};
 
 /// Most alert rows on screen.
@@ -86,21 +86,22 @@ fn spawn_alerts_panel(
     size: Res<WallSize>,
     settings: Option<Res<WallSettings>>,
     images: Res<HatchImages>,
+    colors: Res<Colors>,
 ) {
     let text_px = settings.map(|s| s.0.text_px(size.h)).unwrap_or(24.0).min(size.h / (MAX_ROWS as f32 + 6.0));
-    let root = spawn_panel(&mut commands, PanelKind::Health, &size, text_px, &images);
+    let root = spawn_panel(&mut commands, PanelKind::Health, &size, text_px, &images, &colors.0);
     commands.entity(root).insert(AlertsPanel).with_children(|p| {
         p.spawn((
             Text::new("OPEN ALERTS"),
             TextFont::from_font_size(text_px * 1.1),
-            TextColor(color(palette::text())),
+            TextColor(color(colors.0.text)),
             AlertRow(usize::MAX),
         ));
         for i in 0..MAX_ROWS {
             p.spawn((
                 Text::new(""),
                 TextFont::from_font_size(text_px),
-                TextColor(color(palette::text())),
+                TextColor(color(colors.0.text)),
                 TextLayout::default().with_no_wrap(),
                 AlertRow(i),
                 RowPulse(false),
@@ -111,7 +112,7 @@ fn spawn_alerts_panel(
 
 fn update_alert_rows(
     fleet: Res<Fleet>,
-    time: Res<Time>,
+    (time, colors): (Res<Time>, Res<Colors>),
     mut since: Local<f32>,
     mut changed: MessageReader<AlertsChanged>,
     mut reset: MessageReader<FleetReset>,
@@ -143,16 +144,16 @@ fn update_alert_rows(
         }
         let (s, c) = if row.0 == usize::MAX {
             let narrowed = if filter.active() { "  (matching the search)" } else { "" };
-            (format!("OPEN ALERTS  {}{narrowed}", all.len()), palette::text())
+            (format!("OPEN ALERTS  {}{narrowed}", all.len()), colors.0.text)
         } else if let Some(a) = alerts.get(row.0).filter(|_| listed) {
             // A change of this wall's still waiting for the gateway is marked.
             let mark = if fleet.0.is_pending(EntityKind::Alert, &a.id) { "* " } else { "" };
             (format!("{mark}{}", row_text(a, now)), severity_style(a.severity).1)
         } else if row.0 == per_page && all.len() > per_page {
             let last = (*scroll + per_page).min(all.len());
-            (format!("{}-{last} of {}   PgDn / PgUp for more", *scroll + 1, all.len()), palette::text_dim())
+            (format!("{}-{last} of {}   PgDn / PgUp for more", *scroll + 1, all.len()), colors.0.text_dim)
         } else {
-            (String::new(), palette::text())
+            (String::new(), colors.0.text)
         };
         if text.0 != s {
             text.0 = s;

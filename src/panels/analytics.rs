@@ -10,12 +10,12 @@ use crate::base::format::{ascii, short};
 use crate::base::palette::{self};
 use crate::sync::fleet::Fleet;
 use crate::sync::history::{AnalyticsHistory, BARS, GROW_S, Sample};
-use crate::wall::WallSettings;
 use crate::wall::WallSize;
 use crate::wall::panel::{
     ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, report_to, spawn_chart,
     spawn_panel, spawn_rows, write_chart, write_rows,
 };
+use crate::wall::{Colors, WallSettings};
 
 /// Metrics older than this mean the analytics have no live data.
 const FRESH_MS: u64 = 120_000;
@@ -40,16 +40,17 @@ fn spawn_analytics(
     size: Res<WallSize>,
     settings: Option<Res<WallSettings>>,
     images: Res<HatchImages>,
+    colors: Res<Colors>,
 ) {
     let font = panel_font(&size, settings.as_deref());
     let kind = PanelKind::Analytics;
-    let root = spawn_panel(&mut commands, kind, &size, font, &images);
+    let root = spawn_panel(&mut commands, kind, &size, font, &images, &colors.0);
     let chart_h = (size.h * 0.13).max(40.0);
     for (i, (_, c)) in CHARTS.iter().enumerate() {
-        spawn_rows(&mut commands, root, kind, i, 1, font);
-        spawn_chart(&mut commands, root, kind, i as u8, BARS, chart_h, *c);
+        spawn_rows(&mut commands, root, kind, i, 1, font, &colors.0);
+        spawn_chart(&mut commands, root, kind, i as u8, BARS, chart_h, *c, &colors.0);
     }
-    spawn_rows(&mut commands, root, kind, CHARTS.len(), 7, font);
+    spawn_rows(&mut commands, root, kind, CHARTS.len(), 7, font, &colors.0);
 }
 
 /// The history's verdict on the last metrics goes on this panel's error tile.
@@ -67,7 +68,7 @@ fn report_metrics(history: Res<AnalyticsHistory>, mut statuses: ResMut<PanelStat
 fn draw_analytics(
     history: Res<AnalyticsHistory>,
     fleet: Res<Fleet>,
-    time: Res<Time>,
+    (time, colors): (Res<Time>, Res<Colors>),
     mut every: Local<Every>,
     mut statuses: ResMut<PanelStatuses>,
     mut rows: Query<(&PanelRow, &mut Text, &mut TextColor)>,
@@ -95,14 +96,14 @@ fn draw_analytics(
         write_chart(kind, i as u8, &scaled, &mut bars);
         text.push(Row::new(format!("{}  {}   (peak {})", CHARTS[i].0, short(current), short(max)), CHARTS[i].1));
     }
-    text.push(Row::new("TOP CONTENT (plays in the window)", palette::text()));
+    text.push(Row::new("TOP CONTENT (plays in the window)", colors.0.text));
     if let Some(m) = &history.latest {
         for (n, t) in m.top_content.iter().take(6).enumerate() {
             let name = fleet.0.view().contents.get(&t.content_id).map_or(t.content_id.as_str(), |c| c.name.as_str());
             let name = ascii(name, 40);
-            text.push(Row::new(format!("{:>2}. {name:<40} {:>7}", n + 1, t.plays), palette::text_dim()));
+            text.push(Row::new(format!("{:>2}. {name:<40} {:>7}", n + 1, t.plays), colors.0.text_dim));
         }
     }
-    write_rows(kind, &text, &mut rows);
+    write_rows(kind, &text, &mut rows, &colors.0);
     Ok(())
 }

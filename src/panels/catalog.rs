@@ -11,14 +11,14 @@ use vizora_protocol::{ContentKind, EntityKind};
 use crate::base::config::PanelKind;
 use crate::base::fleet_model::FleetModel;
 use crate::base::format::{ascii, bytes, duration};
-use crate::base::palette;
+use crate::base::palette::{self, Theme};
 use crate::sync::fleet::{CatalogChanged, Fleet, FleetReset};
-use crate::wall::WallSettings;
 use crate::wall::WallSize;
 use crate::wall::panel::{
     Every, HatchImages, PageKeys, PanelRow, PanelStatus, PanelStatuses, Row, paged, panel_font, report_to_each,
     spawn_panel, spawn_rows, write_rows,
 };
+use crate::wall::{Colors, WallSettings};
 
 /// Text rows of each catalog panel.
 pub const ROWS: usize = 26;
@@ -40,16 +40,17 @@ fn spawn_catalog(
     size: Res<WallSize>,
     settings: Option<Res<WallSettings>>,
     images: Res<HatchImages>,
+    colors: Res<Colors>,
 ) {
     let font = panel_font(&size, settings.as_deref()).min(size.h / (ROWS as f32 + 8.0));
     for kind in [PanelKind::Playlists, PanelKind::Content] {
-        let root = spawn_panel(&mut commands, kind, &size, font, &images);
-        spawn_rows(&mut commands, root, kind, 0, ROWS, font);
+        let root = spawn_panel(&mut commands, kind, &size, font, &images, &colors.0);
+        spawn_rows(&mut commands, root, kind, 0, ROWS, font, &colors.0);
     }
 }
 
 /// The playlists panel's rows: two lines a playlist (summary, then items).
-pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
+pub fn playlist_rows(model: &FleetModel, theme: &Theme) -> Vec<Row> {
     let state = model.view();
     let mut running: HashMap<&str, usize> = HashMap::new();
     let mut assigned: HashMap<&str, usize> = HashMap::new();
@@ -65,7 +66,7 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
     lists.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let mut rows = vec![Row::new(
         format!("{:<28} {:>5} {:>9} {:>8} {:>9}", "PLAYLIST", "ITEMS", "LENGTH", "RUNNING", "ASSIGNED"),
-        palette::text_dim(),
+        theme.text_dim,
     )];
     for p in lists {
         // Durations are bounded (≤ 86,400 s each, ≤ 1,000 items): the sum fits.
@@ -81,7 +82,7 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
                 running.get(p.id.as_str()).copied().unwrap_or(0),
                 assigned.get(p.id.as_str()).copied().unwrap_or(0),
             ),
-            if pending { palette::ACCENT } else { palette::text() },
+            if pending { palette::ACCENT } else { theme.text },
         ));
         let mut items = String::from("    ");
         let mut missing = false;
@@ -103,13 +104,13 @@ pub fn playlist_rows(model: &FleetModel) -> Vec<Row> {
         if p.items.is_empty() {
             items.push_str("(empty)");
         }
-        rows.push(Row::new(items, if missing { palette::OFFLINE } else { palette::text_dim() }));
+        rows.push(Row::new(items, if missing { palette::OFFLINE } else { theme.text_dim }));
     }
     rows
 }
 
 /// The content panel's rows.
-pub fn content_rows(model: &FleetModel) -> Vec<Row> {
+pub fn content_rows(model: &FleetModel, theme: &Theme) -> Vec<Row> {
     let state = model.view();
     let mut used: HashMap<&str, Vec<&str>> = HashMap::new();
     for p in state.playlists.values() {
@@ -124,10 +125,10 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
     items.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     let total: u64 = items.iter().map(|c| c.size_bytes).sum();
     let mut rows = vec![
-        Row::new(format!("{} items, {} in all", items.len(), bytes(total)), palette::text()),
+        Row::new(format!("{} items, {} in all", items.len(), bytes(total)), theme.text),
         Row::new(
             format!("{:<28} {:<6} {:>9} {:>8}  {}", "CONTENT", "KIND", "SIZE", "LENGTH", "USED IN"),
-            palette::text_dim(),
+            theme.text_dim,
         ),
     ];
     for c in items {
@@ -142,9 +143,9 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
                 v.sort_unstable();
                 let names: Vec<String> = v.iter().take(3).map(|n| ascii(n, 16)).collect();
                 let more = if v.len() > 3 { format!(" +{}", v.len() - 3) } else { String::new() };
-                (format!("{}{more}", names.join(", ")), palette::text())
+                (format!("{}{more}", names.join(", ")), theme.text)
             }
-            None => ("unused".to_owned(), palette::text_dim()),
+            None => ("unused".to_owned(), theme.text_dim),
         };
         let pending = model.is_pending(EntityKind::Content, &c.id);
         let mark = if pending { "  * PENDING EDIT" } else { "" };
@@ -163,7 +164,7 @@ pub fn content_rows(model: &FleetModel) -> Vec<Row> {
 }
 
 fn draw_catalog(
-    fleet: Res<Fleet>,
+    (fleet, colors): (Res<Fleet>, Res<Colors>),
     mut changed: MessageReader<CatalogChanged>,
     mut reset: MessageReader<FleetReset>,
     (time, mut every): (Res<Time>, Local<Every>),
@@ -182,8 +183,11 @@ fn draw_catalog(
         return Ok(());
     }
     let model = &fleet.0;
-    write_rows(PanelKind::Playlists, &paged(playlist_rows(model), &mut scroll[0], ROWS), &mut rows);
-    write_rows(PanelKind::Content, &paged(content_rows(model), &mut scroll[1], ROWS), &mut rows);
+    let theme = &colors.0;
+    let playlists = paged(playlist_rows(model, theme), &mut scroll[0], ROWS, theme);
+    write_rows(PanelKind::Playlists, &playlists, &mut rows, theme);
+    let contents = paged(content_rows(model, theme), &mut scroll[1], ROWS, theme);
+    write_rows(PanelKind::Content, &contents, &mut rows, theme);
     let synced = model.position().is_some();
     for (kind, empty) in [
         (PanelKind::Playlists, model.view().playlists.is_empty()),

@@ -11,13 +11,13 @@ use crate::base::format::short;
 use crate::base::palette;
 use crate::sync::fleet::Fleet;
 use crate::sync::history::{AnalyticsHistory, BARS};
-use crate::wall::WallSettings;
 use crate::wall::WallSize;
 use crate::wall::color;
 use crate::wall::panel::{
     ChartBar, Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, report_to, spawn_chart,
     spawn_panel, spawn_rows, write_chart, write_rows,
 };
+use crate::wall::{Colors, WallSettings};
 
 /// A count in one of the four status boxes (0 online, 1 degraded, 2 offline, 3 unknown).
 #[derive(Component, Debug, Clone, Copy)]
@@ -47,10 +47,11 @@ fn spawn_main(
     size: Res<WallSize>,
     settings: Option<Res<WallSettings>>,
     images: Res<HatchImages>,
+    colors: Res<Colors>,
 ) {
     let font = panel_font(&size, settings.as_deref());
     let kind = PanelKind::Main;
-    let root = spawn_panel(&mut commands, kind, &size, font, &images);
+    let root = spawn_panel(&mut commands, kind, &size, font, &images, &colors.0);
     let box_h = (size.h * 0.2).max(60.0);
     commands.entity(root).with_children(|p| {
         p.spawn(Node { width: percent(100), column_gap: px(font), height: px(box_h), ..default() }).with_children(
@@ -67,15 +68,11 @@ fn spawn_main(
                         },
                         BackgroundColor(color(*c)),
                         children![
-                            (
-                                Text::new(*label),
-                                TextFont::from_font_size(font),
-                                TextColor(color(palette::background()))
-                            ),
+                            (Text::new(*label), TextFont::from_font_size(font), TextColor(color(colors.0.background))),
                             (
                                 Text::new("0"),
                                 TextFont::from_font_size(box_h * 0.45),
-                                TextColor(color(palette::background())),
+                                TextColor(color(colors.0.background)),
                                 StatCount(i),
                             ),
                         ],
@@ -84,16 +81,16 @@ fn spawn_main(
             },
         );
     });
-    spawn_rows(&mut commands, root, kind, 0, 2, font * 1.2);
-    spawn_chart(&mut commands, root, kind, 0, BARS, (size.h * 0.16).max(40.0), palette::ONLINE);
-    spawn_rows(&mut commands, root, kind, 2, 3, font * 1.2);
+    spawn_rows(&mut commands, root, kind, 0, 2, font * 1.2, &colors.0);
+    spawn_chart(&mut commands, root, kind, 0, BARS, (size.h * 0.16).max(40.0), palette::ONLINE, &colors.0);
+    spawn_rows(&mut commands, root, kind, 2, 3, font * 1.2, &colors.0);
 }
 
 #[expect(clippy::too_many_arguments, reason = "the overview shows a bit of everything")]
 fn draw_main(
     fleet: Res<Fleet>,
     history: Res<AnalyticsHistory>,
-    time: Res<Time>,
+    (time, colors): (Res<Time>, Res<Colors>),
     mut every: Local<Every>,
     mut statuses: ResMut<PanelStatuses>,
     mut counts: Query<(&StatCount, &mut Text), Without<PanelRow>>,
@@ -119,32 +116,33 @@ fn draw_main(
     let (scaled, max) = history.scaled(now, |s| s.plays);
     write_chart(kind, 0, &scaled, &mut bars);
     let secs = now / 1000;
+    let theme = &colors.0;
     let text = [
         Row::new(
             format!("OPEN ALERTS   CRITICAL {crit}   WARNING {warn}   INFO {info}"),
-            if crit > 0 { palette::OFFLINE } else { palette::text() },
+            if crit > 0 { palette::OFFLINE } else { theme.text },
         ),
         Row::new(
             match plays {
                 Some(p) => format!("PLAYS / MIN  {}   (15 min peak {})", short(p), short(max)),
                 None => "PLAYS / MIN  no metrics yet".to_owned(),
             },
-            palette::text(),
+            theme.text,
         ),
-        Row::new(format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), palette::text()),
+        Row::new(format!("{:02}:{:02}:{:02} UTC", (secs / 3600) % 24, (secs / 60) % 60, secs % 60), theme.text),
         Row::new(
             match model.last_event_ms {
                 Some(t) => format!("last event {} ago", age(now.saturating_sub(t))),
                 None => "no events yet".to_owned(),
             },
-            palette::text_dim(),
+            theme.text_dim,
         ),
         Row::new(
             format!("{} pending operator changes", model.engine().pending().len()),
-            if model.engine().pending().is_empty() { palette::text_dim() } else { palette::ACCENT },
+            if model.engine().pending().is_empty() { theme.text_dim } else { palette::ACCENT },
         ),
     ];
-    write_rows(kind, &text, &mut rows);
+    write_rows(kind, &text, &mut rows, theme);
     let no_data = model.position().is_none();
     PanelStatuses::set(&mut statuses, kind, PanelStatus { no_data, ..PanelStatus::default() });
     Ok(())

@@ -15,13 +15,13 @@ use crate::base::fleet_model::FleetModel;
 use crate::base::format::ascii;
 use crate::base::palette::{self, Rgb};
 use crate::sync::fleet::{CatalogChanged, Fleet, FleetReset};
-use crate::wall::WallSettings;
 use crate::wall::WallSize;
 use crate::wall::color;
 use crate::wall::panel::{
     Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, report_to, spawn_panel, spawn_rows,
     write_rows,
 };
+use crate::wall::{Colors, WallSettings};
 
 /// Device groups drawn on the timeline.
 pub const MAX_GROUPS: usize = 6;
@@ -61,17 +61,18 @@ fn spawn_schedules(
     size: Res<WallSize>,
     settings: Option<Res<WallSettings>>,
     images: Res<HatchImages>,
+    colors: Res<Colors>,
 ) {
     let font = panel_font(&size, settings.as_deref()) * 0.72;
     let kind = PanelKind::Schedules;
-    let root = spawn_panel(&mut commands, kind, &size, font, &images);
+    let root = spawn_panel(&mut commands, kind, &size, font, &images, &colors.0);
     commands.entity(root).with_children(|p| {
         p.spawn((
             Timeline { font },
             Node { flex_direction: FlexDirection::Column, row_gap: px(font * 0.3), ..default() },
         ));
     });
-    spawn_rows(&mut commands, root, kind, 0, 2 + DEVICE_ROWS + 1 + EXEC_ROWS, font);
+    spawn_rows(&mut commands, root, kind, 0, 2 + DEVICE_ROWS + 1 + EXEC_ROWS, font, &colors.0);
 }
 
 /// Schedules by group label, groups in name order: "tag lobby", "device d1".
@@ -124,6 +125,7 @@ fn rebuild_timeline(
     mut changed: MessageReader<CatalogChanged>,
     mut reset: MessageReader<FleetReset>,
     timeline: Option<Single<(Entity, &Timeline)>>,
+    colors: Res<Colors>,
 ) {
     let dirty = changed.read().count() + reset.read().count() > 0;
     let Some(timeline) = timeline else { return };
@@ -132,6 +134,7 @@ fn rebuild_timeline(
     }
     let (root, tl) = *timeline;
     let font = tl.font;
+    let theme = &colors.0;
     commands.entity(root).despawn_children();
     let now = now_ms();
     let state = fleet.0.view();
@@ -141,7 +144,7 @@ fn rebuild_timeline(
         p.spawn((
             Text::new(format!("TODAY (UTC)   {} schedules in {} groups", state.schedules.len(), groups.len())),
             TextFont::from_font_size(font),
-            TextColor(color(palette::text_dim())),
+            TextColor(color(theme.text_dim)),
         ));
         for (label, list) in groups.iter().take(shown) {
             p.spawn(Node { column_gap: px(font * 0.5), align_items: AlignItems::Center, ..default() }).with_children(
@@ -150,12 +153,12 @@ fn rebuild_timeline(
                     row.spawn((
                         Text::new(format!("{label:<18}")),
                         TextFont::from_font_size(font),
-                        TextColor(color(palette::text())),
+                        TextColor(color(theme.text)),
                         Node { width: px(font * 11.0), ..default() },
                     ));
                     row.spawn((
                         Node { flex_grow: 1.0, height: px(font * 1.4), ..default() },
-                        BackgroundColor(color(palette::panel())),
+                        BackgroundColor(color(theme.panel)),
                     ))
                     .with_children(|bar| {
                         for s in list {
@@ -181,7 +184,7 @@ fn rebuild_timeline(
                                             s.priority
                                         )),
                                         TextFont::from_font_size(font * 0.8),
-                                        TextColor(color(palette::background())),
+                                        TextColor(color(theme.background)),
                                         TextLayout::default().with_no_wrap(),
                                     )],
                                 ));
@@ -196,7 +199,7 @@ fn rebuild_timeline(
                                 height: percent(100),
                                 ..default()
                             },
-                            BackgroundColor(color(palette::text())),
+                            BackgroundColor(color(theme.text)),
                             GlobalZIndex(2),
                         ));
                     });
@@ -207,7 +210,7 @@ fn rebuild_timeline(
             p.spawn((
                 Text::new(format!("... and {} more groups", groups.len() - shown)),
                 TextFont::from_font_size(font),
-                TextColor(color(palette::text_dim())),
+                TextColor(color(theme.text_dim)),
             ));
         }
     });
@@ -263,6 +266,7 @@ pub fn checks(model: &FleetModel, now: u64) -> Vec<Check> {
 fn draw_schedules(
     fleet: Res<Fleet>,
     time: Res<Time>,
+    colors: Res<Colors>,
     mut every: Local<Every>,
     mut statuses: ResMut<PanelStatuses>,
     mut rows: Query<(&PanelRow, &mut Text, &mut TextColor)>,
@@ -275,6 +279,7 @@ fn draw_schedules(
     let now = now_ms();
     let model = &fleet.0;
     let state = model.view();
+    let theme = &colors.0;
     let all = checks(model, now);
     let name = |id: &Option<String>| match id {
         Some(id) => ascii(state.playlists.get(id).map_or(id.as_str(), |p| p.name.as_str()), 22),
@@ -291,12 +296,12 @@ fn draw_schedules(
                 mismatched,
                 unknown
             ),
-            if mismatched > 0 { palette::DEGRADED } else { palette::text() },
+            if mismatched > 0 { palette::DEGRADED } else { theme.text },
         ),
-        Row::new(format!("{:<24} {:<24} {:<24}", "DEVICE", "SHOULD PLAY", "IS PLAYING"), palette::text_dim()),
+        Row::new(format!("{:<24} {:<24} {:<24}", "DEVICE", "SHOULD PLAY", "IS PLAYING"), theme.text_dim),
     ];
     for c in all.iter().take(DEVICE_ROWS) {
-        let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", palette::text()) };
+        let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", theme.text) };
         let playing = if c.playing.is_some() { name(&c.playing) } else { "(no report)".to_owned() };
         out.push(Row::new(
             format!("{:<24} {:<24} {:<24}{mark}", ascii(&c.device, 24), name(&c.expected), playing),
@@ -304,14 +309,14 @@ fn draw_schedules(
         ));
     }
     while out.len() < 2 + DEVICE_ROWS {
-        out.push(Row::new("", palette::text()));
+        out.push(Row::new("", theme.text));
     }
-    out.push(Row::new("LATEST EXECUTIONS", palette::text_dim()));
+    out.push(Row::new("LATEST EXECUTIONS", theme.text_dim));
     for x in model.executions.iter().rev().take(EXEC_ROWS) {
         let secs = x.at_ms / 1000;
         let (word, col) = match x.outcome {
-            ExecutionOutcome::Ok => ("ok".to_owned(), palette::text()),
-            ExecutionOutcome::Skipped => ("skipped".to_owned(), palette::text_dim()),
+            ExecutionOutcome::Ok => ("ok".to_owned(), theme.text),
+            ExecutionOutcome::Skipped => ("skipped".to_owned(), theme.text_dim),
             ExecutionOutcome::Failed => {
                 (format!("FAILED {}", ascii(x.error.as_deref().unwrap_or(""), 30)), palette::OFFLINE)
             }
@@ -330,7 +335,7 @@ fn draw_schedules(
             col,
         ));
     }
-    write_rows(kind, &out, &mut rows);
+    write_rows(kind, &out, &mut rows, theme);
     let no_data = state.schedules.is_empty();
     PanelStatuses::set(&mut statuses, kind, PanelStatus { no_data, ..PanelStatus::default() });
     Ok(())

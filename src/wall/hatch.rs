@@ -17,6 +17,7 @@ use crate::base::config::PanelKind;
 use crate::base::format::age;
 use crate::base::palette::{self, Rgb};
 use crate::sync::net::{LinkInfo, LinkState};
+use crate::wall::Colors;
 use crate::wall::status::{PanelStatus, PanelStatuses};
 
 /// Why a panel's data is stale.
@@ -117,7 +118,7 @@ fn hatch_image(images: &mut Assets<Image>, c: Rgb, alpha: u8, forward: bool, bac
     ))
 }
 
-pub(crate) fn make_hatches(mut commands: Commands, images: Option<ResMut<Assets<Image>>>) {
+pub(crate) fn make_hatches(mut commands: Commands, images: Option<ResMut<Assets<Image>>>, colors: Res<Colors>) {
     // Without a renderer (ECS tests) the handles stay default; nothing draws them.
     let Some(mut images) = images else {
         commands.insert_resource(HatchImages {
@@ -130,7 +131,7 @@ pub(crate) fn make_hatches(mut commands: Commands, images: Option<ResMut<Assets<
     commands.insert_resource(HatchImages {
         disconnected: hatch_image(&mut images, palette::DEGRADED, 150, true, false),
         silent: hatch_image(&mut images, palette::UNKNOWN, 170, false, true),
-        no_data: hatch_image(&mut images, palette::text_dim(), 90, true, true),
+        no_data: hatch_image(&mut images, colors.0.text_dim, 90, true, true),
     });
 }
 

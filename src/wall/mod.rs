@@ -1,10 +1,11 @@
 //! The wall's shared machinery, under the panels: the surface size, the
-//! settings, the animation clock, colours as Bevy colours, the pages and
-//! their rotation and keys ([`pages`]), what every panel draws (title, age,
-//! error tile, list paging: [`panel`]), what panels report and the error
-//! boundary of their systems ([`status`]), the staleness hatch ([`hatch`]),
-//! and the search, the selection and which input the wall may use
-//! ([`focus`]). Panels build on this layer and never on each other.
+//! settings, the theme's colours, the animation clock, colours as Bevy
+//! colours, the pages and their rotation and keys ([`pages`]), what every
+//! panel draws (title, age, error tile, list paging: [`panel`]), what
+//! panels report and the error boundary of their systems ([`status`]), the
+//! staleness hatch ([`hatch`]), and the search, the selection and which
+//! input the wall may use ([`focus`]). Panels build on this layer and never
+//! on each other.
 
 pub mod focus;
 pub mod hatch;
@@ -15,7 +16,7 @@ pub mod status;
 use bevy::prelude::*;
 
 use crate::base::config::WallConfig;
-use crate::base::palette::Rgb;
+use crate::base::palette::{Rgb, Theme};
 
 /// Size of the surface the wall draws on, in pixels.
 #[derive(Resource, Debug, Clone, Copy, PartialEq)]
@@ -35,6 +36,10 @@ impl Default for WallSize {
 /// The config, as a resource.
 #[derive(Resource, Debug, Clone, Default)]
 pub struct WallSettings(pub WallConfig);
+
+/// The wall's themeable colours, from the config's `theme`.
+#[derive(Resource, Debug, Clone, Copy, Default, PartialEq)]
+pub struct Colors(pub Theme);
 
 /// The wall runs on the embedded demo backend.
 #[derive(Resource, Debug, Clone, Copy, Default)]

@@ -12,13 +12,13 @@ use crate::wall::hatch::{make_hatches, update_hatches};
 use crate::base::config::PanelKind;
 use crate::base::format::age;
 use crate::base::layout::bar_height;
-use crate::base::palette::{self, Rgb};
+use crate::base::palette::{self, Rgb, Theme};
 use crate::sync::fleet::Fleet;
 use crate::sync::net::LinkState;
 use crate::wall::color;
 use crate::wall::pages::ActivePage;
 pub use crate::wall::status::{PanelFaults, PanelStatus, PanelStatuses, report_to, report_to_each};
-use crate::wall::{WallSettings, WallSize};
+use crate::wall::{Colors, WallSettings, WallSize};
 
 /// One line of text in a panel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +74,11 @@ pub struct PanelPlugin;
 
 impl Plugin for PanelPlugin {
     fn build(&self, app: &mut App) {
+        // The colours come from the settings' theme unless given.
+        if !app.world().contains_resource::<Colors>() {
+            let theme = app.world().get_resource::<WallSettings>().map(|s| s.0.theme).unwrap_or_default();
+            app.insert_resource(Colors(theme));
+        }
         app.init_resource::<PanelStatuses>()
             .init_resource::<PanelFaults>()
             .init_resource::<crate::wall::PulseClock>()
@@ -111,8 +116,9 @@ pub fn spawn_panel(
     size: &WallSize,
     font: f32,
     images: &HatchImages,
+    theme: &Theme,
 ) -> Entity {
-    spawn_panel_with(commands, kind, size, font, images, true)
+    spawn_panel_with(commands, kind, size, font, images, true, theme)
 }
 
 /// [`spawn_panel`], optionally without the title row: the device grid draws
@@ -125,6 +131,7 @@ pub fn spawn_panel_with(
     font: f32,
     images: &HatchImages,
     titled: bool,
+    theme: &Theme,
 ) -> Entity {
     let bar = bar_height(size.h);
     let pad = if titled { bar * 0.5 } else { 0.0 };
@@ -152,24 +159,24 @@ pub fn spawn_panel_with(
                 t.spawn((
                     Text::new(kind.title().to_uppercase()),
                     TextFont::from_font_size(font * 1.3),
-                    TextColor(color(palette::text())),
+                    TextColor(color(theme.text)),
                 ));
                 t.spawn((
                     Text::new(""),
                     TextFont::from_font_size(font * 0.8),
-                    TextColor(color(palette::text_dim())),
+                    TextColor(color(theme.text_dim)),
                     PanelAge(kind),
                 ));
             });
         } else {
             p.spawn((
                 Node { position_type: PositionType::Absolute, right: px(font * 0.3), bottom: px(0), ..default() },
-                BackgroundColor(color(palette::background())),
+                BackgroundColor(color(theme.background)),
                 GlobalZIndex(4),
                 children![(
                     Text::new(""),
                     TextFont::from_font_size(font * 0.6),
-                    TextColor(color(palette::text_dim())),
+                    TextColor(color(theme.text_dim)),
                     PanelAge(kind),
                 )],
             ));
@@ -186,10 +193,10 @@ pub fn spawn_panel_with(
                 ..default()
             },
             BorderColor::all(color(palette::OFFLINE)),
-            BackgroundColor(color(palette::panel())),
+            BackgroundColor(color(theme.panel)),
             GlobalZIndex(6),
             Visibility::Hidden,
-            children![(Text::new(""), TextFont::from_font_size(font), TextColor(color(palette::text())))],
+            children![(Text::new(""), TextFont::from_font_size(font), TextColor(color(theme.text)))],
         ));
         p.spawn((
             Hatch(kind),
@@ -208,11 +215,11 @@ pub fn spawn_panel_with(
             Visibility::Hidden,
             children![(
                 Node { padding: UiRect::axes(px(font * 0.8), px(font * 0.3)), ..default() },
-                BackgroundColor(color(palette::background())),
+                BackgroundColor(color(theme.background)),
                 children![(
                     Text::new(""),
                     TextFont::from_font_size(font * 1.2),
-                    TextColor(color(palette::text())),
+                    TextColor(color(theme.text)),
                     HatchLabel(kind),
                 )],
             )],
@@ -222,13 +229,21 @@ pub fn spawn_panel_with(
 }
 
 /// Spawns `n` text rows (indices `first..first + n`) under `parent`.
-pub fn spawn_rows(commands: &mut Commands, parent: Entity, kind: PanelKind, first: usize, n: usize, font: f32) {
+pub fn spawn_rows(
+    commands: &mut Commands,
+    parent: Entity,
+    kind: PanelKind,
+    first: usize,
+    n: usize,
+    font: f32,
+    theme: &Theme,
+) {
     commands.entity(parent).with_children(|p| {
         for index in first..first + n {
             p.spawn((
                 Text::new(""),
                 TextFont::from_font_size(font),
-                TextColor(color(palette::text())),
+                TextColor(color(theme.text)),
                 TextLayout::default().with_no_wrap(),
                 PanelRow { panel: kind, index },
             ));
@@ -237,6 +252,7 @@ pub fn spawn_rows(commands: &mut Commands, parent: Entity, kind: PanelKind, firs
 }
 
 /// Spawns a bar chart of `bars` bars, `height` pixels tall, under `parent`.
+#[expect(clippy::too_many_arguments, reason = "a chart's place, size and colours")]
 pub fn spawn_chart(
     commands: &mut Commands,
     parent: Entity,
@@ -245,6 +261,7 @@ pub fn spawn_chart(
     bars: usize,
     height: f32,
     c: Rgb,
+    theme: &Theme,
 ) {
     commands.entity(parent).with_children(|p| {
         p.spawn(Node {
@@ -255,7 +272,7 @@ pub fn spawn_chart(
             border: UiRect::bottom(px(1)),
             ..default()
         })
-        .insert(BorderColor::all(color(palette::text_dim())))
+        .insert(BorderColor::all(color(theme.text_dim)))
         .with_children(|c2| {
             for index in 0..bars {
                 c2.spawn((
@@ -269,12 +286,12 @@ pub fn spawn_chart(
 }
 
 /// Writes rows into a panel's text rows; rows past the end are blanked.
-pub fn write_rows(kind: PanelKind, rows: &[Row], q: &mut Query<(&PanelRow, &mut Text, &mut TextColor)>) {
+pub fn write_rows(kind: PanelKind, rows: &[Row], q: &mut Query<(&PanelRow, &mut Text, &mut TextColor)>, theme: &Theme) {
     for (row, mut text, mut c) in q.iter_mut() {
         if row.panel != kind {
             continue;
         }
-        let (s, col) = rows.get(row.index).map_or(("", palette::text()), |r| (r.text.as_str(), r.color));
+        let (s, col) = rows.get(row.index).map_or(("", theme.text), |r| (r.text.as_str(), r.color));
         if text.0 != s {
             s.clone_into(&mut text.0);
         }
@@ -421,7 +438,7 @@ impl Every {
 /// `*scroll`, and when the list is longer than a screen, a last row saying
 /// which rows show and how to see the others. `*scroll` is kept on a row
 /// that exists.
-pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize) -> Vec<Row> {
+pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize, theme: &Theme) -> Vec<Row> {
     if rows.len() <= capacity || capacity < 2 {
         *scroll = 0;
         return rows;
@@ -431,7 +448,7 @@ pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize) -> Vec<Row> {
     let total = rows.len();
     let last = (*scroll + per_page).min(total);
     let mut page: Vec<Row> = rows.into_iter().skip(*scroll).take(per_page).collect();
-    page.push(Row::new(format!("rows {}-{last} of {total}   PgDn / PgUp for more", *scroll + 1), palette::text_dim()));
+    page.push(Row::new(format!("rows {}-{last} of {total}   PgDn / PgUp for more", *scroll + 1), theme.text_dim));
     page
 }
 
@@ -490,17 +507,17 @@ mod paging_tests {
     fn a_long_list_shows_a_page_and_says_where_it_is() {
         let rows: Vec<Row> = (0..25).map(|i| Row::new(format!("r{i}"), [0; 3])).collect();
         let mut scroll = 0;
-        let page = paged(rows.clone(), &mut scroll, 10);
+        let page = paged(rows.clone(), &mut scroll, 10, &Theme::default());
         assert_eq!(page.len(), 10);
         assert_eq!((page[0].text.as_str(), page[9].text.as_str()), ("r0", "rows 1-9 of 25   PgDn / PgUp for more"));
         scroll = 18;
-        let page = paged(rows.clone(), &mut scroll, 10);
+        let page = paged(rows.clone(), &mut scroll, 10, &Theme::default());
         assert_eq!((page[0].text.as_str(), page.len()), ("r18", 8), "the last page");
         scroll = 1000;
-        paged(rows.clone(), &mut scroll, 10);
+        paged(rows.clone(), &mut scroll, 10, &Theme::default());
         assert_eq!(scroll, 18, "kept on a row that exists");
         let short: Vec<Row> = rows.into_iter().take(10).collect();
-        assert_eq!(paged(short, &mut scroll, 10).len(), 10);
+        assert_eq!(paged(short, &mut scroll, 10, &Theme::default()).len(), 10);
         assert_eq!(scroll, 0);
     }
 }

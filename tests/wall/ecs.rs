@@ -154,3 +154,20 @@ fn an_open_critical_alert_pins_health_until_acknowledged() {
     }
     assert_eq!(h.page().0, PanelKind::Devices, "rotation resumes");
 }
+
+#[test]
+fn the_config_theme_colours_this_wall_only() {
+    use vizora::base::palette::Theme;
+    use vizora::chrome::hud::HudRoot;
+    let light =
+        Theme { background: [250, 250, 250], panel: [235, 237, 240], text: [20, 22, 26], text_dim: [90, 96, 104] };
+    let bar = |w: &mut Wall| {
+        let mut q = w.app.world_mut().query_filtered::<&BackgroundColor, With<HudRoot>>();
+        q.single(w.app.world()).expect("one top bar").0.to_srgba().to_u8_array()
+    };
+    let mut lit = Wall::with(Role::Viewer, WallConfig { theme: light, ..WallConfig::default() });
+    let mut dark = Wall::with(Role::Viewer, WallConfig::default());
+    // Two walls in one process, each with its own theme (no process-wide state).
+    assert_eq!(bar(&mut lit)[..3], light.panel);
+    assert_eq!(bar(&mut dark)[..3], Theme::default().panel);
+}

@@ -3,7 +3,7 @@
 //! pulse seen between two frames. PNGs stay in `<target>/screenshots/`.
 
 use vizora::base::layout::{Grid, tile_area};
-use vizora::base::palette::{self, Rgb};
+use vizora::base::palette::{self, Rgb, Theme};
 use vizora::panels::devices::tile_order;
 use vizora_protocol::{DeviceStatus, OrgState, Position, now_ms};
 
@@ -72,7 +72,7 @@ fn check_page(name: &str, img: &image::RgbImage) {
                     // Silent for 10 minutes: hatched, so the hollow centre is striped, not plain.
                     let (x0, y0) = ((t.x + t.w * 0.3) as u32, (t.y + t.h * 0.3) as u32);
                     let (x1, y1) = ((t.x + t.w * 0.7) as u32, (t.y + t.h * 0.6) as u32);
-                    let plain = count(img, palette::background(), x0, y0, x1, y1);
+                    let plain = count(img, Theme::default().background, x0, y0, x1, y1);
                     let area = ((x1 - x0) * (y1 - y0)) as usize;
                     assert!(plain < area * 9 / 10, "devices: offline tile {i} is hatched ({plain}/{area} plain)");
                 }
@@ -98,12 +98,13 @@ fn check_page(name: &str, img: &image::RgbImage) {
             assert!(share(img, palette::ACCENT) + share(img, palette::ONLINE) > 0.005, "schedules: timeline segments");
         }
         "playlists" | "content" => {
-            assert!(share(img, palette::text()) > 0.003, "{name}: rows of text ({:.4})", share(img, palette::text()));
+            let text = share(img, Theme::default().text);
+            assert!(text > 0.003, "{name}: rows of text ({text:.4})");
         }
         other => panic!("no check for page {other}"),
     }
     // Every page keeps the top bar.
-    assert!(close(pixel(img, w - 2.0, 2.0), palette::panel()), "{name}: top bar");
+    assert!(close(pixel(img, w - 2.0, 2.0), Theme::default().panel), "{name}: top bar");
 }
 
 #[test]
@@ -164,7 +165,7 @@ fn an_alert_pulse_differs_between_two_frames() {
     // A tile without an alert has no ring: its gap stays the background.
     let quiet = grid.tile(tile_of("dev-00000", 12));
     let q = pixel(&a, quiet.x - grid.gap * 0.3, quiet.y + quiet.h / 2.0);
-    assert!(close(q, palette::background()), "no ring around a quiet tile: {q:?}");
+    assert!(close(q, Theme::default().background), "no ring around a quiet tile: {q:?}");
 }
 
 #[test]

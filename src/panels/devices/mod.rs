@@ -18,11 +18,11 @@ use vizora_protocol::{Device, DeviceStatus};
 use crate::base::config::PanelKind;
 use crate::base::format::fitted_name;
 use crate::base::layout::{Grid, Rect, tile_area};
-use crate::base::palette::{self, Shape, status_color, status_label, status_shape};
+use crate::base::palette::{self, Shape, Theme, status_color, status_label, status_shape};
 use crate::sync::fleet::{DeviceChanged, Fleet, FleetMembershipChanged, FleetReset};
 use crate::wall::focus::{DeviceFilter, InputCapture, Selected, WallKeys};
 use crate::wall::pages::ActivePage;
-use crate::wall::{WallSize, color};
+use crate::wall::{Colors, WallSize, color};
 
 /// A device tile and the parts that change with status.
 #[derive(Component, Debug)]
@@ -115,16 +115,16 @@ impl TileGrid {
 
     /// Writes the square and mark of the tile in `slot`, centred on `at`;
     /// `dim` tiles (not matching the search) fade toward the background.
-    fn draw(&mut self, slot: usize, at: Vec2, side: f32, status: DeviceStatus, dim: bool) {
+    fn draw(&mut self, slot: usize, at: Vec2, side: f32, status: DeviceStatus, dim: bool, theme: &Theme) {
         let base = slot * VERTS_PER_TILE;
         if base + VERTS_PER_TILE > self.positions.len() {
             return;
         }
         let h = side / 2.0;
         let square = [[-h, -h], [h, -h], [h, h], [-h, h]];
-        let fade = |c: Color| if dim { c.mix(&color(palette::background()), DIM) } else { c };
+        let fade = |c: Color| if dim { c.mix(&color(theme.background), DIM) } else { c };
         let tile = LinearRgba::from(fade(color(status_color(status)))).to_f32_array();
-        let (mark, mark_color) = mark_corners(status_shape(status), side);
+        let (mark, mark_color) = mark_corners(status_shape(status), side, theme);
         let mark_color = if mark_color == Color::NONE { mark_color } else { fade(mark_color) };
         for (i, [x, y]) in square.into_iter().enumerate() {
             self.positions[base + i] = [at.x + x, at.y + y, 0.0];
@@ -280,7 +280,7 @@ fn spawn_devices_panel(
     images: Res<crate::wall::panel::HatchImages>,
     meshes: Option<ResMut<Assets<Mesh>>>,
     materials: Option<ResMut<Assets<ColorMaterial>>>,
-    grid: Res<TileGrid>,
+    (grid, colors): (Res<TileGrid>, Res<Colors>),
 ) {
     let root = commands.spawn((DevicesPanel, Transform::default(), Visibility::default())).id();
     // Behind the grid: a square a little larger than its tile shows as a ring.
@@ -306,7 +306,7 @@ fn spawn_devices_panel(
     }
     // The UI layer over the tiles: age, error tile and staleness hatch.
     let font = crate::wall::panel::panel_font(&size, settings.as_deref());
-    crate::wall::panel::spawn_panel_with(&mut commands, PanelKind::Devices, &size, font, &images, false);
+    crate::wall::panel::spawn_panel_with(&mut commands, PanelKind::Devices, &size, font, &images, false, &colors.0);
 }
 
 /// The name line of a tile: `* ` first while a change of this wall to the
@@ -328,8 +328,8 @@ pub fn to_world(r: &Rect, size: WallSize) -> Vec2 {
 /// The four corners of the status mark inside a tile of `side` pixels
 /// (relative to its centre, counter-clockwise) and its colour; every mark
 /// stays inside its tile.
-fn mark_corners(shape: Shape, side: f32) -> ([[f32; 2]; 4], Color) {
-    let bg = color(palette::background());
+fn mark_corners(shape: Shape, side: f32, theme: &Theme) -> ([[f32; 2]; 4], Color) {
+    let bg = color(theme.background);
     let square = |half: f32, dx: f32, dy: f32| {
         [[dx - half, dy - half], [dx + half, dy - half], [dx + half, dy + half], [dx - half, dy + half]]
     };
@@ -370,7 +370,7 @@ fn rebuild_tiles(
     mut commands: Commands,
     mut grid: ResMut<TileGrid>,
     root: Option<Single<Entity, With<DevicesPanel>>>,
-    fleet: Res<Fleet>,
+    (fleet, colors): (Res<Fleet>, Res<Colors>),
     size: Res<WallSize>,
     mut index: ResMut<TileIndex>,
     mut reset: MessageReader<FleetReset>,
@@ -413,7 +413,7 @@ fn rebuild_tiles(
     let max_chars = ((side * 0.92) / (name_font * 0.6)).floor() as usize;
     for (i, d) in devices.iter().enumerate() {
         let pos = to_world(&layout.tile(i), *size);
-        grid.draw(i, pos, side, d.status, filter.active() && !filter.matches(d));
+        grid.draw(i, pos, side, d.status, filter.active() && !filter.matches(d), &colors.0);
         // Draws nothing itself: it places labels and marks.
         let mut tile = commands.spawn((Transform::from_xyz(pos.x, pos.y, 0.0), Visibility::default()));
         if let Some(root) = &root {
@@ -428,7 +428,7 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(tile_name(&fleet.0, d, max_chars)),
                     TextFont::from_font_size(name_font),
-                    TextColor(color(palette::text())),
+                    TextColor(color(colors.0.text)),
                     Transform::from_xyz(0.0, side * 0.36, 0.2),
                 ))
                 .id();
@@ -437,7 +437,7 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(status_label(d.status)),
                     TextFont::from_font_size(font),
-                    TextColor(color(palette::text())),
+                    TextColor(color(colors.0.text)),
                     Transform::from_xyz(0.0, -side * 0.34, 0.2),
                 ))
                 .id();
@@ -448,24 +448,21 @@ fn rebuild_tiles(
                 .spawn((
                     Text2d::new(now_playing),
                     TextFont::from_font_size(name_font * 0.9),
-                    TextColor(color(palette::text())),
+                    TextColor(color(colors.0.text)),
                     Transform::from_xyz(0.0, side * 0.2, 0.2),
                     TilePlaying,
                 ))
                 .id();
             let bar = |y: f32, w: f32| {
                 (
-                    Sprite::from_color(color(palette::text()), Vec2::new(w, side * 0.06)),
+                    Sprite::from_color(color(colors.0.text), Vec2::new(w, side * 0.06)),
                     Transform::from_xyz(-side * 0.4, y, 0.25),
                     bevy::sprite::Anchor::CENTER_LEFT,
                 )
             };
             let track = |y: f32| {
                 (
-                    Sprite::from_color(
-                        color(palette::background()).with_alpha(0.45),
-                        Vec2::new(side * 0.8, side * 0.06),
-                    ),
+                    Sprite::from_color(color(colors.0.background).with_alpha(0.45), Vec2::new(side * 0.8, side * 0.06)),
                     Transform::from_xyz(0.0, y, 0.22),
                 )
             };
@@ -490,7 +487,7 @@ fn update_changed_tiles(
     index: Res<TileIndex>,
     mut changed: MessageReader<DeviceChanged>,
     mut grid: ResMut<TileGrid>,
-    filter: Res<DeviceFilter>,
+    (filter, colors): (Res<DeviceFilter>, Res<Colors>),
     tiles: Query<(&Tile, &Transform)>,
     mut texts: Query<&mut Text2d>,
     mut bars: Query<(&TileBar, &mut Sprite)>,
@@ -498,7 +495,8 @@ fn update_changed_tiles(
     for c in changed.read() {
         let (Some(&e), Some(d)) = (index.0.get(&c.id), fleet.0.view().devices.get(&c.id)) else { continue };
         let Ok((tile, tf)) = tiles.get(e) else { continue };
-        grid.draw(tile.slot, tf.translation.truncate(), tile.side, d.status, filter.active() && !filter.matches(d));
+        let dim = filter.active() && !filter.matches(d);
+        grid.draw(tile.slot, tf.translation.truncate(), tile.side, d.status, dim, &colors.0);
         if let Some(Ok(mut t)) = tile.status_text.map(|e| texts.get_mut(e)) {
             let label = status_label(d.status);
             if t.0 != label {
@@ -535,13 +533,15 @@ fn refilter_tiles(
     fleet: Res<Fleet>,
     mut grid: ResMut<TileGrid>,
     tiles: Query<(&Tile, &Transform)>,
+    colors: Res<Colors>,
 ) {
     if !filter.is_changed() || filter.is_added() {
         return;
     }
     for (tile, tf) in &tiles {
         let Some(d) = fleet.0.view().devices.get(&tile.id) else { continue };
-        grid.draw(tile.slot, tf.translation.truncate(), tile.side, d.status, filter.active() && !filter.matches(d));
+        let dim = filter.active() && !filter.matches(d);
+        grid.draw(tile.slot, tf.translation.truncate(), tile.side, d.status, dim, &colors.0);
     }
 }
 
@@ -663,13 +663,13 @@ mod tests {
         let mut grid = TileGrid::default();
         grid.reset(4);
         for slot in 0..4 {
-            grid.draw(slot, Vec2::new(slot as f32 * 10.0, 0.0), 8.0, DeviceStatus::Online, false);
+            grid.draw(slot, Vec2::new(slot as f32 * 10.0, 0.0), 8.0, DeviceStatus::Online, false, &Theme::default());
         }
         let mut mesh = grid.mesh();
         grid.relaid = false;
         grid.dirty.clear();
-        grid.draw(2, Vec2::new(20.0, 0.0), 8.0, DeviceStatus::Offline, false);
-        grid.draw(3, Vec2::new(30.0, 0.0), 8.0, DeviceStatus::Unknown, true);
+        grid.draw(2, Vec2::new(20.0, 0.0), 8.0, DeviceStatus::Offline, false, &Theme::default());
+        grid.draw(3, Vec2::new(30.0, 0.0), 8.0, DeviceStatus::Unknown, true, &Theme::default());
         assert_eq!(grid.dirty, vec![2, 3]);
         assert!(grid.patch(&mut mesh));
         assert_eq!(attrs(&mesh), attrs(&grid.mesh()));
