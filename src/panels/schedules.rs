@@ -18,8 +18,8 @@ use crate::sync::fleet::{CatalogChanged, Fleet, FleetReset};
 use crate::wall::WallSize;
 use crate::wall::color;
 use crate::wall::panel::{
-    Every, HatchImages, PanelRow, PanelStatus, PanelStatuses, Row, panel_font, report_to, spawn_panel, spawn_rows,
-    write_rows,
+    Every, HatchImages, PageKeys, PanelRow, PanelStatus, PanelStatuses, Row, paged, panel_font, report_to, spawn_panel,
+    spawn_rows, write_rows,
 };
 use crate::wall::{Colors, WallSettings};
 
@@ -269,10 +269,13 @@ fn draw_schedules(
     colors: Res<Colors>,
     mut every: Local<Every>,
     mut statuses: ResMut<PanelStatuses>,
+    (paging, mut scroll): (PageKeys, Local<usize>),
     mut rows: Query<(&PanelRow, &mut Text, &mut TextColor)>,
 ) -> Result {
+    // Page Down / Page Up page through the devices (mismatches first).
+    let paged_now = paging.scroll(PanelKind::Schedules, &mut scroll, DEVICE_ROWS - 1);
     // O(devices x schedules): on change at most twice a second, else every 2 s.
-    if !every.due(time.delta_secs(), fleet.is_changed(), 0.5, 2.0) {
+    if !every.due(time.delta_secs(), fleet.is_changed() || paged_now, 0.5, 2.0) {
         return Ok(());
     }
     let kind = PanelKind::Schedules;
@@ -300,14 +303,15 @@ fn draw_schedules(
         ),
         Row::new(format!("{:<24} {:<24} {:<24}", "DEVICE", "SHOULD PLAY", "IS PLAYING"), theme.text_dim),
     ];
-    for c in all.iter().take(DEVICE_ROWS) {
-        let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", theme.text) };
-        let playing = if c.playing.is_some() { name(&c.playing) } else { "(no report)".to_owned() };
-        out.push(Row::new(
-            format!("{:<24} {:<24} {:<24}{mark}", ascii(&c.device, 24), name(&c.expected), playing),
-            col,
-        ));
-    }
+    let device_rows: Vec<Row> = all
+        .iter()
+        .map(|c| {
+            let (mark, col) = if c.mismatch() { ("  MISMATCH", palette::OFFLINE) } else { ("", theme.text) };
+            let playing = if c.playing.is_some() { name(&c.playing) } else { "(no report)".to_owned() };
+            Row::new(format!("{:<24} {:<24} {:<24}{mark}", ascii(&c.device, 24), name(&c.expected), playing), col)
+        })
+        .collect();
+    out.extend(paged(device_rows, &mut scroll, DEVICE_ROWS, theme));
     while out.len() < 2 + DEVICE_ROWS {
         out.push(Row::new("", theme.text));
     }

@@ -203,6 +203,15 @@ fn the_schedules_panel_puts_mismatches_first() {
     assert!(rows[2].contains("MISMATCH"), "the first device row is a mismatch: {rows:?}");
     // The sample's every-11th device plays the night playlist by mistake.
     assert!(rows[2].contains("Night ambient"), "{rows:?}");
+    // 48 devices do not fit: the last device row says so, and Page Down shows the next ones.
+    let footer = rows.iter().find(|r| r.starts_with("rows 1-")).expect("a footer").clone();
+    assert!(footer.contains("of 48"), "{footer}");
+    w.press(KeyCode::Digit5);
+    w.press(KeyCode::PageDown);
+    w.frames(6);
+    let next = w.rows(PanelKind::Schedules);
+    assert_ne!(next[2], rows[2], "the next page");
+    assert!(next.iter().any(|r| r.starts_with("rows 8-")), "{next:?}");
 }
 
 #[test]
