@@ -15,8 +15,8 @@ use crate::base::palette::{self, Theme};
 use crate::sync::fleet::{CatalogChanged, Fleet, FleetReset};
 use crate::wall::WallSize;
 use crate::wall::panel::{
-    Every, HatchImages, PageKeys, PanelRow, PanelStatus, PanelStatuses, Row, paged, panel_font, report_to_each,
-    spawn_panel, spawn_rows, write_rows,
+    Every, HatchImages, PageKeys, Paging, PanelRow, PanelStatus, PanelStatuses, Row, paged_with, panel_font,
+    report_to_each, spawn_panel, spawn_rows, write_rows,
 };
 use crate::wall::{Colors, WallSettings};
 
@@ -163,6 +163,10 @@ pub fn content_rows(model: &FleetModel, theme: &Theme) -> Vec<Row> {
     rows
 }
 
+/// How the two lists page: the playlists' column header stays and each
+/// playlist is two lines; the content's summary and column header stay.
+const LISTS: [Paging; 2] = [Paging { header: 1, unit: 2 }, Paging { header: 2, unit: 1 }];
+
 fn draw_catalog(
     (fleet, colors): (Res<Fleet>, Res<Colors>),
     mut changed: MessageReader<CatalogChanged>,
@@ -175,7 +179,7 @@ fn draw_catalog(
     // Page Down / Page Up page through the list on screen.
     let mut paged_now = false;
     for (i, kind) in [PanelKind::Playlists, PanelKind::Content].into_iter().enumerate() {
-        paged_now |= paging.scroll(kind, &mut scroll[i], ROWS - 1);
+        paged_now |= paging.scroll(kind, &mut scroll[i], LISTS[i].step(ROWS));
     }
     // Running counts follow telemetry: refresh every 2 s; edits show at once.
     let dirty = changed.read().count() + reset.read().count() > 0 || paged_now;
@@ -184,9 +188,9 @@ fn draw_catalog(
     }
     let model = &fleet.0;
     let theme = &colors.0;
-    let playlists = paged(playlist_rows(model, theme), &mut scroll[0], ROWS, theme);
+    let playlists = paged_with(playlist_rows(model, theme), LISTS[0], &mut scroll[0], ROWS, theme);
     write_rows(PanelKind::Playlists, &playlists, &mut rows, theme);
-    let contents = paged(content_rows(model, theme), &mut scroll[1], ROWS, theme);
+    let contents = paged_with(content_rows(model, theme), LISTS[1], &mut scroll[1], ROWS, theme);
     write_rows(PanelKind::Content, &contents, &mut rows, theme);
     let synced = model.position().is_some();
     for (kind, empty) in [

@@ -439,15 +439,43 @@ impl Every {
 /// which rows show and how to see the others. `*scroll` is kept on a row
 /// that exists.
 pub fn paged(rows: Vec<Row>, scroll: &mut usize, capacity: usize, theme: &Theme) -> Vec<Row> {
-    if rows.len() <= capacity || capacity < 2 {
+    paged_with(rows, Paging { header: 0, unit: 1 }, scroll, capacity, theme)
+}
+
+/// How a list pages: header rows that stay on every page, and entries of
+/// `unit` rows each that are never split across pages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Paging {
+    /// Rows at the top that every page shows.
+    pub header: usize,
+    /// Rows per entry.
+    pub unit: usize,
+}
+
+impl Paging {
+    /// Body rows a page of a list with `capacity` rows shows (whole entries,
+    /// a footer row left free): what one Page Down moves.
+    pub fn step(self, capacity: usize) -> usize {
+        let unit = self.unit.max(1);
+        (capacity.saturating_sub(self.header + 1) / unit * unit).max(unit)
+    }
+}
+
+/// [`paged`] for a list with header rows and entries of several rows.
+pub fn paged_with(rows: Vec<Row>, how: Paging, scroll: &mut usize, capacity: usize, theme: &Theme) -> Vec<Row> {
+    if rows.len() <= capacity || capacity < how.header + 2 {
         *scroll = 0;
         return rows;
     }
-    let per_page = capacity - 1;
-    *scroll = (*scroll).min((rows.len() - 1) / per_page * per_page);
-    let total = rows.len();
-    let last = (*scroll + per_page).min(total);
-    let mut page: Vec<Row> = rows.into_iter().skip(*scroll).take(per_page).collect();
+    let step = how.step(capacity);
+    let mut rows = rows.into_iter();
+    let mut page: Vec<Row> = rows.by_ref().take(how.header).collect();
+    let body: Vec<Row> = rows.collect();
+    let total = body.len();
+    // On a page boundary (so never inside an entry), and on one that exists.
+    *scroll = (*scroll).min(total.saturating_sub(1)) / step * step;
+    let last = (*scroll + step).min(total);
+    page.extend(body.into_iter().skip(*scroll).take(step));
     page.push(Row::new(format!("rows {}-{last} of {total}   PgDn / PgUp for more", *scroll + 1), theme.text_dim));
     page
 }
@@ -516,6 +544,16 @@ mod paging_tests {
         scroll = 1000;
         paged(rows.clone(), &mut scroll, 10, &Theme::default());
         assert_eq!(scroll, 18, "kept on a row that exists");
+        // A header stays on every page; two-row entries are never split.
+        let mut scroll = 2;
+        let how = Paging { header: 1, unit: 2 };
+        assert_eq!(how.step(10), 8);
+        let page = paged_with(rows.clone(), how, &mut scroll, 10, &Theme::default());
+        assert_eq!(scroll, 0, "kept on an entry's first row");
+        scroll = 8;
+        let page2 = paged_with(rows.clone(), how, &mut scroll, 10, &Theme::default());
+        assert_eq!((page[0].text.as_str(), page2[0].text.as_str(), page2[1].text.as_str()), ("r0", "r0", "r9"));
+        assert_eq!(page2.last().map(|r| r.text.as_str()), Some("rows 9-16 of 24   PgDn / PgUp for more"));
         let short: Vec<Row> = rows.into_iter().take(10).collect();
         assert_eq!(paged(short, &mut scroll, 10, &Theme::default()).len(), 10);
         assert_eq!(scroll, 0);
