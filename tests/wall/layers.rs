@@ -30,7 +30,7 @@ fn modules(src: &Path) -> BTreeMap<String, PathBuf> {
             parts.pop();
         }
         // The crate root and the binary's files are not in a layer.
-        if parts.len() == 1 && ["lib", "main", "api_cmd"].contains(&parts[0].as_str()) {
+        if parts.len() == 1 && ["lib", "main", "api_cmd", "wall_cmd"].contains(&parts[0].as_str()) {
             continue;
         }
         out.insert(parts.join("::"), f);
