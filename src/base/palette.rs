@@ -109,3 +109,13 @@ pub fn status_shape(s: DeviceStatus) -> Shape {
         DeviceStatus::Unknown => Shape::Dot,
     }
 }
+
+/// An alert severity's label (`[CRIT]`, `[WARN]`, `[INFO]`) and colour: the
+/// word is always shown with the colour.
+pub fn severity_style(s: vizora_protocol::Severity) -> (&'static str, Rgb) {
+    match s {
+        vizora_protocol::Severity::Critical => ("[CRIT]", OFFLINE),
+        vizora_protocol::Severity::Warning => ("[WARN]", DEGRADED),
+        vizora_protocol::Severity::Info => ("[INFO]", ACCENT),
+    }
+}

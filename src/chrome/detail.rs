@@ -6,7 +6,7 @@
 
 use bevy::prelude::*;
 use vizora_protocol::schedule::expected_playlist;
-use vizora_protocol::{AlertState, Device, Severity, now_ms};
+use vizora_protocol::{AlertState, Device, now_ms};
 
 use crate::base::fleet_model::FleetModel;
 use crate::base::format::{age, ascii};
@@ -188,21 +188,14 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64, theme: &Theme) -> Ve
         out.push(("  none".to_owned(), dim));
     }
     for a in alerts.iter().take(5) {
-        let sev = match a.severity {
-            Severity::Critical => ("CRIT", palette::OFFLINE),
-            Severity::Warning => ("WARN", palette::DEGRADED),
-            Severity::Info => ("INFO", palette::ACCENT),
-        };
+        let sev = palette::severity_style(a.severity);
         let st = match a.state {
             AlertState::Open => "open",
             AlertState::Acked => "acked",
             AlertState::Resolved => "resolved",
         };
         let c = if a.state == AlertState::Resolved { dim } else { sev.1 };
-        out.push((
-            format!("  [{}] {}  {st} {}", sev.0, ascii(&a.message, 24), age(now.saturating_sub(a.raised_ms))),
-            c,
-        ));
+        out.push((format!("  {} {}  {st} {}", sev.0, ascii(&a.message, 24), age(now.saturating_sub(a.raised_ms))), c));
     }
     let pending: Vec<&str> = model
         .engine()

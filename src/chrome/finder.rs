@@ -131,13 +131,19 @@ fn show_finder(
     colors: Res<Colors>,
     mut boxes: Query<&mut Node, With<FinderBox>>,
     mut texts: Query<(&mut Text, &mut TextColor), With<FinderText>>,
-    mut matching: Local<usize>,
+    time: Res<Time>,
+    mut matching: Local<(usize, f32)>,
 ) {
-    if !filter.is_changed() && !fleet.is_changed() {
+    // The fleet changes every frame under load: the count follows it once a
+    // second, and the search at once.
+    matching.1 += time.delta_secs();
+    let due = filter.is_changed() || (fleet.is_changed() && matching.1 >= 1.0);
+    if !due {
         return;
     }
+    matching.1 = 0.0;
     let devices = &fleet.0.view().devices;
-    *matching = if filter.active() { devices.values().filter(|d| filter.matches(d)).count() } else { devices.len() };
+    matching.0 = if filter.active() { devices.values().filter(|d| filter.matches(d)).count() } else { devices.len() };
     let shown = filter.editing || filter.active() || filter.error.is_some();
     for mut node in &mut boxes {
         let want = if shown { Display::Flex } else { Display::None };
@@ -152,7 +158,7 @@ fn show_finder(
             format!(
                 "FIND  {}{cursor}   {} of {}{}",
                 crate::base::format::ascii(&filter.text, 60),
-                *matching,
+                matching.0,
                 devices.len(),
                 if filter.editing { "" } else { "   / edit  Esc clear" }
             ),

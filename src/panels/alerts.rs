@@ -6,7 +6,7 @@ use vizora_protocol::{Alert, AlertState, EntityKind, Severity, now_ms};
 
 use crate::base::config::PanelKind;
 use crate::base::format::age;
-use crate::base::palette::{self, Rgb};
+use crate::base::palette::severity_style;
 use crate::sync::fleet::{AlertsChanged, Fleet, FleetReset};
 use crate::wall::focus::DeviceFilter;
 use crate::wall::panel::{HatchImages, PageKeys, report_to, spawn_panel};
@@ -37,14 +37,6 @@ impl Plugin for AlertsPanelPlugin {
         crate::wall::panel::ensure_panel_plugin(app);
         app.add_systems(Startup, spawn_alerts_panel)
             .add_systems(Update, (update_alert_rows.pipe(report_to(PanelKind::Health)), pulse_rows).chain());
-    }
-}
-
-fn severity_style(s: Severity) -> (&'static str, Rgb) {
-    match s {
-        Severity::Critical => ("[CRIT]", palette::OFFLINE),
-        Severity::Warning => ("[WARN]", palette::DEGRADED),
-        Severity::Info => ("[INFO]", palette::ACCENT),
     }
 }
 
