@@ -5,7 +5,9 @@
 //! [`Embedded`] runs it on its own thread (the demo and tests use that).
 //!
 //! Inside, data flows one way:
-//! - [`socket`] (engineioxide sessions, auth, rate limits, decoding) and
+//! - [`socket`] (Engine.IO sessions, auth, rate limits, decoding: sessions
+//!   that open a WebSocket at once run on this crate's own transport,
+//!   `websocket.rs`; long-polling ones, and their upgrades, on engineioxide) and
 //!   [`api`] (HTTP) send [`sequencer::Cmd`]s to the sequencer thread that
 //!   owns the org;
 //! - the [`sequencer`] decides, writes to a [`store::LogStore`] (SQLite on
@@ -30,6 +32,7 @@ pub mod shared_log;
 pub mod socket;
 pub mod status;
 pub mod store;
+mod websocket;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -62,11 +65,20 @@ pub struct Hooks {
     pub clock: SharedClock,
     /// Makes the store fail writes while on (the disk-full drill).
     pub store_fault: FailSwitch,
+    /// Time for the Engine.IO heartbeat of WebSocket sessions (pings,
+    /// their timeout, stalled writes). Its own clock, so that a test can
+    /// move the sequencer's clock by minutes without timing out every
+    /// socket, or drive pings without moving the sequencer's.
+    pub heartbeat_clock: SharedClock,
 }
 
 impl Default for Hooks {
     fn default() -> Self {
-        Self { clock: Arc::new(SystemClock), store_fault: FailSwitch::default() }
+        Self {
+            clock: Arc::new(SystemClock),
+            store_fault: FailSwitch::default(),
+            heartbeat_clock: Arc::new(SystemClock),
+        }
     }
 }
 
@@ -131,6 +143,18 @@ pub async fn serve_with(
     let rate = api::CallerRate { per_s: cfg.rate_per_s, burst: cfg.rate_burst };
     let api = api::router(sequencer.clone(), auth.clone(), rate, stop_streams.clone());
     let handler = Arc::new(SioHandler::new(auth, sequencer.clone(), counters.clone(), &cfg));
+    let ws = Arc::new(websocket::WsTransport::new(
+        handler.clone(),
+        websocket::WsConfig {
+            ping_interval_ms: cfg.ping_interval_ms,
+            ping_timeout_ms: cfg.ping_timeout_ms,
+            max_payload: usize::try_from(cfg.max_payload).unwrap_or(usize::MAX),
+            queue: cfg.socket_buffer,
+            read_buffer: WS_READ_BUFFER,
+        },
+        hooks.heartbeat_clock,
+        stop_streams.clone(),
+    ));
     let eio = EngineIoConfig::builder()
         .req_path("/socket.io")
         .ping_interval(Duration::from_millis(cfg.ping_interval_ms))
@@ -184,7 +208,9 @@ pub async fn serve_with(
         )
         .merge(api)
         .layer(EngineIoLayer::from_config(handler, eio))
-        .layer(axum::middleware::map_request(detach_head));
+        .layer(axum::middleware::map_request(detach_head))
+        // Sessions that open a WebSocket at once: this crate's transport.
+        .layer(axum::middleware::from_fn_with_state(ws, websocket::intercept));
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "gateway listening");
     let stop_sequencer = sequencer.clone();

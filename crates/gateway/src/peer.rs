@@ -26,24 +26,35 @@ impl std::fmt::Display for PeerId {
     }
 }
 
-/// One encoded Socket.IO packet: UTF-8 text, shared (a clone copies no bytes).
+/// One encoded Socket.IO packet: UTF-8 text, shared (a clone copies no
+/// bytes). It is held as the Engine.IO message that carries it (`4` and the
+/// packet), so a WebSocket writer frames it without copying it again.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Packet(Bytes);
 
+/// Engine.IO's message packet type, before every Socket.IO packet.
+const MESSAGE: u8 = b'4';
+
 impl Packet {
-    /// Its length in bytes.
+    /// A packet from an Engine.IO message (`4` and the Socket.IO packet), as
+    /// the sequencer's packet builders write them.
+    pub fn from_message(message: String) -> Self {
+        if message.as_bytes().first() == Some(&MESSAGE) { Self(Bytes::from(message)) } else { Self::from(message) }
+    }
+
+    /// The Socket.IO packet's length in bytes.
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.0.len() - 1
     }
 
     /// Whether it is empty (no packet is).
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.len() == 0
     }
 
-    /// Its bytes (UTF-8).
+    /// The Socket.IO packet's bytes (UTF-8).
     pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+        &self.0[1..]
     }
 
     /// The packet `owner` holds, with `owner` kept alive until the last
@@ -53,20 +64,31 @@ impl Packet {
         Self(Bytes::from_owner(Owned(owner)))
     }
 
-    /// The bytes, which are UTF-8 (every packet is made from a `String`).
+    /// The Socket.IO packet's bytes, which are UTF-8 (every packet is made
+    /// from a `String`).
     pub fn into_utf8_bytes(self) -> Bytes {
+        self.0.slice(1..)
+    }
+
+    /// The Engine.IO message carrying it (`4` and the packet), UTF-8.
+    pub fn into_message_bytes(self) -> Bytes {
         self.0
     }
 
     /// A packet back from a transport that was given [`Packet::into_utf8_bytes`].
     pub fn from_utf8_bytes(bytes: Bytes) -> Option<Self> {
-        std::str::from_utf8(&bytes).is_ok().then_some(Self(bytes))
+        let text = std::str::from_utf8(&bytes).ok()?;
+        Some(Self::from(text.to_owned()))
     }
 }
 
 impl From<String> for Packet {
+    /// A packet from a Socket.IO packet's text.
     fn from(s: String) -> Self {
-        Self(Bytes::from(s))
+        let mut m = Vec::with_capacity(s.len() + 1);
+        m.push(MESSAGE);
+        m.extend_from_slice(s.as_bytes());
+        Self(Bytes::from(m))
     }
 }
 
@@ -80,7 +102,7 @@ struct Owned<T>(T);
 
 impl<T: PacketOwner> AsRef<[u8]> for Owned<T> {
     fn as_ref(&self) -> &[u8] {
-        self.0.packet().as_bytes()
+        &self.0.packet().0
     }
 }
 

@@ -31,12 +31,57 @@ use crate::peer::{Close, Packet, Peer, PeerId, PeerRef};
 use crate::sequencer::{Cmd, Replier, SequencerHandle, mutation_cmd};
 use crate::session::{Bucket, ConnData};
 
+/// An Engine.IO session as this layer uses it: one of this crate's own
+/// WebSocket transport ([`crate::websocket`]), or one of engineioxide's
+/// (HTTP long-polling, and sessions upgraded from it to WebSocket).
+pub trait Session: Peer {
+    /// What this layer keeps for the session.
+    fn data(&self) -> &ConnData;
+    /// The Engine.IO session id.
+    fn sid(&self) -> String;
+    /// Queues an encoded Socket.IO packet without waiting (dropped when the
+    /// session's queue is full or it closed).
+    fn emit(&self, packet: String);
+    /// Closes the session.
+    fn end(&self);
+    /// Whether it closed.
+    fn is_closed(&self) -> bool;
+    /// The peer's IP address, when the listener told it.
+    fn remote_ip(&self) -> Option<IpAddr>;
+}
+
 /// An Engine.IO session of this layer.
-type Sock = Arc<Socket<ConnData>>;
+pub(crate) type Sock = Arc<dyn Session>;
 
 /// The session as the sequencer sees it.
 fn peer(sock: &Sock) -> PeerRef {
     sock.clone()
+}
+
+impl Session for Socket<ConnData> {
+    fn data(&self) -> &ConnData {
+        &self.data
+    }
+
+    fn sid(&self) -> String {
+        self.id.to_string()
+    }
+
+    fn emit(&self, packet: String) {
+        let _ = Socket::emit(self, packet);
+    }
+
+    fn end(&self) {
+        Socket::close(self, DisconnectReason::TransportClose);
+    }
+
+    fn is_closed(&self) -> bool {
+        Socket::is_closed(self)
+    }
+
+    fn remote_ip(&self) -> Option<IpAddr> {
+        self.req_parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+    }
 }
 
 impl Peer for Socket<ConnData> {
@@ -119,8 +164,7 @@ impl SioHandler {
 
     /// Counts a session against its IP's cap; false when over it.
     fn admit_ip(&self, sock: &Sock) -> bool {
-        let ip = sock.req_parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-        let Some(ip) = ip else { return true };
+        let Some(ip) = sock.remote_ip() else { return true };
         if self.per_ip_max == 0 || (self.per_ip_exempt_loopback && ip.is_loopback()) {
             return true;
         }
@@ -131,7 +175,7 @@ impl SioHandler {
         }
         *n += 1;
         drop(m);
-        sock.data.state.lock().unwrap_or_else(|p| p.into_inner()).ip = Some(ip);
+        sock.data().state.lock().unwrap_or_else(|p| p.into_inner()).ip = Some(ip);
         true
     }
 
@@ -146,14 +190,14 @@ impl SioHandler {
     /// Takes one token; false when over the limit.
     fn admit(&self, sock: &Sock) -> bool {
         let now = self.sequencer.shared.clock.now_ms();
-        let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
         Bucket::take(&mut st.bucket, now, self.rate, self.burst)
     }
 
     /// Sends `error rate_limited` at most once a second.
     fn rate_error(&self, sock: &Sock, ns: &str) {
         let now = self.sequencer.shared.clock.now_ms();
-        let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
         let due = st.last_rate_error_ms.is_none_or(|t| now.saturating_sub(t) >= 1000);
         if due {
             st.last_rate_error_ms = Some(now);
@@ -190,9 +234,9 @@ impl SioHandler {
         {
             return refuse(AuthErrorCode::TokenRevoked);
         }
-        let expiry = sock.data.closed.child_token();
+        let expiry = sock.data().closed.child_token();
         {
-            let mut guard = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut guard = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             let st = &mut *guard;
             let (slot, timer) = if ns == NS_WALL {
                 (&mut st.wall, &mut st.wall_expiry)
@@ -210,7 +254,7 @@ impl SioHandler {
         struct Sid {
             sid: String,
         }
-        let _ = sock.emit(encode_connect(ns, Some(&Sid { sid: sock.id.to_string() })));
+        let _ = sock.emit(encode_connect(ns, Some(&Sid { sid: sock.sid() })));
         let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
         counter.fetch_add(1, Relaxed);
         if ns == NS_DEVICE {
@@ -242,7 +286,7 @@ impl SioHandler {
                 return;
             }
             let still = {
-                let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                 let slot = if ns == NS_WALL { &mut st.wall } else { &mut st.device };
                 if slot.as_ref() == Some(&claims) { slot.take() } else { None }
             };
@@ -257,7 +301,7 @@ impl SioHandler {
 
     fn on_event(&self, sock: Sock, ns: &str, name: &str, args: &[Box<RawValue>], ack: Option<u64>) {
         let claims = {
-            let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             if ns == NS_WALL {
                 st.wall.clone()
             } else if ns == NS_DEVICE {
@@ -269,7 +313,7 @@ impl SioHandler {
         let Some(claims) = claims else {
             // Nothing is ever sent on a namespace the client has not joined
             // (PROTOCOL.md §2): the event is ignored.
-            tracing::debug!(sid = %sock.id, ns, event = name, "event on a namespace not joined; ignored");
+            tracing::debug!(sid = %sock.sid(), ns, event = name, "event on a namespace not joined; ignored");
             self.counters.bad_requests.fetch_add(1, Relaxed);
             return;
         };
@@ -301,14 +345,14 @@ impl SioHandler {
                 };
                 let allowed = {
                     let now = self.sequencer.shared.clock.now_ms();
-                    let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                     Bucket::take(&mut st.subscribes, now, SUBSCRIBE_RATE_PER_S, SUBSCRIBE_BURST)
                 };
                 if !allowed {
                     return self.send_error(&sock, ns, ErrorCode::RateLimited, "subscribe: too often; not subscribed");
                 }
                 if !self.sequencer.send(Cmd::Subscribe { org, sock: peer(&sock), ack, since: sub.since }) {
-                    sock.close(DisconnectReason::TransportError);
+                    sock.end();
                 }
             }
             (NS_WALL, "mutate") => {
@@ -371,28 +415,28 @@ impl SioHandler {
 /// §2): armed when it opens and whenever it leaves its last namespace; the
 /// timer ends with the session.
 fn close_if_unjoined(sock: Sock, timeout: Duration, counters: Arc<Counters>) {
-    let armed_at = sock.data.state.lock().unwrap_or_else(|p| p.into_inner()).joins;
+    let armed_at = sock.data().state.lock().unwrap_or_else(|p| p.into_inner()).joins;
     let Ok(rt) = tokio::runtime::Handle::try_current() else { return };
     rt.spawn(async move {
         tokio::select! {
             _ = tokio::time::sleep(timeout) => {}
-            _ = sock.data.closed.cancelled() => return,
+            _ = sock.data().closed.cancelled() => return,
         }
         let idle = {
-            let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             st.wall.is_none() && st.device.is_none() && st.joins == armed_at
         };
         if idle && !sock.is_closed() {
-            tracing::debug!(sid = %sock.id, "no namespace joined in time; closing");
+            tracing::debug!(sid = %sock.sid(), "no namespace joined in time; closing");
             counters.connect_timeouts.fetch_add(1, Relaxed);
-            sock.close(DisconnectReason::TransportClose);
+            sock.end();
         }
     });
 }
 
 fn end_session(sequencer: &SequencerHandle, counters: &Arc<Counters>, sock: &Sock, ns: &str, claims: &Claims) {
     let unjoined = {
-        let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+        let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
         let timer = if ns == NS_WALL { st.wall_expiry.take() } else { st.device_expiry.take() };
         if let Some(t) = timer {
             t.cancel();
@@ -404,38 +448,38 @@ fn end_session(sequencer: &SequencerHandle, counters: &Arc<Counters>, sock: &Soc
     }
     if ns == NS_WALL {
         counters.wall_sessions.fetch_sub(1, Relaxed);
-        sequencer.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.data.id });
+        sequencer.send(Cmd::Unsubscribe { org: claims.org.clone(), sid: sock.data().id });
     } else {
         counters.device_sessions.fetch_sub(1, Relaxed);
-        sequencer.send(Cmd::DeviceGone { org: claims.org.clone(), device_id: claims.sub.clone(), sid: sock.data.id });
+        sequencer.send(Cmd::DeviceGone { org: claims.org.clone(), device_id: claims.sub.clone(), sid: sock.data().id });
     }
 }
 
-impl EngineIoHandler for SioHandler {
-    type Data = ConnData;
-
-    fn on_connect(self: Arc<Self>, sock: Arc<Socket<ConnData>>) {
+impl SioHandler {
+    /// A session opened.
+    pub(crate) fn opened(&self, sock: Sock) {
         let n = self.counters.sessions.fetch_add(1, Relaxed) + 1;
         if n > self.max_sessions {
             tracing::warn!(sessions = n, "connection cap reached; refusing session");
-            sock.close(DisconnectReason::ClosingServer);
+            sock.end();
             return;
         }
         if !self.admit_ip(&sock) {
-            tracing::warn!(sid = %sock.id, "per-IP connection cap reached; refusing session");
+            tracing::warn!(sid = %sock.sid(), "per-IP connection cap reached; refusing session");
             self.counters.per_ip_refused.fetch_add(1, Relaxed);
-            sock.close(DisconnectReason::ClosingServer);
+            sock.end();
             return;
         }
         // A session that joins no namespace in time holds no slot for long.
         close_if_unjoined(sock, self.connect_timeout, self.counters.clone());
     }
 
-    fn on_disconnect(&self, sock: Arc<Socket<ConnData>>, reason: DisconnectReason) {
-        tracing::debug!(sid = %sock.id, ?reason, "engine.io session closed");
-        sock.data.closed.cancel();
+    /// A session closed.
+    pub(crate) fn closed(&self, sock: Sock, reason: impl std::fmt::Debug) {
+        tracing::debug!(sid = %sock.sid(), ?reason, "engine.io session closed");
+        sock.data().closed.cancel();
         self.counters.sessions.fetch_sub(1, Relaxed);
-        let ip = sock.data.state.lock().unwrap_or_else(|p| p.into_inner()).ip.take();
+        let ip = sock.data().state.lock().unwrap_or_else(|p| p.into_inner()).ip.take();
         if let Some(ip) = ip {
             let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
             if let Some(n) = m.get_mut(&ip) {
@@ -446,7 +490,7 @@ impl EngineIoHandler for SioHandler {
             }
         }
         let (wall, device) = {
-            let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             (st.wall.take(), st.device.take())
         };
         if let Some(c) = wall {
@@ -457,15 +501,16 @@ impl EngineIoHandler for SioHandler {
         }
     }
 
-    fn on_message(self: &Arc<Self>, msg: Str, sock: Arc<Socket<ConnData>>) {
-        let packet = match SioPacket::decode(msg.as_str()) {
+    /// An Engine.IO message (a Socket.IO packet) arrived.
+    pub(crate) fn message(&self, msg: &str, sock: Sock) {
+        let packet = match SioPacket::decode(msg) {
             Ok(p) => p,
             Err(e) => {
-                tracing::debug!(sid = %sock.id, cause = %e, "malformed socket.io packet");
+                tracing::debug!(sid = %sock.sid(), cause = %e, "malformed socket.io packet");
                 self.counters.bad_requests.fetch_add(1, Relaxed);
                 // Say so on every namespace the client is in, so it hears it.
                 let (w, d) = {
-                    let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                     (st.wall.is_some(), st.device.is_some())
                 };
                 for (on, ns) in [(w, NS_WALL), (d, NS_DEVICE)] {
@@ -474,7 +519,7 @@ impl EngineIoHandler for SioHandler {
                     }
                 }
                 if !w && !d {
-                    sock.close(DisconnectReason::PacketParsingError);
+                    sock.end();
                 }
                 return;
             }
@@ -482,19 +527,19 @@ impl EngineIoHandler for SioHandler {
         // CONNECT and DISCONNECT are rate limited too, in their own bucket.
         let connect_flood = matches!(packet.body, SioBody::Connect(_) | SioBody::Disconnect) && {
             let now = self.sequencer.shared.clock.now_ms();
-            let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             !Bucket::take(&mut st.connects, now, CONNECT_RATE_PER_S, CONNECT_BURST)
         };
         if connect_flood {
-            tracing::warn!(sid = %sock.id, "CONNECT/DISCONNECT flood; closing the session");
-            sock.close(DisconnectReason::TransportClose);
+            tracing::warn!(sid = %sock.sid(), "CONNECT/DISCONNECT flood; closing the session");
+            sock.end();
             return;
         }
         match packet.body {
             SioBody::Connect(auth) => self.connect(sock, &packet.ns, auth.as_deref()),
             SioBody::Disconnect => {
                 let claims = {
-                    let mut st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                     match packet.ns.as_str() {
                         NS_WALL => st.wall.take(),
                         NS_DEVICE => st.device.take(),
@@ -508,19 +553,19 @@ impl EngineIoHandler for SioHandler {
             SioBody::Event { name, args, ack } => self.on_event(sock, &packet.ns, &name, &args, ack),
             SioBody::Ack { id, args } if packet.ns == NS_DEVICE => {
                 let org = {
-                    let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                     st.device.as_ref().map(|c| c.org.clone())
                 };
                 // An ack on /device from a session not joined there answers nothing.
                 if let Some(org) = org {
                     let reply = args.first().map(|a| a.get().to_owned()).unwrap_or_else(|| "null".into());
-                    self.sequencer.send(Cmd::CommandAcked { org, sid: sock.data.id, ack: id, reply });
+                    self.sequencer.send(Cmd::CommandAcked { org, sid: sock.data().id, ack: id, reply });
                 }
             }
             SioBody::Ack { .. } => {}
             SioBody::ConnectError(_) => {
                 let joined = {
-                    let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+                    let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                     (packet.ns == NS_WALL && st.wall.is_some()) || (packet.ns == NS_DEVICE && st.device.is_some())
                 };
                 if joined {
@@ -530,9 +575,10 @@ impl EngineIoHandler for SioHandler {
         }
     }
 
-    fn on_binary(self: &Arc<Self>, _data: bytes::Bytes, sock: Arc<Socket<ConnData>>) {
+    /// A binary message arrived (not part of the protocol).
+    pub(crate) fn binary(&self, sock: Sock) {
         let (w, d) = {
-            let st = sock.data.state.lock().unwrap_or_else(|p| p.into_inner());
+            let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             (st.wall.is_some(), st.device.is_some())
         };
         for (on, ns) in [(w, NS_WALL), (d, NS_DEVICE)] {
@@ -540,5 +586,25 @@ impl EngineIoHandler for SioHandler {
                 self.send_error(&sock, ns, ErrorCode::BadRequest, "binary frames are not part of the protocol");
             }
         }
+    }
+}
+
+impl EngineIoHandler for SioHandler {
+    type Data = ConnData;
+
+    fn on_connect(self: Arc<Self>, sock: Arc<Socket<ConnData>>) {
+        self.opened(sock);
+    }
+
+    fn on_disconnect(&self, sock: Arc<Socket<ConnData>>, reason: DisconnectReason) {
+        self.closed(sock, reason);
+    }
+
+    fn on_message(self: &Arc<Self>, msg: Str, sock: Arc<Socket<ConnData>>) {
+        self.message(msg.as_str(), sock);
+    }
+
+    fn on_binary(self: &Arc<Self>, _data: bytes::Bytes, sock: Arc<Socket<ConnData>>) {
+        self.binary(sock);
     }
 }

@@ -61,7 +61,7 @@ fn gateway_with(dir: &Path, hooks: Hooks, tweak: impl FnOnce(&mut GatewayConfig)
 fn manual() -> (ManualClock, FailSwitch, Hooks) {
     let clock = ManualClock::at(now_ms());
     let fail = FailSwitch::default();
-    let hooks = Hooks { clock: Arc::new(clock.clone()), store_fault: fail.clone() };
+    let hooks = Hooks { clock: Arc::new(clock.clone()), store_fault: fail.clone(), ..Default::default() };
     (clock, fail, hooks)
 }
 

@@ -33,10 +33,7 @@ pub(crate) struct Block {
 
 impl Block {
     pub(crate) fn new(epoch: &Arc<str>, items: Vec<String>, packet_bytes: usize) -> Arc<Self> {
-        let packets: Vec<Packet> = events_packets(epoch, items.iter().map(String::as_str), packet_bytes)
-            .into_iter()
-            .map(Packet::from)
-            .collect();
+        let packets = events_packets(epoch, items.iter().map(String::as_str), packet_bytes);
         let bytes = packets.iter().map(|p| p.len()).sum();
         Arc::new(Self { epoch: epoch.clone(), items, packets, bytes })
     }
@@ -231,7 +228,7 @@ impl Outbox {
                 // One epoch per packet: a new epoch starts a new run.
                 let n = rest.iter().take_while(|b| b.epoch == first.epoch).count();
                 let items = rest[..n].iter().flat_map(|b| b.items.iter().map(String::as_str));
-                frames.extend(events_packets(&first.epoch, items, self.packet_bytes).into_iter().map(Packet::from));
+                frames.extend(events_packets(&first.epoch, items, self.packet_bytes));
                 rest = &rest[n..];
             }
         }

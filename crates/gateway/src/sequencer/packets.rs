@@ -15,7 +15,7 @@ pub(super) fn events_packets<'a>(
     epoch: &str,
     items: impl IntoIterator<Item = &'a str>,
     max_bytes: usize,
-) -> Vec<String> {
+) -> Vec<Packet> {
     let epoch_json = serde_json::to_string(epoch).unwrap_or_default();
     let mut out = Vec::new();
     let mut cur: Option<String> = None;
@@ -33,7 +33,8 @@ pub(super) fn events_packets<'a>(
             }
             None => {
                 let mut p = String::with_capacity(it.len().max(4096).min(max_bytes));
-                p.push_str("2/wall,[\"events\",{\"epoch\":");
+                // The Engine.IO message type first: see `Packet::from_message`.
+                p.push_str("42/wall,[\"events\",{\"epoch\":");
                 p.push_str(&epoch_json);
                 p.push_str(",\"items\":[");
                 p.push_str(it);
@@ -45,9 +46,9 @@ pub(super) fn events_packets<'a>(
     out
 }
 
-fn close_events(mut p: String) -> String {
+fn close_events(mut p: String) -> Packet {
     p.push_str("]}]");
-    p
+    Packet::from_message(p)
 }
 
 /// Every snapshot page of `org` at its head, kind by kind: at most `page`
@@ -56,7 +57,7 @@ fn close_events(mut p: String) -> String {
 pub(super) fn snapshot_pages(org: &Org, page: usize, max_bytes: usize) -> Vec<Packet> {
     let head = |kind: EntityKind| {
         format!(
-            "2/wall,[\"snapshot\",{{\"epoch\":{},\"seq\":{},\"kind\":\"{}\",\"items\":[",
+            "42/wall,[\"snapshot\",{{\"epoch\":{},\"seq\":{},\"kind\":\"{}\",\"items\":[",
             serde_json::to_string(&org.epoch).unwrap_or_default(),
             org.head,
             kind.as_str()
@@ -93,7 +94,7 @@ pub(super) fn snapshot_pages(org: &Org, page: usize, max_bytes: usize) -> Vec<Pa
         let count = pages.len();
         for (i, mut p) in pages.into_iter().enumerate() {
             p.push_str(if i + 1 == count { "],\"last\":true}]" } else { "],\"last\":false}]" });
-            out.push(p.into());
+            out.push(Packet::from_message(p));
         }
     }
     out
@@ -112,7 +113,8 @@ mod tests {
         let mut seqs = Vec::new();
         for p in &packets {
             assert!(p.len() <= 8 * 1024, "{} bytes", p.len());
-            let body = p.strip_prefix("2/wall,").expect("namespace");
+            let text = std::str::from_utf8(p.as_bytes()).expect("UTF-8");
+            let body = text.strip_prefix("2/wall,").expect("namespace");
             let v: serde_json::Value = serde_json::from_str(body).expect("valid JSON");
             assert_eq!(v[1]["epoch"], "e1");
             seqs.extend(v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")));
@@ -125,7 +127,7 @@ mod tests {
         let packets = events_packets("e1", ["{\"seq\":1}", "{\"seq\":2}"], 512 * 1024);
         assert_eq!(
             packets,
-            vec!["2/wall,[\"events\",{\"epoch\":\"e1\",\"items\":[{\"seq\":1},{\"seq\":2}]}]".to_owned()]
+            vec![Packet::from("2/wall,[\"events\",{\"epoch\":\"e1\",\"items\":[{\"seq\":1},{\"seq\":2}]}]".to_owned())]
         );
     }
 }

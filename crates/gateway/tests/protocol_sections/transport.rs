@@ -1,8 +1,10 @@
-//! §1 Transport: `maxPayload` and the Engine.IO heartbeat.
+//! §1 Transport: `maxPayload` and the Engine.IO heartbeat (on a manual clock).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use vizora_gateway::{Auth, Embedded, Hooks, ManualClock};
 use vizora_protocol::Role;
 use vizora_protocol::codec::encode_event;
 
@@ -52,74 +54,88 @@ fn a_frame_over_max_payload_ends_that_connection_only() {
     });
 }
 
+/// The frames that arrive before the answer to a probe sent now. The
+/// server handles a connection's frames in order, so by then it has handled
+/// everything sent before the probe (a pong, say).
+async fn until_probed(raw: &mut Raw) -> Vec<Frame> {
+    raw.send_sio(&encode_event("/wall", None, "probe", &json!({}))).await;
+    let mut seen = Vec::new();
+    loop {
+        match raw.frame(Duration::from_secs(10)).await {
+            Some(Frame::Packet(p)) if p.contains("unknown event `probe`") => return seen,
+            Some(Frame::Closed) => panic!("closed while probing, after {seen:?}"),
+            Some(f) => seen.push(f),
+            None => panic!("no answer to a probe within 10 s, after {seen:?}"),
+        }
+    }
+}
+
+/// Waits for the next ping (a bounded wait: the heartbeat's clock already
+/// passed its deadline).
+async fn next_ping(raw: &mut Raw) {
+    loop {
+        match raw.frame(Duration::from_secs(10)).await {
+            Some(Frame::Ping) => return,
+            Some(Frame::Packet(_)) => {}
+            other => panic!("expected a ping, got {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn pings_come_every_interval_and_a_peer_that_never_pongs_is_dropped() {
     let dir = tempfile::tempdir().expect("tempdir");
-    // engineioxide's own timers run on real time: periods long enough that
-    // a loaded 2-core machine (the whole suite at once) still keeps them.
-    let (interval, timeout) = (500u64, 600u64);
-    let gw = gateway(dir.path(), |c| {
-        c.ping_interval_ms = interval;
-        c.ping_timeout_ms = timeout;
-    });
+    // The heartbeat runs on its own manual clock: every ping and timeout
+    // below happens exactly when the clock is moved past it.
+    let beat = ManualClock::at(vizora_protocol::now_ms());
+    let (interval, timeout) = (10_000u64, 5_000u64);
+    let mut cfg = crate::support::config(dir.path());
+    cfg.ping_interval_ms = interval;
+    cfg.ping_timeout_ms = timeout;
+    let hooks = Hooks { heartbeat_clock: Arc::new(beat.clone()), ..Default::default() };
+    let gw = Embedded::start_with(cfg, Auth::hs256(crate::support::SECRET), hooks).expect("gateway starts");
     let addr = gw.addr.to_string();
     block_on(async {
         let url = gw.url();
+        let viewer = auth(&token("acme", Role::Viewer, "v"));
         let mut ponger = Raw::open(&url).await;
         assert_eq!(
             (ponger.open["pingInterval"].as_u64(), ponger.open["pingTimeout"].as_u64()),
             (Some(interval), Some(timeout))
         );
-        let viewer = auth(&token("acme", Role::Viewer, "v"));
         assert!(ponger.connect_ns("/wall", Some(&viewer)).await.starts_with("0/wall,"));
-        // Taken before the handshake, so surely before the server's session starts.
-        let opened = Instant::now();
         let mut silent = Raw::open(&url).await;
         silent.auto_pong = false;
         assert!(silent.connect_ns("/wall", Some(&viewer)).await.starts_with("0/wall,"));
 
-        let silent_task = tokio::spawn(async move {
-            let mut pinged = false;
-            loop {
-                match silent.frame(Duration::from_secs(10)).await {
-                    Some(Frame::Ping) => pinged = true,
-                    Some(Frame::Closed) => return pinged.then(|| opened.elapsed()),
-                    Some(Frame::Packet(_)) => {}
-                    None => panic!("a peer that never pongs was not dropped within 10 s"),
-                }
-            }
-        });
+        // The first ping comes one interval after the handshake, not sooner.
+        beat.advance(interval - 1);
+        assert!(!until_probed(&mut ponger).await.contains(&Frame::Ping), "a ping before pingInterval");
+        beat.advance(1);
+        next_ping(&mut ponger).await; // answered (auto_pong)
+        next_ping(&mut silent).await; // not answered
+        until_probed(&mut ponger).await; // the pong is in
 
-        let start = Instant::now();
-        let mut pings = Vec::new();
-        let window = Duration::from_millis(10 * interval);
-        while start.elapsed() < window {
-            match ponger.frame(window.saturating_sub(start.elapsed())).await {
-                Some(Frame::Ping) => pings.push(start.elapsed()),
-                Some(Frame::Closed) => panic!("a client answering pings was dropped after {:?}", start.elapsed()),
-                Some(Frame::Packet(_)) | None => {}
-            }
+        // The silent peer lives until pingTimeout after its ping, and no longer.
+        beat.advance(timeout - 1);
+        until_probed(&mut silent).await;
+        beat.advance(1);
+        let (closed, seen) = silent.closed_within(Duration::from_secs(10)).await;
+        assert!(closed, "a peer that never pongs was not dropped at pingTimeout: {seen:?}");
+
+        // The ponger gets its next ping one interval after its pong, every time.
+        for round in 0..3 {
+            let to_next = if round == 0 { interval - timeout } else { interval };
+            beat.advance(to_next - 1);
+            let early = until_probed(&mut ponger).await;
+            assert!(!early.contains(&Frame::Ping), "round {round}: a ping before pingInterval: {early:?}");
+            beat.advance(1);
+            next_ping(&mut ponger).await;
+            until_probed(&mut ponger).await;
         }
-        assert!(pings.len() >= 4, "pings at {pings:?}");
-        let (first, last) = (pings[0], pings[pings.len() - 1]);
-        let mean = (last - first) / (pings.len() as u32 - 1);
-        assert!(
-            mean >= Duration::from_millis(interval * 8 / 10) && mean <= Duration::from_millis(interval * 2),
-            "mean ping period {mean:?} for pingInterval {interval} ms"
-        );
-
-        let lived = silent_task.await.expect("silent task").expect("the silent peer was pinged before being dropped");
-        // engineioxide pings once right after OPEN, so a peer that never pongs
-        // goes pingTimeout after that ping: never sooner, and surely within
-        // pingInterval + pingTimeout (plus scheduling slack).
-        assert!(lived >= Duration::from_millis(timeout), "dropped {lived:?} after opening, before pingTimeout ran out");
-        assert!(
-            lived <= Duration::from_millis(interval + timeout) + Duration::from_secs(2),
-            "dropped only {lived:?} after opening"
-        );
 
         // Its /wall session is gone from the gauge; the ponger still gets answers.
-        let deadline = Instant::now() + Duration::from_secs(5);
+        let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let (_, body) = http_get(&addr, "/metrics").expect("metrics");
             if sample(&body, "vizora_connections{namespace=\"/wall\"}") == Some(1.0) {
