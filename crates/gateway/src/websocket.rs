@@ -20,6 +20,7 @@ use std::collections::VecDeque;
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::Poll;
 
@@ -27,10 +28,10 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode, header};
 use axum::middleware::Next;
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Notify;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
@@ -153,9 +154,12 @@ pub(crate) struct WsSession {
     ip: Option<IpAddr>,
     cap: usize,
     queue: Mutex<Queue>,
-    /// Told when the queue goes from empty to not.
-    wake: Notify,
-    /// Cancelled when the gateway closes the session.
+    /// Set, and the session's task woken, when the queue goes from empty
+    /// to not (cheaper than a `Notify`: one waiter, no waiter list).
+    queued: AtomicBool,
+    wake: AtomicWaker,
+    /// Cancelled when the gateway closes the session, or shuts down (a
+    /// child of the transport's stop token: each session polls its own).
     kill: CancellationToken,
 }
 
@@ -174,6 +178,14 @@ impl WsSession {
     /// this session): the caller drops them, never under the lock.
     fn take(&self) -> VecDeque<Packet> {
         std::mem::take(&mut self.lock().packets)
+    }
+
+    /// Resolves once something was queued since it last resolved.
+    fn queued(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            self.wake.register(cx.waker());
+            if self.queued.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }
+        })
     }
 
     /// Nothing more is queued.
@@ -202,7 +214,8 @@ impl Peer for WsSession {
             q.packets.len() == 1
         };
         if first {
-            self.wake.notify_one();
+            self.queued.store(true, Ordering::Release);
+            self.wake.wake();
         }
         Ok(())
     }
@@ -268,8 +281,9 @@ impl WsTransport {
             ip,
             cap: self.cfg.queue,
             queue: Mutex::default(),
-            wake: Notify::new(),
-            kill: CancellationToken::new(),
+            queued: AtomicBool::new(false),
+            wake: AtomicWaker::new(),
+            kill: self.stop.child_token(),
         });
         let open = serde_json::json!({
             "sid": sess.sid,
@@ -294,6 +308,10 @@ impl WsTransport {
         }
     }
 
+    fn why_killed(&self) -> Ended {
+        if self.stop.is_cancelled() { Ended::ServerClosing } else { Ended::Closed }
+    }
+
     /// Reads, writes and keeps the heartbeat until the session ends.
     async fn serve<S>(&self, sess: &Arc<WsSession>, ws: &mut WebSocketStream<S>) -> Ended
     where
@@ -305,11 +323,12 @@ impl WsTransport {
         // ping one interval after that pong.
         let mut awaiting_pong = false;
         let mut beat = self.clock.sleep_until(self.clock.now_ms().saturating_add(interval));
+        // Made once: polling it checks only this session's token.
+        let mut killed = pin!(sess.kill.cancelled());
         loop {
             tokio::select! {
                 biased;
-                _ = sess.kill.cancelled() => return Ended::Closed,
-                _ = self.stop.cancelled() => return Ended::ServerClosing,
+                _ = &mut killed => return self.why_killed(),
                 _ = &mut beat => {
                     if awaiting_pong {
                         return Ended::PingTimeout;
@@ -320,7 +339,7 @@ impl WsTransport {
                         return e;
                     }
                 }
-                _ = sess.wake.notified() => {
+                _ = sess.queued() => {
                     if let Err(e) = self.write(sess, ws, None).await {
                         return e;
                     }
@@ -379,8 +398,7 @@ impl WsTransport {
                 let stall = self.clock.sleep_until(self.clock.now_ms().saturating_add(limit));
                 tokio::select! {
                     r = &mut work => r,
-                    _ = sess.kill.cancelled() => return Err(Ended::Closed),
-                    _ = self.stop.cancelled() => return Err(Ended::ServerClosing),
+                    _ = sess.kill.cancelled() => return Err(self.why_killed()),
                     _ = stall => return Err(Ended::WriteStalled),
                 }
             }
