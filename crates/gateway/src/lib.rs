@@ -44,6 +44,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Request, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use axum::serve::ListenerExt;
 use engineioxide::config::EngineIoConfig;
 use engineioxide::layer::EngineIoLayer;
 use tokio::net::TcpListener;
@@ -214,7 +215,14 @@ pub async fn serve_with(
     let addr = listener.local_addr()?;
     tracing::info!(%addr, data_dir = %cfg.data_dir.display(), "gateway listening");
     let stop_sequencer = sequencer.clone();
-    // Peer addresses reach the socket layer (the per-IP cap) as ConnectInfo.
+    // Small frames leave at once (no Nagle delay waiting on the peer's
+    // delayed ACK), as Node's HTTP server does by default. Peer addresses
+    // reach the socket layer (the per-IP cap) as ConnectInfo.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(cause = %e, "TCP_NODELAY not set");
+        }
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown.await;

@@ -16,12 +16,12 @@
 //! queued [`Packet`] already is the Engine.IO message (`4` and the Socket.IO
 //! packet): it is framed without another copy.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
 use std::pin::pin;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::task::Poll;
 
 use axum::body::Body;
@@ -66,11 +66,26 @@ pub(crate) struct WsTransport {
     clock: SharedClock,
     /// Cancelled at shutdown: every session closes.
     stop: CancellationToken,
+    /// The open sessions, to close them at shutdown.
+    live: Arc<Mutex<HashMap<PeerId, Weak<WsSession>>>>,
 }
 
 impl WsTransport {
+    /// The transport; at `stop` it closes every session (needs a runtime).
     pub(crate) fn new(handler: Arc<SioHandler>, cfg: WsConfig, clock: SharedClock, stop: CancellationToken) -> Self {
-        Self { handler, cfg, clock, stop }
+        let live: Arc<Mutex<HashMap<PeerId, Weak<WsSession>>>> = Arc::default();
+        let (all, stopped) = (live.clone(), stop.clone());
+        tokio::spawn(async move {
+            stopped.cancelled().await;
+            let open: Vec<_> =
+                all.lock().unwrap_or_else(|p| p.into_inner()).values().filter_map(Weak::upgrade).collect();
+            open.iter().for_each(|s| s.kill());
+        });
+        Self { handler, cfg, clock, stop, live }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<PeerId, Weak<WsSession>>> {
+        self.live.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -158,9 +173,14 @@ pub(crate) struct WsSession {
     /// to not (cheaper than a `Notify`: one waiter, no waiter list).
     queued: AtomicBool,
     wake: AtomicWaker,
-    /// Cancelled when the gateway closes the session, or shuts down (a
-    /// child of the transport's stop token: each session polls its own).
-    kill: CancellationToken,
+    /// Set, and the task woken, when the gateway closes the session.
+    killed: AtomicBool,
+}
+
+/// What woke a session's task.
+enum Signal {
+    Queued,
+    Killed,
 }
 
 #[derive(Debug, Default)]
@@ -180,12 +200,33 @@ impl WsSession {
         std::mem::take(&mut self.lock().packets)
     }
 
-    /// Resolves once something was queued since it last resolved.
-    fn queued(&self) -> impl Future<Output = ()> + '_ {
+    /// Resolves once the session is to close, or something was queued
+    /// since it last resolved.
+    fn signal(&self) -> impl Future<Output = Signal> + '_ {
         std::future::poll_fn(|cx| {
             self.wake.register(cx.waker());
-            if self.queued.swap(false, Ordering::AcqRel) { Poll::Ready(()) } else { Poll::Pending }
+            if self.killed.load(Ordering::Acquire) {
+                Poll::Ready(Signal::Killed)
+            } else if self.queued.swap(false, Ordering::AcqRel) {
+                Poll::Ready(Signal::Queued)
+            } else {
+                Poll::Pending
+            }
         })
+    }
+
+    /// Resolves once the session is to close.
+    fn killed(&self) -> impl Future<Output = ()> + '_ {
+        std::future::poll_fn(|cx| {
+            self.wake.register(cx.waker());
+            if self.killed.load(Ordering::Acquire) { Poll::Ready(()) } else { Poll::Pending }
+        })
+    }
+
+    fn kill(&self) {
+        if !self.killed.swap(true, Ordering::AcqRel) {
+            self.wake.wake();
+        }
     }
 
     /// Nothing more is queued.
@@ -222,7 +263,7 @@ impl Peer for WsSession {
 
     fn close(&self, why: Close) {
         tracing::debug!(sid = %self.sid, ?why, "closing session");
-        self.kill.cancel();
+        self.kill();
     }
 
     fn on_wall_of(&self, org: &str) -> bool {
@@ -245,11 +286,11 @@ impl Session for WsSession {
     }
 
     fn end(&self) {
-        self.kill.cancel();
+        self.kill();
     }
 
     fn is_closed(&self) -> bool {
-        self.kill.is_cancelled()
+        self.killed.load(Ordering::Acquire)
     }
 
     fn remote_ip(&self) -> Option<IpAddr> {
@@ -283,8 +324,12 @@ impl WsTransport {
             queue: Mutex::default(),
             queued: AtomicBool::new(false),
             wake: AtomicWaker::new(),
-            kill: self.stop.child_token(),
+            killed: AtomicBool::new(false),
         });
+        self.live().insert(sess.data.id, Arc::downgrade(&sess));
+        if self.stop.is_cancelled() {
+            sess.kill();
+        }
         let open = serde_json::json!({
             "sid": sess.sid,
             "upgrades": [],
@@ -298,8 +343,9 @@ impl WsTransport {
         let sock: Sock = sess.clone();
         self.handler.opened(sock.clone());
         let ended = self.serve(&sess, &mut ws).await;
-        sess.kill.cancel();
+        sess.kill();
         sess.shut();
+        self.live().remove(&sess.data.id);
         tracing::debug!(sid = %sess.sid, ?ended, "websocket session ended");
         self.handler.closed(sock, &ended);
         if !matches!(ended, Ended::Transport(_) | Ended::WriteStalled) {
@@ -323,12 +369,17 @@ impl WsTransport {
         // ping one interval after that pong.
         let mut awaiting_pong = false;
         let mut beat = self.clock.sleep_until(self.clock.now_ms().saturating_add(interval));
-        // Made once: polling it checks only this session's token.
-        let mut killed = pin!(sess.kill.cancelled());
         loop {
             tokio::select! {
                 biased;
-                _ = &mut killed => return self.why_killed(),
+                signal = sess.signal() => match signal {
+                    Signal::Killed => return self.why_killed(),
+                    Signal::Queued => {
+                        if let Err(e) = self.write(sess, ws, None).await {
+                            return e;
+                        }
+                    }
+                },
                 _ = &mut beat => {
                     if awaiting_pong {
                         return Ended::PingTimeout;
@@ -336,11 +387,6 @@ impl WsTransport {
                     awaiting_pong = true;
                     beat = self.clock.sleep_until(self.clock.now_ms().saturating_add(timeout));
                     if let Err(e) = self.write(sess, ws, Some(Message::text("2"))).await {
-                        return e;
-                    }
-                }
-                _ = sess.queued() => {
-                    if let Err(e) = self.write(sess, ws, None).await {
                         return e;
                     }
                 }
@@ -398,7 +444,7 @@ impl WsTransport {
                 let stall = self.clock.sleep_until(self.clock.now_ms().saturating_add(limit));
                 tokio::select! {
                     r = &mut work => r,
-                    _ = sess.kill.cancelled() => return Err(self.why_killed()),
+                    _ = sess.killed() => return Err(self.why_killed()),
                     _ = stall => return Err(Ended::WriteStalled),
                 }
             }
