@@ -188,6 +188,12 @@ pub struct Session {
     open: OpenPacket,
     next_ack: u64,
     deadline: Instant,
+    /// Fires at `deadline`: one timer for the session, reset on each ping,
+    /// not one per read (a timer per frame cost the load generator more
+    /// than its JSON).
+    timer: std::pin::Pin<Box<tokio::time::Sleep>>,
+    /// `42/ns,["events",`: how an `events` packet of this namespace starts.
+    events_prefix: String,
     /// Silence allowed before the link counts as dead (from the OPEN, bounded).
     liveness: Duration,
     /// A ping was read and its pong not yet handed to the socket. Kept across
@@ -264,13 +270,16 @@ impl Session {
                 ping_timeout: 20_000,
                 max_payload: 0,
             };
+            let deadline = deadline_after(timeout);
             let mut s = Session {
                 ws,
                 ns: ns.to_owned(),
                 liveness: liveness(&open),
                 open,
                 next_ack: 0,
-                deadline: deadline_after(timeout),
+                deadline,
+                timer: Box::pin(tokio::time::sleep_until(deadline)),
+                events_prefix: format!("42{},[\"events\",", if ns == "/" { "" } else { ns }),
                 pong_due: None,
             };
             let first = s.next_text().await?;
@@ -323,6 +332,7 @@ impl Session {
 
     fn bump_deadline(&mut self) {
         self.deadline = Instant::now() + self.liveness;
+        self.timer.as_mut().reset(self.deadline);
     }
 
     async fn send_raw(&mut self, sio: &str) -> Result<(), TransportError> {
@@ -360,9 +370,13 @@ impl Session {
     /// Next text frame, answering pings; fails when the link is dead.
     async fn next_text(&mut self) -> Result<Utf8Bytes, TransportError> {
         loop {
-            let msg = tokio::time::timeout_at(self.deadline, self.ws.next())
-                .await
-                .map_err(|_| TransportError::Timeout("no ping within pingInterval + pingTimeout"))?;
+            let msg = tokio::select! {
+                biased;
+                msg = self.ws.next() => msg,
+                () = self.timer.as_mut() => {
+                    return Err(TransportError::Timeout("no ping within pingInterval + pingTimeout"));
+                }
+            };
             match msg {
                 None => return Err(TransportError::Closed),
                 Some(Err(e)) => return Err(e.into()),
@@ -408,10 +422,6 @@ impl Session {
         &mut self,
         mut events: Option<&mut (dyn FnMut(&str) + Send)>,
     ) -> Result<Option<Incoming>, TransportError> {
-        let events_prefix = match events {
-            Some(_) => format!("42{},[\"events\",", if self.ns == "/" { "" } else { &self.ns }),
-            None => String::new(),
-        };
         loop {
             if let Some(pong) = &self.pong_due {
                 self.ws.send(Message::Text(pong.clone().into())).await?;
@@ -424,7 +434,7 @@ impl Session {
                 continue;
             }
             if let Some(events) = events.as_mut()
-                && let Some(payload) = text.strip_prefix(events_prefix.as_str()).and_then(|t| t.strip_suffix(']'))
+                && let Some(payload) = text.strip_prefix(self.events_prefix.as_str()).and_then(|t| t.strip_suffix(']'))
             {
                 events(payload);
                 return Ok(None);

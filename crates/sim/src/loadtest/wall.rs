@@ -170,6 +170,9 @@ pub(super) async fn run(
         // the load generator more than the reads.
         let mut tick = tokio::time::interval(Duration::from_millis(200));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Made once a session: a new `changed()` each frame registers and
+        // unregisters a waiter every time.
+        let mut cut_now = std::pin::pin!(cut.changed());
         loop {
             if let Some(target) = recover_at
                 && out.tracker.last().is_some_and(|l| l >= target)
@@ -191,7 +194,7 @@ pub(super) async fn run(
             let mut on_events = |p: &str| count_events(p, &shared, &mut out.tracker, &mut samples, &mut out.frames);
             let msg = tokio::select! {
                 // The load generator cuts every subscriber at once: drop the socket, no goodbye.
-                _ = cut.changed() => {
+                _ = &mut cut_now => {
                     drop(s);
                     out.disconnected = true;
                     continue 'session;
