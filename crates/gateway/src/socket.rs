@@ -184,7 +184,7 @@ impl SioHandler {
             self.counters.bad_requests.fetch_add(1, Relaxed);
         }
         let msg = ErrorMsg { code, message: message.into() };
-        let _ = sock.emit(encode_event(ns, None, "error", &msg));
+        sock.emit(encode_event(ns, None, "error", &msg));
     }
 
     /// Takes one token; false when over the limit.
@@ -209,7 +209,7 @@ impl SioHandler {
     fn connect(&self, sock: Sock, ns: &str, auth: Option<&RawValue>) {
         let refuse = |code: AuthErrorCode| {
             self.counters.auth_failures.fetch_add(1, Relaxed);
-            let _ = sock.emit(encode_connect_error(ns, &ConnectErrorPayload::unauthorized(code)));
+            sock.emit(encode_connect_error(ns, &ConnectErrorPayload::unauthorized(code)));
         };
         if ns != NS_WALL && ns != NS_DEVICE {
             return refuse(AuthErrorCode::WrongNamespace);
@@ -254,7 +254,7 @@ impl SioHandler {
         struct Sid {
             sid: String,
         }
-        let _ = sock.emit(encode_connect(ns, Some(&Sid { sid: sock.sid() })));
+        sock.emit(encode_connect(ns, Some(&Sid { sid: sock.sid() })));
         let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
         counter.fetch_add(1, Relaxed);
         if ns == NS_DEVICE {
@@ -292,8 +292,8 @@ impl SioHandler {
             };
             if let Some(c) = still {
                 let msg = ErrorMsg { code: ErrorCode::TokenExpired, message: "token expired".into() };
-                let _ = sock.emit(encode_event(&ns, None, "error", &msg));
-                let _ = sock.emit(encode_disconnect(&ns));
+                sock.emit(encode_event(&ns, None, "error", &msg));
+                sock.emit(encode_disconnect(&ns));
                 end_session(&sequencer, &counters, &sock, &ns, &c);
             }
         });

@@ -213,7 +213,7 @@ impl Replay {
             self.after = rows.last().map(|r| r.0).unwrap_or(self.head);
             let items = rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str());
             for p in events_packets(&self.epoch, items, max_bytes) {
-                if !outbox.emit_replay(p.into()) {
+                if !outbox.emit_replay(p) {
                     return false;
                 }
             }

@@ -170,3 +170,77 @@ fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
     });
     gw.stop();
 }
+
+/// A reader that stops reading while under the byte budget still ends: the
+/// gateway's write to it cannot finish (so no ping can go out either), and
+/// the session is closed once the heartbeat's clock passes `pingInterval +
+/// pingTimeout` after the write stalled, not before. Driven on a manual
+/// heartbeat clock. (Without the stalled-write limit this test fails: the
+/// session stays open.)
+#[test]
+fn a_reader_that_stops_under_the_byte_budget_is_closed_when_a_write_stalls_past_the_heartbeat() {
+    use std::sync::Arc;
+    use vizora_gateway::{Auth, Embedded, Hooks, ManualClock};
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let beat = ManualClock::at(vizora_protocol::now_ms());
+    let (interval, timeout) = (1_000u64, 1_000u64);
+    let mut cfg = super::support::config(dir.path());
+    cfg.ping_interval_ms = interval;
+    cfg.ping_timeout_ms = timeout;
+    // A budget above everything sent: only the heartbeat can end it.
+    cfg.slow_consumer_bytes = 64 * 1024 * 1024;
+    let hooks = Hooks { heartbeat_clock: Arc::new(beat.clone()), ..Default::default() };
+    let gw = Embedded::start_with(cfg, Auth::hs256(super::support::SECRET), hooks).expect("gateway starts");
+    let url = gw.url();
+    let addr = gw.addr.to_string();
+    block_on(async {
+        let walls = || {
+            let (_, body) = super::support::raw::http_get(&addr, "/metrics").expect("metrics");
+            super::support::raw::sample(&body, "vizora_connections{namespace=\"/wall\"}")
+        };
+        let mut stalled = tiny_window_subscriber(gw.addr, &url, "stalled").await;
+        let mut op = Wall::connect(&url, &token("acme", Role::Operator, "op")).await;
+        // ~11 MiB: more than the kernel buffers of both ends hold.
+        let uri = format!("https://example.invalid/{}", "p".repeat(4000));
+        for i in 0..2500 {
+            let args = json!({ "id": format!("c{i}"), "name": format!("c{i}"), "kind": "web", "uri": uri, "duration_s": 5, "size_bytes": 0 });
+            let ack = op.call("mutate", &mutation(&format!("m{i}"), "op", "content.create", None, None, args)).await;
+            assert_eq!(ack["status"], "applied", "{ack}");
+        }
+        assert_eq!(walls(), Some(2.0), "both sessions open while the heartbeat's clock stands still");
+
+        beat.advance(interval + timeout - 1);
+        // The operator answers pings (its client does): probe it so its pong is in.
+        let ack =
+            op.call("mutate", &mutation("late", "op", "playlist.create", None, None, json!({ "name": "L" }))).await;
+        assert_eq!(ack["status"], "applied", "{ack}");
+        assert_eq!(walls(), Some(2.0), "nobody is closed before pingInterval + pingTimeout");
+
+        beat.advance(1);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while walls() != Some(1.0) {
+            assert!(Instant::now() < deadline, "the stalled session was not closed: {:?} /wall sessions", walls());
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // The operator, who answers pings, is still served.
+        let ack =
+            op.call("mutate", &mutation("after", "op", "playlist.create", None, None, json!({ "name": "M" }))).await;
+        assert_eq!(ack["status"], "applied", "{ack}");
+        // And the stalled reader, reading at last, finds its connection closed.
+        let mut closed = false;
+        let end = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < end {
+            match tokio::time::timeout(Duration::from_secs(5), stalled.next()).await {
+                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                    closed = true;
+                    break;
+                }
+                Ok(Some(Ok(_))) => {}
+                Err(_) => break,
+            }
+        }
+        assert!(closed, "the stalled reader's connection should be closed");
+    });
+    gw.stop();
+}
