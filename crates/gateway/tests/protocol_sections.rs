@@ -33,9 +33,7 @@ fn block_on<F: Future>(f: F) -> F::Output {
 
 /// A gateway on a free port with `tweak` applied to the test config.
 fn gateway(dir: &std::path::Path, tweak: impl FnOnce(&mut GatewayConfig)) -> Embedded {
-    let mut cfg = support::config(dir);
-    tweak(&mut cfg);
-    Embedded::start(cfg, Auth::hs256(SECRET)).expect("gateway starts")
+    gateway_with(dir, vizora_gateway::Hooks::default(), tweak)
 }
 
 /// A gateway on a free port whose sequencer reads `clock` (status, expiry).
@@ -44,9 +42,28 @@ fn gateway_on_clock(
     clock: &vizora_gateway::ManualClock,
     tweak: impl FnOnce(&mut GatewayConfig),
 ) -> Embedded {
+    let hooks = vizora_gateway::Hooks { clock: std::sync::Arc::new(clock.clone()), ..Default::default() };
+    gateway_with(dir, hooks, tweak)
+}
+
+/// A gateway on a free port whose Engine.IO heartbeat (pings, their
+/// timeout, stalled writes) runs on `beat`.
+fn gateway_on_heartbeat_clock(
+    dir: &std::path::Path,
+    beat: &vizora_gateway::ManualClock,
+    tweak: impl FnOnce(&mut GatewayConfig),
+) -> Embedded {
+    let hooks = vizora_gateway::Hooks { heartbeat_clock: std::sync::Arc::new(beat.clone()), ..Default::default() };
+    gateway_with(dir, hooks, tweak)
+}
+
+fn gateway_with(
+    dir: &std::path::Path,
+    hooks: vizora_gateway::Hooks,
+    tweak: impl FnOnce(&mut GatewayConfig),
+) -> Embedded {
     let mut cfg = support::config(dir);
     tweak(&mut cfg);
-    let hooks = vizora_gateway::Hooks { clock: std::sync::Arc::new(clock.clone()), ..Default::default() };
     Embedded::start_with(cfg, Auth::hs256(SECRET), hooks).expect("gateway starts")
 }
 

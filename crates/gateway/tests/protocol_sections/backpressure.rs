@@ -11,7 +11,7 @@ use vizora_client::transport::engine_url;
 use vizora_protocol::Role;
 
 use super::support::{Wall, mutation, token};
-use super::{Feed, block_on, gateway};
+use super::{Feed, block_on, gateway, gateway_on_heartbeat_clock};
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;
 
@@ -27,6 +27,20 @@ async fn tiny_window_subscriber(addr: std::net::SocketAddr, url: &str, name: &st
     ws.send(Message::Text(format!("40/wall,{}", json!({ "token": tok })).into())).await.expect("connect");
     ws.send(Message::Text("42/wall,0[\"subscribe\",{\"since\":null}]".into())).await.expect("subscribe");
     ws
+}
+
+/// Reads what is left until the connection closes (true), or nothing comes
+/// for `quiet`, or 30 s pass (false).
+async fn read_to_close(ws: &mut Ws, quiet: Duration) -> bool {
+    let end = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < end {
+        match tokio::time::timeout(quiet, ws.next()).await {
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => return true,
+            Ok(Some(Ok(_))) => {}
+            Err(_) => return false,
+        }
+    }
+    false
 }
 
 #[test]
@@ -65,19 +79,10 @@ fn a_consumer_that_stops_reading_is_cut_off_and_the_others_get_everything() {
         reader.await.expect("the reader that keeps up got every entry");
 
         // The stalled one was disconnected: reading now ends in a close, not an endless stream.
-        let deadline = Instant::now() + Duration::from_secs(20);
-        let mut closed = false;
-        while Instant::now() < deadline {
-            match tokio::time::timeout(Duration::from_secs(2), slow.next()).await {
-                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
-                    closed = true;
-                    break;
-                }
-                Ok(Some(Ok(_))) => {}
-                Err(_) => break,
-            }
-        }
-        assert!(closed, "the stalled consumer should have been disconnected");
+        assert!(
+            read_to_close(&mut slow, Duration::from_secs(2)).await,
+            "the stalled consumer should have been disconnected"
+        );
     });
     gw.stop();
 }
@@ -179,19 +184,15 @@ fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
 /// session stays open.)
 #[test]
 fn a_reader_that_stops_under_the_byte_budget_is_closed_when_a_write_stalls_past_the_heartbeat() {
-    use std::sync::Arc;
-    use vizora_gateway::{Auth, Embedded, Hooks, ManualClock};
-
     let dir = tempfile::tempdir().expect("tempdir");
-    let beat = ManualClock::at(vizora_protocol::now_ms());
+    let beat = vizora_gateway::ManualClock::at(vizora_protocol::now_ms());
     let (interval, timeout) = (1_000u64, 1_000u64);
-    let mut cfg = super::support::config(dir.path());
-    cfg.ping_interval_ms = interval;
-    cfg.ping_timeout_ms = timeout;
-    // A budget above everything sent: only the heartbeat can end it.
-    cfg.slow_consumer_bytes = 64 * 1024 * 1024;
-    let hooks = Hooks { heartbeat_clock: Arc::new(beat.clone()), ..Default::default() };
-    let gw = Embedded::start_with(cfg, Auth::hs256(super::support::SECRET), hooks).expect("gateway starts");
+    let gw = gateway_on_heartbeat_clock(dir.path(), &beat, |c| {
+        c.ping_interval_ms = interval;
+        c.ping_timeout_ms = timeout;
+        // A budget above everything sent: only the heartbeat can end it.
+        c.slow_consumer_bytes = 64 * 1024 * 1024;
+    });
     let url = gw.url();
     let addr = gw.addr.to_string();
     block_on(async {
@@ -228,19 +229,10 @@ fn a_reader_that_stops_under_the_byte_budget_is_closed_when_a_write_stalls_past_
             op.call("mutate", &mutation("after", "op", "playlist.create", None, None, json!({ "name": "M" }))).await;
         assert_eq!(ack["status"], "applied", "{ack}");
         // And the stalled reader, reading at last, finds its connection closed.
-        let mut closed = false;
-        let end = Instant::now() + Duration::from_secs(30);
-        while Instant::now() < end {
-            match tokio::time::timeout(Duration::from_secs(5), stalled.next()).await {
-                Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
-                    closed = true;
-                    break;
-                }
-                Ok(Some(Ok(_))) => {}
-                Err(_) => break,
-            }
-        }
-        assert!(closed, "the stalled reader's connection should be closed");
+        assert!(
+            read_to_close(&mut stalled, Duration::from_secs(5)).await,
+            "the stalled reader's connection should be closed"
+        );
     });
     gw.stop();
 }

@@ -1,16 +1,15 @@
 //! §1 Transport: `maxPayload` and the Engine.IO heartbeat (on a manual clock).
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use vizora_gateway::{Auth, Embedded, Hooks, ManualClock};
+use vizora_gateway::ManualClock;
 use vizora_protocol::Role;
 use vizora_protocol::codec::encode_event;
 
 use crate::support::raw::{Frame, Raw, event, http_get, is_ack, sample};
 use crate::support::{Wall, mutation, token};
-use crate::{auth, block_on, gateway};
+use crate::{auth, block_on, gateway, gateway_on_heartbeat_clock};
 
 fn content(id: &str, uri_len: usize) -> serde_json::Value {
     let uri = format!("https://cdn.example/{}", "a".repeat(uri_len));
@@ -89,11 +88,10 @@ fn pings_come_every_interval_and_a_peer_that_never_pongs_is_dropped() {
     // below happens exactly when the clock is moved past it.
     let beat = ManualClock::at(vizora_protocol::now_ms());
     let (interval, timeout) = (10_000u64, 5_000u64);
-    let mut cfg = crate::support::config(dir.path());
-    cfg.ping_interval_ms = interval;
-    cfg.ping_timeout_ms = timeout;
-    let hooks = Hooks { heartbeat_clock: Arc::new(beat.clone()), ..Default::default() };
-    let gw = Embedded::start_with(cfg, Auth::hs256(crate::support::SECRET), hooks).expect("gateway starts");
+    let gw = gateway_on_heartbeat_clock(dir.path(), &beat, |c| {
+        c.ping_interval_ms = interval;
+        c.ping_timeout_ms = timeout;
+    });
     let addr = gw.addr.to_string();
     block_on(async {
         let url = gw.url();
