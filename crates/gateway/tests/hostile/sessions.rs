@@ -195,3 +195,35 @@ fn metrics_need_the_bearer_token_and_probes_stay_open() {
     assert_eq!(http_get(&addr, "/readyz").expect("GET").0, 200, "readiness needs no token");
     assert_eq!(http_get(&addr, "/healthz").expect("GET").0, 200, "liveness needs no token");
 }
+
+/// §1 over the gateway's own WebSocket transport: an Engine.IO packet a
+/// client never sends (OPEN, UPGRADE, an unknown type, an empty frame)
+/// closes that session only; a client's ping and a noop do not, and a
+/// member's session is served throughout.
+#[test]
+fn engine_io_packets_a_client_never_sends_close_only_that_session() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(dir.path(), |_| {});
+    let url = gw.url();
+    block_on(async {
+        let viewer = auth(&token("acme", Role::Viewer, "v"));
+        let mut member = Raw::open(&url).await;
+        assert!(member.connect_ns("/wall", Some(&viewer)).await.starts_with("0/wall,"));
+        for (i, bad) in ["0{}", "5", "x", "", "9junk"].into_iter().enumerate() {
+            let mut abuser = Raw::open(&url).await;
+            assert!(abuser.connect_ns("/wall", Some(&viewer)).await.starts_with("0/wall,"));
+            abuser.send(bad).await;
+            let (closed, seen) = abuser.closed_within(Duration::from_secs(10)).await;
+            assert!(closed, "{bad:?} did not close the session: {seen:?}");
+            let a = subscribed(&mut member, i as u64).await;
+            assert!(a["head_seq"].is_u64(), "the member is still served after {bad:?}: {a}");
+        }
+        // A client's ping and a noop are harmless: the session stays and answers.
+        let mut polite = Raw::open(&url).await;
+        assert!(polite.connect_ns("/wall", Some(&viewer)).await.starts_with("0/wall,"));
+        polite.send("2").await;
+        polite.send("6").await;
+        let a = subscribed(&mut polite, 0).await;
+        assert!(a["head_seq"].is_u64(), "{a}");
+    });
+}
