@@ -326,10 +326,6 @@ impl WsTransport {
             wake: AtomicWaker::new(),
             killed: AtomicBool::new(false),
         });
-        self.live().insert(sess.data.id, Arc::downgrade(&sess));
-        if self.stop.is_cancelled() {
-            sess.kill();
-        }
         // Only the text lives on: a `json!` value held across the awaits
         // below would stay in this task for the session's life (0.6 KiB).
         let open = format!(
@@ -344,6 +340,12 @@ impl WsTransport {
         );
         if ws.send(Message::text(open)).await.is_err() {
             return;
+        }
+        // Registered only once it is a session: one that failed its OPEN
+        // leaves nothing behind.
+        self.live().insert(sess.data.id, Arc::downgrade(&sess));
+        if self.stop.is_cancelled() {
+            sess.kill();
         }
         let sock: Sock = sess.clone();
         self.handler.opened(sock.clone());

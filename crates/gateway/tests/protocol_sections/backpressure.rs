@@ -186,7 +186,10 @@ fn a_consumer_that_is_behind_gets_several_commits_in_one_frame_in_order() {
 fn a_reader_that_stops_under_the_byte_budget_is_closed_when_a_write_stalls_past_the_heartbeat() {
     let dir = tempfile::tempdir().expect("tempdir");
     let beat = vizora_gateway::ManualClock::at(vizora_protocol::now_ms());
-    let (interval, timeout) = (1_000u64, 1_000u64);
+    // Long, as the operator's client keeps its own liveness deadline on real
+    // time (no ping within interval + timeout counts as a dead link): only
+    // the manual clock may reach them.
+    let (interval, timeout) = (60_000u64, 60_000u64);
     let gw = gateway_on_heartbeat_clock(dir.path(), &beat, |c| {
         c.ping_interval_ms = interval;
         c.ping_timeout_ms = timeout;
