@@ -222,20 +222,14 @@ fn a_reader_that_stops_under_the_byte_budget_is_closed_when_a_write_stalls_past_
         assert_eq!(walls(), Some(2.0), "nobody is closed before pingInterval + pingTimeout");
 
         beat.advance(1);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while walls() != Some(1.0) {
-            assert!(Instant::now() < deadline, "the stalled session was not closed: {:?} /wall sessions", walls());
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+        // The stalled reader, reading at last, finds its connection closed
+        // (the gateway counts a session out before it drops the socket).
+        assert!(read_to_close(&mut stalled, Duration::from_secs(5)).await, "the stalled session was not closed");
+        assert_eq!(walls(), Some(1.0), "the stalled session is counted out");
         // The operator, who answers pings, is still served.
         let ack =
             op.call("mutate", &mutation("after", "op", "playlist.create", None, None, json!({ "name": "M" }))).await;
         assert_eq!(ack["status"], "applied", "{ack}");
-        // And the stalled reader, reading at last, finds its connection closed.
-        assert!(
-            read_to_close(&mut stalled, Duration::from_secs(5)).await,
-            "the stalled reader's connection should be closed"
-        );
     });
     gw.stop();
 }
