@@ -1,19 +1,18 @@
-//! Socket.IO 5 on top of engineioxide's Engine.IO 4: namespaces, CONNECT
-//! with JWT auth and the normative CONNECT_ERROR `data.code`, events and
-//! acks. socketioxide cannot send `data` in CONNECT_ERROR (PROTOCOL.md §2),
-//! so this thin layer replaces it and hands work to the sequencer.
+//! Socket.IO 5 on top of Engine.IO 4 sessions (this crate's WebSocket
+//! transport, `websocket.rs`, or engineioxide's, `engineio.rs`): namespaces,
+//! CONNECT with JWT auth and the normative CONNECT_ERROR `data.code`, events
+//! and acks. socketioxide cannot send `data` in CONNECT_ERROR (PROTOCOL.md
+//! §2), so this thin layer replaces it and hands work to the sequencer.
+
+mod engineio;
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use engineioxide::handler::EngineIoHandler;
-use engineioxide::socket::DisconnectReason;
-use engineioxide::{Socket, Str};
 use serde_json::value::RawValue;
-use tokio::sync::mpsc::error::TrySendError;
 use tokio_util::sync::CancellationToken;
 use vizora_protocol::codec::{
     SioBody, SioPacket, encode_connect, encode_connect_error, encode_disconnect, encode_event,
@@ -27,7 +26,7 @@ use vizora_protocol::{
 use crate::auth::Auth;
 use crate::config::GatewayConfig;
 use crate::metrics::Counters;
-use crate::peer::{Close, Packet, Peer, PeerId, PeerRef};
+use crate::peer::{Peer, PeerRef};
 use crate::sequencer::{Cmd, Replier, SequencerHandle, mutation_cmd};
 use crate::session::{Bucket, ConnData};
 
@@ -56,68 +55,6 @@ pub(crate) type Sock = Arc<dyn Session>;
 /// The session as the sequencer sees it.
 fn peer(sock: &Sock) -> PeerRef {
     sock.clone()
-}
-
-impl Session for Socket<ConnData> {
-    fn data(&self) -> &ConnData {
-        &self.data
-    }
-
-    fn sid(&self) -> String {
-        self.id.to_string()
-    }
-
-    fn emit(&self, packet: String) {
-        let _ = Socket::emit(self, packet);
-    }
-
-    fn end(&self) {
-        Socket::close(self, DisconnectReason::TransportClose);
-    }
-
-    fn is_closed(&self) -> bool {
-        Socket::is_closed(self)
-    }
-
-    fn remote_ip(&self) -> Option<IpAddr> {
-        self.req_parts.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
-    }
-}
-
-impl Peer for Socket<ConnData> {
-    fn id(&self) -> PeerId {
-        self.data.id
-    }
-
-    #[expect(unsafe_code, reason = "engineioxide builds a Str from Bytes only unchecked; a Packet's bytes are UTF-8")]
-    fn send(&self, packet: Packet) -> Result<(), Packet> {
-        // The packet moves into the queue whole: no copy of it may stay
-        // here, or dropping that copy after the writer took the packet
-        // would run its owner's drop (an outbox's bookkeeping) on this
-        // thread, inside the caller's lock.
-        // SAFETY: a Packet is made from a String or from the bytes of one (`Packet::owned_by`), so it is UTF-8.
-        let text = unsafe { Str::from_bytes_unchecked(packet.into_utf8_bytes()) };
-        self.emit(text).map_err(|e| {
-            let (TrySendError::Full(back) | TrySendError::Closed(back)) = e;
-            Packet::from_utf8_bytes(back.into()).unwrap_or_else(|| Packet::from(String::new()))
-        })
-    }
-
-    fn close(&self, why: Close) {
-        Socket::close(
-            self,
-            match why {
-                Close::Refused => DisconnectReason::TransportClose,
-                Close::TooSlow => DisconnectReason::TransportError,
-                Close::ServerClosing => DisconnectReason::ClosingServer,
-            },
-        );
-    }
-
-    fn on_wall_of(&self, org: &str) -> bool {
-        let st = self.data.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.wall.as_ref().is_some_and(|c| c.org == org)
-    }
 }
 
 /// `subscribe` per connection: each one can cost a whole-org snapshot, so
@@ -586,25 +523,5 @@ impl SioHandler {
                 self.send_error(&sock, ns, ErrorCode::BadRequest, "binary frames are not part of the protocol");
             }
         }
-    }
-}
-
-impl EngineIoHandler for SioHandler {
-    type Data = ConnData;
-
-    fn on_connect(self: Arc<Self>, sock: Arc<Socket<ConnData>>) {
-        self.opened(sock);
-    }
-
-    fn on_disconnect(&self, sock: Arc<Socket<ConnData>>, reason: DisconnectReason) {
-        self.closed(sock, reason);
-    }
-
-    fn on_message(self: &Arc<Self>, msg: Str, sock: Arc<Socket<ConnData>>) {
-        self.message(msg.as_str(), sock);
-    }
-
-    fn on_binary(self: &Arc<Self>, _data: bytes::Bytes, sock: Arc<Socket<ConnData>>) {
-        self.binary(sock);
     }
 }
