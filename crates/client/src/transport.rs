@@ -187,8 +187,7 @@ pub struct Session {
     ns: String,
     open: OpenPacket,
     next_ack: u64,
-    deadline: Instant,
-    /// Fires at `deadline`: one timer for the session, reset on each ping,
+    /// Fires at the liveness deadline: one timer for the session, reset on each ping,
     /// not one per read (a timer per frame cost the load generator more
     /// than its JSON).
     timer: std::pin::Pin<Box<tokio::time::Sleep>>,
@@ -270,15 +269,13 @@ impl Session {
                 ping_timeout: 20_000,
                 max_payload: 0,
             };
-            let deadline = deadline_after(timeout);
             let mut s = Session {
                 ws,
                 ns: ns.to_owned(),
                 liveness: liveness(&open),
                 open,
                 next_ack: 0,
-                deadline,
-                timer: Box::pin(tokio::time::sleep_until(deadline)),
+                timer: Box::pin(tokio::time::sleep_until(deadline_after(timeout))),
                 events_prefix: format!("42{},[\"events\",", if ns == "/" { "" } else { ns }),
                 pong_due: None,
             };
@@ -331,8 +328,7 @@ impl Session {
     }
 
     fn bump_deadline(&mut self) {
-        self.deadline = Instant::now() + self.liveness;
-        self.timer.as_mut().reset(self.deadline);
+        self.timer.as_mut().reset(Instant::now() + self.liveness);
     }
 
     async fn send_raw(&mut self, sio: &str) -> Result<(), TransportError> {
