@@ -18,6 +18,14 @@ pub struct ConnData {
     pub(crate) closed: CancellationToken,
 }
 
+impl ConnData {
+    /// Whether the session is joined to `/wall` of `org`.
+    pub(crate) fn on_wall_of(&self, org: &str) -> bool {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        st.wall.as_ref().is_some_and(|c| c.org == org)
+    }
+}
+
 impl Default for ConnData {
     fn default() -> Self {
         Self { id: crate::peer::PeerId::next(), state: Mutex::default(), closed: CancellationToken::new() }

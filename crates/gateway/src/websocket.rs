@@ -267,8 +267,7 @@ impl Peer for WsSession {
     }
 
     fn on_wall_of(&self, org: &str) -> bool {
-        let st = self.data.state.lock().unwrap_or_else(|p| p.into_inner());
-        st.wall.as_ref().is_some_and(|c| c.org == org)
+        self.data.on_wall_of(org)
     }
 }
 
