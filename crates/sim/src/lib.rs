@@ -5,6 +5,7 @@
 //! seed. A scenario file seeds the org first ([`scenario`]).
 
 pub mod accounting;
+pub mod events_scan;
 pub mod loadtest;
 pub mod player;
 pub mod scenario;

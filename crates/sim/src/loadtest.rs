@@ -290,12 +290,7 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
     // Walls, with bounded connect parallelism.
     let sem = Arc::new(Semaphore::new(cfg.connect_parallelism.max(1)));
     let t0 = Instant::now();
-    let mut walls = Vec::with_capacity(cfg.walls);
-    for i in 0..cfg.walls {
-        let (sem, shared, url, token) =
-            (sem.clone(), shared.clone(), wall_server(&cfg, i), (cfg.wall_token)(&i.to_string()));
-        walls.push(tokio::spawn(wall::run(i, url, token, sem, shared)));
-    }
+    let walls = spawn_walls(&cfg, &sem, &shared).map_err(|e| LoadError::Operator(format!("wall threads: {e}")))?;
     let deadline = Instant::now() + Duration::from_secs(120);
     // Woken by each subscribe, not polled.
     while (shared.subscribed.load(Ordering::Relaxed) as usize) < cfg.walls {
@@ -338,9 +333,22 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
     shared.final_head.store(head, Ordering::Relaxed);
     shared.stop.store(true, Ordering::Relaxed);
 
+    let outcomes = tokio::task::spawn_blocking(move || {
+        walls
+            .into_iter()
+            .flat_map(|t| {
+                t.join().unwrap_or_else(|_| {
+                    tracing::error!("a wall thread panicked: its walls are not counted");
+                    Vec::new()
+                })
+            })
+            .collect::<Vec<_>>()
+    })
+    .await
+    .unwrap_or_default();
     let mut trackers = Vec::new();
-    for w in walls {
-        if let Ok(Some(mut out)) = w.await {
+    for out in outcomes {
+        if let Some(mut out) = out {
             out.tracker.finish(head);
             trackers.push(out.tracker);
             report.walls_disconnected += usize::from(out.disconnected);
@@ -384,6 +392,41 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
         f.stop().await;
     }
     Ok(report)
+}
+
+/// Starts the walls on one thread per core the process may use, each
+/// running its share on a single-threaded runtime: a wall's reads never
+/// wait for another thread's scheduler, and nothing is stolen across cores.
+/// Each thread's handle yields its walls' outcomes.
+fn spawn_walls(
+    cfg: &LoadConfig,
+    sem: &Arc<Semaphore>,
+    shared: &Arc<Shared>,
+) -> std::io::Result<Vec<std::thread::JoinHandle<Vec<Option<wall::WallOutcome>>>>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cfg.walls.max(1));
+    let mut shares: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
+    for i in 0..cfg.walls {
+        let (sem, shared, url, token) =
+            (sem.clone(), shared.clone(), wall_server(cfg, i), (cfg.wall_token)(&i.to_string()));
+        shares[i % threads].push(wall::run(i, url, token, sem, shared));
+    }
+    shares
+        .into_iter()
+        .enumerate()
+        .map(|(t, share)| {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            std::thread::Builder::new().name(format!("walls-{t}")).spawn(move || {
+                rt.block_on(async move {
+                    let tasks: Vec<_> = share.into_iter().map(tokio::spawn).collect();
+                    let mut out = Vec::with_capacity(tasks.len());
+                    for t in tasks {
+                        out.push(t.await.ok().flatten());
+                    }
+                    out
+                })
+            })
+        })
+        .collect()
 }
 
 /// Waits `storm.at`, cuts every subscriber off, and times their recovery.

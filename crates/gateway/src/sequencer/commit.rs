@@ -124,10 +124,9 @@ impl Sequencer {
         let n = batch.entries.len() as u64;
         self.counters.entries.fetch_add(n, Relaxed);
         self.counters.set_head(&org.id, batch.head, self.shared.clock.now_ms());
-        let since = org.batch_since.take();
-        org.fanout_since = org.fanout_since.or(since).or_else(|| Some(Instant::now()));
-        org.fanout.extend(batch.entries.into_iter().map(|e| e.2));
         let now = Instant::now();
+        let since = org.batch_since.take().unwrap_or(now);
+        org.fanout.extend(batch.entries.into_iter().map(|e| (since, e.2)));
         fan_out_or_wait(org, now, self.fanout_interval, self.cfg.packet_bytes(), &self.counters, &mut self.fanout_due);
     }
 
@@ -140,9 +139,12 @@ impl Sequencer {
             return;
         }
         self.fanout_due = None;
-        // At shutdown (`all`) every wait is over.
-        let now = if all { now + self.fanout_interval } else { now };
         for org in self.orgs.values_mut().filter(|o| !o.fanout.is_empty()) {
+            // At shutdown (`all`) every wait is over.
+            if all {
+                fan_out(org, self.cfg.packet_bytes(), &self.counters);
+                continue;
+            }
             fan_out_or_wait(
                 org,
                 now,
@@ -266,16 +268,31 @@ impl Sequencer {
 /// half a core per org however fast it commits.
 const SPACING_PER_SUBSCRIBER: Duration = Duration::from_micros(10);
 
-/// How long after its last hand-off `org`'s next one may go: 10 µs per
-/// subscriber, at most `max` (`fanout_ms`). One wall waits 10 µs, 2,000
-/// walls up to 20 ms: frames per entry fall as the fan-out grows, and an
-/// org with few subscribers is not delayed.
+/// Subscribers per hand-off lane, and the most lanes an org has.
+const LANE_SUBSCRIBERS: usize = 250;
+const MAX_LANES: usize = 8;
+
+/// How long after its last hand-off a subscriber of `org` may get the next:
+/// 10 µs per subscriber, at most `max` (`fanout_ms`). One wall waits 10 µs,
+/// 2,000 walls up to 20 ms: frames per entry fall as the fan-out grows, and
+/// an org with few subscribers is not delayed.
 fn spacing(org: &Org, max: Duration) -> Duration {
     SPACING_PER_SUBSCRIBER.saturating_mul(u32::try_from(org.subs.len()).unwrap_or(u32::MAX)).min(max)
 }
 
-/// Hands `org`'s waiting entries off if its spacing has passed by `now`;
-/// otherwise keeps the earliest time one is due in `due`.
+/// The lanes an org's subscribers are handed off in: one per 250, at most
+/// 8. Each lane gets its hand-off once per spacing, the lanes in turn, a
+/// spacing/lanes apart: every subscriber still gets one frame per spacing,
+/// but the sends (and the readers' wake-ups) are spread over the interval
+/// instead of arriving as one burst of thousands, which queued the last
+/// sockets of a burst behind the first.
+fn lanes(org: &Org) -> u32 {
+    org.subs.len().div_ceil(LANE_SUBSCRIBERS).clamp(1, MAX_LANES) as u32
+}
+
+/// Hands the next lane of `org` what its subscribers have not had if a
+/// lane's turn has come by `now`; keeps the next turn in `due` while entries
+/// are still waiting for some lane.
 fn fan_out_or_wait(
     org: &mut Org,
     now: Instant,
@@ -284,38 +301,205 @@ fn fan_out_or_wait(
     counters: &Counters,
     due: &mut Option<Instant>,
 ) {
-    let at = org.last_fanout.map(|t| t + spacing(org, max));
-    if at.is_none_or(|at| at <= now) {
-        fan_out(org, packet_bytes, counters);
-    } else {
-        *due = (*due).min(at).or(at);
+    let (spacing, lanes) = (spacing(org, max), lanes(org));
+    let turn = spacing / lanes;
+    match org.last_fanout {
+        // Quiet for a whole spacing (or never handed off): no lane is owed
+        // a turn soon, so all get this at once; an org that commits now
+        // and then is not delayed by the lanes.
+        Some(t) if t + spacing > now => {
+            if t + turn <= now {
+                let lane = org.next_lane % lanes;
+                org.next_lane = (lane + 1) % lanes;
+                hand_off(org, now, Some((lane, lanes)), packet_bytes, counters);
+            }
+        }
+        _ => hand_off(org, now, None, packet_bytes, counters),
+    }
+    if !org.fanout.is_empty() {
+        let at = org.last_fanout.map_or(now, |t| t + turn);
+        *due = (*due).min(Some(at)).or(Some(at));
     }
 }
 
-/// One `events` block of everything `org` committed since its last fan-out,
-/// built once and shared by every subscriber's outbox.
+/// Hands every subscriber of `org` what it has not had, now.
 fn fan_out(org: &mut Org, packet_bytes: usize, counters: &Counters) {
-    org.last_fanout = Some(Instant::now());
-    let items = std::mem::take(&mut org.fanout);
-    let since = org.fanout_since.take();
-    if items.is_empty() || org.subs.is_empty() {
-        return;
-    }
-    let n = items.len() as u64;
-    let epoch: Arc<str> = Arc::from(org.epoch.as_str());
-    let block = Block::new(&epoch, items, packet_bytes);
-    org.subs.retain(|s| match s.outbox.push(&block) {
-        Ok(()) => true,
-        Err(Refused::TooSlow) => {
-            // Too far behind on state: cut; it resumes by replay.
-            tracing::warn!(org = %org.id, sid = %s.sock.id(), "slow /wall consumer disconnected");
-            counters.slow_consumers.fetch_add(1, Relaxed);
-            false
+    hand_off(org, Instant::now(), None, packet_bytes, counters);
+}
+
+/// Hands the subscribers of one lane (`(lane, lanes)`), or all, every
+/// committed entry they have not had, as one `events` block shared by those
+/// that had the same; then forgets the entries every subscriber has had.
+fn hand_off(org: &mut Org, now: Instant, lane: Option<(u32, u32)>, packet_bytes: usize, counters: &Counters) {
+    org.last_fanout = Some(now);
+    let end = org.fanout_base + org.fanout.len() as u64;
+    let Org { subs, fanout, fanout_base, epoch, id, .. } = org;
+    let base = *fanout_base;
+    let epoch: Arc<str> = Arc::from(epoch.as_str());
+    // The subscribers of a lane were handed off together: one block serves them.
+    let mut built: Vec<(u64, Arc<Block>)> = Vec::new();
+    subs.retain_mut(|s| {
+        if s.next >= end || lane.is_some_and(|(l, n)| s.lane % n != l) {
+            return true;
         }
-        Err(Refused::Closed) => false,
+        let from = s.next.max(base);
+        let block = match built.iter().find(|(f, _)| *f == from) {
+            Some((_, b)) => b.clone(),
+            None => {
+                let items = fanout.range((from - base) as usize..).map(|(_, e)| e.clone()).collect();
+                let b = Block::new(&epoch, items, packet_bytes);
+                built.push((from, b.clone()));
+                b
+            }
+        };
+        s.next = end;
+        match s.outbox.push(&block) {
+            Ok(()) => true,
+            Err(Refused::TooSlow) => {
+                // Too far behind on state: cut; it resumes by replay.
+                tracing::warn!(org = %id, sid = %s.sock.id(), "slow /wall consumer disconnected");
+                counters.slow_consumers.fetch_add(1, Relaxed);
+                false
+            }
+            Err(Refused::Closed) => false,
+        }
     });
     // Append → committed → handed to every subscriber's outbox.
-    if let Some(since) = since {
-        counters.observe_delivery(since.elapsed(), n);
+    let had_subs = !subs.is_empty() || !built.is_empty();
+    let done = subs.iter().map(|s| s.next).min().unwrap_or(end).max(base);
+    for _ in base..done {
+        if let Some((since, _)) = fanout.pop_front()
+            && had_subs
+        {
+            counters.observe_delivery(since.elapsed(), 1);
+        }
+    }
+    *fanout_base = done;
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::peer::{Close, Packet, Peer, PeerId, PeerRef};
+    use crate::sequencer::Sub;
+    use crate::sequencer::outbox::Outbox;
+
+    /// A socket; `write` plays its writer, taking what is queued and
+    /// keeping its text.
+    #[derive(Debug)]
+    struct Reader {
+        id: PeerId,
+        queue: Mutex<Vec<Packet>>,
+        frames: Mutex<Vec<String>>,
+    }
+
+    impl Reader {
+        fn write(&self) {
+            let taken = std::mem::take(&mut *self.queue.lock().unwrap());
+            let mut frames = self.frames.lock().unwrap();
+            frames.extend(taken.iter().map(|p| String::from_utf8_lossy(p.as_bytes()).into_owned()));
+            // Dropped here, outside the outbox's lock: the outbox learns they were taken.
+        }
+    }
+
+    impl Peer for Reader {
+        fn id(&self) -> PeerId {
+            self.id
+        }
+        fn send(&self, packet: Packet) -> Result<(), Packet> {
+            self.queue.lock().unwrap().push(packet);
+            Ok(())
+        }
+        fn close(&self, _: Close) {}
+        fn on_wall_of(&self, _: &str) -> bool {
+            true
+        }
+    }
+
+    /// The seqs in the `events` frames a reader got, frame by frame.
+    fn seqs(r: &Reader) -> Vec<Vec<u64>> {
+        r.frames
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|f| {
+                let (_, json) = f.split_once(',').expect("a Socket.IO event");
+                let v: serde_json::Value = serde_json::from_str(json).expect("JSON");
+                v[1]["items"].as_array().expect("items").iter().map(|i| i["seq"].as_u64().expect("seq")).collect()
+            })
+            .collect()
+    }
+
+    fn commit(org: &mut Org, seqs: std::ops::RangeInclusive<u64>, at: Instant) {
+        org.fanout.extend(seqs.map(|s| (at, format!(r#"{{"seq":{s}}}"#))));
+    }
+
+    /// 1,000 walls: four lanes. After a quiet spell every lane gets a
+    /// commit at once; while busy the lanes take turns a quarter of the
+    /// spacing apart, each turn one frame with everything that lane has not
+    /// had. Every wall ends with every entry once, in order, and nothing is
+    /// kept once all have had it.
+    #[test]
+    fn lanes_take_turns_and_every_wall_gets_every_entry_once_in_order() {
+        let counters = Arc::new(Counters::default());
+        let mut org = Org::new("acme", 60);
+        let readers: Vec<Arc<Reader>> = (0..1000)
+            .map(|_| Arc::new(Reader { id: PeerId::next(), queue: Mutex::default(), frames: Mutex::default() }))
+            .collect();
+        for (i, r) in readers.iter().enumerate() {
+            let sock: PeerRef = r.clone();
+            let outbox = Outbox::new(&sock, 1 << 20, 64 * 1024, counters.clone(), false);
+            org.subs.push(Sub { sock, outbox, round: 1, lane: i as u32, next: 0 });
+        }
+        assert_eq!(lanes(&org), 4);
+        let max = Duration::from_millis(20);
+        let turn = Duration::from_micros(2_500); // 10 µs × 1,000 walls = 10 ms, over 4 lanes
+        let t0 = Instant::now();
+        let mut due = None;
+        let got = |lane: usize| seqs(&readers[lane]);
+        // The sequencer's pass at `now`, then every socket's writer.
+        let step = |org: &mut Org, now: Instant, due: &mut Option<Instant>| {
+            fan_out_or_wait(org, now, max, 64 * 1024, &counters, due);
+            readers.iter().for_each(|r| r.write());
+        };
+
+        // Quiet until now: every lane gets the first commit at once.
+        commit(&mut org, 1..=2, t0);
+        step(&mut org, t0, &mut due);
+        assert!((0..4).all(|l| got(l) == vec![vec![1, 2]]));
+        assert_eq!(due, None, "nothing waits");
+
+        // Busy: the lanes take turns. Before lane 0's turn nothing moves.
+        commit(&mut org, 3..=3, t0 + turn / 2);
+        step(&mut org, t0 + turn / 2, &mut due);
+        step(&mut org, t0 + turn - Duration::from_micros(1), &mut due);
+        assert_eq!(got(0), vec![vec![1, 2]]);
+        assert_eq!(due, Some(t0 + turn));
+        step(&mut org, t0 + turn, &mut due);
+        assert_eq!(got(0), vec![vec![1, 2], vec![3]]);
+        assert!((1..4).all(|l| got(l).len() == 1), "lanes 1 to 3 wait their turns");
+
+        // Two commits wait for lane 1 and leave in one frame.
+        commit(&mut org, 4..=5, t0 + turn + Duration::from_micros(1));
+        for k in 2..=5u32 {
+            step(&mut org, t0 + turn * k, &mut due);
+        }
+        assert_eq!(got(0), vec![vec![1, 2], vec![3], vec![4, 5]]);
+        assert!((1..4).all(|l| got(l) == vec![vec![1, 2], vec![3, 4, 5]]));
+        assert!(org.fanout.is_empty(), "every wall had every entry");
+        assert_eq!(org.fanout_base, 5);
+
+        // Quiet for a whole spacing again: all at once.
+        let later = t0 + turn * 9;
+        commit(&mut org, 6..=6, later);
+        step(&mut org, later, &mut due);
+        assert!((0..4).all(|l| got(l).last() == Some(&vec![6])));
+
+        for (i, r) in readers.iter().enumerate() {
+            assert_eq!(seqs(r), got(i % 4), "wall {i} shares its lane's frames");
+            assert_eq!(seqs(r).concat(), (1..=6).collect::<Vec<_>>(), "wall {i}");
+        }
     }
 }

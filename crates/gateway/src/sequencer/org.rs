@@ -32,6 +32,11 @@ pub(crate) struct Sub {
     pub(crate) outbox: Arc<Outbox>,
     /// The subscribe this is (see `Cmd::CaughtUp`).
     pub(crate) round: u64,
+    /// Its hand-off lane, taken modulo the org's lane count (`commit.rs`).
+    pub(crate) lane: u32,
+    /// Index, in the org's stream of committed entries, of the first one
+    /// not yet handed to it (see `Org::fanout_base`).
+    pub(crate) next: u64,
 }
 
 /// A reply to send once the batch it depends on is on disk.
@@ -81,11 +86,17 @@ pub(crate) struct Org {
     undo_head: Option<u64>,
     /// When the oldest entry of the pending batch was appended.
     pub(crate) batch_since: Option<Instant>,
-    /// Committed entries not yet handed to the subscribers (see
-    /// `fanout_ms`), when the oldest was appended, and the last hand-off.
-    pub(crate) fanout: Vec<String>,
-    pub(crate) fanout_since: Option<Instant>,
+    /// Committed entries some subscriber has not been handed yet (see
+    /// `fanout_ms` and `commit.rs`), oldest first, each with when it was
+    /// appended; `fanout_base` is the index of the first in the stream of
+    /// every entry committed (`Sub::next` counts in it).
+    pub(crate) fanout: VecDeque<(Instant, String)>,
+    pub(crate) fanout_base: u64,
+    /// The last hand-off, the lane the next one goes to, and the lane the
+    /// next subscriber joins.
     pub(crate) last_fanout: Option<Instant>,
+    pub(crate) next_lane: u32,
+    pub(crate) lanes_given: u32,
     pub(crate) acks: Vec<PendingAck>,
     /// What applied mutations do to players, done once their batch is on
     /// disk (never for a change the store refused).
@@ -149,9 +160,11 @@ impl Org {
             undo_head: None,
             effects: Vec::new(),
             batch_since: None,
-            fanout: Vec::new(),
-            fanout_since: None,
+            fanout: VecDeque::new(),
+            fanout_base: 0,
             last_fanout: None,
+            next_lane: 0,
+            lanes_given: 0,
             acks: Vec::new(),
             persist_org: true,
             telemetry_dirty: BTreeSet::new(),

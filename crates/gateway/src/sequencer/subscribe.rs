@@ -89,7 +89,11 @@ impl Sequencer {
         }
         let org = self.org(org_id);
         org.subs.retain(|s| s.sock.id() != sock.id());
-        org.subs.push(Sub { sock, outbox, round });
+        // Everything committed so far reached it by its snapshot or replay.
+        let next = org.fanout_base + org.fanout.len() as u64;
+        let lane = org.lanes_given;
+        org.lanes_given = org.lanes_given.wrapping_add(1);
+        org.subs.push(Sub { sock, outbox, round, lane, next });
     }
 
     /// A replay ended: the live entries that waited meanwhile follow it, in order.

@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use rand::rngs::SmallRng;
 use rand::{RngExt, SeedableRng};
-use serde::Deserialize;
 use serde_json::json;
 use tokio::sync::Semaphore;
 use vizora_client::transport::{Incoming, Session};
@@ -17,48 +16,27 @@ use vizora_protocol::{SubscribeAck, SubscribeMode};
 
 use super::Shared;
 use crate::accounting::SeqTracker;
-
-/// An `events` payload, read in one pass: only what is counted is kept,
-/// and entity data is skipped, never built.
-#[derive(Deserialize)]
-struct Batch<'a> {
-    #[serde(borrow)]
-    items: Vec<Item<'a>>,
-}
-
-#[derive(Deserialize)]
-struct Item<'a> {
-    seq: u64,
-    #[serde(rename = "type", borrow)]
-    ty: &'a str,
-    #[serde(borrow)]
-    data: Data<'a>,
-}
-
-#[derive(Deserialize)]
-struct Data<'a> {
-    #[serde(borrow, default)]
-    mutation_id: Option<&'a str>,
-}
+use crate::events_scan::scan_events;
 
 /// Counts one `events` payload: every seq, and the publish → deliver
-/// latency of the load generator's own mutations.
+/// latency of the load generator's own mutations. Read in one pass that
+/// skips entity data ([`scan_events`]).
 fn count_events(payload: &str, shared: &Shared, tracker: &mut SeqTracker, samples: &mut Vec<u64>, frames: &mut u64) {
     *frames += 1;
     let now_us = shared.start.elapsed().as_micros() as u64;
-    let Ok(batch) = serde_json::from_str::<Batch>(payload) else {
-        tracing::warn!(payload = %payload.chars().take(120).collect::<String>(), "unreadable events payload");
-        return;
-    };
-    for item in batch.items {
-        tracker.observe(item.seq);
-        if item.ty == "mutation.applied"
-            && let Some(n) = item.data.mutation_id.and_then(|m| m.strip_prefix("lt-")?.parse::<usize>().ok())
+    let read = scan_events(payload, |e| {
+        tracker.observe(e.seq);
+        if e.ty == "mutation.applied"
+            && let Some(n) = e.mutation_id.and_then(|m| m.strip_prefix("lt-")?.parse::<usize>().ok())
             && let Some(sent) = shared.sent_us.get(n).map(|a| a.load(Ordering::Relaxed))
             && sent > 0
         {
             samples.push(now_us.saturating_sub(sent).max(1));
         }
+    });
+    if let Err(e) = read {
+        // The entries before the fault were counted; those after it will show as lost.
+        tracing::warn!(cause = %e, payload = %payload.chars().take(120).collect::<String>(), "unreadable events payload");
     }
 }
 
