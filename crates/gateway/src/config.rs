@@ -52,9 +52,10 @@ pub struct GatewayConfig {
     /// and resumes by replay.
     pub slow_consumer_bytes: usize,
     /// An org's committed entries are handed to its `/wall` subscribers as
-    /// one shared `events` batch, hand-offs spaced by 10 µs per subscriber
-    /// and at most this; an entry committed when the last hand-off is older
-    /// leaves at once. 0: every commit on its own.
+    /// one shared `events` batch, a subscriber's hand-offs spaced by 10 µs
+    /// per subscriber and at most this (over 250 subscribers, lanes of them
+    /// take turns within the spacing); an entry committed after a quiet
+    /// spacing leaves at once. 0: every commit on its own.
     pub fanout_ms: u64,
     /// Log entries kept per org for replay (at least).
     pub history_entries: u64,

@@ -9,10 +9,12 @@
 //! beside them. It answers straight onto the peers (`Peer::send` never
 //! waits).
 //!
-//! Fan-out: what an org commits is handed to its `/wall` subscribers as one
-//! shared block per hand-off, hand-offs spaced by the fan-out's cost (10 µs
-//! per subscriber, at most `fanout_ms`), each into the subscriber's outbox
-//! (`outbox.rs`), which sends at once or merges while that socket is behind.
+//! Fan-out: what an org commits is handed to its `/wall` subscribers as
+//! shared blocks, each subscriber's hand-offs spaced by the fan-out's cost
+//! (10 µs per subscriber, at most `fanout_ms`), and over 250 subscribers in
+//! lanes that take turns within that spacing (`commit.rs`); each block goes
+//! into the subscriber's outbox (`outbox.rs`), which sends at once or
+//! merges while that socket is behind.
 //!
 //! It never shows state beyond the disk: when the store refuses a batch the
 //! batch is undone, its mutations are answered `unavailable`, and new ones

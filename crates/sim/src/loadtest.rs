@@ -347,16 +347,14 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
     .await
     .unwrap_or_default();
     let mut trackers = Vec::new();
-    for out in outcomes {
-        if let Some(mut out) = out {
-            out.tracker.finish(head);
-            trackers.push(out.tracker);
-            report.walls_disconnected += usize::from(out.disconnected);
-            report.event_frames += out.frames;
-            report.resubscribes += out.resubscribes;
-            report.resumed_by_replay += out.replays;
-            report.resumed_by_snapshot += out.snapshots;
-        }
+    for mut out in outcomes.into_iter().flatten() {
+        out.tracker.finish(head);
+        trackers.push(out.tracker);
+        report.walls_disconnected += usize::from(out.disconnected);
+        report.event_frames += out.frames;
+        report.resubscribes += out.resubscribes;
+        report.resumed_by_replay += out.replays;
+        report.resumed_by_snapshot += out.snapshots;
     }
     let per_m = |cpu: Option<f64>, at: Option<f64>, delivered: u64| {
         let used = cpu? - at?;
