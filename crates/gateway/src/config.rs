@@ -55,7 +55,10 @@ pub struct GatewayConfig {
     /// one shared `events` batch, a subscriber's hand-offs spaced by 10 µs
     /// per subscriber and at most this (over 250 subscribers, lanes of them
     /// take turns within the spacing); an entry committed after a quiet
-    /// spacing leaves at once. 0: every commit on its own.
+    /// spacing leaves at once. While the runtime that writes the sockets is
+    /// over 70 % busy the spacing stretches, up to 4× (the
+    /// `vizora_fanout_stretch` gauge says by how much). 0: every commit on
+    /// its own.
     pub fanout_ms: u64,
     /// Log entries kept per org for replay (at least).
     pub history_entries: u64,

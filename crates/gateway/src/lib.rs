@@ -25,6 +25,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod metrics;
+mod pace;
 pub mod peer;
 pub mod sequencer;
 pub mod session;
@@ -132,6 +133,7 @@ pub async fn serve_with(
     });
     let (sequencer, sequencer_threads) = sequencer::spawn(cfg.clone(), stores, relay, counters.clone(), hooks.clock)?;
     let stop_streams = tokio_util::sync::CancellationToken::new();
+    tokio::spawn(pace::run(counters.clone(), stop_streams.clone()));
     if let Some((nats, from)) = shared_log {
         // Ready once what the log held at start is applied.
         let last = nats.last_seq().await?;

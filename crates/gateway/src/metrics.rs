@@ -64,6 +64,9 @@ pub struct Counters {
     pub wall_event_entries: AtomicU64,
     /// `/wall` consumers disconnected for falling too far behind.
     pub slow_consumers: AtomicU64,
+    /// How much the fan-out's spacing is stretched, in 1/1024ths (`pace.rs`;
+    /// 0 or 1024: not at all).
+    pub fanout_stretch: std::sync::atomic::AtomicU32,
     /// Fleet state per org, for Prometheus.
     fleets: Mutex<BTreeMap<String, FleetGauges>>,
     /// Delivery latency histogram: cumulative-free bucket counts, +Inf last.
@@ -73,6 +76,11 @@ pub struct Counters {
 }
 
 impl Counters {
+    /// The fan-out's stretch, in 1/1024ths, at least 1024 (none).
+    pub fn fanout_stretch(&self) -> u32 {
+        self.fanout_stretch.load(Ordering::Relaxed).max(crate::pace::STRETCH_NONE)
+    }
+
     /// Records an org's log head, committed at `at_ms`.
     pub fn set_head(&self, org: &str, head: u64, at_ms: u64) {
         self.with_fleet(org, |f| {
@@ -200,7 +208,9 @@ impl Counters {
              # TYPE vizora_connections gauge\nvizora_connections{{namespace=\"/wall\"}} {}\nvizora_connections{{namespace=\"/device\"}} {}\n\
              # TYPE vizora_auth_failures_total counter\nvizora_auth_failures_total {}\n\
              # TYPE vizora_bad_requests_total counter\nvizora_bad_requests_total {}\n\
-             # TYPE vizora_mutations_total counter\nvizora_mutations_total{{outcome=\"applied\"}} {}\nvizora_mutations_total{{outcome=\"rejected\"}} {}\nvizora_mutations_total{{outcome=\"duplicate\"}} {}\nvizora_mutations_total{{outcome=\"rate_limited\"}} {}\n",
+             # TYPE vizora_mutations_total counter\nvizora_mutations_total{{outcome=\"applied\"}} {}\nvizora_mutations_total{{outcome=\"rejected\"}} {}\nvizora_mutations_total{{outcome=\"duplicate\"}} {}\nvizora_mutations_total{{outcome=\"rate_limited\"}} {}\n\
+             # HELP vizora_fanout_stretch How many times the configured spacing /wall hand-offs are spaced by now (1: as configured; more while the socket writers are saturated).\n\
+             # TYPE vizora_fanout_stretch gauge\nvizora_fanout_stretch {}\n",
             g(&self.entries),
             g(&self.status_changes),
             g(&self.replays),
@@ -213,6 +223,7 @@ impl Counters {
             g(&self.mutations_rejected),
             g(&self.mutations_duplicate),
             g(&self.mutations_rate_limited),
+            f64::from(self.fanout_stretch()) / f64::from(crate::pace::STRETCH_NONE),
         )
     }
 }

@@ -275,9 +275,11 @@ const MAX_LANES: usize = 8;
 /// How long after its last hand-off a subscriber of `org` may get the next:
 /// 10 µs per subscriber, at most `max` (`fanout_ms`). One wall waits 10 µs,
 /// 2,000 walls up to 20 ms: frames per entry fall as the fan-out grows, and
-/// an org with few subscribers is not delayed.
-fn spacing(org: &Org, max: Duration) -> Duration {
-    SPACING_PER_SUBSCRIBER.saturating_mul(u32::try_from(org.subs.len()).unwrap_or(u32::MAX)).min(max)
+/// an org with few subscribers is not delayed. All of it times `stretch`
+/// (1/1024ths), which `pace.rs` raises while the socket writers are saturated.
+fn spacing(org: &Org, max: Duration, stretch: u32) -> Duration {
+    let base = SPACING_PER_SUBSCRIBER.saturating_mul(u32::try_from(org.subs.len()).unwrap_or(u32::MAX)).min(max);
+    base.saturating_mul(stretch) / crate::pace::STRETCH_NONE
 }
 
 /// The lanes an org's subscribers are handed off in: one per 250, at most
@@ -301,7 +303,7 @@ fn fan_out_or_wait(
     counters: &Counters,
     due: &mut Option<Instant>,
 ) {
-    let (spacing, lanes) = (spacing(org, max), lanes(org));
+    let (spacing, lanes) = (spacing(org, max, counters.fanout_stretch()), lanes(org));
     let turn = spacing / lanes;
     match org.last_fanout {
         // Quiet for a whole spacing (or never handed off): no lane is owed
