@@ -438,6 +438,38 @@ mod tests {
         org.fanout.extend(seqs.map(|s| (at, format!(r#"{{"seq":{s}}}"#))));
     }
 
+    /// A stretched pace (`pace.rs`) spaces the turns further apart: at 2×,
+    /// a lane's turn comes after two unstretched turns, not one.
+    #[test]
+    fn a_stretched_pace_spaces_the_lanes_turns_further_apart() {
+        let counters = Arc::new(Counters::default());
+        counters.fanout_stretch.store(2 * crate::pace::STRETCH_NONE, Relaxed);
+        let mut org = Org::new("acme", 60);
+        let readers: Vec<Arc<Reader>> = (0..1000)
+            .map(|_| Arc::new(Reader { id: PeerId::next(), queue: Mutex::default(), frames: Mutex::default() }))
+            .collect();
+        for (i, r) in readers.iter().enumerate() {
+            let sock: PeerRef = r.clone();
+            let outbox = Outbox::new(&sock, 1 << 20, 64 * 1024, counters.clone(), false);
+            org.subs.push(Sub { sock, outbox, round: 1, lane: i as u32, next: 0 });
+        }
+        let (max, turn) = (Duration::from_millis(20), Duration::from_micros(2_500));
+        let t0 = Instant::now();
+        let mut due = None;
+        let step = |org: &mut Org, now: Instant, due: &mut Option<Instant>| {
+            fan_out_or_wait(org, now, max, 64 * 1024, &counters, due);
+            readers.iter().for_each(|r| r.write());
+        };
+        commit(&mut org, 1..=1, t0);
+        step(&mut org, t0, &mut due);
+        commit(&mut org, 2..=2, t0 + turn);
+        step(&mut org, t0 + turn, &mut due);
+        assert_eq!(seqs(&readers[0]), vec![vec![1]], "one unstretched turn is not enough");
+        assert_eq!(due, Some(t0 + turn * 2));
+        step(&mut org, t0 + turn * 2, &mut due);
+        assert_eq!(seqs(&readers[0]), vec![vec![1], vec![2]]);
+    }
+
     /// 1,000 walls: four lanes. After a quiet spell every lane gets a
     /// commit at once; while busy the lanes take turns a quarter of the
     /// spacing apart, each turn one frame with everything that lane has not
