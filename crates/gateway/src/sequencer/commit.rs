@@ -434,6 +434,20 @@ mod tests {
             .collect()
     }
 
+    /// An org with `n` walls in lanes by their order, and their sockets.
+    fn org_with_walls(n: usize, counters: &Arc<Counters>) -> (Org, Vec<Arc<Reader>>) {
+        let mut org = Org::new("acme", 60);
+        let readers: Vec<Arc<Reader>> = (0..n)
+            .map(|_| Arc::new(Reader { id: PeerId::next(), queue: Mutex::default(), frames: Mutex::default() }))
+            .collect();
+        for (i, r) in readers.iter().enumerate() {
+            let sock: PeerRef = r.clone();
+            let outbox = Outbox::new(&sock, 1 << 20, 64 * 1024, counters.clone(), false);
+            org.subs.push(Sub { sock, outbox, round: 1, lane: i as u32, next: 0 });
+        }
+        (org, readers)
+    }
+
     fn commit(org: &mut Org, seqs: std::ops::RangeInclusive<u64>, at: Instant) {
         org.fanout.extend(seqs.map(|s| (at, format!(r#"{{"seq":{s}}}"#))));
     }
@@ -444,15 +458,7 @@ mod tests {
     fn a_stretched_pace_spaces_the_lanes_turns_further_apart() {
         let counters = Arc::new(Counters::default());
         counters.fanout_stretch.store(2 * crate::pace::STRETCH_NONE, Relaxed);
-        let mut org = Org::new("acme", 60);
-        let readers: Vec<Arc<Reader>> = (0..1000)
-            .map(|_| Arc::new(Reader { id: PeerId::next(), queue: Mutex::default(), frames: Mutex::default() }))
-            .collect();
-        for (i, r) in readers.iter().enumerate() {
-            let sock: PeerRef = r.clone();
-            let outbox = Outbox::new(&sock, 1 << 20, 64 * 1024, counters.clone(), false);
-            org.subs.push(Sub { sock, outbox, round: 1, lane: i as u32, next: 0 });
-        }
+        let (mut org, readers) = org_with_walls(1000, &counters);
         let (max, turn) = (Duration::from_millis(20), Duration::from_micros(2_500));
         let t0 = Instant::now();
         let mut due = None;
@@ -478,15 +484,7 @@ mod tests {
     #[test]
     fn lanes_take_turns_and_every_wall_gets_every_entry_once_in_order() {
         let counters = Arc::new(Counters::default());
-        let mut org = Org::new("acme", 60);
-        let readers: Vec<Arc<Reader>> = (0..1000)
-            .map(|_| Arc::new(Reader { id: PeerId::next(), queue: Mutex::default(), frames: Mutex::default() }))
-            .collect();
-        for (i, r) in readers.iter().enumerate() {
-            let sock: PeerRef = r.clone();
-            let outbox = Outbox::new(&sock, 1 << 20, 64 * 1024, counters.clone(), false);
-            org.subs.push(Sub { sock, outbox, round: 1, lane: i as u32, next: 0 });
-        }
+        let (mut org, readers) = org_with_walls(1000, &counters);
         assert_eq!(lanes(&org), 4);
         let max = Duration::from_millis(20);
         let turn = Duration::from_micros(2_500); // 10 µs × 1,000 walls = 10 ms, over 4 lanes
