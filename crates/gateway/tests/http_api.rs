@@ -529,6 +529,10 @@ fn metrics_show_each_orgs_fleet_by_status_its_unresolved_alerts_and_log_head() {
             let (_, text) = support::raw::http_get(&addr, "/metrics").expect("GET /metrics");
             let age = support::raw::sample(&text, "vizora_log_newest_entry_age_seconds{org=\"acme\"}").expect("age");
             assert!((0.0..60.0).contains(&age), "age of the newest entry: {age}");
+            // How far the fan-out's spacing is stretched: from 1 (as
+            // configured) to 4 (the socket writers saturated).
+            let stretch = support::raw::sample(&text, "vizora_fanout_stretch").expect("stretch");
+            assert!((1.0..=4.0).contains(&stretch), "fan-out stretch: {stretch}");
         })
         .await
         .expect("checks");
