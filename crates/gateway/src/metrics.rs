@@ -75,10 +75,14 @@ pub struct Counters {
     latency_count: AtomicU64,
 }
 
+/// The fan-out stretch's unit (it counts 1/1024ths): not stretched. The
+/// stretch itself is kept by `pace.rs`.
+pub(crate) const STRETCH_NONE: u32 = 1024;
+
 impl Counters {
     /// The fan-out's stretch, in 1/1024ths, at least 1024 (none).
     pub fn fanout_stretch(&self) -> u32 {
-        self.fanout_stretch.load(Ordering::Relaxed).max(crate::pace::STRETCH_NONE)
+        self.fanout_stretch.load(Ordering::Relaxed).max(STRETCH_NONE)
     }
 
     /// Records an org's log head, committed at `at_ms`.
@@ -223,7 +227,7 @@ impl Counters {
             g(&self.mutations_rejected),
             g(&self.mutations_duplicate),
             g(&self.mutations_rate_limited),
-            f64::from(self.fanout_stretch()) / f64::from(crate::pace::STRETCH_NONE),
+            f64::from(self.fanout_stretch()) / f64::from(STRETCH_NONE),
         )
     }
 }

@@ -19,10 +19,9 @@ use std::time::{Duration, Instant};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::metrics::Counters;
+use crate::metrics::{Counters, STRETCH_NONE};
 
-/// The stretch, in 1/1024ths: none, and the most (4×).
-pub(crate) const STRETCH_NONE: u32 = 1024;
+/// The most stretch: 4×, in 1/1024ths.
 pub(crate) const STRETCH_MAX: u32 = 4 * STRETCH_NONE;
 
 /// Busy above this share of the time: stretch by a quarter. Below `EASE`:

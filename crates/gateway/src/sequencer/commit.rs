@@ -279,7 +279,7 @@ const MAX_LANES: usize = 8;
 /// (1/1024ths), which `pace.rs` raises while the socket writers are saturated.
 fn spacing(org: &Org, max: Duration, stretch: u32) -> Duration {
     let base = SPACING_PER_SUBSCRIBER.saturating_mul(u32::try_from(org.subs.len()).unwrap_or(u32::MAX)).min(max);
-    base.saturating_mul(stretch) / crate::pace::STRETCH_NONE
+    base.saturating_mul(stretch) / crate::metrics::STRETCH_NONE
 }
 
 /// The lanes an org's subscribers are handed off in: one per 250, at most
@@ -457,7 +457,7 @@ mod tests {
     #[test]
     fn a_stretched_pace_spaces_the_lanes_turns_further_apart() {
         let counters = Arc::new(Counters::default());
-        counters.fanout_stretch.store(2 * crate::pace::STRETCH_NONE, Relaxed);
+        counters.fanout_stretch.store(2 * crate::metrics::STRETCH_NONE, Relaxed);
         let (mut org, readers) = org_with_walls(1000, &counters);
         let (max, turn) = (Duration::from_millis(20), Duration::from_micros(2_500));
         let t0 = Instant::now();
