@@ -265,7 +265,8 @@ impl Sequencer {
 
 /// Time per subscriber an org's hand-offs are spaced by: about twice what
 /// sending one frame to one socket costs, so fan-out takes at most about
-/// half a core per org however fast it commits.
+/// half a core per org however fast it commits (where a frame costs more,
+/// `pace.rs` stretches the spacing).
 const SPACING_PER_SUBSCRIBER: Duration = Duration::from_micros(10);
 
 /// Subscribers per hand-off lane, and the most lanes an org has.
@@ -306,9 +307,7 @@ fn fan_out_or_wait(
     let (spacing, lanes) = (spacing(org, max, counters.fanout_stretch()), lanes(org));
     let turn = spacing / lanes;
     match org.last_fanout {
-        // Quiet for a whole spacing (or never handed off): no lane is owed
-        // a turn soon, so all get this at once; an org that commits now
-        // and then is not delayed by the lanes.
+        // Busy: the lanes take turns, a turn apart.
         Some(t) if t + spacing > now => {
             if t + turn <= now {
                 let lane = org.next_lane % lanes;
@@ -316,6 +315,9 @@ fn fan_out_or_wait(
                 hand_off(org, now, Some((lane, lanes)), packet_bytes, counters);
             }
         }
+        // Quiet for a whole spacing (or never handed off): no lane is owed
+        // a turn soon, so all get this at once; an org that commits now
+        // and then is not delayed by the lanes.
         _ => hand_off(org, now, None, packet_bytes, counters),
     }
     if !org.fanout.is_empty() {
