@@ -342,8 +342,11 @@ fn hand_off(org: &mut Org, now: Instant, lane: Option<(u32, u32)>, packet_bytes:
     let epoch: Arc<str> = Arc::from(epoch.as_str());
     // The subscribers of a lane were handed off together: one block serves them.
     let mut built: Vec<(u64, Arc<Block>)> = Vec::new();
+    // The oldest entry some subscriber still has not had.
+    let mut done = end;
     subs.retain_mut(|s| {
         if s.next >= end || lane.is_some_and(|(l, n)| s.lane % n != l) {
+            done = done.min(s.next);
             return true;
         }
         let from = s.next.max(base);
@@ -370,7 +373,7 @@ fn hand_off(org: &mut Org, now: Instant, lane: Option<(u32, u32)>, packet_bytes:
     });
     // Append → committed → handed to every subscriber's outbox.
     let had_subs = !subs.is_empty() || !built.is_empty();
-    let done = subs.iter().map(|s| s.next).min().unwrap_or(end).max(base);
+    let done = done.max(base);
     for _ in base..done {
         if let Some((since, _)) = fanout.pop_front()
             && had_subs
