@@ -347,7 +347,7 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
     .await
     .unwrap_or_default();
     let mut trackers = Vec::new();
-    for mut out in outcomes.into_iter().flatten() {
+    for mut out in outcomes {
         out.tracker.finish(head);
         trackers.push(out.tracker);
         report.walls_disconnected += usize::from(out.disconnected);
@@ -395,12 +395,12 @@ pub async fn run_with(cfg: LoadConfig, storm: Option<Storm>) -> Result<LoadRepor
 /// Starts the walls on one thread per core the process may use, each
 /// running its share on a single-threaded runtime: a wall's reads never
 /// wait for another thread's scheduler, and nothing is stolen across cores.
-/// Each thread's handle yields its walls' outcomes.
+/// Each thread's handle yields the outcomes of its walls that subscribed.
 fn spawn_walls(
     cfg: &LoadConfig,
     sem: &Arc<Semaphore>,
     shared: &Arc<Shared>,
-) -> std::io::Result<Vec<std::thread::JoinHandle<Vec<Option<wall::WallOutcome>>>>> {
+) -> std::io::Result<Vec<std::thread::JoinHandle<Vec<wall::WallOutcome>>>> {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(cfg.walls.max(1));
     let mut shares: Vec<Vec<_>> = (0..threads).map(|_| Vec::new()).collect();
     for i in 0..cfg.walls {
@@ -418,7 +418,10 @@ fn spawn_walls(
                     let tasks: Vec<_> = share.into_iter().map(tokio::spawn).collect();
                     let mut out = Vec::with_capacity(tasks.len());
                     for t in tasks {
-                        out.push(t.await.ok().flatten());
+                        // A wall that never subscribed has no outcome.
+                        if let Ok(Some(o)) = t.await {
+                            out.push(o);
+                        }
                     }
                     out
                 })
