@@ -10,40 +10,69 @@ use crate::peer::Packet;
 const SNAPSHOT_OVERHEAD: usize = 96;
 
 /// `events` packets from pre-serialised entries, each at most `max_bytes`
-/// (an entry alone is always below it: its inputs are bounded).
+/// (an entry alone is always below it: its inputs are bounded). A
+/// `mutation.applied` entry stays in the packet of the change before it
+/// (PROTOCOL.md §8: "in the same `events` batch").
 pub(super) fn events_packets<'a>(
     epoch: &str,
     items: impl IntoIterator<Item = &'a str>,
     max_bytes: usize,
 ) -> Vec<Packet> {
     let epoch_json = serde_json::to_string(epoch).unwrap_or_default();
+    let start = |first: &str| {
+        let mut p = String::with_capacity(first.len().max(4096).min(max_bytes));
+        // The Engine.IO message type first: see `Packet::from_message`.
+        p.push_str("42/wall,[\"events\",{\"epoch\":");
+        p.push_str(&epoch_json);
+        p.push_str(",\"items\":[");
+        let items_at = p.len();
+        p.push_str(first);
+        (p, items_at)
+    };
     let mut out = Vec::new();
-    let mut cur: Option<String> = None;
+    // The packet being filled, where its items start, and where its last item starts.
+    let mut cur: Option<(String, usize, usize)> = None;
     for it in items {
         // `,` before the item and `]}]` after it.
-        if let Some(p) = &cur
+        if let Some((p, items_at, last_at)) = &mut cur
             && p.len() + it.len() + 4 > max_bytes
         {
-            out.extend(cur.take().map(close_events));
+            // The change before it, if not alone in its packet, moves to
+            // the next packet with it (where the two fit: the bound wins).
+            let pair_fits = *last_at > *items_at && *items_at + (p.len() - *last_at) + it.len() + 4 <= max_bytes;
+            if pair_fits && is_applied(it) {
+                let change = p[*last_at..].to_owned();
+                p.truncate(*last_at - 1);
+                out.push(close_events(std::mem::take(p)));
+                let (mut next, at) = start(&change);
+                next.push(',');
+                next.push_str(it);
+                cur = Some((next, at, at + change.len() + 1));
+                continue;
+            }
+            out.extend(cur.take().map(|c| close_events(c.0)));
         }
         match &mut cur {
-            Some(p) => {
+            Some((p, _, last_at)) => {
                 p.push(',');
+                *last_at = p.len();
                 p.push_str(it);
             }
             None => {
-                let mut p = String::with_capacity(it.len().max(4096).min(max_bytes));
-                // The Engine.IO message type first: see `Packet::from_message`.
-                p.push_str("42/wall,[\"events\",{\"epoch\":");
-                p.push_str(&epoch_json);
-                p.push_str(",\"items\":[");
-                p.push_str(it);
-                cur = Some(p);
+                let (p, at) = start(it);
+                cur = Some((p, at, at));
             }
         }
     }
-    out.extend(cur.map(close_events));
+    out.extend(cur.map(|c| close_events(c.0)));
     out
+}
+
+/// Whether a serialised log entry is a `mutation.applied`. Entries are
+/// written `{"seq":…,"ts_ms":…,"type":…`: the first `"type"` is the entry's own.
+pub(super) fn is_applied(item: &str) -> bool {
+    const KEY: &str = ",\"type\":\"";
+    item.find(KEY).is_some_and(|i| item[i + KEY.len()..].starts_with("mutation.applied\""))
 }
 
 fn close_events(mut p: String) -> Packet {
@@ -120,6 +149,33 @@ mod tests {
             seqs.extend(v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")));
         }
         assert_eq!(seqs, (1..=100).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_mutation_applied_stays_with_its_change_at_every_bound() {
+        // A restart's `mutation.applied` (no change entry) first, then pairs
+        // of growing size.
+        let mut items = vec![r#"{"seq":1,"ts_ms":1,"type":"mutation.applied","data":{"kind":"device.restart"}}"#.to_owned()];
+        for i in 0..60u64 {
+            let pad = "y".repeat((i as usize * 37) % 700);
+            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"playlist.upserted","data":{{"name":"mutation.applied {pad}"}}}}"#, 2 + 2 * i));
+            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"playlist.create"}}}}"#, 3 + 2 * i));
+        }
+        assert!(!is_applied(&items[2 - 1]) && is_applied(&items[2]) && is_applied(&items[0]));
+        for max in (1024..6000).step_by(97) {
+            let packets = events_packets("e1", items.iter().map(String::as_str), max);
+            let mut seqs = Vec::new();
+            for p in &packets {
+                assert!(p.len() <= max, "{} bytes at {max}", p.len());
+                let text = std::str::from_utf8(p.as_bytes()).expect("UTF-8");
+                let v: serde_json::Value = serde_json::from_str(text.strip_prefix("2/wall,").expect("ns")).expect("JSON");
+                let got: Vec<u64> = v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+                // Every packet starts at a change (or the lone restart), never at a pair's second half.
+                assert!(got[0] == 1 || got[0] % 2 == 0, "packet at {max} starts at {}", got[0]);
+                seqs.extend(got);
+            }
+            assert_eq!(seqs, (1..=121).collect::<Vec<_>>(), "at {max}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use vizora_protocol::codec::encode_event;
 use vizora_protocol::{NS_WALL, Position, SubscribeAck, SubscribeMode};
 
 use super::outbox::{Lossy, Outbox};
-use super::packets::{events_packets, snapshot_pages};
+use super::packets::{events_packets, is_applied, snapshot_pages};
 use super::{Cmd, Sequencer, Sub};
 use crate::metrics::{AlertsBySeverity, DevicesByStatus};
 use crate::peer::{Close, Packet, PeerId, PeerRef};
@@ -200,6 +200,9 @@ impl Replay {
 
     /// Entries `after < seq <= head` in packets of at most `max_bytes`.
     fn send(mut self, outbox: &Outbox, max_bytes: usize) -> bool {
+        // A read's last entry, held for the next read, where its
+        // `mutation.applied` may be: the two go in one packet (§8).
+        let mut held: Option<String> = None;
         while self.after < self.head {
             let rows = match self.reader.read_log(&self.org, self.after, REPLAY_ROWS) {
                 Ok(rows) => rows,
@@ -215,8 +218,16 @@ impl Replay {
                 return false;
             }
             self.after = rows.last().map(|r| r.0).unwrap_or(self.head);
-            let items = rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str());
-            for p in events_packets(&self.epoch, items, max_bytes) {
+            let mut items: Vec<&str> =
+                held.iter().map(String::as_str).chain(rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str())).collect();
+            let hold = if self.after < self.head && items.last().is_some_and(|i| !is_applied(i)) {
+                items.pop().map(str::to_owned)
+            } else {
+                None
+            };
+            let packets = events_packets(&self.epoch, items, max_bytes);
+            held = hold;
+            for p in packets {
                 if !outbox.emit_replay(p) {
                     return false;
                 }

@@ -346,3 +346,61 @@ fn stale_or_foreign_positions_get_a_snapshot_and_malformed_ones_an_error() {
         }
     });
 }
+
+/// Checks §8 "in the same `events` batch" on one packet's items: every
+/// `mutation.applied` (but a `device.restart`'s, which has no change entry)
+/// follows its change in the packet. Returns the packet's seqs.
+fn pairs_whole(ev: &Value) -> Vec<u64> {
+    let items = ev["items"].as_array().expect("items");
+    for (i, e) in items.iter().enumerate() {
+        if e["type"] == "mutation.applied" && e["data"]["kind"] != "device.restart" {
+            assert!(i > 0, "a mutation.applied opens a packet, its change is in the one before: {e}");
+            assert_eq!(items[i - 1]["seq"].as_u64().map(|s| s + 1), e["seq"].as_u64(), "{e}");
+        }
+    }
+    items.iter().map(|e| e["seq"].as_u64().expect("seq")).collect()
+}
+
+#[test]
+fn a_change_and_its_mutation_applied_share_a_packet_live_and_in_replay() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Small packets: the byte bound splits often, live and in replay.
+    let gw = gateway(dir.path(), |c| c.max_packet_bytes = 1024);
+    block_on(async {
+        let url = gw.url();
+        let mut admin = Wall::connect(&url, &token("acme", Role::Admin, "root")).await;
+        let mut live = Wall::connect(&url, &token("acme", Role::Viewer, "live")).await;
+        let ack = live.call("subscribe", &json!({ "since": null })).await;
+        let epoch = ack["epoch"].as_str().expect("epoch").to_owned();
+        // Three entries first (device.upserted + applied, then a restart's
+        // applied alone), so replay's reads of 1,000 rows end mid-pair.
+        let create = mutation("d", "root", "device.create", None, None, json!({ "id": "d-1", "name": "Lobby" }));
+        assert_eq!(admin.call("mutate", &create).await["status"], "applied");
+        let restart = mutation("r", "root", "device.restart", Some("d-1"), None, json!({}));
+        assert_eq!(admin.call("mutate", &restart).await["status"], "applied");
+        let n = 700;
+        for i in 0..n {
+            let name = format!("playlist {i} {}", "x".repeat(i % 200));
+            let m = mutation(&format!("p{i}"), "root", "playlist.create", None, None, json!({ "name": name }));
+            assert_eq!(admin.call("mutate", &m).await["status"], "applied");
+        }
+        let head = 3 + 2 * n as u64;
+        let mut seqs = Vec::new();
+        while seqs.last() != Some(&head) {
+            seqs.extend(pairs_whole(&live.next_event("events").await));
+        }
+        assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "live: every entry once, in order");
+
+        let mut replay = Wall::connect(&url, &token("acme", Role::Viewer, "replay")).await;
+        let ack = replay.call("subscribe", &json!({ "since": { "epoch": epoch, "seq": 0 } })).await;
+        assert_eq!(ack["mode"], "replay");
+        let mut seqs = Vec::new();
+        let mut packets = 0;
+        while seqs.last() != Some(&head) {
+            seqs.extend(pairs_whole(&replay.next_event("events").await));
+            packets += 1;
+        }
+        assert_eq!(seqs, (1..=head).collect::<Vec<_>>(), "replay: every entry once, in order");
+        assert!(packets > 100, "the byte bound split the replay ({packets} packets)");
+    });
+}
