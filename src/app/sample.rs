@@ -137,7 +137,7 @@ pub fn sample_fleet(n: usize, now_ms: u64) -> StateFile {
                     mem_pct: 40.0 + (i % 30) as f32,
                     temp_c: if status == DeviceStatus::Degraded { 84.0 } else { 52.0 + (i % 9) as f32 },
                     disk_free_pct: 60.0,
-                    uptime_s: 86_400 + i as u64,
+                    uptime_s: 86_400.0 + i as f64,
                 }),
                 playing: heard.then(|| Playing {
                     playlist_id: playing.into(),
@@ -283,7 +283,7 @@ impl SampleFeed {
                     mem_pct: 50.0,
                     temp_c: 60.0,
                     disk_free_pct: 40.0,
-                    uptime_s: self.seq,
+                    uptime_s: self.seq as f64,
                 },
                 playing: self.playing[i].clone(),
             });

@@ -58,7 +58,7 @@ mod tests {
     use super::*;
 
     fn health(cpu: f32, temp: f32) -> Health {
-        Health { cpu_pct: cpu, mem_pct: 0.0, temp_c: temp, disk_free_pct: 50.0, uptime_s: 1 }
+        Health { cpu_pct: cpu, mem_pct: 0.0, temp_c: temp, disk_free_pct: 50.0, uptime_s: 1.0 }
     }
 
     #[test]

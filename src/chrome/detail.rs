@@ -138,7 +138,7 @@ pub fn card_lines(model: &FleetModel, d: &Device, now: u64, theme: &Theme) -> Ve
                 h.temp_c,
                 h.mem_pct,
                 h.disk_free_pct,
-                age(h.uptime_s.saturating_mul(1000))
+                age((h.uptime_s * 1000.0) as u64)
             ),
             theme.text,
         ),

@@ -115,7 +115,7 @@ fn the_detail_card_shows_the_selected_device() {
                     mem_pct: 30.0,
                     temp_c: 55.0,
                     disk_free_pct: 70.0,
-                    uptime_s: 3600,
+                    uptime_s: 3600.0,
                 },
                 playing: None,
             }],

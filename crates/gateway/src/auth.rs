@@ -1,6 +1,5 @@
 //! JWT verification and minting (PROTOCOL.md §2).
 
-use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use vizora_protocol::{AuthErrorCode, Claims, bounds};
 
@@ -18,25 +17,29 @@ impl std::fmt::Debug for Auth {
     }
 }
 
+/// The checks `jsonwebtoken` makes for `alg`. It reads `exp` only as an
+/// integer, so a fractional one (a valid NumericDate, RFC 7519 §2) would be
+/// refused: `exp` is read by `Claims` and checked in [`Auth::verify`].
+fn validation(alg: Algorithm) -> Validation {
+    let mut v = Validation::new(alg);
+    v.validate_exp = false;
+    v.required_spec_claims.clear();
+    v
+}
+
 impl Auth {
     /// HS256 with a shared secret.
     pub fn hs256(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp"]);
         Self {
             decoding: DecodingKey::from_secret(secret),
             encoding: Some(EncodingKey::from_secret(secret)),
-            validation,
+            validation: validation(Algorithm::HS256),
         }
     }
 
     /// RS256 with a PEM public key (verification only).
     pub fn rs256_public_pem(pem: &[u8]) -> Result<Self, jsonwebtoken::errors::Error> {
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.leeway = 0;
-        validation.set_required_spec_claims(&["exp"]);
-        Ok(Self { decoding: DecodingKey::from_rsa_pem(pem)?, encoding: None, validation })
+        Ok(Self { decoding: DecodingKey::from_rsa_pem(pem)?, encoding: None, validation: validation(Algorithm::RS256) })
     }
 
     /// Also requires `iss` (when `Some`) and `aud` (when `Some`) in every token.
@@ -59,15 +62,12 @@ impl Auth {
         }
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             // `org` and `sub` are ids: 1..=128 bytes (PROTOCOL.md §8 Bounds).
-            Ok(data)
-                if bounds::id("org", &data.claims.org).is_err()
-                    || bounds::id("sub", &data.claims.sub).is_err()
-                    || data.claims.iat.is_some_and(|i| i > bounds::MAX_SAFE_INT) =>
-            {
+            Ok(data) if bounds::id("org", &data.claims.org).is_err() || bounds::id("sub", &data.claims.sub).is_err() => {
                 Err(AuthErrorCode::TokenInvalid)
             }
+            // `exp` is required by `Claims` itself; no leeway.
+            Ok(data) if data.claims.exp < jsonwebtoken::get_current_timestamp() => Err(AuthErrorCode::TokenExpired),
             Ok(data) => Ok(data.claims),
-            Err(e) if matches!(e.kind(), ErrorKind::ExpiredSignature) => Err(AuthErrorCode::TokenExpired),
             Err(_) => Err(AuthErrorCode::TokenInvalid),
         }
     }
@@ -112,6 +112,44 @@ mod tests {
         assert_eq!(auth.verify(&foreign), Err(AuthErrorCode::TokenInvalid));
         let expired = auth.mint(&claims(1_000)).expect("mint");
         assert_eq!(auth.verify(&expired), Err(AuthErrorCode::TokenExpired));
+    }
+
+    /// Signs arbitrary JSON claims, as another issuer might.
+    fn sign(claims: &serde_json::Value) -> String {
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(b"secret")).expect("sign")
+    }
+
+    #[test]
+    fn fractional_jwt_dates_are_accepted_exp_rounded_up_iat_down() {
+        // PyJWT given `time.time() + 3600`, say: RFC 7519 NumericDates may be fractional.
+        let auth = Auth::hs256(b"secret");
+        let now = jsonwebtoken::get_current_timestamp() as f64;
+        let token = sign(&serde_json::json!({
+            "sub": "u1", "org": "acme", "role": "viewer", "exp": now + 60.25, "iat": now - 0.75,
+        }));
+        let c = auth.verify(&token).expect("valid");
+        assert_eq!(c.exp, now as u64 + 61);
+        assert_eq!(c.iat, Some(now as u64 - 1));
+        let expired = sign(&serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": 1000.5 }));
+        assert_eq!(auth.verify(&expired), Err(AuthErrorCode::TokenExpired));
+    }
+
+    #[test]
+    fn a_missing_or_out_of_range_date_makes_the_token_invalid() {
+        let auth = Auth::hs256(b"secret");
+        let exp = jsonwebtoken::get_current_timestamp() + 60;
+        for claims in [
+            serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer" }),
+            serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": "soon" }),
+            serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": -5 }),
+            serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": 1e300 }),
+            serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": exp, "iat": -1.5 }),
+            serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": exp, "iat": 9.1e15 }),
+        ] {
+            assert_eq!(auth.verify(&sign(&claims)), Err(AuthErrorCode::TokenInvalid), "{claims}");
+        }
+        let null_iat = sign(&serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": exp, "iat": null }));
+        assert_eq!(auth.verify(&null_iat).map(|c| c.iat), Ok(None));
     }
 }
 

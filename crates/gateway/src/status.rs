@@ -78,7 +78,7 @@ mod tests {
     use super::*;
 
     fn health(cpu: f32, temp: f32, disk: f32) -> Health {
-        Health { cpu_pct: cpu, mem_pct: 40.0, temp_c: temp, disk_free_pct: disk, uptime_s: 10 }
+        Health { cpu_pct: cpu, mem_pct: 40.0, temp_c: temp, disk_free_pct: disk, uptime_s: 10.0 }
     }
 
     #[test]

@@ -190,7 +190,7 @@ fn a_restart_command_makes_the_player_reboot_and_come_back() {
     let fleet = rt.block_on(async {
         Fleet::start(fleet(&gw, 1, Duration::from_millis(100), FaultRates::none(), Duration::from_secs(60)))
     });
-    let uptime = |limit: Duration, want: &dyn Fn(u64) -> bool| -> Option<u64> {
+    let uptime = |limit: Duration, want: &dyn Fn(f64) -> bool| -> Option<f64> {
         let end = Instant::now() + limit;
         while Instant::now() < end {
             if let Ok(Update::Telemetry(t)) = client.updates.recv_timeout(Duration::from_millis(100))
@@ -202,7 +202,7 @@ fn a_restart_command_makes_the_player_reboot_and_come_back() {
         }
         None
     };
-    assert!(uptime(Duration::from_secs(10), &|u| u >= 100).is_some(), "the player runs with its initial uptime");
+    assert!(uptime(Duration::from_secs(10), &|u| u >= 100.0).is_some(), "the player runs with its initial uptime");
     rt.block_on(async {
         let mut op = vizora_client::transport::Session::connect(&gw.url(), "/wall", &token(&gw.auth, "acme", Role::Operator, "op"), Duration::from_secs(5))
             .await
@@ -210,7 +210,7 @@ fn a_restart_command_makes_the_player_reboot_and_come_back() {
         let m = serde_json::json!({ "mutation_id": "r1", "client_id": "op", "kind": "device.restart", "target": "player-00000", "args": {} });
         op.emit_with_ack("mutate", &m).await.expect("restart");
     });
-    assert!(uptime(Duration::from_secs(10), &|u| u < 20).is_some(), "after the restart the uptime starts again");
+    assert!(uptime(Duration::from_secs(10), &|u| u < 20.0).is_some(), "after the restart the uptime starts again");
     assert_eq!(fleet.stats.restarts.load(std::sync::atomic::Ordering::Relaxed), 1);
     rt.block_on(fleet.stop());
     client.shutdown();

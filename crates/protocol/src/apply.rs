@@ -87,7 +87,7 @@ impl Rejection {
     pub fn to_ack(&self) -> MutationAck {
         MutationAck::Rejected {
             code: self.code,
-            message: self.message.clone(),
+            message: crate::bounds::clip(self.message.clone()),
             current: self.current.as_deref().and_then(|e| serde_json::to_value(e).ok()),
         }
     }

@@ -42,12 +42,38 @@ pub struct Claims {
     pub org: String,
     /// Role.
     pub role: Role,
-    /// Expiry, seconds since the epoch.
+    /// Expiry, seconds since the epoch. JWT dates may be fractional
+    /// (RFC 7519 NumericDate): one is rounded up, so a session never ends
+    /// before its token does.
+    #[serde(deserialize_with = "numeric_date::exp")]
     pub exp: u64,
     /// Issued at, seconds since the epoch; a token without it counts as
-    /// issued at 0 (PROTOCOL.md §2).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// issued at 0 (PROTOCOL.md §2). A fractional one is rounded down, so
+    /// a token issued before a removal never passes as issued after it.
+    #[serde(default, deserialize_with = "numeric_date::iat", skip_serializing_if = "Option::is_none")]
     pub iat: Option<u64>,
+}
+
+/// JWT NumericDates: any JSON number of seconds, 0..=2^53-1, fractions
+/// allowed (RFC 7519 §2); what is not one makes the token invalid.
+mod numeric_date {
+    use serde::{Deserialize, Deserializer, de::Error};
+
+    fn seconds<E: Error>(v: f64, round: fn(f64) -> f64) -> Result<u64, E> {
+        if !(0.0..=crate::bounds::MAX_SAFE_INT as f64).contains(&v) {
+            return Err(E::custom("a JWT date must be a number of seconds in 0..=2^53-1"));
+        }
+        // In range, so the cast is exact.
+        Ok(round(v) as u64)
+    }
+
+    pub(super) fn exp<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+        seconds(f64::deserialize(d)?, f64::ceil)
+    }
+
+    pub(super) fn iat<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+        Option::<f64>::deserialize(d)?.map(|v| seconds(v, f64::floor)).transpose()
+    }
 }
 
 /// Why a CONNECT was refused.

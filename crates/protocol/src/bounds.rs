@@ -54,6 +54,20 @@ pub fn text(field: &str, s: &str) -> Result<(), ArgError> {
     Ok(())
 }
 
+/// `s` cut to at most [`MAX_TEXT_CHARS`] characters, the last one `…` when
+/// cut: for messages this side writes, which may quote what it was sent
+/// (PROTOCOL.md §8 bounds every message and error string).
+pub fn clip(mut s: String) -> String {
+    if s.len() > MAX_TEXT_CHARS
+        && let Some((at, _)) = s.char_indices().nth(MAX_TEXT_CHARS - 1)
+        && s[at..].chars().nth(1).is_some()
+    {
+        s.truncate(at);
+        s.push('…');
+    }
+    s
+}
+
 /// An integer JSON carries exactly: 0..=2^53-1.
 pub fn int(field: &str, n: u64) -> Result<(), ArgError> {
     if n > MAX_SAFE_INT {
@@ -116,6 +130,12 @@ pub mod finite {
         )*};
     }
     fields!(cpu_pct, mem_pct, temp_c, disk_free_pct);
+
+    /// `health.uptime_s`: any finite number (the range is checked by `Health::check`).
+    pub fn uptime_s<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        let v = f64::deserialize(d)?;
+        if v.is_finite() { Ok(v) } else { Err(serde::de::Error::custom("health.uptime_s: must be a finite number")) }
+    }
 }
 
 pub(crate) fn within(field: &str, v: f32, lo: f32, hi: f32) -> Result<(), ArgError> {

@@ -48,8 +48,11 @@ pub struct Health {
     /// Free disk, percent.
     #[serde(deserialize_with = "crate::bounds::finite::disk_free_pct")]
     pub disk_free_pct: f32,
-    /// Seconds since the player booted.
-    pub uptime_s: u64,
+    /// Seconds since the player booted; fractional allowed (PROTOCOL.md §8
+    /// bounds it only by ≥ 0), written as an integer when whole.
+    #[serde(deserialize_with = "crate::bounds::finite::uptime_s", serialize_with = "crate::bounds::ser_seconds")]
+    #[schema(minimum = 0)]
+    pub uptime_s: f64,
 }
 
 /// What a player is playing now.
@@ -362,7 +365,10 @@ impl Health {
         within("health.mem_pct", self.mem_pct, 0.0, 100.0)?;
         within("health.temp_c", self.temp_c, TEMP_RANGE.0, TEMP_RANGE.1)?;
         within("health.disk_free_pct", self.disk_free_pct, 0.0, 100.0)?;
-        int("health.uptime_s", self.uptime_s)
+        if !self.uptime_s.is_finite() || self.uptime_s < 0.0 {
+            return Err(ArgError::new("health.uptime_s", "must be a finite number ≥ 0"));
+        }
+        Ok(())
     }
 }
 

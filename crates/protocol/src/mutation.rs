@@ -518,9 +518,10 @@ pub enum MutationAck {
 }
 
 impl MutationAck {
-    /// An `invalid` rejection from an argument error.
+    /// An `invalid` rejection from an argument error (its message cut to
+    /// 256 characters: it may quote the input).
     pub fn invalid(e: &ArgError) -> Self {
-        Self::Rejected { code: RejectCode::Invalid, message: e.to_string(), current: None }
+        Self::Rejected { code: RejectCode::Invalid, message: crate::bounds::clip(e.to_string()), current: None }
     }
 
     /// Whether this outcome is final (remembered as decided): everything
@@ -529,9 +530,9 @@ impl MutationAck {
         !matches!(self, Self::Rejected { code: RejectCode::RateLimited | RejectCode::Unavailable, .. })
     }
 
-    /// A rejection with a code and message.
+    /// A rejection with a code and message (cut to 256 characters).
     pub fn rejected(code: RejectCode, message: impl Into<String>) -> Self {
-        Self::Rejected { code, message: message.into(), current: None }
+        Self::Rejected { code, message: crate::bounds::clip(message.into()), current: None }
     }
 }
 

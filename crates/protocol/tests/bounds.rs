@@ -6,7 +6,7 @@ use vizora_protocol::device::Heartbeat;
 use vizora_protocol::{ExecutionOutcome, Health, ScheduleExecuted};
 
 fn health() -> Health {
-    Health { cpu_pct: 10.0, mem_pct: 20.0, temp_c: 40.0, disk_free_pct: 50.0, uptime_s: 60 }
+    Health { cpu_pct: 10.0, mem_pct: 20.0, temp_c: 40.0, disk_free_pct: 50.0, uptime_s: 60.0 }
 }
 
 #[test]
@@ -34,12 +34,45 @@ fn every_health_field_has_its_range() {
         ("health.temp_c", Health { temp_c: 200.5, ..health() }),
         ("health.temp_c", Health { temp_c: f32::NAN, ..health() }),
         ("health.disk_free_pct", Health { disk_free_pct: f32::NEG_INFINITY, ..health() }),
-        ("health.uptime_s", Health { uptime_s: MAX_SAFE_INT + 1, ..health() }),
+        ("health.uptime_s", Health { uptime_s: -0.5, ..health() }),
+        ("health.uptime_s", Health { uptime_s: f64::INFINITY, ..health() }),
     ] {
         assert_eq!(h.check().expect_err(field).field, field);
     }
-    let edge = Health { cpu_pct: 0.0, mem_pct: 100.0, temp_c: -100.0, disk_free_pct: 100.0, uptime_s: MAX_SAFE_INT };
+    let edge = Health { cpu_pct: 0.0, mem_pct: 100.0, temp_c: -100.0, disk_free_pct: 100.0, uptime_s: 0.0 };
     assert!(edge.check().is_ok());
+}
+
+#[test]
+fn a_fractional_uptime_is_a_number_like_any_other() {
+    // `process.uptime()` and `time.monotonic()` report fractions; §8 bounds
+    // `uptime_s` only by ≥ 0.
+    let hb: Heartbeat = serde_json::from_str(
+        r#"{"ts_ms": 1, "health": {"cpu_pct": 1, "mem_pct": 1, "temp_c": 1, "disk_free_pct": 1, "uptime_s": 12.5}}"#,
+    )
+    .expect("fractional uptime");
+    assert!(hb.check().is_ok());
+    assert_eq!(hb.health.uptime_s, 12.5);
+    let text = serde_json::to_string(&hb.health).expect("encode");
+    assert!(text.ends_with(r#""uptime_s":12.5}"#), "{text}");
+    // Whole values stay integers on the wire.
+    let whole = serde_json::to_string(&health()).expect("encode");
+    assert!(whole.ends_with(r#""uptime_s":60}"#), "{whole}");
+}
+
+#[test]
+fn messages_this_side_writes_are_cut_to_256_characters() {
+    assert_eq!(clip("short".into()), "short");
+    let exact = "é".repeat(MAX_TEXT_CHARS);
+    assert_eq!(clip(exact.clone()), exact);
+    let cut = clip(format!("unknown event `{}`", "é".repeat(1 << 20)));
+    assert_eq!(cut.chars().count(), MAX_TEXT_CHARS);
+    assert!(cut.starts_with("unknown event `éé") && cut.ends_with("é…"), "{cut}");
+    assert!(text("message", &cut).is_ok());
+    // Rejections quote their input: the ack stays within the bound too.
+    let ack = vizora_protocol::MutationAck::rejected(vizora_protocol::RejectCode::Invalid, "x".repeat(5000));
+    let vizora_protocol::MutationAck::Rejected { message, .. } = ack else { panic!("rejected") };
+    assert_eq!(message.chars().count(), MAX_TEXT_CHARS);
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn device_full() -> Device {
         playlist_id: Some(s("pl-7")),
         status: DeviceStatus::Online,
         last_seen_ms: 1_764_230_400_123,
-        health: Some(Health { cpu_pct: 41.5, mem_pct: 63.2, temp_c: 55.0, disk_free_pct: 72.25, uptime_s: 86_400 }),
+        health: Some(Health { cpu_pct: 41.5, mem_pct: 63.2, temp_c: 55.0, disk_free_pct: 72.25, uptime_s: 86_400.0 }),
         playing: Some(Playing { playlist_id: s("pl-7"), content_id: s("c-2"), since_ms: 1_764_230_395_000 }),
     }
 }

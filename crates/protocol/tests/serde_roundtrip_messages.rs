@@ -17,7 +17,7 @@ use vizora_protocol::{
 const HEALTH: &str = r#"{"cpu_pct":97.5,"mem_pct":40.1,"temp_c":81.3,"disk_free_pct":4.5,"uptime_s":3600}"#;
 
 fn health() -> Health {
-    Health { cpu_pct: 97.5, mem_pct: 40.1, temp_c: 81.3, disk_free_pct: 4.5, uptime_s: 3600 }
+    Health { cpu_pct: 97.5, mem_pct: 40.1, temp_c: 81.3, disk_free_pct: 4.5, uptime_s: 3600.0 }
 }
 
 fn playing() -> Playing {

@@ -72,7 +72,7 @@ struct Body {
     health: Health,
     rng: SmallRng,
     /// Uptime at `booted`: the seconds since boot are counted from there, in real time.
-    uptime_at_boot: u64,
+    uptime_at_boot: f64,
     booted: tokio::time::Instant,
 }
 
@@ -85,7 +85,8 @@ impl Body {
         h.mem_pct = (h.mem_pct + r.random_range(-2.0..2.0)).clamp(20.0, 85.0);
         h.temp_c = (h.temp_c + r.random_range(-1.0..1.0)).clamp(38.0, 72.0);
         h.disk_free_pct = (h.disk_free_pct + r.random_range(-0.2..0.2)).clamp(12.0, 90.0);
-        h.uptime_s = self.uptime_at_boot + self.booted.elapsed().as_secs();
+        // Fractional, as `process.uptime()` reports it (PROTOCOL.md §8 allows it).
+        h.uptime_s = self.uptime_at_boot + (self.booted.elapsed().as_secs_f64() * 1000.0).round() / 1000.0;
         match faulty {
             Some(Fault::Overheat) => h.temp_c = r.random_range(83.0..92.0),
             Some(Fault::DiskFull) => h.disk_free_pct = r.random_range(0.5..4.0),
@@ -106,10 +107,10 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, mut show: Show, stats: Arc<Fl
             mem_pct: rng.random_range(30.0..60.0),
             temp_c: rng.random_range(45.0..60.0),
             disk_free_pct: rng.random_range(30.0..80.0),
-            uptime_s: rng.random_range(100..100_000),
+            uptime_s: rng.random_range(100..100_000) as f64,
         },
         rng: SmallRng::seed_from_u64(plan.seed.wrapping_add(1)),
-        uptime_at_boot: 0,
+        uptime_at_boot: 0.0,
         booted: tokio::time::Instant::now(),
     };
     body.uptime_at_boot = body.health.uptime_s;
@@ -217,8 +218,8 @@ pub async fn run(cfg: SimConfig, plan: PlayerPlan, mut show: Show, stats: Arc<Fl
             break;
         }
         if reason == "restart" || reason == "fault: crashed" {
-            body.health.uptime_s = 0;
-            (body.uptime_at_boot, body.booted) = (0, tokio::time::Instant::now());
+            body.health.uptime_s = 0.0;
+            (body.uptime_at_boot, body.booted) = (0.0, tokio::time::Instant::now());
             show.reboot();
             stats.restarts.fetch_add(1, Ordering::Relaxed);
             tokio::time::sleep(Duration::from_millis(rng.random_range(300..900))).await;

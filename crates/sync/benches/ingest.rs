@@ -51,7 +51,7 @@ fn device(i: usize) -> Device {
         playlist_id: Some(format!("p{}", i % 20)),
         status: DeviceStatus::Online,
         last_seen_ms: 1_700_000_000_000,
-        health: Some(Health { cpu_pct: 12.5, mem_pct: 40.0, temp_c: 51.0, disk_free_pct: 70.0, uptime_s: 86_400 }),
+        health: Some(Health { cpu_pct: 12.5, mem_pct: 40.0, temp_c: 51.0, disk_free_pct: 70.0, uptime_s: 86_400.0 }),
         playing: Some(Playing {
             playlist_id: format!("p{}", i % 20),
             content_id: format!("c{}", i % 100),

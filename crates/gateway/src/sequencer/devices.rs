@@ -298,6 +298,8 @@ fn raise_alert(org: &mut Org, device_id: &str, name: &str, kind: &'static str, n
         "device_offline" => (Severity::Critical, format!("{name} is offline")),
         _ => (Severity::Warning, format!("{name} is degraded")),
     };
+    // A name may have 256 characters itself (§8 Bounds).
+    let message = vizora_protocol::bounds::clip(message);
     let alert = Alert {
         id: ulid::Ulid::generate().to_string(),
         org: org.id.clone(),

@@ -120,7 +120,8 @@ impl SioHandler {
         if code == ErrorCode::BadRequest {
             self.counters.bad_requests.fetch_add(1, Relaxed);
         }
-        let msg = ErrorMsg { code, message: message.into() };
+        // The message may quote what was sent: at most 256 characters (§8).
+        let msg = ErrorMsg { code, message: bounds::clip(message.into()) };
         sock.emit(encode_event(ns, None, "error", &msg));
     }
 

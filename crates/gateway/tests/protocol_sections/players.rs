@@ -82,7 +82,7 @@ async fn run_player(mut s: Session, mut ctl: mpsc::UnboundedReceiver<Ctl>, heard
                 if beating {
                     let hb = json!({
                         "ts_ms": now_ms(),
-                        "health": { "cpu_pct": 12.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 100 },
+                        "health": { "cpu_pct": 12.0, "mem_pct": 30.0, "temp_c": temp, "disk_free_pct": 60.0, "uptime_s": 100.25 },
                         "playing": { "playlist_id": "pl1", "content_id": "c1", "since_ms": 1 },
                     });
                     if s.emit("heartbeat", &hb).await.is_err() {
@@ -251,6 +251,8 @@ async fn telemetry_with_temp(wall: &mut Feed, temp: f64) {
             && d["health"]["temp_c"].as_f64() == Some(temp)
         {
             assert_eq!(d["playing"]["content_id"].as_str(), Some("c1"), "{d}");
+            // Fractional, as sent: §8 bounds `uptime_s` only by ≥ 0.
+            assert_eq!(d["health"]["uptime_s"].as_f64(), Some(100.25), "{d}");
             return;
         }
     }
