@@ -58,10 +58,12 @@ fn peer(sock: &Sock) -> PeerRef {
 }
 
 /// `subscribe` per connection: each one can cost a whole-org snapshot, so
-/// it has its own, much smaller bucket (a client re-subscribes on a gap or
-/// a reconnect, not in a loop).
-const SUBSCRIBE_RATE_PER_S: f64 = 0.5;
-const SUBSCRIBE_BURST: f64 = 5.0;
+/// it has its own, smaller bucket, far above what a client does (it
+/// re-subscribes on a gap or a reconnect, not in a loop). Over it, as over
+/// the event bucket (PROTOCOL.md §8): `error rate_limited`, at most one a
+/// second, and no ack.
+const SUBSCRIBE_RATE_PER_S: f64 = 1.0;
+const SUBSCRIBE_BURST: f64 = 20.0;
 /// CONNECT and DISCONNECT packets per connection: a client joins two
 /// namespaces at most and re-joins on a token refresh, never in a loop.
 const CONNECT_RATE_PER_S: f64 = 5.0;
@@ -132,15 +134,15 @@ impl SioHandler {
         Bucket::take(&mut st.bucket, now, self.rate, self.burst)
     }
 
-    /// Sends `error rate_limited` at most once a second.
-    fn rate_error(&self, sock: &Sock, ns: &str) {
+    /// Sends `error rate_limited` (saying `why`) at most once a second.
+    fn rate_error(&self, sock: &Sock, ns: &str, why: &str) {
         let now = self.sequencer.shared.clock.now_ms();
         let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
         let due = st.last_rate_error_ms.is_none_or(|t| now.saturating_sub(t) >= 1000);
         if due {
             st.last_rate_error_ms = Some(now);
             drop(st);
-            self.send_error(sock, ns, ErrorCode::RateLimited, "over the event rate limit");
+            self.send_error(sock, ns, ErrorCode::RateLimited, why);
         }
     }
 
@@ -173,7 +175,10 @@ impl SioHandler {
             return refuse(AuthErrorCode::TokenRevoked);
         }
         let expiry = sock.data().closed.child_token();
-        {
+        // A CONNECT on a namespace already joined (a token refresh) is
+        // answered like the first, as the reference server does: the new
+        // token's claims and expiry replace the old ones.
+        let old = {
             let mut guard = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
             let st = &mut *guard;
             let (slot, timer) = if ns == NS_WALL {
@@ -181,20 +186,36 @@ impl SioHandler {
             } else {
                 (&mut st.device, &mut st.device_expiry)
             };
-            if slot.is_some() {
-                return; // duplicate CONNECT: already connected, ignore
+            if let Some(t) = timer.replace(expiry.clone()) {
+                t.cancel();
             }
-            *slot = Some(claims.clone());
-            *timer = Some(expiry.clone());
-            st.joins += 1;
+            let old = slot.replace(claims.clone());
+            if old.is_none() {
+                st.joins += 1;
+            }
+            old
+        };
+        match &old {
+            None => {
+                let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
+                counter.fetch_add(1, Relaxed);
+            }
+            // Another org (or device) than before: what the old token
+            // joined is left first (a subscription, a player's registration).
+            Some(o) if o.org != claims.org || o.sub != claims.sub => {
+                if ns == NS_WALL {
+                    self.sequencer.send(Cmd::Unsubscribe { org: o.org.clone(), sid: sock.data().id });
+                } else {
+                    self.sequencer.send(Cmd::DeviceGone { org: o.org.clone(), device_id: o.sub.clone(), sid: sock.data().id });
+                }
+            }
+            Some(_) => {}
         }
         #[derive(serde::Serialize)]
         struct Sid {
             sid: String,
         }
         sock.emit(encode_connect(ns, Some(&Sid { sid: sock.sid() })));
-        let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
-        counter.fetch_add(1, Relaxed);
         if ns == NS_DEVICE {
             self.sequencer.send(Cmd::DeviceConnected {
                 org: claims.org.clone(),
@@ -262,7 +283,7 @@ impl SioHandler {
                 Replier::Socket { sock: peer(&sock), ack: id }.send(&reply);
                 return;
             }
-            return self.rate_error(&sock, ns);
+            return self.rate_error(&sock, ns, "over the event rate limit");
         }
         let arg = args.first().map(|a| a.get()).unwrap_or("null");
         let org = claims.org.clone();
@@ -287,7 +308,7 @@ impl SioHandler {
                     Bucket::take(&mut st.subscribes, now, SUBSCRIBE_RATE_PER_S, SUBSCRIBE_BURST)
                 };
                 if !allowed {
-                    return self.send_error(&sock, ns, ErrorCode::RateLimited, "subscribe: too often; not subscribed");
+                    return self.rate_error(&sock, ns, "subscribe: too often; not subscribed");
                 }
                 if !self.sequencer.send(Cmd::Subscribe { org, sock: peer(&sock), ack, since: sub.since }) {
                     sock.end();
@@ -337,7 +358,7 @@ impl SioHandler {
                 Ok(ev) => match ev.check() {
                     Ok(()) => {
                         if !self.sequencer.send(Cmd::ScheduleExecuted { org, ev }) {
-                            self.rate_error(&sock, ns);
+                            self.rate_error(&sock, ns, "gateway busy; schedule.executed not recorded");
                         }
                     }
                     Err(e) => self.send_error(&sock, ns, ErrorCode::BadRequest, format!("schedule.executed: {e}")),

@@ -156,3 +156,47 @@ fn a_token_expiring_mid_connection_ends_it_with_token_expired() {
         }
     });
 }
+
+/// Reads `raw` until an `events` packet carrying `mutation.applied` of
+/// `mutation_id` arrives.
+async fn applied_seen(raw: &mut Raw, mutation_id: &str) {
+    loop {
+        let p = raw.packet(Duration::from_secs(10)).await.expect("events in time");
+        if let Some((name, arg)) = crate::support::raw::event(&p)
+            && name == "events"
+            && arg["items"].as_array().expect("items").iter().any(|e| e["data"]["mutation_id"] == mutation_id)
+        {
+            return;
+        }
+    }
+}
+
+#[test]
+fn a_repeated_connect_is_answered_and_refreshes_the_token_a_refused_one_changes_nothing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let gw = gateway(dir.path(), |_| {});
+    block_on(async {
+        let url = gw.url();
+        let mut op = Wall::connect(&url, &token("acme", Role::Operator, "alice")).await;
+        let mut raw = Raw::open(&url).await;
+        let soon = now_ms() / 1000 + 3600;
+        let first = raw.connect_ns("/wall", Some(&auth(&token_exp(Role::Viewer, "u", soon)))).await;
+        assert!(first.starts_with("0/wall,"), "{first}");
+        raw.send_sio(&encode_event("/wall", Some(1), "subscribe", &json!({ "since": null }))).await;
+
+        // The same user with a later expiry (a token refresh): answered like
+        // the first CONNECT, and the subscription goes on.
+        let again = raw.connect_ns("/wall", Some(&auth(&token_exp(Role::Viewer, "u", soon + 3600)))).await;
+        assert!(again.starts_with("0/wall,"), "a repeated CONNECT is answered: {again}");
+        let m = mutation("m1", "alice", "playlist.create", None, None, json!({ "name": "A" }));
+        assert_eq!(op.call("mutate", &m).await["status"], "applied");
+        applied_seen(&mut raw, "m1").await;
+
+        // A refused one is answered CONNECT_ERROR and leaves the joined session as it was.
+        let expired = raw.connect_ns("/wall", Some(&auth(&token_exp(Role::Viewer, "u", now_ms() / 1000 - 10)))).await;
+        assert_eq!(refusal(&expired, "/wall"), "token_expired");
+        let m = mutation("m2", "alice", "playlist.create", None, None, json!({ "name": "B" }));
+        assert_eq!(op.call("mutate", &m).await["status"], "applied");
+        applied_seen(&mut raw, "m2").await;
+    });
+}
