@@ -14,14 +14,16 @@ use crate::org_state::OrgState;
 
 const DAY_MS: u64 = 86_400_000;
 
-/// Minutes after midnight of an "HH:MM" string, if well formed.
+/// Minutes after midnight of an "HH:MM" string (00:00..=24:00, the last
+/// one the end of the day), if well formed: the one reading the gateway
+/// checks `daily_*` with and every schedule is evaluated by.
 pub fn minutes_of(hhmm: &str) -> Option<u32> {
     let (h, m) = hhmm.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
+    if h.len() != 2 || m.len() != 2 || !h.bytes().chain(m.bytes()).all(|b| b.is_ascii_digit()) {
         return None;
     }
     let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    (h < 24 && m < 60).then_some(h * 60 + m)
+    (h < 24 && m < 60 || h == 24 && m == 0).then_some(h * 60 + m)
 }
 
 /// Weekday of a Unix-ms time, 0 = Sunday (1970-01-01 was a Thursday).
@@ -133,7 +135,8 @@ mod tests {
     fn hh_mm_is_strict() {
         assert_eq!(minutes_of("08:30"), Some(510));
         assert_eq!(minutes_of("23:59"), Some(1439));
-        for bad in ["24:00", "8:30", "08:60", "0830", "ab:cd", ""] {
+        assert_eq!(minutes_of("24:00"), Some(1440), "the end of the day");
+        for bad in ["24:01", "25:00", "8:30", "08:60", "0830", "ab:cd", "+1:30", ""] {
             assert_eq!(minutes_of(bad), None, "{bad}");
         }
     }
@@ -172,6 +175,17 @@ mod tests {
         assert!(active_at(&s, FRI + DAY_MS + 5 * 60 * MIN), "Saturday 05:00 is still Friday's night");
         assert!(!active_at(&s, FRI + 5 * 60 * MIN), "Friday 05:00 is Thursday's night");
         assert!(!active_at(&s, FRI + 12 * 60 * MIN));
+    }
+
+    #[test]
+    fn a_window_to_24_00_runs_to_midnight() {
+        // The gateway accepts "24:00"; the schedule applies to the day's end.
+        let mut s = sched("evening", ScheduleTarget::Tag("t".into()), 0);
+        s.daily_from = Some("18:00".into());
+        s.daily_to = Some("24:00".into());
+        assert!(active_at(&s, FRI + 23 * 60 * MIN + 59 * MIN));
+        assert!(!active_at(&s, FRI + DAY_MS), "midnight is the next day");
+        assert!(!active_at(&s, FRI + 17 * 60 * MIN));
     }
 
     #[test]

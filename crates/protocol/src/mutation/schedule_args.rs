@@ -95,20 +95,9 @@ fn days(a: &Args, f: &str) -> Result<Vec<u8>, ArgError> {
     Ok(out)
 }
 
-/// Parses "HH:MM" (00:00..=24:00) into minutes of the day.
-pub fn parse_hhmm(s: &str) -> Option<u16> {
-    let (h, m) = s.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let h: u16 = h.parse().ok()?;
-    let m: u16 = m.parse().ok()?;
-    (h < 24 && m < 60 || h == 24 && m == 0).then_some(h * 60 + m)
-}
-
 fn hhmm(a: &Args, f: &str) -> Result<String, ArgError> {
     let s = a.string(f)?;
-    parse_hhmm(s).map(|_| s.to_owned()).ok_or_else(|| ArgError::new(f, "must be \"HH:MM\""))
+    crate::schedule::minutes_of(s).map(|_| s.to_owned()).ok_or_else(|| ArgError::new(f, "must be \"HH:MM\""))
 }
 
 /// Reads a nullable field: absent → None, null → Some(None).
