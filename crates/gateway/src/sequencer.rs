@@ -443,10 +443,11 @@ impl Sequencer {
                 let cluster = self.cluster;
                 let o = self.org(&org);
                 if let Some(rt) = o.rt.get_mut(&device_id)
-                    && rt.sock.as_ref().is_some_and(|s| s.id() == sid)
+                    && let Some(i) = rt.socks.iter().position(|s| s.id() == sid)
                 {
-                    rt.sock = None;
-                    if cluster {
+                    rt.socks.remove(i);
+                    // Its last socket: the device is gone from this node.
+                    if cluster && rt.socks.is_empty() {
                         o.live_out.insert(device_id.clone());
                     }
                     // Keep its last sign of life across a gateway restart.
@@ -541,7 +542,7 @@ impl Sequencer {
                 s.sock.close(Close::ServerClosing);
             }
             for rt in org.rt.values_mut() {
-                if let Some(s) = rt.sock.take() {
+                for s in rt.socks.drain(..) {
                     s.close(Close::ServerClosing);
                 }
             }

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use vizora_protocol::device::CommandAck;
 
 use super::org::Effect;
+use super::org::MAX_DEVICE_SOCKETS;
 use super::{DeviceRt, Org, Sequencer};
 use crate::peer::{Close, PeerId, PeerRef};
 
@@ -55,12 +56,13 @@ impl Sequencer {
             };
             org.record(now, Event::DeviceUpserted(dev));
         }
-        let rt = org.rt.entry(device_id.to_owned()).or_insert(DeviceRt { live: Liveness::default(), sock: None });
-        // A second connection of the same device replaces the first.
-        if let Some(old) = rt.sock.replace(sock.clone())
-            && old.id() != sock.id()
-        {
-            old.close(Close::Refused);
+        let rt = org.rt.entry(device_id.to_owned()).or_insert_with(|| DeviceRt::new(Liveness::default()));
+        if !rt.socks.iter().any(|s| s.id() == sock.id()) {
+            rt.socks.push(sock);
+        }
+        // Past the cap, the oldest connection goes.
+        while rt.socks.len() > MAX_DEVICE_SOCKETS {
+            rt.socks.remove(0).close(Close::Refused);
         }
         // A CONNECT counts as a sign of life.
         rt.live.last_seen_ms = now;
@@ -144,7 +146,7 @@ impl Sequencer {
         let judge_orphans = now.saturating_sub(self.started_ms) > orphan_after;
         for (org_id, org) in &self.orgs {
             for (id, d) in &org.state.devices {
-                let here = org.rt.get(id).is_some_and(|rt| rt.sock.is_some());
+                let here = org.rt.get(id).is_some_and(DeviceRt::connected);
                 if self.cluster && !here {
                     if judge_orphans
                         && matches!(d.status, DeviceStatus::Online | DeviceStatus::Degraded)
@@ -178,7 +180,7 @@ impl Sequencer {
     pub(crate) fn run_effect(&mut self, org_id: &str, effect: Effect, foreign: bool) {
         match effect {
             Effect::Command { device, kind, args } => {
-                let here = self.org(org_id).rt.get(&device).is_some_and(|rt| rt.sock.is_some());
+                let here = self.org(org_id).rt.get(&device).is_some_and(DeviceRt::connected);
                 if here || !(foreign || self.cluster) {
                     self.send_command(org_id, &device, kind, args);
                 }
@@ -189,38 +191,39 @@ impl Sequencer {
                     // Registered again (a newer token) since the removal: keep it.
                     return;
                 }
-                if let Some(rt) = org.rt.remove(&device)
-                    && let Some(s) = rt.sock
-                {
+                for s in org.rt.remove(&device).map(|rt| rt.socks).unwrap_or_default() {
                     s.close(Close::Refused);
                 }
             }
         }
     }
 
-    /// Sends a command to a player's socket; nothing is queued for offline players.
+    /// Sends a command to each of a player's sockets (one `command_id`, an
+    /// ack id each); nothing is queued for offline players.
     pub(crate) fn send_command(&mut self, org_id: &str, device_id: &str, kind: CommandKind, args: serde_json::Value) {
-        let org = self.org(org_id);
-        let Some(sock) = org.rt.get(device_id).and_then(|rt| rt.sock.clone()) else {
+        let socks = self.org(org_id).rt.get(device_id).map(|rt| rt.socks.clone()).unwrap_or_default();
+        if socks.is_empty() {
             tracing::info!(org = org_id, device = device_id, ?kind, "device not connected; command not sent");
             return;
-        };
-        let cmd = Command { command_id: ulid::Ulid::generate().to_string(), kind, args };
-        let ack = self.next_command_ack;
-        self.next_command_ack += 1;
-        let text = vizora_protocol::codec::encode_event(NS_DEVICE, Some(ack), "command", &cmd);
-        if sock.send(text.into()).is_err() {
-            tracing::warn!(device = device_id, "command not delivered: player socket full or closed");
-            return;
         }
-        let pending = PendingCommand {
-            org: org_id.to_owned(),
-            device: device_id.to_owned(),
-            command_id: cmd.command_id,
-            kind,
-            sent: Instant::now(),
-        };
-        self.commands.insert((sock.id(), ack), pending);
+        let cmd = Command { command_id: ulid::Ulid::generate().to_string(), kind, args };
+        for sock in socks {
+            let ack = self.next_command_ack;
+            self.next_command_ack += 1;
+            let text = vizora_protocol::codec::encode_event(NS_DEVICE, Some(ack), "command", &cmd);
+            if sock.send(text.into()).is_err() {
+                tracing::warn!(device = device_id, "command not delivered: player socket full or closed");
+                continue;
+            }
+            let pending = PendingCommand {
+                org: org_id.to_owned(),
+                device: device_id.to_owned(),
+                command_id: cmd.command_id.clone(),
+                kind,
+                sent: Instant::now(),
+            };
+            self.commands.insert((sock.id(), ack), pending);
+        }
     }
 
     /// A player's answer to a command.
@@ -263,7 +266,7 @@ impl Sequencer {
         for (org_id, org) in &self.orgs {
             for (id, rt) in &org.rt {
                 if !org.state.devices.contains_key(id)
-                    && let Some(sock) = &rt.sock
+                    && let Some(sock) = rt.socks.first()
                 {
                     todo.push((org_id.clone(), id.clone(), sock.clone()));
                 }

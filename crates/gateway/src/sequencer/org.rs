@@ -21,7 +21,24 @@ use crate::store::{OrgBatch, StoreError, StoredOrg};
 /// Liveness and socket of one device.
 pub(crate) struct DeviceRt {
     pub(crate) live: Liveness,
-    pub(crate) sock: Option<PeerRef>,
+    /// Its connected sockets, oldest first (PROTOCOL.md §8: `command` goes
+    /// to "the player's connected sockets"), at most [`MAX_DEVICE_SOCKETS`].
+    pub(crate) socks: Vec<PeerRef>,
+}
+
+/// Sockets one device may hold at once; a connection past it closes the
+/// oldest (a player that reconnects before its old socket times out).
+pub(crate) const MAX_DEVICE_SOCKETS: usize = 4;
+
+impl DeviceRt {
+    pub(crate) fn new(live: Liveness) -> Self {
+        Self { live, socks: Vec::new() }
+    }
+
+    /// Whether the device has a socket on this node.
+    pub(crate) fn connected(&self) -> bool {
+        !self.socks.is_empty()
+    }
 }
 
 /// A `/wall` subscriber.
@@ -233,7 +250,7 @@ impl Org {
             })?;
             if let Entity::Device(d) = &e {
                 let live = Liveness { last_seen_ms: d.last_seen_ms, ..Liveness::default() };
-                org.rt.insert(d.id.clone(), DeviceRt { live, sock: None });
+                org.rt.insert(d.id.clone(), DeviceRt::new(live));
             }
             if let Entity::Alert(a) = &e {
                 if a.state == AlertState::Resolved {

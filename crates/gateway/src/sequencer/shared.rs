@@ -97,7 +97,7 @@ impl Sequencer {
         fresh.checkpoint_head = fresh.head;
         if let Some(old) = self.orgs.remove(org_id) {
             for (id, rt) in old.rt {
-                if rt.sock.is_some() || !fresh.rt.contains_key(&id) {
+                if rt.connected() || !fresh.rt.contains_key(&id) {
                     fresh.rt.insert(id, rt);
                 }
             }
@@ -217,7 +217,7 @@ impl Sequencer {
         }
         let local: Vec<String> = {
             let o = self.org(org_id);
-            o.rt.iter().filter(|(_, rt)| rt.sock.is_some()).map(|(id, _)| id.clone()).collect()
+            o.rt.iter().filter(|(_, rt)| rt.connected()).map(|(id, _)| id.clone()).collect()
         };
         let mut unknown = Vec::new();
         for id in local {
@@ -225,7 +225,7 @@ impl Sequencer {
             if o.state.devices.contains_key(&id) {
                 self.reevaluate(org_id, &id, now);
             } else if !o.removed.contains_key(&id)
-                && let Some(sock) = o.rt.get(&id).and_then(|rt| rt.sock.clone())
+                && let Some(sock) = o.rt.get(&id).and_then(|rt| rt.socks.first().cloned())
             {
                 unknown.push((id, sock));
             }
@@ -318,7 +318,7 @@ impl Sequencer {
         // Only orgs this node knows from the log: a relay creates none.
         let Some(org) = self.orgs.get_mut(org_id) else { return };
         for d in msg.devices {
-            if org.rt.get(&d.id).is_some_and(|rt| rt.sock.is_some()) {
+            if org.rt.get(&d.id).is_some_and(|rt| rt.connected()) {
                 continue;
             }
             let Some(dev) = org.state.devices.get_mut(&d.id) else { continue };

@@ -300,18 +300,30 @@ fn player_events_commands_and_a_second_connection_of_the_same_device() {
         let ack_id = ack_id.expect("a command asks for an ack");
         p.send(Ctl::Ack(ack_id, json!({ "ok": true })));
 
-        // The same device id again: the new connection wins, the old one is dropped.
+        // The same device id again: both connections stay, and a command
+        // goes to each ("the player's connected sockets", §8), one command_id.
         let mut p2 = Player::connect(&url, "p1").await;
-        p.gone().await;
         let ack = op.call("mutate", &mutation("x2", "op", "device.restart", Some("p1"), None, json!({}))).await;
         assert_eq!(ack["seq"], 5, "reconnecting an online device logs nothing: {ack}");
-        let (cmd, _) = p2.next_event("command").await;
-        assert_eq!(cmd["kind"], "restart");
+        let (first, _) = p.next_event("command").await;
+        let (second, _) = p2.next_event("command").await;
+        assert_eq!((&first["kind"], &second["kind"]), (&json!("restart"), &json!("restart")));
+        assert_eq!(first["command_id"], second["command_id"], "one command, sent to each socket");
 
-        // Removing it disconnects it.
+        // Past four sockets for one device, the oldest goes.
+        let mut more = Vec::new();
+        for _ in 0..3 {
+            more.push(Player::connect(&url, "p1").await);
+        }
+        p.gone().await;
+
+        // Removing it disconnects every socket it has.
         let mut admin = Wall::connect(&url, &token("acme", Role::Admin, "root")).await;
         let ack = admin.call("mutate", &mutation("rm", "adm", "device.remove", Some("p1"), Some(2), json!({}))).await;
         assert_eq!(ack["status"], "applied", "{ack}");
         p2.gone().await;
+        for mut m in more {
+            m.gone().await;
+        }
     });
 }
