@@ -105,7 +105,12 @@ impl ServerUrl {
         let engine = if ws.contains("/socket.io/") {
             ws
         } else {
-            format!("{}/socket.io/?EIO=4&transport=websocket", ws.trim_end_matches('/'))
+            // A query goes on with the Engine.IO one (as Socket.IO clients
+            // send theirs); a fragment is never sent.
+            let ws = ws.split_once('#').map_or(ws.as_str(), |(w, _)| w);
+            let (path, query) = ws.split_once('?').unwrap_or((ws, ""));
+            let extra = if query.is_empty() { String::new() } else { format!("&{query}") };
+            format!("{}/socket.io/?EIO=4&transport=websocket{extra}", path.trim_end_matches('/'))
         };
         engine.parse::<tokio_tungstenite::tungstenite::http::Uri>().map_err(|e| bad(e.to_string()))?;
         Ok(Self { engine, host: host.to_owned(), tls })
@@ -482,6 +487,14 @@ mod tests {
             let u = ServerUrl::parse(given).expect(given);
             assert_eq!(u.engine, format!("{base}{EIO}"), "{given}");
             assert_eq!(u.tls, tls, "{given}");
+        }
+        // A query travels with the Engine.IO one; a fragment is dropped.
+        for (given, engine) in [
+            ("http://h:1?site=lobby", format!("ws://h:1{EIO}&site=lobby")),
+            ("http://h:1/?a=1&b=2#top", format!("ws://h:1{EIO}&a=1&b=2")),
+            ("https://h/vizora/#x", format!("wss://h/vizora{EIO}")),
+        ] {
+            assert_eq!(ServerUrl::parse(given).expect(given).engine, engine, "{given}");
         }
         assert_eq!(engine_url("http://h:1"), format!("ws://h:1{EIO}"));
     }
