@@ -331,8 +331,12 @@ impl ClusterStore {
 }
 
 impl LogStore for ClusterStore {
-    fn load(&self) -> Result<Vec<StoredOrg>, StoreError> {
-        self.copy.load()
+    fn load(&self, decided_max: usize) -> Result<Vec<StoredOrg>, StoreError> {
+        self.copy.load(decided_max)
+    }
+
+    fn decided(&self, org: &str, client_id: &str, mutation_id: &str) -> Result<Option<(String, u64)>, StoreError> {
+        self.copy.decided(org, client_id, mutation_id)
     }
 
     fn commit(&mut self, batches: &mut [OrgBatch]) -> Result<(), Unwritten> {

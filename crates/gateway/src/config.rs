@@ -97,7 +97,8 @@ pub struct GatewayConfig {
     /// Loopback clients (local tools, a reverse proxy on the same host) are
     /// not held to `max_connections_per_ip`.
     pub per_ip_exempt_loopback: bool,
-    /// Most decided mutation ids remembered per org; the oldest go first.
+    /// Most decided mutation ids kept in memory per org, newest first; the
+    /// others are looked up on disk, where every one stays 24 hours.
     pub decided_per_org_max: usize,
     /// Resolved alerts leave snapshots (not the log) after this long.
     pub resolved_alert_retention_s: u64,

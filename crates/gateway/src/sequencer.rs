@@ -300,7 +300,7 @@ pub fn spawn(
     let Some(first) = stores.first() else {
         return Err(crate::store::StoreError::Shared("no store to sequence onto".into()));
     };
-    let stored = first.load()?;
+    let stored = first.load(cfg.decided_per_org_max)?;
     let window_s = cfg.metrics_window_s;
     let connect_timeout = Duration::from_millis(cfg.connect_timeout_ms);
     let shared = Arc::new(Shared::new(counters.clone(), clock.clone(), connect_timeout, n));

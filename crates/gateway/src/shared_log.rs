@@ -106,6 +106,7 @@ impl Checkpoint {
             head: self.head,
             entities,
             decided: self.decided,
+            decided_spilled_ms: None,
             removed: self.removed,
             shared_seq: self.shared_seq,
         })

@@ -85,8 +85,12 @@ pub struct StoredOrg {
     pub head: u64,
     /// Every entity, as `(kind, JSON)`.
     pub entities: Vec<(EntityKind, String)>,
-    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`, oldest first.
+    /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`,
+    /// oldest first: the newest the sequencer keeps in memory.
     pub decided: Vec<(String, String, String, u64)>,
+    /// When the newest decided id left out of `decided` was decided: it is
+    /// still on disk, and looked up there ([`LogStore::decided`]).
+    pub decided_spilled_ms: Option<u64>,
     /// Removed devices `(device_id, removed_ms)`.
     pub removed: Vec<(String, u64)>,
     /// Several nodes: the shared log's sequence of the org's last message
@@ -109,8 +113,6 @@ pub struct OrgBatch {
     pub entities: Vec<(EntityKind, String, Option<String>)>,
     /// Decided mutations `(client_id, mutation_id, ack JSON, decided_ms)`.
     pub decided: Vec<(String, String, String, u64)>,
-    /// Decided ids dropped over the per-org cap `(client_id, mutation_id)`.
-    pub forget_decided: Vec<(String, String)>,
     /// Device removals `(device_id, Some(removed_ms))`, or `None` when the
     /// device registered again.
     pub removed: Vec<(String, Option<u64>)>,
@@ -174,7 +176,6 @@ impl OrgBatch {
         self.entries.is_empty()
             && self.entities.is_empty()
             && self.decided.is_empty()
-            && self.forget_decided.is_empty()
             && self.removed.is_empty()
     }
 }
@@ -185,8 +186,12 @@ impl OrgBatch {
 /// or sent. SQLite implements it here; a shared store for several gateway
 /// nodes implements the same interface.
 pub trait LogStore: Send {
-    /// Every org with its entities and decided mutation ids.
-    fn load(&self) -> Result<Vec<StoredOrg>, StoreError>;
+    /// Every org with its entities and its newest `decided_max` decided
+    /// mutation ids (the others stay on disk, see [`LogStore::decided`]).
+    fn load(&self, decided_max: usize) -> Result<Vec<StoredOrg>, StoreError>;
+    /// A decided mutation on disk: `(ack JSON, decided_ms)`. PROTOCOL.md §6
+    /// keeps decided ids 24 hours; past the memory cap they are found here.
+    fn decided(&self, org: &str, client_id: &str, mutation_id: &str) -> Result<Option<(String, u64)>, StoreError>;
     /// Writes batches durably, each atomically (on one node all of them in
     /// one transaction). A shared store fills in each batch's `shared_seq`.
     fn commit(&mut self, batches: &mut [OrgBatch]) -> Result<(), Unwritten>;
@@ -397,7 +402,7 @@ impl SqliteStore {
 
 impl LogStore for SqliteStore {
     /// Loads every org with its entities.
-    fn load(&self) -> Result<Vec<StoredOrg>, StoreError> {
+    fn load(&self, decided_max: usize) -> Result<Vec<StoredOrg>, StoreError> {
         let mut orgs = Vec::new();
         let mut stmt = self.conn.prepare("SELECT org, epoch, head FROM orgs ORDER BY org")?;
         let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, i64>(2)?)))?;
@@ -409,6 +414,7 @@ impl LogStore for SqliteStore {
                 head: head as u64,
                 entities: Vec::new(),
                 decided: Vec::new(),
+                decided_spilled_ms: None,
                 removed: Vec::new(),
                 shared_seq: 0,
             });
@@ -441,18 +447,33 @@ impl LogStore for SqliteStore {
                 o.removed.push(row?);
             }
         }
-        let mut stmt = self
-            .conn
-            .prepare("SELECT client_id, mutation_id, ack, ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms")?;
+        // The newest `decided_max`, and when the newest one left on disk was decided.
+        let mut stmt = self.conn.prepare(
+            "SELECT client_id, mutation_id, ack, ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms DESC LIMIT ?2",
+        )?;
+        let mut spilled = self.conn.prepare("SELECT ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms DESC LIMIT 1 OFFSET ?2")?;
+        let limit = i64::try_from(decided_max).unwrap_or(i64::MAX);
         for o in &mut orgs {
-            let rows = stmt.query_map([&o.org], |r| {
+            let rows = stmt.query_map(rusqlite::params![&o.org, limit], |r| {
                 Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)? as u64))
             })?;
             for row in rows {
                 o.decided.push(row?);
             }
+            o.decided.reverse();
+            let ts: Option<i64> = spilled.query_row(rusqlite::params![&o.org, limit], |r| r.get(0)).optional()?;
+            o.decided_spilled_ms = ts.map(|t| t as u64);
         }
         Ok(orgs)
+    }
+
+    fn decided(&self, org: &str, client_id: &str, mutation_id: &str) -> Result<Option<(String, u64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ack, ts_ms FROM decided WHERE org = ?1 AND client_id = ?2 AND mutation_id = ?3")?;
+        Ok(stmt
+            .query_row([org, client_id, mutation_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+            .optional()?)
     }
 
     /// Forgets decided mutation ids older than `before_ms`.

@@ -174,3 +174,45 @@ fn a_restart_keeps_entities_log_epoch_and_decided_ids() {
     });
     gw.stop();
 }
+
+#[test]
+fn decided_ids_past_the_memory_cap_are_found_on_disk_before_and_after_a_restart() {
+    // §6: servers remember decided ids at least 24 hours; the per-org cap
+    // only bounds memory.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let capped = |dir: &std::path::Path| {
+        let cfg = vizora_gateway::GatewayConfig { decided_per_org_max: 3, ..support::config(dir) };
+        vizora_gateway::Embedded::start(cfg, vizora_gateway::Auth::hs256(support::SECRET)).expect("gateway starts")
+    };
+    let create = |i: usize, name: &str| {
+        mutation(&format!("m{i}"), "wall-a", "playlist.create", None, None, json!({ "id": format!("p{i}"), "name": name }))
+    };
+    let gw = capped(dir.path());
+    rt().block_on(async {
+        let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
+        for i in 0..10 {
+            assert_eq!(op.call("mutate", &create(i, "first")).await["status"], "applied");
+        }
+        // m0 left memory seven decisions ago: its repeat is still a duplicate.
+        assert_eq!(op.call("mutate", &create(0, "again")).await, json!({ "status": "duplicate", "seq": 1, "rev": 1 }));
+        // An invalid one is decided too, and found the same way.
+        let bad = mutation("bad", "wall-a", "playlist.rename", Some("p1"), Some(1), json!({ "name": "" }));
+        assert_eq!(op.call("mutate", &bad).await["status"], "rejected");
+        for i in 10..14 {
+            assert_eq!(op.call("mutate", &create(i, "first")).await["status"], "applied");
+        }
+        assert_eq!(op.call("mutate", &bad).await, json!({ "status": "duplicate" }));
+    });
+    gw.stop();
+
+    // After a restart only the newest three are loaded; the rest are on disk.
+    let gw = capped(dir.path());
+    rt().block_on(async {
+        let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
+        assert_eq!(op.call("mutate", &create(5, "again")).await, json!({ "status": "duplicate", "seq": 11, "rev": 1 }));
+        assert_eq!(op.call("mutate", &create(13, "again")).await, json!({ "status": "duplicate", "seq": 27, "rev": 1 }));
+        // A new id is decided as ever.
+        assert_eq!(op.call("mutate", &create(20, "new")).await["status"], "applied");
+    });
+    gw.stop();
+}

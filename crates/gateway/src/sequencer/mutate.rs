@@ -10,7 +10,7 @@ use vizora_protocol::device::CommandKind;
 use vizora_protocol::{Claims, Event, Mutation, MutationAck, MutationOp};
 
 use super::Sequencer;
-use super::org::Effect;
+use super::org::{DecidedKey, Effect, duplicate};
 
 impl Sequencer {
     /// Decides a mutation. The reply goes out after the batch is on disk.
@@ -19,12 +19,14 @@ impl Sequencer {
         let (failing, cap) = (self.store_failing, self.cfg.decided_per_org_max);
         let key = (m.client_id.clone(), m.mutation_id.clone());
         let counters = self.counters.clone();
-        let org = self.org(&claims.org);
         // A known decided id answers `duplicate` even while the store fails.
-        if let Some(dup) = org.duplicate_of(&key) {
-            counters.mutations_duplicate.fetch_add(1, Relaxed);
+        if let Some(dup) = self.decided_before(&claims.org, &key) {
+            if matches!(dup, MutationAck::Duplicate { .. }) {
+                counters.mutations_duplicate.fetch_add(1, Relaxed);
+            }
             return dup;
         }
+        let org = self.org(&claims.org);
         if failing {
             counters.refused_while_failing.fetch_add(1, Relaxed);
             return super::commit::unavailable();
@@ -66,6 +68,32 @@ impl Sequencer {
         reply
     }
 
+    /// The answer to a repeat of `key` if it was decided: from memory, or,
+    /// past the memory cap, from disk (decided ids are kept 24 hours, §6).
+    /// A disk that cannot be read answers `unavailable`: applying twice is
+    /// worse than a retry.
+    fn decided_before(&mut self, org_id: &str, key: &DecidedKey) -> Option<MutationAck> {
+        let org = self.org(org_id);
+        if let Some(dup) = org.duplicate_of(key) {
+            return Some(dup);
+        }
+        org.decided_spilled_ms?;
+        match self.store.decided(org_id, &key.0, &key.1) {
+            Ok(None) => None,
+            Ok(Some((json, _))) => match serde_json::from_str::<MutationAck>(&json) {
+                Ok(first) => Some(duplicate(&first)),
+                Err(e) => {
+                    tracing::error!(org = org_id, cause = %e, "unreadable decided row; answering unavailable");
+                    Some(super::commit::unavailable())
+                }
+            },
+            Err(e) => {
+                tracing::warn!(org = org_id, cause = %e, "decided lookup failed; answering unavailable");
+                Some(super::commit::unavailable())
+            }
+        }
+    }
+
     /// Records an outcome decided outside `apply`; a repeat gets `duplicate`.
     pub(crate) fn remember(
         &mut self,
@@ -77,11 +105,11 @@ impl Sequencer {
         let now = self.now();
         let (failing, cap) = (self.store_failing, self.cfg.decided_per_org_max);
         let counters = self.counters.clone();
-        let org = self.org(org_id);
         let key = (client_id, mutation_id);
-        if let Some(dup) = org.duplicate_of(&key) {
+        if let Some(dup) = self.decided_before(org_id, &key) {
             return dup;
         }
+        let org = self.org(org_id);
         counters.mutations_rejected.fetch_add(1, Relaxed);
         // While the store fails the outcome is answered, not remembered: a
         // retry is judged again and gets the same answer.

@@ -76,7 +76,7 @@ pub(crate) enum Redo {
     Decided { client_id: String, mutation_id: String, reply: MutationAck },
 }
 
-type DecidedKey = (String, String);
+pub(crate) type DecidedKey = (String, String);
 
 pub(crate) struct Org {
     pub(crate) id: String,
@@ -91,6 +91,10 @@ pub(crate) struct Org {
     pub(crate) decided: HashMap<DecidedKey, (MutationAck, u64)>,
     /// Decided keys oldest first, for expiry and the per-org cap.
     decided_order: VecDeque<(u64, DecidedKey)>,
+    /// When the newest decided id the cap dropped from memory was decided:
+    /// until it is older than the retention, a miss here is looked up on
+    /// disk, where decided ids stay 24 hours whatever the cap.
+    pub(crate) decided_spilled_ms: Option<u64>,
     /// Removed devices and when (PROTOCOL.md §2 `token_revoked`).
     pub(crate) removed: HashMap<String, u64>,
     /// When each resolved alert was resolved (this process's knowledge).
@@ -169,6 +173,7 @@ impl Org {
             open_alerts: HashMap::new(),
             decided: HashMap::new(),
             decided_order: VecDeque::new(),
+            decided_spilled_ms: None,
             removed: HashMap::new(),
             resolved_at: HashMap::new(),
             subs: Vec::new(),
@@ -271,6 +276,7 @@ impl Org {
             org.decided_order.push_back((ts, key.clone()));
             org.decided.insert(key, (ack, ts));
         }
+        org.decided_spilled_ms = s.decided_spilled_ms;
         org.removed = s.removed.into_iter().collect();
         org.shared_seq = s.shared_seq;
         Ok(org)
@@ -418,7 +424,8 @@ impl Org {
         }
     }
 
-    /// Remembers a decided outcome; past `cap` the oldest id is forgotten.
+    /// Remembers a decided outcome; past `cap` the oldest id leaves memory
+    /// (it stays on disk until the retention prunes it).
     pub(crate) fn remember(&mut self, key: DecidedKey, reply: &MutationAck, now: u64, cap: usize) {
         let json = serde_json::to_string(reply).unwrap_or_default();
         self.batch.decided.push((key.0.clone(), key.1.clone(), json, now));
@@ -429,13 +436,16 @@ impl Org {
             // An entry a roll-back or a newer decision left behind is skipped.
             if self.decided.get(&old).is_some_and(|(_, at)| *at == ts) {
                 self.decided.remove(&old);
-                self.batch.forget_decided.push(old);
+                self.decided_spilled_ms = Some(self.decided_spilled_ms.map_or(ts, |s| s.max(ts)));
             }
         }
     }
 
     /// Forgets decided ids older than `before_ms` (the store prunes its own).
     pub(crate) fn expire_decided(&mut self, before_ms: u64) {
+        if self.decided_spilled_ms.is_some_and(|t| t < before_ms) {
+            self.decided_spilled_ms = None;
+        }
         while self.decided_order.front().is_some_and(|(ts, _)| *ts < before_ms) {
             if let Some((ts, key)) = self.decided_order.pop_front()
                 && self.decided.get(&key).is_some_and(|(_, at)| *at == ts)
@@ -447,10 +457,7 @@ impl Org {
 
     /// The outcome a repeat of `key` gets, if it was decided.
     pub(crate) fn duplicate_of(&self, key: &DecidedKey) -> Option<MutationAck> {
-        self.decided.get(key).map(|(first, _)| match first {
-            MutationAck::Applied { seq, rev } => MutationAck::Duplicate { seq: Some(*seq), rev: Some(*rev) },
-            _ => MutationAck::Duplicate { seq: None, rev: None },
-        })
+        self.decided.get(key).map(|(first, _)| duplicate(first))
     }
 
     pub(crate) fn has_pending(&self) -> bool {
@@ -520,5 +527,13 @@ impl Org {
         self.executed.clear();
         self.batch_since = None;
         self.snapshot_cache = None;
+    }
+}
+
+/// What a repeat of a mutation decided as `first` is answered (PROTOCOL.md §8).
+pub(crate) fn duplicate(first: &MutationAck) -> MutationAck {
+    match first {
+        MutationAck::Applied { seq, rev } => MutationAck::Duplicate { seq: Some(*seq), rev: Some(*rev) },
+        _ => MutationAck::Duplicate { seq: None, rev: None },
     }
 }

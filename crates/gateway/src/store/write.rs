@@ -61,8 +61,6 @@ impl SqliteStore {
             let mut dec = tx.prepare_cached(
                 "INSERT OR REPLACE INTO decided (org, client_id, mutation_id, ack, ts_ms) VALUES (?1, ?2, ?3, ?4, ?5)",
             )?;
-            let mut forget =
-                tx.prepare_cached("DELETE FROM decided WHERE org = ?1 AND client_id = ?2 AND mutation_id = ?3")?;
             let mut removed = tx.prepare_cached(
                 "INSERT OR REPLACE INTO removed_devices (org, device, removed_ms) VALUES (?1, ?2, ?3)",
             )?;
@@ -95,10 +93,6 @@ impl SqliteStore {
                 }
                 for (client, mid, ack, ts) in &b.decided {
                     dec.execute(params![b.org, client, mid, ack, *ts as i64])?;
-                }
-                // After the inserts: an id decided and evicted in one batch stays off disk.
-                for (client, mid) in &b.forget_decided {
-                    forget.execute(params![b.org, client, mid])?;
                 }
                 for (kind, id, json) in &b.entities {
                     match json {
