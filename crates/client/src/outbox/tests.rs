@@ -88,18 +88,21 @@ fn an_unanswered_mutation_is_resent_with_the_same_id_and_either_answer_decides()
 }
 
 #[test]
-fn rate_limited_pauses_and_retries_before_anything_later() {
-    let mut o = outbox(100);
-    o.queue((0..3).map(queued).collect());
-    let t0 = Instant::now();
-    assert_eq!(send_all(&mut o, 0, t0), ["m0", "m1", "m2"]);
-    assert!(o.on_ack(0, LIMITED, t0).is_empty(), "not final, not reported");
-    assert!(o.on_ack(1, LIMITED, t0).is_empty());
-    assert!(o.next_to_send(t0).is_none(), "paused");
-    let resume = o.next_deadline().expect("a deadline to resume at");
-    o.tick(resume);
-    assert_eq!(send_all(&mut o, 3, resume), ["m0", "m1"], "retried in order, same ids");
-    assert_eq!(o.len(), 3);
+fn rate_limited_and_unavailable_pause_and_retry_before_anything_later() {
+    const UNAVAILABLE: &str = r#"{"status":"rejected","code":"unavailable","message":"store failing"}"#;
+    for answer in [LIMITED, UNAVAILABLE] {
+        let mut o = outbox(100);
+        o.queue((0..3).map(queued).collect());
+        let t0 = Instant::now();
+        assert_eq!(send_all(&mut o, 0, t0), ["m0", "m1", "m2"]);
+        assert!(o.on_ack(0, answer, t0).is_empty(), "not final, not reported: {answer}");
+        assert!(o.on_ack(1, answer, t0).is_empty());
+        assert!(o.next_to_send(t0).is_none(), "paused: {answer}");
+        let resume = o.next_deadline().expect("a deadline to resume at");
+        o.tick(resume);
+        assert_eq!(send_all(&mut o, 3, resume), ["m0", "m1"], "retried in order, same ids: {answer}");
+        assert_eq!(o.len(), 3);
+    }
 }
 
 #[test]

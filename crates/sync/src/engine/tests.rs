@@ -201,13 +201,16 @@ fn a_rejected_change_rolls_back_and_says_why() {
 }
 
 #[test]
-fn rate_limited_stays_pending_for_a_retry() {
-    let mut e = engine();
-    e.mutate(rename("m1", "d1", 1, "Atrium"), ctx("n1")).expect("applies");
-    let ack = MutationAck::rejected(RejectCode::RateLimited, "slow down");
-    assert_eq!(e.ack("m1", &ack), AckOutcome::Retry);
-    assert_eq!(e.unacked().map(|m| m.mutation_id.as_str()).collect::<Vec<_>>(), vec!["m1"]);
-    assert_eq!(name_of(e.view(), "d1"), "Atrium");
+fn rate_limited_and_unavailable_stay_pending_for_a_retry() {
+    // Neither is decided (§6): the change stays shown and is sent again.
+    for code in [RejectCode::RateLimited, RejectCode::Unavailable] {
+        let mut e = engine();
+        e.mutate(rename("m1", "d1", 1, "Atrium"), ctx("n1")).expect("applies");
+        let ack = MutationAck::rejected(code, "retry later");
+        assert_eq!(e.ack("m1", &ack), AckOutcome::Retry, "{code:?}");
+        assert_eq!(e.unacked().map(|m| m.mutation_id.as_str()).collect::<Vec<_>>(), vec!["m1"], "{code:?}");
+        assert_eq!(name_of(e.view(), "d1"), "Atrium", "{code:?}");
+    }
 }
 
 #[test]
