@@ -224,7 +224,7 @@ fn mint(auth: &vizora_gateway::Auth, org: &str, role: vizora_protocol::Role, sub
         org: org.into(),
         role,
         exp: vizora_protocol::now_ms() / 1000 + 86_400,
-        iat: Some(vizora_protocol::now_ms() / 1000),
+        iat: Some((vizora_protocol::now_ms() / 1000) as f64),
     };
     auth.mint(&claims).unwrap_or_default()
 }
@@ -310,7 +310,7 @@ fn run_sim(args: SimArgs) -> anyhow::Result<ExitCode> {
                 org: org.clone(),
                 role: vizora_protocol::Role::Device,
                 exp: vizora_protocol::now_ms() / 1000 + 30 * 86_400,
-                iat: Some(vizora_protocol::now_ms() / 1000),
+                iat: Some((vizora_protocol::now_ms() / 1000) as f64),
             };
             auth.mint(&claims).unwrap_or_default()
         }),

@@ -106,7 +106,7 @@ fn token(auth: &Auth, role: Role, sub: &str) -> String {
         org: DEMO_ORG.into(),
         role,
         exp: now_ms() / 1000 + 30 * 86_400,
-        iat: Some(now_ms() / 1000),
+        iat: Some((now_ms() / 1000) as f64),
     };
     auth.mint(&claims).unwrap_or_default()
 }

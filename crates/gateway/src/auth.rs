@@ -120,7 +120,7 @@ mod tests {
     }
 
     #[test]
-    fn fractional_jwt_dates_are_accepted_exp_rounded_up_iat_down() {
+    fn fractional_jwt_dates_are_accepted_exp_rounded_up() {
         // PyJWT given `time.time() + 3600`, say: RFC 7519 NumericDates may be fractional.
         let auth = Auth::hs256(b"secret");
         let now = jsonwebtoken::get_current_timestamp() as f64;
@@ -129,7 +129,8 @@ mod tests {
         }));
         let c = auth.verify(&token).expect("valid");
         assert_eq!(c.exp, now as u64 + 61);
-        assert_eq!(c.iat, Some(now as u64 - 1));
+        assert_eq!(c.iat, Some(now - 0.75));
+        assert_eq!(c.iat_ms(), now as u64 * 1000 - 750);
         let expired = sign(&serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": 1000.5 }));
         assert_eq!(auth.verify(&expired), Err(AuthErrorCode::TokenExpired));
     }

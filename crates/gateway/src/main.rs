@@ -89,7 +89,7 @@ fn main() -> anyhow::Result<()> {
             org: org.clone(),
             role: parse_role(role)?,
             exp,
-            iat: Some(vizora_protocol::now_ms() / 1000),
+            iat: Some((vizora_protocol::now_ms() / 1000) as f64),
         };
         let token = Auth::hs256(&secret).mint(&claims).context("signing failed")?;
         println!("{token}");

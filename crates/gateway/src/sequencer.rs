@@ -438,7 +438,9 @@ impl Sequencer {
 
     fn handle(&mut self, cmd: Cmd) {
         match cmd {
-            Cmd::DeviceConnected { org, device_id, iat, sock } => self.device_connected(&org, &device_id, iat, sock),
+            Cmd::DeviceConnected { org, device_id, iat_ms, sock } => {
+                self.device_connected(&org, &device_id, iat_ms, sock)
+            }
             Cmd::DeviceGone { org, device_id, sid } => {
                 let cluster = self.cluster;
                 let o = self.org(&org);

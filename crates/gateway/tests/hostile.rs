@@ -71,7 +71,7 @@ fn auth(token: &str) -> Value {
 }
 
 /// A token with an explicit `iat` (seconds); `support::token` has none.
-fn token_iat(org: &str, role: Role, sub: &str, iat: Option<u64>) -> String {
+fn token_iat(org: &str, role: Role, sub: &str, iat: Option<f64>) -> String {
     let claims = Claims { sub: sub.into(), org: org.into(), role, exp: now_ms() / 1000 + 3600, iat };
     Auth::hs256(SECRET).mint(&claims).expect("mint")
 }

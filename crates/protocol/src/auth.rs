@@ -34,7 +34,7 @@ impl Role {
 }
 
 /// JWT claims.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Claims {
     /// User id, or device id on `/device`.
     pub sub: String,
@@ -47,11 +47,26 @@ pub struct Claims {
     /// before its token does.
     #[serde(deserialize_with = "numeric_date::exp")]
     pub exp: u64,
-    /// Issued at, seconds since the epoch; a token without it counts as
-    /// issued at 0 (PROTOCOL.md §2). A fractional one is rounded down, so
-    /// a token issued before a removal never passes as issued after it.
-    #[serde(default, deserialize_with = "numeric_date::iat", skip_serializing_if = "Option::is_none")]
-    pub iat: Option<u64>,
+    /// Issued at, seconds since the epoch, fractions allowed (written as an
+    /// integer when whole); a token without it counts as issued at 0
+    /// (PROTOCOL.md §2).
+    #[serde(
+        default,
+        deserialize_with = "numeric_date::iat",
+        serialize_with = "crate::bounds::ser_opt_seconds",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub iat: Option<f64>,
+}
+
+impl Claims {
+    /// `iat` in whole milliseconds, rounded down (0 without one): for
+    /// integer `removed_ms`, `iat * 1000 < removed_ms` (§2 `token_revoked`)
+    /// holds exactly when `iat_ms() < removed_ms`.
+    pub fn iat_ms(&self) -> u64 {
+        // In 0..=2^53-1 seconds (checked when read); the cast saturates.
+        self.iat.map_or(0, |s| (s * 1000.0).floor() as u64)
+    }
 }
 
 /// JWT NumericDates: any JSON number of seconds, 0..=2^53-1, fractions
@@ -59,20 +74,20 @@ pub struct Claims {
 mod numeric_date {
     use serde::{Deserialize, Deserializer, de::Error};
 
-    fn seconds<E: Error>(v: f64, round: fn(f64) -> f64) -> Result<u64, E> {
+    fn seconds<E: Error>(v: f64) -> Result<f64, E> {
         if !(0.0..=crate::bounds::MAX_SAFE_INT as f64).contains(&v) {
             return Err(E::custom("a JWT date must be a number of seconds in 0..=2^53-1"));
         }
-        // In range, so the cast is exact.
-        Ok(round(v) as u64)
+        Ok(v)
     }
 
     pub(super) fn exp<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-        seconds(f64::deserialize(d)?, f64::ceil)
+        // In range, so the cast is exact.
+        Ok(seconds(f64::deserialize(d)?)?.ceil() as u64)
     }
 
-    pub(super) fn iat<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
-        Option::<f64>::deserialize(d)?.map(|v| seconds(v, f64::floor)).transpose()
+    pub(super) fn iat<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        Option::<f64>::deserialize(d)?.map(seconds).transpose()
     }
 }
 

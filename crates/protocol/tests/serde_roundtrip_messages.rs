@@ -145,7 +145,7 @@ fn claims_read_iat_ignore_other_registered_extras_and_need_exp() {
     let c: Claims = serde_json::from_str(with_extras).unwrap();
     assert_eq!(
         c,
-        Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000, iat: Some(1_764_230_400) }
+        Claims { sub: s("dev-1"), org: s("org-1"), role: Role::Device, exp: 1_764_234_000, iat: Some(1_764_230_400.0) }
     );
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"viewer"}"#).is_err());
     assert!(serde_json::from_str::<Claims>(r#"{"sub":"u","org":"o","role":"root","exp":1}"#).is_err());

@@ -228,7 +228,7 @@ pub(crate) async fn provision(
         role: Role::Device,
         exp: now_s + ttl,
         // After the creation: an older token of a removed device stays revoked.
-        iat: Some(now_s),
+        iat: Some(now_s as f64),
     };
     let token = api
         .auth

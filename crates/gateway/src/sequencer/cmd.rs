@@ -16,8 +16,8 @@ pub enum Cmd {
         org: String,
         /// Device id (token `sub`).
         device_id: String,
-        /// The token's `iat`, seconds (0 when absent).
-        iat: u64,
+        /// The token's `iat` in milliseconds, rounded down (0 when absent).
+        iat_ms: u64,
         /// Its socket.
         sock: PeerRef,
     },

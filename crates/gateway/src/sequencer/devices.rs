@@ -25,13 +25,13 @@ pub(crate) struct PendingCommand {
 use crate::status::{Liveness, alert_kind, derive};
 
 impl Sequencer {
-    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat: u64, sock: PeerRef) {
+    pub(crate) fn device_connected(&mut self, org_id: &str, device_id: &str, iat_ms: u64, sock: PeerRef) {
         let now = self.now();
         let cluster = self.cluster;
         let failing = self.store_failing;
         let org = self.org(org_id);
         if let Some(removed_ms) = org.removed.get(device_id).copied() {
-            if iat.saturating_mul(1000) < removed_ms {
+            if iat_ms < removed_ms {
                 // Removed after the socket layer checked: refuse it now.
                 sock.close(Close::Refused);
                 return;
@@ -274,7 +274,7 @@ impl Sequencer {
         }
         for (org, id, sock) in todo {
             // `iat` was checked when it connected.
-            self.device_connected(&org, &id, u64::MAX / 1000, sock);
+            self.device_connected(&org, &id, u64::MAX, sock);
         }
     }
 

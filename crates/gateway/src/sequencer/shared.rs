@@ -232,7 +232,7 @@ impl Sequencer {
         }
         for (id, sock) in unknown {
             // `iat` was checked when it connected.
-            self.device_connected(org_id, &id, u64::MAX / 1000, sock);
+            self.device_connected(org_id, &id, u64::MAX, sock);
         }
     }
 

@@ -167,10 +167,10 @@ impl SioHandler {
         if (ns == NS_DEVICE) != (claims.role == Role::Device) {
             return refuse(AuthErrorCode::WrongNamespace);
         }
-        let iat = claims.iat.unwrap_or(0);
+        let iat_ms = claims.iat_ms();
         if ns == NS_DEVICE
             && let Some(removed_ms) = self.sequencer.shared.removed_at(&claims.org, &claims.sub)
-            && iat.saturating_mul(1000) < removed_ms
+            && iat_ms < removed_ms
         {
             return refuse(AuthErrorCode::TokenRevoked);
         }
@@ -220,7 +220,7 @@ impl SioHandler {
             self.sequencer.send(Cmd::DeviceConnected {
                 org: claims.org.clone(),
                 device_id: claims.sub.clone(),
-                iat,
+                iat_ms,
                 sock: peer(&sock),
             });
         }

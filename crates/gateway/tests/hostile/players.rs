@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use vizora_client::transport::{Session, TransportError};
+use vizora_gateway::Clock;
 use vizora_protocol::{AlertState, AuthErrorCode, Entity, Role, now_ms};
 
 use crate::support::raw::Raw;
@@ -189,7 +190,7 @@ fn a_removed_device_is_cut_off_and_only_a_newer_token_registers_it_again() {
         assert!(p1.closed_within(Duration::from_secs(10)).await.0, "removing a device disconnects it");
         assert_eq!(feed.next_of("device.removed").await.0["data"]["id"], "p1");
 
-        let before = token_iat("acme", Role::Device, "p1", Some(now_ms() / 1000 - 60));
+        let before = token_iat("acme", Role::Device, "p1", Some((now_ms() / 1000 - 60) as f64));
         for (what, tok) in [("no iat", &old), ("an iat before the removal", &before)] {
             match Session::connect(&url, "/device", tok, Duration::from_secs(5)).await {
                 Err(TransportError::Refused(code)) => assert_eq!(code, AuthErrorCode::TokenRevoked, "{what}"),
@@ -198,7 +199,7 @@ fn a_removed_device_is_cut_off_and_only_a_newer_token_registers_it_again() {
             }
         }
 
-        let fresh = token_iat("acme", Role::Device, "p1", Some(now_ms() / 1000 + 1));
+        let fresh = token_iat("acme", Role::Device, "p1", Some((now_ms() / 1000 + 1) as f64));
         let _player = Session::connect(&url, "/device", &fresh, Duration::from_secs(5))
             .await
             .unwrap_or_else(|e| panic!("a token issued after the removal connects: {e}"));
@@ -209,6 +210,64 @@ fn a_removed_device_is_cut_off_and_only_a_newer_token_registers_it_again() {
             "registered again: {upserted}"
         );
         assert_eq!(feed.next_of("device.status").await.0["data"]["status"], "online");
+    });
+}
+
+/// Connects `token` to `/device`: `Ok` when let in, else the refusal code.
+async fn device_connect(url: &str, token: &str) -> Result<Session, AuthErrorCode> {
+    match Session::connect(url, "/device", token, Duration::from_secs(5)).await {
+        Ok(s) => Ok(s),
+        Err(TransportError::Refused(code)) => Err(code),
+        Err(e) => panic!("neither let in nor refused: {e}"),
+    }
+}
+
+#[test]
+fn revocation_compares_iat_in_milliseconds_and_device_create_registers_the_id_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (clock, _fail, hooks) = manual();
+    // The removal lands half a second into a second: a whole-second `iat`
+    // and a fractional one fall on either side of it.
+    clock.advance(1_500 - clock.now_ms() % 1_000);
+    let removed_ms = clock.now_ms();
+    let gw = gateway_with(dir.path(), hooks, |c| c.heartbeat_s = 3600.0);
+    block_on(async {
+        let url = gw.url();
+        let mut feed = Feed::viewer(&url, "acme").await;
+        let p1 = device_connect(&url, &token("acme", Role::Device, "p1")).await.expect("first connect");
+        let (status, _) = feed.next_of("device.status").await;
+        let rev = status["data"]["rev"].as_u64().expect("rev");
+        let mut admin = Wall::connect(&url, &token("acme", Role::Admin, "root")).await;
+        let rm = mutation("rm1", "root", "device.remove", Some("p1"), Some(rev), json!({}));
+        assert_eq!(admin.call("mutate", &rm).await["status"], "applied");
+        feed.next_of("device.removed").await;
+        drop(p1);
+
+        // §2: revoked when `iat * 1000 < removed_ms`, in milliseconds.
+        let second = (removed_ms / 1000) as f64;
+        let just_before = token_iat("acme", Role::Device, "p1", Some(second + 0.499));
+        assert_eq!(device_connect(&url, &just_before).await.err(), Some(AuthErrorCode::TokenRevoked));
+        let whole = token_iat("acme", Role::Device, "p1", Some(second));
+        assert_eq!(device_connect(&url, &whole).await.err(), Some(AuthErrorCode::TokenRevoked));
+        let at_removal = token_iat("acme", Role::Device, "p1", Some(second + 0.5));
+        let back = device_connect(&url, &at_removal).await.expect("a token issued at the removal registers it again");
+        assert_eq!(feed.next_of("device.upserted").await.0["data"]["id"], "p1");
+        drop(back);
+
+        // Removed again later; then `device.create` of the same id registers
+        // it again, and its older tokens get in.
+        clock.advance(10_000);
+        let (status, _) = feed.next_of("device.status").await;
+        let rev = status["data"]["rev"].as_u64().expect("rev");
+        let rm = mutation("rm2", "root", "device.remove", Some("p1"), Some(rev), json!({}));
+        assert_eq!(admin.call("mutate", &rm).await["status"], "applied");
+        feed.next_of("device.removed").await;
+        assert_eq!(device_connect(&url, &at_removal).await.err(), Some(AuthErrorCode::TokenRevoked));
+        let create = mutation("mk", "root", "device.create", None, None, json!({ "id": "p1", "name": "Lobby" }));
+        assert_eq!(admin.call("mutate", &create).await["status"], "applied");
+        let _again = device_connect(&url, &at_removal).await.expect("device.create registers the id again");
+        let (st, _) = feed.next_of("device.status").await;
+        assert_eq!((st["data"]["id"].as_str(), st["data"]["status"].as_str()), (Some("p1"), Some("online")));
     });
 }
 
