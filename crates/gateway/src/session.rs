@@ -19,6 +19,35 @@ pub struct ConnData {
 }
 
 impl ConnData {
+    /// Whether an outgoing Socket.IO packet may go out now: an ACK, or an
+    /// EVENT other than `error`, of `/wall` or `/device` only while that
+    /// namespace is joined, so nothing handed off before a DISCONNECT was
+    /// handled follows it (PROTOCOL.md §2). `error` stays: a token that
+    /// expires is told so as its namespace is left. `joined` is `(wall,
+    /// device)`, read once per write.
+    pub(crate) fn may_send(packet: &[u8], joined: (bool, bool)) -> bool {
+        let Some((&kind, rest)) = packet.split_first() else { return true };
+        let (ns_joined, rest) = if let Some(r) = rest.strip_prefix(b"/wall,") {
+            (joined.0, r)
+        } else if let Some(r) = rest.strip_prefix(b"/device,") {
+            (joined.1, r)
+        } else {
+            return true;
+        };
+        let args = &rest[rest.iter().take_while(|b| b.is_ascii_digit()).count()..];
+        match kind {
+            b'3' => ns_joined,
+            b'2' => ns_joined || args.starts_with(b"[\"error\""),
+            _ => true,
+        }
+    }
+
+    /// `(joined /wall, joined /device)` now.
+    pub(crate) fn joined(&self) -> (bool, bool) {
+        let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (st.wall.is_some(), st.device.is_some())
+    }
+
     /// Whether the session is joined to `/wall` of `org`.
     pub(crate) fn on_wall_of(&self, org: &str) -> bool {
         let st = self.state.lock().unwrap_or_else(|p| p.into_inner());
@@ -106,5 +135,19 @@ mod tests {
         assert_eq!(b.wait_s(0.0), 3600, "a bucket that never refills");
         assert!(!Bucket::take(&mut slot, 2_500, 0.5, 1.0), "1.5 s: 0.75 of a token");
         assert!(Bucket::take(&mut slot, 3_000, 0.5, 1.0), "2 s: a token");
+    }
+
+    #[test]
+    fn only_events_and_acks_of_a_namespace_left_are_held_back() {
+        let left = (false, false);
+        for p in ["2/wall,[\"events\",{}]", "3/wall,4[{}]", "2/device,7[\"command\",{}]", "3/device,2[]"] {
+            assert!(!ConnData::may_send(p.as_bytes(), left), "{p}");
+            assert!(ConnData::may_send(p.as_bytes(), (true, true)), "{p}");
+        }
+        for p in ["2/wall,[\"error\",{\"code\":\"token_expired\"}]", "1/wall,", "4/device,{}", "0/wall,{}", "2", ""] {
+            assert!(ConnData::may_send(p.as_bytes(), left), "{p}");
+        }
+        assert!(!ConnData::may_send(b"2/wall,[\"events\"]", (false, true)), "each namespace on its own");
+        assert!(ConnData::may_send(b"2/device,[\"command\"]", (false, true)));
     }
 }

@@ -428,10 +428,12 @@ impl WsTransport {
     where
         S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
     {
-        let batch = sess.take();
+        let mut batch = sess.take();
         if first.is_none() && batch.is_empty() {
             return Ok(());
         }
+        let joined = sess.data.joined();
+        batch.retain(|p| ConnData::may_send(p.as_bytes(), joined));
         let mut work = pin!(async move {
             if let Some(m) = first {
                 ws.feed(m).await?;
