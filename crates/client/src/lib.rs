@@ -61,7 +61,8 @@ pub struct ClientConfig {
     /// Most unacknowledged mutations the outbox holds; beyond it new ones
     /// are refused ([`Update::OutboxFull`]).
     pub outbox_capacity: usize,
-    /// A mutation not acked within this is sent again with the same id.
+    /// A mutation not acked within this is sent again with the same id; a
+    /// subscribe not acked within this ends the session (resumed on a new one).
     pub ack_timeout: Duration,
     /// How often the confirmed state is saved to the store file (when it moved).
     pub state_save_interval: Duration,

@@ -322,8 +322,12 @@ impl Io {
         };
         // The ack of our latest subscribe comes before anything it brings
         // (PROTOCOL.md §8): entries and pages before it belong to the
-        // subscription it replaced, and are ignored.
+        // subscription it replaced, and are ignored. A server that refuses
+        // a subscribe answers `error` and no ack (§8), and one may answer
+        // nothing: either way the session is given up within `ack_timeout`
+        // and resumed on a new one, not left waiting while pings flow.
         let mut awaiting_ack = true;
+        let mut ack_due = Some(deadline_after(self.cfg.ack_timeout));
         // Mutations wait for the subscribe ack: the replay first, then ours, in order.
         let mut live = false;
         let mut snapshot: Option<Snapshot> = None;
@@ -335,8 +339,15 @@ impl Io {
             let far = Instant::now() + Duration::from_secs(3600);
             let cache_due = self.cache.as_ref().and_then(StateCache::next_save);
             let snapshot_due = snapshot.as_ref().map(|p| p.deadline);
-            let wake =
-                self.outbox.next_deadline().into_iter().chain(cache_due).chain(snapshot_due).min().unwrap_or(far);
+            let wake = self
+                .outbox
+                .next_deadline()
+                .into_iter()
+                .chain(cache_due)
+                .chain(snapshot_due)
+                .chain(ack_due)
+                .min()
+                .unwrap_or(far);
             let incoming = tokio::select! {
                 r = s.recv() => r,
                 c = self.ctl.recv() => match self.on_control(c).await {
@@ -346,6 +357,9 @@ impl Io {
                 _ = tokio::time::sleep_until(wake) => {
                     if snapshot.as_ref().is_some_and(|p| Instant::now() >= p.deadline) {
                         return Exit::Violation(self.snapshot_overdue());
+                    }
+                    if ack_due.is_some_and(|d| Instant::now() >= d) {
+                        return Exit::Failed(format!("no subscribe ack within {:?}", self.cfg.ack_timeout));
                     }
                     self.outbox.tick(Instant::now());
                     self.save_state(false);
@@ -374,6 +388,7 @@ impl Io {
                     snapshot = (mode == SubscribeMode::Snapshot)
                         .then(|| Snapshot::new(epoch, head_seq, deadline_after(self.cfg.snapshot_timeout)));
                     awaiting_ack = false;
+                    ack_due = None;
                     self.went_live = true;
                     live = true;
                     state(&self.tx, ConnectionState::Live { server: server.to_owned(), mode });
@@ -403,6 +418,7 @@ impl Io {
                         subscribe(s, &self.cursor).await.map(|id| {
                             sub_id = id;
                             awaiting_ack = true;
+                            ack_due = Some(deadline_after(self.cfg.ack_timeout));
                         })
                     }
                     Err(e) => Err(e),
@@ -426,8 +442,17 @@ impl Io {
                 }
                 "error" => match serde_json::from_str::<ErrorMsg>(&arg) {
                     Ok(e) if e.code == ErrorCode::TokenExpired => Err(Exit::Refused(AuthErrorCode::TokenExpired)),
+                    // Our subscribe refused (`rate_limited`, `bad_request`):
+                    // shown, and tried again on a new session after a backoff.
+                    Ok(e) if awaiting_ack => {
+                        let why = format!("subscribe refused: {} {}", e.code.as_str(), e.message);
+                        deliver(&self.tx, Update::ServerError(e)).await.and(Err(Exit::Failed(why)))
+                    }
                     Ok(e) => deliver(&self.tx, Update::ServerError(e)).await,
-                    Err(_) => Ok(()),
+                    Err(_) => {
+                        tracing::debug!(error = %arg.chars().take(120).collect::<String>(), "undecodable error event");
+                        Ok(())
+                    }
                 },
                 other => {
                     tracing::debug!(event = other, "ignoring unknown event");

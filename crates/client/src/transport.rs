@@ -101,17 +101,21 @@ impl ServerUrl {
         if host.is_empty() {
             return Err(bad("no host".into()));
         }
-        let ws = format!("{}://{rest}", if tls { "wss" } else { "ws" });
-        let engine = if ws.contains("/socket.io/") {
-            ws
-        } else {
-            // A query goes on with the Engine.IO one (as Socket.IO clients
-            // send theirs); a fragment is never sent.
-            let ws = ws.split_once('#').map_or(ws.as_str(), |(w, _)| w);
-            let (path, query) = ws.split_once('?').unwrap_or((ws, ""));
-            let extra = if query.is_empty() { String::new() } else { format!("&{query}") };
-            format!("{}/socket.io/?EIO=4&transport=websocket{extra}", path.trim_end_matches('/'))
-        };
+        // The path is a prefix (a reverse proxy's) unless it already ends
+        // in the Engine.IO path; a query goes on with the Engine.IO one (as
+        // Socket.IO clients send theirs), whose own keys are ours; a
+        // fragment is never sent.
+        let rest = rest.split_once('#').map_or(rest, |(r, _)| r);
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = path.trim_end_matches('/');
+        let path = path.strip_suffix("/socket.io").unwrap_or(path);
+        let extra: String = query
+            .split('&')
+            .filter(|kv| !kv.is_empty() && !matches!(kv.split('=').next(), Some("EIO" | "transport")))
+            .map(|kv| format!("&{kv}"))
+            .collect();
+        let scheme = if tls { "wss" } else { "ws" };
+        let engine = format!("{scheme}://{path}/socket.io/?EIO=4&transport=websocket{extra}");
         engine.parse::<tokio_tungstenite::tungstenite::http::Uri>().map_err(|e| bad(e.to_string()))?;
         Ok(Self { engine, host: host.to_owned(), tls })
     }
@@ -493,6 +497,11 @@ mod tests {
             ("http://h:1?site=lobby", format!("ws://h:1{EIO}&site=lobby")),
             ("http://h:1/?a=1&b=2#top", format!("ws://h:1{EIO}&a=1&b=2")),
             ("https://h/vizora/#x", format!("wss://h/vizora{EIO}")),
+            // The Engine.IO path given, with or without its query or slash.
+            ("ws://h:1/socket.io/", format!("ws://h:1{EIO}")),
+            ("ws://h:1/socket.io", format!("ws://h:1{EIO}")),
+            ("ws://h:1/socket.io/?EIO=4&transport=websocket", format!("ws://h:1{EIO}")),
+            ("http://h:1/proxy/socket.io/?EIO=3&x=1", format!("ws://h:1/proxy{EIO}&x=1")),
         ] {
             assert_eq!(ServerUrl::parse(given).expect(given).engine, engine, "{given}");
         }

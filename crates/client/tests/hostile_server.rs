@@ -45,6 +45,17 @@ impl Reply {
         Self { ack: json!({ "mode": "replay", "epoch": epoch, "head_seq": head_seq }), events: vec![] }
     }
 
+    /// No ack: an `error` with `code` instead, as §8 answers a subscribe
+    /// over a rate limit or with a malformed `since`.
+    fn refused(code: &str) -> Self {
+        Self { ack: Value::Null, events: vec![("error", json!({ "code": code, "message": "not now" }))] }
+    }
+
+    /// No answer at all.
+    fn silent() -> Self {
+        Self { ack: Value::Null, events: vec![] }
+    }
+
     /// Then an `events` batch.
     fn then_events(mut self, epoch: &str, items: Value) -> Self {
         self.events.push(("events", json!({ "epoch": epoch, "items": items })));
@@ -137,7 +148,9 @@ async fn serve(
                 let arg = args.first().and_then(|a| serde_json::from_str::<Value>(a.get()).ok());
                 let _ = subscribes.send((conn, arg.map_or(Value::Null, |a| a["since"].clone())));
                 let reply = script.reply();
-                out.push(format!("4{}", encode_ack(NS, id, &reply.ack)));
+                if !reply.ack.is_null() {
+                    out.push(format!("4{}", encode_ack(NS, id, &reply.ack)));
+                }
                 out.extend(reply.events.iter().map(|(name, arg)| format!("4{}", encode_event(NS, None, name, arg))));
                 out.push("2".to_owned());
             }
@@ -346,6 +359,33 @@ fn a_server_that_keeps_leaving_gaps_is_retried_through_the_backoff() {
         first_connection += 1;
     }
     assert_eq!(first_connection, 4, "the first subscribe and three re-subscribes, then the backoff");
+}
+
+#[test]
+fn a_refused_subscribe_ends_the_session_and_a_new_one_subscribes_again() {
+    let fake = Fake::start(vec![Reply::refused("rate_limited"), Reply::snapshot("e1", 0, &[])]);
+    let mut client = Client::spawn(config(&fake.url("ws")));
+    client.until("live after the refusal", |s| {
+        states(s).any(|st| matches!(st, ConnectionState::Live { .. })) && !reconnects(s).is_empty()
+    });
+    assert!(reconnects(&client.seen)[0].contains("subscribe refused: rate_limited"), "{}", reconnects(&client.seen)[0]);
+    assert!(
+        client.seen.iter().any(|u| matches!(u, Update::ServerError(e) if e.code == vizora_protocol::ErrorCode::RateLimited)),
+        "the refusal is shown"
+    );
+    assert_eq!(fake.next_subscribe().0, 0);
+    assert_eq!(fake.next_subscribe().0, 1, "subscribed again on a new connection");
+}
+
+#[test]
+fn a_subscribe_never_acked_ends_the_session_within_the_ack_timeout() {
+    // Pings flow (the fake pings after every answer), so only the ack's deadline can tell.
+    let fake = Fake::start(vec![Reply::silent(), Reply::snapshot("e1", 0, &[])]);
+    let mut cfg = config(&fake.url("ws"));
+    cfg.ack_timeout = Duration::from_millis(300);
+    let mut client = Client::spawn(cfg);
+    client.until("live on a second connection", |s| states(s).any(|st| matches!(st, ConnectionState::Live { .. })));
+    assert!(reconnects(&client.seen)[0].contains("no subscribe ack within 300ms"), "{}", reconnects(&client.seen)[0]);
 }
 
 #[test]
