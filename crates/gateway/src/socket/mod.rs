@@ -247,7 +247,9 @@ impl SioHandler {
             let still = {
                 let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                 let slot = if ns == NS_WALL { &mut st.wall } else { &mut st.device };
-                if slot.as_ref() == Some(&claims) { slot.take() } else { None }
+                let taken = if slot.as_ref() == Some(&claims) { slot.take() } else { None };
+                sock.data().left.store(true, std::sync::atomic::Ordering::Release);
+                taken
             };
             if let Some(c) = still {
                 let msg = ErrorMsg { code: ErrorCode::TokenExpired, message: "token expired".into() };
@@ -499,6 +501,7 @@ impl SioHandler {
             SioBody::Disconnect => {
                 let claims = {
                     let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
+                    sock.data().left.store(true, std::sync::atomic::Ordering::Release);
                     match packet.ns.as_str() {
                         NS_WALL => st.wall.take(),
                         NS_DEVICE => st.device.take(),
