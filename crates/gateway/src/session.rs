@@ -94,6 +94,21 @@ pub(crate) struct ConnState {
     pub(crate) ip: Option<IpAddr>,
 }
 
+/// What leaving a namespace takes: its claims and its expiry timer.
+pub(crate) type Left = (Claims, Option<CancellationToken>);
+
+impl ConnState {
+    /// Leaves `/wall` (`wall`) or `/device`: its claims and its expiry
+    /// timer, taken in one step, so a CONNECT that joins it again right
+    /// after keeps its own timer.
+    pub(crate) fn leave(&mut self, wall: bool) -> Option<Left> {
+        let (slot, timer) =
+            if wall { (&mut self.wall, &mut self.wall_expiry) } else { (&mut self.device, &mut self.device_expiry) };
+        let claims = slot.take()?;
+        Some((claims, timer.take()))
+    }
+}
+
 #[derive(Debug)]
 pub(crate) struct Bucket {
     tokens: f64,

@@ -65,7 +65,13 @@ impl Claims {
     /// holds exactly when `iat_ms() < removed_ms`.
     pub fn iat_ms(&self) -> u64 {
         // In 0..=2^53-1 seconds (checked when read); the cast saturates.
-        self.iat.map_or(0, |s| (s * 1000.0).floor() as u64)
+        // `100.123 * 1000.0` may come out a hair under 100123: a product
+        // within a microsecond of a whole millisecond is that millisecond.
+        self.iat.map_or(0, |s| {
+            let ms = s * 1000.0;
+            let whole = ms.round();
+            (if (ms - whole).abs() < 1e-3 { whole } else { ms.floor() }) as u64
+        })
     }
 }
 
@@ -148,4 +154,20 @@ impl ConnectErrorPayload {
 pub struct AuthPayload {
     /// The JWT.
     pub token: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn iat_in_milliseconds_is_the_decimal_value_rounded_down() {
+        let at = |iat: Option<f64>| Claims { sub: "d".into(), org: "o".into(), role: Role::Device, exp: 0, iat }.iat_ms();
+        assert_eq!(at(None), 0);
+        // 1764230400.123 * 1000 is a hair under …123 in binary.
+        assert_eq!(at(Some(1_764_230_400.123)), 1_764_230_400_123);
+        assert_eq!(at(Some(1_764_230_400.5)), 1_764_230_400_500);
+        assert_eq!(at(Some(1_764_230_400.1239)), 1_764_230_400_123, "below a whole millisecond: down");
+        assert_eq!(at(Some(5.0)), 5_000);
+    }
 }

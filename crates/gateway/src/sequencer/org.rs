@@ -431,7 +431,9 @@ impl Org {
         self.batch.decided.push((key.0.clone(), key.1.clone(), json, now));
         self.decided_order.push_back((now, key.clone()));
         self.decided.insert(key, (reply.clone(), now));
-        while self.decided.len() > cap {
+        // Ids still in the pending batch are not on disk yet: they stay in
+        // memory (the newest ones; the oldest go) until it is written.
+        while self.decided.len() > cap.max(self.batch.decided.len()) {
             let Some((ts, old)) = self.decided_order.pop_front() else { break };
             // An entry a roll-back or a newer decision left behind is skipped.
             if self.decided.get(&old).is_some_and(|(_, at)| *at == ts) {

@@ -39,8 +39,10 @@ pub(super) fn events_packets<'a>(
         {
             // The change before it, if not alone in its packet, moves to
             // the next packet with it (where the two fit: the bound wins).
+            // A `mutation.applied` before it is another mutation's (a
+            // restart writes only that): it stays with its own change.
             let pair_fits = *last_at > *items_at && *items_at + (p.len() - *last_at) + it.len() + 4 <= max_bytes;
-            if pair_fits && is_applied(it) {
+            if pair_fits && is_applied(it) && !is_applied(&p[*last_at..]) {
                 let change = p[*last_at..].to_owned();
                 p.truncate(*last_at - 1);
                 out.push(close_events(std::mem::take(p)));
@@ -154,14 +156,24 @@ mod tests {
     #[test]
     fn a_mutation_applied_stays_with_its_change_at_every_bound() {
         // A restart's `mutation.applied` (no change entry) first, then pairs
-        // of growing size.
-        let mut items = vec![r#"{"seq":1,"ts_ms":1,"type":"mutation.applied","data":{"kind":"device.restart"}}"#.to_owned()];
+        // of growing size, each tenth one followed by another restart's.
+        let restart = |seq: u64| format!(r#"{{"seq":{seq},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"device.restart"}}}}"#);
+        let mut items = vec![restart(1)];
+        let mut seq = 1;
+        let mut starts = vec![1];
         for i in 0..60u64 {
             let pad = "y".repeat((i as usize * 37) % 700);
-            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"playlist.upserted","data":{{"name":"mutation.applied {pad}"}}}}"#, 2 + 2 * i));
-            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"playlist.create"}}}}"#, 3 + 2 * i));
+            starts.push(seq + 1);
+            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"playlist.upserted","data":{{"name":"mutation.applied {pad}"}}}}"#, seq + 1));
+            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"playlist.create"}}}}"#, seq + 2));
+            seq += 2;
+            if i % 10 == 9 {
+                seq += 1;
+                starts.push(seq);
+                items.push(restart(seq));
+            }
         }
-        assert!(!is_applied(&items[2 - 1]) && is_applied(&items[2]) && is_applied(&items[0]));
+        assert!(!is_applied(&items[1]) && is_applied(&items[2]) && is_applied(&items[0]));
         for max in (1024..6000).step_by(97) {
             let packets = events_packets("e1", items.iter().map(String::as_str), max);
             let mut seqs = Vec::new();
@@ -170,11 +182,11 @@ mod tests {
                 let text = std::str::from_utf8(p.as_bytes()).expect("UTF-8");
                 let v: serde_json::Value = serde_json::from_str(text.strip_prefix("2/wall,").expect("ns")).expect("JSON");
                 let got: Vec<u64> = v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
-                // Every packet starts at a change (or the lone restart), never at a pair's second half.
-                assert!(got[0] == 1 || got[0].is_multiple_of(2), "packet at {max} starts at {}", got[0]);
+                // Every packet starts at a change or a restart, never at a pair's second half.
+                assert!(starts.contains(&got[0]), "packet at {max} starts at {}", got[0]);
                 seqs.extend(got);
             }
-            assert_eq!(seqs, (1..=121).collect::<Vec<_>>(), "at {max}");
+            assert_eq!(seqs, (1..=seq).collect::<Vec<_>>(), "at {max}");
         }
     }
 

@@ -95,6 +95,9 @@ impl Sequencer {
             }
         };
         fresh.checkpoint_head = fresh.head;
+        // This copy's disk may hold decided ids the checkpoint did not
+        // carry: looked up there until they are past the retention.
+        fresh.decided_spilled_ms = Some(self.now());
         if let Some(old) = self.orgs.remove(org_id) {
             for (id, rt) in old.rt {
                 if rt.connected() || !fresh.rt.contains_key(&id) {

@@ -123,3 +123,25 @@ fn an_org_on_another_sequencer_thread_is_answered_while_the_first_is_held() {
         j.join().expect("sequencer ends");
     }
 }
+
+/// Past the memory cap the oldest decided ids leave memory, but not ones
+/// still in the pending batch: those are not on disk yet, and a repeat
+/// before the batch is written must still be found.
+#[test]
+fn decided_ids_not_yet_written_stay_in_memory_past_the_cap() {
+    let mut org = Org::new("acme", 60);
+    let applied = MutationAck::Applied { seq: 1, rev: 1 };
+    for i in 0..5 {
+        org.remember(("c1".into(), format!("m{i}")), &applied, 1_000 + i, 3);
+    }
+    for i in 0..5 {
+        assert!(org.duplicate_of(&("c1".into(), format!("m{i}"))).is_some(), "m{i} is pending, so kept");
+    }
+    assert_eq!(org.decided_spilled_ms, None, "nothing left memory");
+    // Once written, the next decision lets the oldest go (to disk only).
+    org.batch = crate::store::OrgBatch::default();
+    org.remember(("c1".into(), "m5".into()), &applied, 1_005, 3);
+    assert!(org.duplicate_of(&("c1".into(), "m0".into())).is_none());
+    assert!(org.duplicate_of(&("c1".into(), "m5".into())).is_some());
+    assert_eq!(org.decided_spilled_ms, Some(1_002), "the newest of those that left");
+}

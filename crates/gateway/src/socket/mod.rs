@@ -28,7 +28,7 @@ use crate::config::GatewayConfig;
 use crate::metrics::Counters;
 use crate::peer::{Peer, PeerRef};
 use crate::sequencer::{Cmd, Replier, SequencerHandle, mutation_cmd};
-use crate::session::{Bucket, ConnData};
+use crate::session::{Bucket, ConnData, Left};
 
 /// An Engine.IO session as this layer uses it: one of this crate's own
 /// WebSocket transport ([`crate::websocket`]), or one of engineioxide's
@@ -200,14 +200,15 @@ impl SioHandler {
                 let counter = if ns == NS_WALL { &self.counters.wall_sessions } else { &self.counters.device_sessions };
                 counter.fetch_add(1, Relaxed);
             }
-            // Another org (or device) than before: what the old token
-            // joined is left first (a subscription, a player's registration).
-            Some(o) if o.org != claims.org || o.sub != claims.sub => {
-                if ns == NS_WALL {
-                    self.sequencer.send(Cmd::Unsubscribe { org: o.org.clone(), sid: sock.data().id });
-                } else {
-                    self.sequencer.send(Cmd::DeviceGone { org: o.org.clone(), device_id: o.sub.clone(), sid: sock.data().id });
-                }
+            // Another org (or, on /device, another device) than before: what
+            // the old token joined is left first (a subscription, a player's
+            // registration). Within one org a wall's subscription goes on: it
+            // is the org's, and the claims are read afresh for each event.
+            Some(o) if ns == NS_WALL && o.org != claims.org => {
+                self.sequencer.send(Cmd::Unsubscribe { org: o.org.clone(), sid: sock.data().id });
+            }
+            Some(o) if ns == NS_DEVICE && (o.org != claims.org || o.sub != claims.sub) => {
+                self.sequencer.send(Cmd::DeviceGone { org: o.org.clone(), device_id: o.sub.clone(), sid: sock.data().id });
             }
             Some(_) => {}
         }
@@ -246,16 +247,20 @@ impl SioHandler {
             }
             let still = {
                 let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
-                let slot = if ns == NS_WALL { &mut st.wall } else { &mut st.device };
-                let taken = if slot.as_ref() == Some(&claims) { slot.take() } else { None };
-                sock.data().left.store(true, std::sync::atomic::Ordering::Release);
-                taken
+                let slot = if ns == NS_WALL { &st.wall } else { &st.device };
+                // Refreshed meanwhile (a repeated CONNECT): not this token's to end.
+                if slot.as_ref() == Some(&claims) {
+                    sock.data().left.store(true, std::sync::atomic::Ordering::Release);
+                    st.leave(ns == NS_WALL)
+                } else {
+                    None
+                }
             };
-            if let Some(c) = still {
+            if let Some(left) = still {
                 let msg = ErrorMsg { code: ErrorCode::TokenExpired, message: "token expired".into() };
                 sock.emit(encode_event(&ns, None, "error", &msg));
                 sock.emit(encode_disconnect(&ns));
-                end_session(&sequencer, &counters, &sock, &ns, &c);
+                end_session(&sequencer, &counters, &sock, &ns, left);
             }
         });
     }
@@ -395,13 +400,15 @@ fn close_if_unjoined(sock: Sock, timeout: Duration, counters: Arc<Counters>) {
     });
 }
 
-fn end_session(sequencer: &SequencerHandle, counters: &Arc<Counters>, sock: &Sock, ns: &str, claims: &Claims) {
+/// After `ns` was left ([`ConnState::leave`]): its timer stops, the
+/// sequencer forgets the subscription or the player's socket.
+fn end_session(sequencer: &SequencerHandle, counters: &Arc<Counters>, sock: &Sock, ns: &str, left: Left) {
+    let (claims, timer) = left;
+    if let Some(t) = timer {
+        t.cancel();
+    }
     let unjoined = {
-        let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
-        let timer = if ns == NS_WALL { st.wall_expiry.take() } else { st.device_expiry.take() };
-        if let Some(t) = timer {
-            t.cancel();
-        }
+        let st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
         st.wall.is_none() && st.device.is_none()
     };
     if unjoined && !sock.is_closed() {
@@ -452,13 +459,13 @@ impl SioHandler {
         }
         let (wall, device) = {
             let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
-            (st.wall.take(), st.device.take())
+            (st.leave(true), st.leave(false))
         };
-        if let Some(c) = wall {
-            end_session(&self.sequencer, &self.counters, &sock, NS_WALL, &c);
+        if let Some(left) = wall {
+            end_session(&self.sequencer, &self.counters, &sock, NS_WALL, left);
         }
-        if let Some(c) = device {
-            end_session(&self.sequencer, &self.counters, &sock, NS_DEVICE, &c);
+        if let Some(left) = device {
+            end_session(&self.sequencer, &self.counters, &sock, NS_DEVICE, left);
         }
     }
 
@@ -499,17 +506,17 @@ impl SioHandler {
         match packet.body {
             SioBody::Connect(auth) => self.connect(sock, &packet.ns, auth.as_deref()),
             SioBody::Disconnect => {
-                let claims = {
+                let left = {
                     let mut st = sock.data().state.lock().unwrap_or_else(|p| p.into_inner());
                     sock.data().left.store(true, std::sync::atomic::Ordering::Release);
                     match packet.ns.as_str() {
-                        NS_WALL => st.wall.take(),
-                        NS_DEVICE => st.device.take(),
+                        NS_WALL => st.leave(true),
+                        NS_DEVICE => st.leave(false),
                         _ => None,
                     }
                 };
-                if let Some(c) = claims {
-                    end_session(&self.sequencer, &self.counters, &sock, &packet.ns, &c);
+                if let Some(left) = left {
+                    end_session(&self.sequencer, &self.counters, &sock, &packet.ns, left);
                 }
             }
             SioBody::Event { name, args, ack } => self.on_event(sock, &packet.ns, &name, &args, ack),

@@ -6,11 +6,13 @@ use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use super::{OrgBatch, SqliteStore, StoreError, StoredOrg};
 
 impl SqliteStore {
-    /// Replaces everything held of `o.org` by `o` (a checkpoint's state).
+    /// Replaces everything held of `o.org` by `o` (a checkpoint's state),
+    /// but for decided ids: those held stay (a checkpoint carries only the
+    /// ones its node had in memory, and ids are kept 24 hours).
     pub fn replace_org(&mut self, o: &StoredOrg) -> Result<(), StoreError> {
         let _w = Self::write_lock(&self.writing);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        for table in ["orgs", "log", "entities", "decided", "removed_devices", "shared_pos"] {
+        for table in ["orgs", "log", "entities", "removed_devices", "shared_pos"] {
             tx.execute(&format!("DELETE FROM {table} WHERE org = ?1"), [&o.org])?;
         }
         tx.execute("INSERT INTO orgs (org, epoch, head) VALUES (?1, ?2, ?3)", params![o.org, o.epoch, o.head as i64])?;

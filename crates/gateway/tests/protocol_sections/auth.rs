@@ -198,5 +198,12 @@ fn a_repeated_connect_is_answered_and_refreshes_the_token_a_refused_one_changes_
         let m = mutation("m2", "alice", "playlist.create", None, None, json!({ "name": "B" }));
         assert_eq!(op.call("mutate", &m).await["status"], "applied");
         applied_seen(&mut raw, "m2").await;
+
+        // Another user of the same org: the org's subscription goes on.
+        let other = raw.connect_ns("/wall", Some(&auth(&token("acme", Role::Viewer, "u2")))).await;
+        assert!(other.starts_with("0/wall,"), "{other}");
+        let m = mutation("m3", "alice", "playlist.create", None, None, json!({ "name": "C" }));
+        assert_eq!(op.call("mutate", &m).await["status"], "applied");
+        applied_seen(&mut raw, "m3").await;
     });
 }
