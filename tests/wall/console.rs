@@ -188,6 +188,28 @@ fn a_bad_form_names_the_field_and_sends_nothing() {
         (ConsoleForm::ScheduleCreate(ScheduleDraft::default()), "name:"),
         (ConsoleForm::AlertMute { alert: s("a-fw"), minutes: s("soon") }, "until_ms:"),
         (ConsoleForm::ContentUpdate { content: s("c01"), name: s(""), uri: s(""), duration_s: s("") }, "args:"),
+        // Stricter than the protocol, which takes both: an empty uri, an end before the start.
+        (
+            ConsoleForm::ContentCreate {
+                name: s("Menu"),
+                kind: ContentKind::Image,
+                uri: s("  "),
+                duration_s: s("10"),
+                size_bytes: s(""),
+            },
+            "uri: must not be empty",
+        ),
+        (
+            ConsoleForm::ScheduleCreate(ScheduleDraft {
+                name: s("Late"),
+                playlist: Some(s("p-night")),
+                target: s("lobby"),
+                start: s("2026-12-08 10:00"),
+                end: s("2026-12-08 09:00"),
+                ..ScheduleDraft::default()
+            }),
+            "end_ms: must not be before",
+        ),
         (
             ConsoleForm::PlaylistAddItem {
                 playlist: s("p-office"),

@@ -16,7 +16,7 @@ use crate::entity::{
 };
 use crate::event::{Event, MutationApplied, Removed};
 use crate::mutation::{
-    ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch, check_window,
+    ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch,
 };
 use crate::org_state::OrgState;
 
@@ -267,7 +267,6 @@ fn create(state: &OrgState, op: &MutationOp, ctx: &ApplyCtx) -> Result<Applied, 
 
 fn new_schedule(state: &OrgState, f: &ScheduleFields, id: String, org: String) -> Result<Schedule, Rejection> {
     must_exist(state, &org, EntityKind::Playlist, &f.playlist_id, "playlist_id")?;
-    check_window(f.start_ms, f.end_ms)?;
     Ok(Schedule {
         id,
         org,
@@ -406,8 +405,6 @@ fn patch_schedule(state: &OrgState, s: &mut Schedule, p: &SchedulePatch) -> Resu
     if let Some(v) = p.enabled {
         s.enabled = v;
     }
-    // Each field may be fine alone and wrong with what the schedule already has.
-    check_window(s.start_ms, s.end_ms)?;
     Ok(())
 }
 

@@ -13,7 +13,6 @@ use crate::entity::{ContentKind, EntityKind, PlaylistItem};
 mod args;
 mod schedule_args;
 
-pub(crate) use schedule_args::check_window;
 pub use schedule_args::{ScheduleFields, SchedulePatch};
 
 pub use crate::bounds::ArgError;

@@ -106,6 +106,11 @@ impl ScheduleDraft {
         };
         let start = time("start_ms", &self.start, current.map(|s| s.start_ms))?.unwrap_or(start_default);
         let end = time("end_ms", &self.end, current.and_then(|s| s.end_ms))?;
+        // The protocol takes any end; a schedule that ends before it starts
+        // would never run, which an operator never means.
+        if end.is_some_and(|e| e < start) {
+            return Err(ArgError::new("end_ms", "must not be before the start"));
+        }
         let target = match self.target_kind {
             TargetKind::Tag => json!({ "tag": self.target.trim() }),
             TargetKind::Device => json!({ "device": self.target.trim() }),
@@ -118,7 +123,7 @@ impl ScheduleDraft {
             p => p.parse().map_err(|_| ArgError::new("priority", "must be a whole number"))?,
         };
         Ok(json!({
-            "name": self.name, "playlist_id": self.playlist, "target": target,
+            "name": self.name.trim(), "playlist_id": self.playlist, "target": target,
             "start_ms": start, "end_ms": end, "days": days,
             "daily_from": opt(&self.daily_from), "daily_to": opt(&self.daily_to),
             "priority": priority, "enabled": self.enabled
@@ -417,13 +422,15 @@ impl ConsoleForm {
     /// The `args` object, before the protocol checks it.
     fn args(&self, state: &OrgState, now_ms: u64) -> Result<Value, ArgError> {
         Ok(match self {
+            // Names are trimmed here: a name of spaces is one to the
+            // protocol, never what an operator meant.
             Self::DeviceRename { name, .. } | Self::PlaylistRename { name, .. } | Self::PlaylistCreate { name } => {
-                json!({ "name": name })
+                json!({ "name": name.trim() })
             }
             Self::DeviceSetTags { tags, .. } => json!({ "tags": split_tags(tags) }),
             Self::DeviceAssignPlaylist { playlist, .. } => json!({ "playlist_id": playlist }),
             Self::DeviceCreate { id, name, tags, playlist } => {
-                let mut m = json!({ "name": name, "tags": split_tags(tags), "playlist_id": playlist });
+                let mut m = json!({ "name": name.trim(), "tags": split_tags(tags), "playlist_id": playlist });
                 if !id.trim().is_empty() {
                     m["id"] = json!(id.trim());
                 }
@@ -448,13 +455,16 @@ impl ConsoleForm {
                     "" => 0,
                     t => whole("size_bytes", t)?,
                 };
-                json!({ "name": name, "kind": kind, "uri": uri.trim(),
+                if uri.trim().is_empty() {
+                    return Err(ArgError::new("uri", "must not be empty"));
+                }
+                json!({ "name": name.trim(), "kind": kind, "uri": uri.trim(),
                     "duration_s": number("duration_s", duration_s)?, "size_bytes": size })
             }
             Self::ContentUpdate { name, uri, duration_s, .. } => {
                 let mut m = Map::new();
                 if !name.trim().is_empty() {
-                    m.insert("name".into(), json!(name));
+                    m.insert("name".into(), json!(name.trim()));
                 }
                 if !uri.trim().is_empty() {
                     m.insert("uri".into(), json!(uri.trim()));

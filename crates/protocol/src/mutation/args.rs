@@ -57,8 +57,9 @@ impl Args<'_> {
 
     pub fn uri(&self, f: &str) -> Result<String, ArgError> {
         let s = self.string(f)?;
-        if s.is_empty() || s.len() > MAX_URI_BYTES {
-            return Err(ArgError::new(f, format!("must be 1 to {MAX_URI_BYTES} bytes")));
+        // §8 bounds a `uri` only above.
+        if s.len() > MAX_URI_BYTES {
+            return Err(ArgError::new(f, format!("must be at most {MAX_URI_BYTES} bytes")));
         }
         Ok(s.to_owned())
     }
@@ -159,10 +160,11 @@ fn prefix(f: &str, i: usize, e: ArgError) -> ArgError {
     ArgError::new(format!("{f}[{i}].{}", e.field), e.message)
 }
 
-/// Names: non-empty, at most [`MAX_NAME_CHARS`] characters.
+/// Names: non-empty, at most [`MAX_NAME_CHARS`] characters (PROTOCOL.md
+/// §8 asks no more: a name of spaces is a name; the console trims its own).
 pub fn check_name(f: &str, s: &str) -> Result<String, ArgError> {
     let n = s.chars().count();
-    if s.trim().is_empty() {
+    if s.is_empty() {
         return Err(ArgError::new(f, "must not be empty"));
     }
     if n > MAX_NAME_CHARS {

@@ -129,7 +129,6 @@ impl ScheduleFields {
             priority: if a.has("priority") && !a.0["priority"].is_null() { a.i32("priority")? } else { 0 },
             enabled: if a.has("enabled") && !a.0["enabled"].is_null() { a.bool("enabled")? } else { true },
         };
-        check_window(fields.start_ms, fields.end_ms)?;
         Ok(fields)
     }
 
@@ -140,14 +139,6 @@ impl ScheduleFields {
             "daily_from": self.daily_from, "daily_to": self.daily_to,
             "priority": self.priority, "enabled": self.enabled,
         })
-    }
-}
-
-/// An end before the start can never apply; refuse it rather than store it.
-pub fn check_window(start_ms: u64, end_ms: Option<u64>) -> Result<(), ArgError> {
-    match end_ms {
-        Some(end) if end < start_ms => Err(ArgError::new("end_ms", "must not be before start_ms")),
-        _ => Ok(()),
     }
 }
 

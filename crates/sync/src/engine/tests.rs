@@ -219,7 +219,7 @@ fn local_refusals_are_not_queued_and_match_the_servers_wording() {
     let r = e.mutate(rename("m1", "nope", 1, "x"), ctx("n1")).expect_err("no such device");
     assert_eq!(r.code, RejectCode::NotFound);
     let mut blank = rename("m2", "d1", 1, "x");
-    blank.op = vizora_protocol::MutationOp::DeviceRename { name: "  ".into() };
+    blank.op = vizora_protocol::MutationOp::DeviceRename { name: String::new() };
     let r = e.mutate(blank, ctx("n2")).expect_err("built in code, checked as the wire is");
     assert_eq!((r.code, r.message.split(':').next()), (RejectCode::Invalid, Some("name")));
     let mut viewer = ctx("n3");

@@ -9,11 +9,11 @@ use crate::mutation::{Mutation, MutationOp};
 #[test]
 fn names_must_be_non_empty_and_at_most_256_characters() {
     for kind in ["device.rename", "playlist.rename", "playlist.create"] {
-        for bad in [json!(""), json!("   "), json!("x".repeat(257)), json!(null), json!(5)] {
+        for bad in [json!(""), json!("x".repeat(257)), json!(null), json!(5)] {
             assert_eq!(field_of(mutate(kind, json!({ "name": bad }))), "name", "{kind}");
         }
-        // The limit counts characters, not bytes.
-        for ok in ["x".repeat(256), "é".repeat(256)] {
+        // The limit counts characters, not bytes; spaces are a name (§8: non-empty).
+        for ok in ["x".repeat(256), "é".repeat(256), " ".into()] {
             let m = Mutation::decode(&mutate(kind, json!({ "name": ok }))).unwrap();
             assert_eq!(m.op.args_json()["name"], json!(ok), "{kind}");
         }
@@ -134,9 +134,15 @@ fn tags_are_deduplicated_keeping_order() {
 fn content_create_checks_each_field() {
     let ok = json!({ "name": "n", "kind": "image", "uri": "u", "duration_s": 1, "size_bytes": 0 });
     assert!(Mutation::decode(&mutate("content.create", ok.clone())).is_ok());
+    // §8 bounds a uri only above: empty and 4,096 bytes are fine.
+    for uri in [String::new(), "u".repeat(4096)] {
+        let mut args = ok.clone();
+        args["uri"] = json!(uri);
+        assert!(Mutation::decode(&mutate("content.create", args)).is_ok(), "{} bytes", uri.len());
+    }
     for (f, bad) in [
         ("kind", json!("audio")),
-        ("uri", json!("")),
+        ("uri", json!("u".repeat(4097))),
         ("size_bytes", json!(-1)),
         ("id", json!("")),
         ("name", json!(null)),
