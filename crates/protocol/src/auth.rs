@@ -167,7 +167,7 @@ mod tests {
         // 1764230400.123 * 1000 is a hair under …123 in binary.
         assert_eq!(at(Some(1_764_230_400.123)), 1_764_230_400_123);
         assert_eq!(at(Some(1_764_230_400.5)), 1_764_230_400_500);
-        assert_eq!(at(Some(1_764_230_400.1239)), 1_764_230_400_123, "below a whole millisecond: down");
+        assert_eq!(at(Some(1_764_230_400.123_9)), 1_764_230_400_123, "below a whole millisecond: down");
         assert_eq!(at(Some(5.0)), 5_000);
     }
 }
