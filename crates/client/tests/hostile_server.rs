@@ -370,7 +370,10 @@ fn a_refused_subscribe_ends_the_session_and_a_new_one_subscribes_again() {
     });
     assert!(reconnects(&client.seen)[0].contains("subscribe refused: rate_limited"), "{}", reconnects(&client.seen)[0]);
     assert!(
-        client.seen.iter().any(|u| matches!(u, Update::ServerError(e) if e.code == vizora_protocol::ErrorCode::RateLimited)),
+        client
+            .seen
+            .iter()
+            .any(|u| matches!(u, Update::ServerError(e) if e.code == vizora_protocol::ErrorCode::RateLimited)),
         "the refusal is shown"
     );
     assert_eq!(fake.next_subscribe().0, 0);

@@ -62,7 +62,9 @@ impl Auth {
         }
         match jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation) {
             // `org` and `sub` are ids: 1..=128 bytes (PROTOCOL.md §8 Bounds).
-            Ok(data) if bounds::id("org", &data.claims.org).is_err() || bounds::id("sub", &data.claims.sub).is_err() => {
+            Ok(data)
+                if bounds::id("org", &data.claims.org).is_err() || bounds::id("sub", &data.claims.sub).is_err() =>
+            {
                 Err(AuthErrorCode::TokenInvalid)
             }
             // `exp` is required by `Claims` itself; no leeway.
@@ -116,7 +118,8 @@ mod tests {
 
     /// Signs arbitrary JSON claims, as another issuer might.
     fn sign(claims: &serde_json::Value) -> String {
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(b"secret")).expect("sign")
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(b"secret"))
+            .expect("sign")
     }
 
     #[test]
@@ -149,7 +152,8 @@ mod tests {
         ] {
             assert_eq!(auth.verify(&sign(&claims)), Err(AuthErrorCode::TokenInvalid), "{claims}");
         }
-        let null_iat = sign(&serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": exp, "iat": null }));
+        let null_iat =
+            sign(&serde_json::json!({ "sub": "u1", "org": "acme", "role": "viewer", "exp": exp, "iat": null }));
         assert_eq!(auth.verify(&null_iat).map(|c| c.iat), Ok(None));
     }
 }

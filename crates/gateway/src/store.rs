@@ -173,10 +173,7 @@ impl Unwritten {
 impl OrgBatch {
     /// Whether the batch writes anything.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-            && self.entities.is_empty()
-            && self.decided.is_empty()
-            && self.removed.is_empty()
+        self.entries.is_empty() && self.entities.is_empty() && self.decided.is_empty() && self.removed.is_empty()
     }
 }
 
@@ -451,7 +448,8 @@ impl LogStore for SqliteStore {
         let mut stmt = self.conn.prepare(
             "SELECT client_id, mutation_id, ack, ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms DESC LIMIT ?2",
         )?;
-        let mut spilled = self.conn.prepare("SELECT ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms DESC LIMIT 1 OFFSET ?2")?;
+        let mut spilled =
+            self.conn.prepare("SELECT ts_ms FROM decided WHERE org = ?1 ORDER BY ts_ms DESC LIMIT 1 OFFSET ?2")?;
         let limit = i64::try_from(decided_max).unwrap_or(i64::MAX);
         for o in &mut orgs {
             let rows = stmt.query_map(rusqlite::params![&o.org, limit], |r| {

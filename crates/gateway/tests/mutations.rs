@@ -185,7 +185,14 @@ fn decided_ids_past_the_memory_cap_are_found_on_disk_before_and_after_a_restart(
         vizora_gateway::Embedded::start(cfg, vizora_gateway::Auth::hs256(support::SECRET)).expect("gateway starts")
     };
     let create = |i: usize, name: &str| {
-        mutation(&format!("m{i}"), "wall-a", "playlist.create", None, None, json!({ "id": format!("p{i}"), "name": name }))
+        mutation(
+            &format!("m{i}"),
+            "wall-a",
+            "playlist.create",
+            None,
+            None,
+            json!({ "id": format!("p{i}"), "name": name }),
+        )
     };
     let gw = capped(dir.path());
     rt().block_on(async {
@@ -210,7 +217,10 @@ fn decided_ids_past_the_memory_cap_are_found_on_disk_before_and_after_a_restart(
     rt().block_on(async {
         let mut op = Wall::connect(&gw.url(), &token("acme", Role::Operator, "alice")).await;
         assert_eq!(op.call("mutate", &create(5, "again")).await, json!({ "status": "duplicate", "seq": 11, "rev": 1 }));
-        assert_eq!(op.call("mutate", &create(13, "again")).await, json!({ "status": "duplicate", "seq": 27, "rev": 1 }));
+        assert_eq!(
+            op.call("mutate", &create(13, "again")).await,
+            json!({ "status": "duplicate", "seq": 27, "rev": 1 })
+        );
         // A new id is decided as ever.
         assert_eq!(op.call("mutate", &create(20, "new")).await["status"], "applied");
     });

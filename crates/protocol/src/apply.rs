@@ -15,9 +15,7 @@ use crate::entity::{
     Alert, AlertState, Content, Device, DeviceStatus, Entity, EntityKind, Playlist, PlaylistItem, Schedule,
 };
 use crate::event::{Event, MutationApplied, Removed};
-use crate::mutation::{
-    ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch,
-};
+use crate::mutation::{ArgError, Mutation, MutationAck, MutationOp, RejectCode, ScheduleFields, SchedulePatch};
 use crate::org_state::OrgState;
 
 /// Who applies a mutation, and the id a create gets when it names none.

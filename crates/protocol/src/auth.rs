@@ -162,7 +162,8 @@ mod tests {
 
     #[test]
     fn iat_in_milliseconds_is_the_decimal_value_rounded_down() {
-        let at = |iat: Option<f64>| Claims { sub: "d".into(), org: "o".into(), role: Role::Device, exp: 0, iat }.iat_ms();
+        let at =
+            |iat: Option<f64>| Claims { sub: "d".into(), org: "o".into(), role: Role::Device, exp: 0, iat }.iat_ms();
         assert_eq!(at(None), 0);
         // 1764230400.123 * 1000 is a hair under …123 in binary.
         assert_eq!(at(Some(1_764_230_400.123)), 1_764_230_400_123);

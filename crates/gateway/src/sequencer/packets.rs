@@ -157,15 +157,23 @@ mod tests {
     fn a_mutation_applied_stays_with_its_change_at_every_bound() {
         // A restart's `mutation.applied` (no change entry) first, then pairs
         // of growing size, each tenth one followed by another restart's.
-        let restart = |seq: u64| format!(r#"{{"seq":{seq},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"device.restart"}}}}"#);
+        let restart = |seq: u64| {
+            format!(r#"{{"seq":{seq},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"device.restart"}}}}"#)
+        };
         let mut items = vec![restart(1)];
         let mut seq = 1;
         let mut starts = vec![1];
         for i in 0..60u64 {
             let pad = "y".repeat((i as usize * 37) % 700);
             starts.push(seq + 1);
-            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"playlist.upserted","data":{{"name":"mutation.applied {pad}"}}}}"#, seq + 1));
-            items.push(format!(r#"{{"seq":{},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"playlist.create"}}}}"#, seq + 2));
+            items.push(format!(
+                r#"{{"seq":{},"ts_ms":1,"type":"playlist.upserted","data":{{"name":"mutation.applied {pad}"}}}}"#,
+                seq + 1
+            ));
+            items.push(format!(
+                r#"{{"seq":{},"ts_ms":1,"type":"mutation.applied","data":{{"kind":"playlist.create"}}}}"#,
+                seq + 2
+            ));
             seq += 2;
             if i % 10 == 9 {
                 seq += 1;
@@ -180,8 +188,10 @@ mod tests {
             for p in &packets {
                 assert!(p.len() <= max, "{} bytes at {max}", p.len());
                 let text = std::str::from_utf8(p.as_bytes()).expect("UTF-8");
-                let v: serde_json::Value = serde_json::from_str(text.strip_prefix("2/wall,").expect("ns")).expect("JSON");
-                let got: Vec<u64> = v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
+                let v: serde_json::Value =
+                    serde_json::from_str(text.strip_prefix("2/wall,").expect("ns")).expect("JSON");
+                let got: Vec<u64> =
+                    v[1]["items"].as_array().expect("items").iter().map(|e| e["seq"].as_u64().expect("seq")).collect();
                 // Every packet starts at a change or a restart, never at a pair's second half.
                 assert!(starts.contains(&got[0]), "packet at {max} starts at {}", got[0]);
                 seqs.extend(got);

@@ -218,8 +218,11 @@ impl Replay {
                 return false;
             }
             self.after = rows.last().map(|r| r.0).unwrap_or(self.head);
-            let mut items: Vec<&str> =
-                held.iter().map(String::as_str).chain(rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str())).collect();
+            let mut items: Vec<&str> = held
+                .iter()
+                .map(String::as_str)
+                .chain(rows.iter().filter(|r| r.0 <= self.head).map(|r| r.1.as_str()))
+                .collect();
             let hold = if self.after < self.head && items.last().is_some_and(|i| !is_applied(i)) {
                 items.pop().map(str::to_owned)
             } else {

@@ -208,7 +208,11 @@ impl SioHandler {
                 self.sequencer.send(Cmd::Unsubscribe { org: o.org.clone(), sid: sock.data().id });
             }
             Some(o) if ns == NS_DEVICE && (o.org != claims.org || o.sub != claims.sub) => {
-                self.sequencer.send(Cmd::DeviceGone { org: o.org.clone(), device_id: o.sub.clone(), sid: sock.data().id });
+                self.sequencer.send(Cmd::DeviceGone {
+                    org: o.org.clone(),
+                    device_id: o.sub.clone(),
+                    sid: sock.data().id,
+                });
             }
             Some(_) => {}
         }

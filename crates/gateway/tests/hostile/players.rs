@@ -266,7 +266,10 @@ fn revocation_compares_iat_in_milliseconds_and_device_create_registers_the_id_ag
         let create = mutation("mk", "root", "device.create", None, None, json!({ "id": "p1", "name": "Lobby" }));
         assert_eq!(admin.call("mutate", &create).await["status"], "applied");
         let (made, _) = feed.next_of("device.upserted").await;
-        assert_eq!((made["data"]["status"].as_str(), made["data"]["last_seen_ms"].as_u64()), (Some("unknown"), Some(0)));
+        assert_eq!(
+            (made["data"]["status"].as_str(), made["data"]["last_seen_ms"].as_u64()),
+            (Some("unknown"), Some(0))
+        );
         feed.next_of("mutation.applied").await;
         let _again = device_connect(&url, &at_removal).await.expect("device.create registers the id again");
         // §6: a created device's first CONNECT logs only `device.status`.
