@@ -318,6 +318,30 @@ fn an_entry_that_cannot_be_decoded_is_reported_and_a_fresh_snapshot_moves_past_i
 }
 
 #[test]
+fn a_seq_that_goes_back_makes_the_client_resubscribe_from_its_last_applied_position() {
+    // §5: "A client that ever sees seq jump (gap) or go back re-subscribes
+    // with its last applied position."
+    let back = json!([
+        upsert(json!(6), playlist("a", json!(1))),
+        upsert(json!(7), playlist("b", json!(1))),
+        upsert(json!(6), playlist("a", json!(2))),
+    ]);
+    let fake = Fake::start(vec![
+        Reply::replay("e1", 7).then_events("e1", back),
+        Reply::replay("e1", 8).then_events("e1", json!([upsert(json!(8), playlist("c", json!(1)))])),
+    ]);
+    let mut cfg = config(&fake.url("ws"));
+    cfg.since = Some(Position { epoch: "e1".into(), seq: 5 });
+    let mut client = Client::spawn(cfg);
+    client.until("entry 8", |s| entry_seqs(s).contains(&8));
+    assert_eq!(entry_seqs(&client.seen), [6, 7, 8], "the entry that went back was not applied");
+    let since = |seq: u64| json!({ "epoch": "e1", "seq": seq });
+    assert_eq!(fake.next_subscribe(), (0, since(5)));
+    assert_eq!(fake.next_subscribe(), (0, since(7)), "re-subscribed on the same connection from seq 7");
+    assert!(reconnects(&client.seen).is_empty(), "{:?}", reconnects(&client.seen));
+}
+
+#[test]
 fn absurd_seqs_end_the_batch_and_the_client_carries_on() {
     let fake = Fake::start(vec![
         Reply::replay("e1", 7).then_events(

@@ -91,7 +91,8 @@ impl Io {
     }
 
     /// Applies an `events` batch; `Ok(false)` means re-subscribe: from the
-    /// last applied position after a gap or a new epoch, from a fresh
+    /// last applied position after a gap, a `seq` that went back or a new
+    /// epoch, from a fresh
     /// snapshot after an entry that cannot be decoded.
     pub(super) async fn on_events(&mut self, arg: &str) -> Result<bool, Exit> {
         let batch = tolerant::events_batch(arg).map_err(Exit::Violation)?;
@@ -108,7 +109,15 @@ impl Io {
                         break;
                     }
                 },
-                Accept::Duplicate => {}
+                // §5: a client that sees `seq` go back re-subscribes from
+                // its last applied position, as after a gap (a server never
+                // sends an entry twice on one subscription).
+                Accept::Duplicate => {
+                    let have = next.position().map_or(0, |p| p.seq);
+                    tracing::warn!(have, got = item.seq, "the log went back; re-subscribing");
+                    resubscribe = true;
+                    break;
+                }
                 Accept::Gap { have, got } => {
                     tracing::warn!(have, got, "gap in the log; re-subscribing");
                     resubscribe = true;
